@@ -1,0 +1,114 @@
+# tracebridge. `make` builds build/tracebridge; `make SANITIZER=address` builds an ASan+UBSan
+# copy under build/asan. Quiet unless V=1.
+SANITIZER ?=
+ifeq ($(SANITIZER),address)
+BUILD ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+OPT ?= -O2
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
+CFLAGS_BASE := -std=c11 $(OPT) -g -D_GNU_SOURCE -I. -I$(BUILD)/gen $(SANFLAGS)
+CFLAGS_ALL := $(CFLAGS_BASE) $(WARN) -MMD -MP $(EXTRA_CFLAGS)
+LDLIBS := -luv -lcurl -lcjson -lprotobuf-c -lz -lhttp_parser -lm
+LDFLAGS_ALL := $(SANFLAGS) $(EXTRA_LDFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROTO_DIR := extension/otlp/proto
+PROTOS := $(shell find $(PROTO_DIR) -name '*.proto' 2>/dev/null | sort)
+GEN_C := $(patsubst $(PROTO_DIR)/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_O := $(GEN_C:.c=.o)
+
+LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/base/*.c extension/*.c \
+	extension/otlp/*.c proxy/*.c promote/*.c))
+LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+LIB := $(BUILD)/libtracebridge.a
+BIN := $(BUILD)/tracebridge
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tests/tools/*.c tests/bench/*.c)
+TOOL_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
+
+.PHONY: all test unit e2e demo bench fuzz layer fmt fmt-check lint deps clean
+all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+
+$(BUILD)/gen/.stamp: $(PROTOS)
+	@mkdir -p $(BUILD)/gen
+	$(Q)protoc-c -I$(PROTO_DIR) --c_out=$(BUILD)/gen $(PROTOS)
+	@touch $@
+
+$(GEN_C): $(BUILD)/gen/.stamp
+
+# Generated code is compiled without -Werror: its warnings are protoc-c's, not ours.
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_O) $(GEN_O)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/extension/main.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIB) | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
+
+# Installs the Debian and npm packages the build and the tests need (only what is missing).
+deps:
+	$(Q)tests/deps.sh
+
+# The README's test command: everything, also under ASan+UBSan, with one summary line.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
+	$(Q)tests/run.sh
+
+demo: deps all
+	$(Q)tests/demo/run-demo.sh
+
+bench: all
+	$(Q)tests/bench/run-bench.sh
+
+fuzz:
+	$(Q)tests/fuzz/run-fuzz.sh $${FUZZ_SECONDS:-60}
+
+layer:
+	$(Q)layer/build-layer.sh
+
+FMT_SRC = $(shell find extension proxy promote tests/unit tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
+fmt:
+	$(Q)clang-format -i $(FMT_SRC)
+fmt-check:
+	$(Q)clang-format --dry-run -Werror $(FMT_SRC)
+
+# Banned functions (curl's list): unbounded string building.
+lint:
+	$(Q)! grep -nE '\b(sprintf|strcat|strncpy|strtok|atoi|gets)\s*\(' $(LIB_SRC) extension/main.c
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,467 @@
+#include "extension/conf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MiB (1024 * 1024)
+
+struct conf_var;
+typedef int (*conf_parse_fn)(struct conf *c, const struct conf_var *v, const char *val);
+
+/* One environment variable. `value_doc` is what the README shows as allowed values. */
+struct conf_var {
+    const char *name;
+    const char *def; /* default as text; NULL = unset by default */
+    conf_parse_fn parse;
+    size_t offset;   /* field in struct conf, for the generic parsers */
+    long min, max;   /* range for numbers */
+    const char *const *choices; /* NULL-terminated, for enums (index = value) */
+    bool secret;     /* never echo the value */
+    const char *doc;
+};
+
+#define FIELD(f) offsetof(struct conf, f)
+
+static int parse_int(struct conf *c, const struct conf_var *v, const char *val)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(val, &end, 10);
+    if (errno || end == val || *end != '\0' || n < v->min || n > v->max)
+        return -EINVAL;
+    *(int *)((char *)c + v->offset) = (int)n;
+    return 0;
+}
+
+static int parse_size(struct conf *c, const struct conf_var *v, const char *val)
+{
+    char *end;
+    unsigned long long n;
+
+    if (val[0] == '-')
+        return -EINVAL;
+    errno = 0;
+    n = strtoull(val, &end, 10);
+    if (errno || end == val || *end != '\0' || n < (unsigned long long)v->min ||
+        n > (unsigned long long)v->max)
+        return -EINVAL;
+    *(size_t *)((char *)c + v->offset) = (size_t)n;
+    return 0;
+}
+
+static int parse_str(struct conf *c, const struct conf_var *v, const char *val)
+{
+    char *dst = (char *)c + v->offset;
+    size_t cap = (size_t)v->max;
+
+    if (strlen(val) >= cap)
+        return -E2BIG;
+    memcpy(dst, val, strlen(val) + 1);
+    return 0;
+}
+
+static int parse_bool(struct conf *c, const struct conf_var *v, const char *val)
+{
+    static const char *const yes[] = {"on", "true", "1", "yes", NULL};
+    static const char *const no[] = {"off", "false", "0", "no", NULL};
+    bool *dst = (bool *)((char *)c + v->offset);
+
+    for (int i = 0; yes[i]; i++) {
+        if (strcasecmp(val, yes[i]) == 0) {
+            *dst = true;
+            return 0;
+        }
+        if (strcasecmp(val, no[i]) == 0) {
+            *dst = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int find_choice(const struct conf_var *v, const char *val)
+{
+    for (int i = 0; v->choices[i]; i++) {
+        if (strcasecmp(val, v->choices[i]) == 0)
+            return i;
+    }
+    return -EINVAL;
+}
+
+static int parse_enum(struct conf *c, const struct conf_var *v, const char *val)
+{
+    int i = find_choice(v, val);
+
+    if (i < 0)
+        return i;
+    *(int *)((char *)c + v->offset) = i;
+    return 0;
+}
+
+static int parse_targets(struct conf *c, const struct conf_var *v, const char *val)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
+                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
+                 {"xray", PROMOTE_TARGET_XRAY}};
+    unsigned bits = 0;
+    const char *p = val;
+
+    (void)v;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        size_t i;
+        while (n > 0 && (*p == ' ')) {
+            p++;
+            n--;
+        }
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strlen(names[i].name) == n && strncasecmp(p, names[i].name, n) == 0)
+                break;
+        }
+        if (i == sizeof(names) / sizeof(names[0]) && !(n == 4 && strncasecmp(p, "none", 4) == 0))
+            return -EINVAL;
+        if (i < sizeof(names) / sizeof(names[0]))
+            bits |= names[i].bit;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    /* The X-Ray header is rewritten only when both the target list and
+     * TRACEBRIDGE_XRAY_HEADER=rewrite ask for it; keep the xray bit from that variable. */
+    c->promote.targets = bits | (c->promote.targets & PROMOTE_TARGET_XRAY);
+    return 0;
+}
+
+static int parse_xray_header(struct conf *c, const struct conf_var *v, const char *val)
+{
+    int i = find_choice(v, val);
+
+    if (i < 0)
+        return i;
+    if (i == 1)
+        c->promote.targets |= PROMOTE_TARGET_XRAY;
+    else
+        c->promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    return 0;
+}
+
+static int parse_root_context(struct conf *c, const struct conf_var *v, const char *val)
+{
+    int i = find_choice(v, val);
+
+    if (i < 0)
+        return i;
+    c->root_inject = i == 1;
+    return 0;
+}
+
+static int parse_sampler_arg(struct conf *c, const struct conf_var *v, const char *val)
+{
+    char *end;
+    double d;
+
+    (void)v;
+    errno = 0;
+    d = strtod(val, &end);
+    if (errno || end == val || *end != '\0' || !(d >= 0.0 && d <= 1.0))
+        return -EINVAL;
+    c->sampler_ratio = d;
+    return 0;
+}
+
+static int parse_log_level(struct conf *c, const struct conf_var *v, const char *val)
+{
+    (void)v;
+    return log_level_parse(val, &c->log_level);
+}
+
+static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
+{
+    (void)v;
+    if (strcmp(val, "http/protobuf") == 0)
+        c->protocol = OTLP_PROTOBUF;
+    else if (strcmp(val, "http/json") == 0)
+        c->protocol = OTLP_JSON;
+    else
+        return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
+    return 0;
+}
+
+static int parse_compression(struct conf *c, const struct conf_var *v, const char *val)
+{
+    (void)v;
+    if (strcmp(val, "gzip") == 0)
+        c->gzip = true;
+    else if (strcmp(val, "none") == 0)
+        c->gzip = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_listen(struct conf *c, const struct conf_var *v, const char *val)
+{
+    const char *colon = strrchr(val, ':');
+    char *end;
+    long port;
+
+    (void)v;
+    if (strcasecmp(val, "off") == 0) {
+        c->receiver_enabled = false;
+        return 0;
+    }
+    if (!colon || (size_t)(colon - val) >= sizeof(c->receiver_host) || colon == val)
+        return -EINVAL;
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end != '\0' || port < 0 || port > 65535)
+        return -EINVAL;
+    memcpy(c->receiver_host, val, (size_t)(colon - val));
+    c->receiver_host[colon - val] = '\0';
+    c->receiver_port = (int)port;
+    c->receiver_enabled = true;
+    return 0;
+}
+
+/* Signal-specific endpoint: used exactly as given (OTel exporter spec). */
+static int parse_traces_endpoint(struct conf *c, const struct conf_var *v, const char *val)
+{
+    (void)v;
+    if (strlen(val) >= sizeof(c->traces_endpoint) || val[0] == '\0')
+        return -EINVAL;
+    memcpy(c->traces_endpoint, val, strlen(val) + 1);
+    return 0;
+}
+
+/* Base endpoint: "/v1/traces" is appended, with exactly one slash between (OTel spec). */
+static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const char *val)
+{
+    size_t n = strlen(val);
+    const char *sep;
+
+    (void)v;
+    if (n == 0)
+        return -EINVAL;
+    sep = val[n - 1] == '/' ? "" : "/";
+    if (n + strlen(sep) + strlen("v1/traces") >= sizeof(c->traces_endpoint))
+        return -E2BIG;
+    snprintf(c->traces_endpoint, sizeof(c->traces_endpoint), "%s%sv1/traces", val, sep);
+    return 0;
+}
+
+static const char *const flush_choices[] = {"invoke", "end", "adaptive", NULL};
+static const char *const batch_choices[] = {"first", "none", NULL};
+static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
+static const char *const root_choices[] = {"off", "inject", NULL};
+static const char *const sampler_choices[] = {
+    "parentbased_always_on", "always_on", "always_off", "traceidratio",
+    "parentbased_always_off", "parentbased_traceidratio", NULL};
+
+/* Order matters where two variables set one field: each signal-specific OTEL variable comes
+ * right before its generic twin, and the loader skips the twin when the specific one is set. */
+static const struct conf_var vars[] = {
+    {"TRACEBRIDGE_PROXY_PORT", "9011", parse_int, FIELD(proxy_port), 1, 65535, NULL, false,
+     "Port of the local Runtime API proxy (127.0.0.1 only)."},
+    {"TRACEBRIDGE_UPSTREAM", NULL, parse_str, FIELD(upstream), 0, CONF_STR_MAX, NULL, false,
+     "host:port the proxy forwards to. Default: AWS_LAMBDA_RUNTIME_API. Set it to chain behind "
+     "another Runtime API proxy."},
+    {"TRACEBRIDGE_READY_FILE", "/tmp/tracebridge.ready", parse_str, FIELD(ready_file), 0,
+     CONF_STR_MAX, NULL, false,
+     "File the extension writes (with the proxy address) once the proxy listens; the wrapper "
+     "points the runtime at the proxy only when it exists."},
+    {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024,
+     64L * MiB, NULL, false, "Events larger than this are relayed unchanged."},
+    {"TRACEBRIDGE_TARGETS", "headers,client-context", parse_targets, 0, 0, 0, NULL, false,
+     "Where the promoted context is written: any of headers, client-context, xray (or none)."},
+    {"TRACEBRIDGE_XRAY_HEADER", "keep", parse_xray_header, 0, 0, 0, xray_header_choices, false,
+     "rewrite: also rewrite Lambda-Runtime-Trace-Id to the promoted context (Lineage kept)."},
+    {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(promote.xray_parent), 0, 0, NULL, false,
+     "on: use Lambda-Runtime-Trace-Id as the parent when the event carries no context "
+     "(otherwise it is only a link)."},
+    {"TRACEBRIDGE_ROOT_CONTEXT", "off", parse_root_context, 0, 0, 0, root_choices, false,
+     "inject: when no context is found, write the tracebridge root span into the targets too."},
+    {"TRACEBRIDGE_BATCH_PARENT", "first", parse_enum, FIELD(promote.batch_parent), 0, 0,
+     batch_choices, false,
+     "Parent of a batch whose records carry different traces: first record, or none (links "
+     "only)."},
+    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_choices, false,
+     "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
+     "the response, before /event/next), adaptive. Always at SHUTDOWN."},
+    {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL,
+     false, "Span buffer limit (spans); the oldest are dropped and counted when full."},
+    {"TRACEBRIDGE_BUFFER_BYTES", "8388608", parse_size, FIELD(buffer_bytes), 4096, 512L * MiB,
+     NULL, false, "Span buffer limit (encoded bytes)."},
+    {"TRACEBRIDGE_MAX_FLUSH_MS", "200", parse_int, FIELD(max_flush_ms), 1, 60000, NULL, false,
+     "Most time an export may add to an invocation (end/adaptive flush)."},
+    {"TRACEBRIDGE_OTLP_LISTEN", "127.0.0.1:4318", parse_listen, 0, 0, 0, NULL, false,
+     "host:port of the local OTLP/HTTP receiver for the handler's own spans, or off."},
+    {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size,
+     FIELD(receiver_max_request_bytes), 1024, 64L * MiB, NULL, false,
+     "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},
+    {"TRACEBRIDGE_LOG_LEVEL", "info", parse_log_level, 0, 0, 0, NULL, false,
+     "debug, info, warn, error or off."},
+    {"OTEL_SDK_DISABLED", "false", parse_bool, FIELD(sdk_disabled), 0, 0, NULL, false,
+     "true: make and export no spans (promotion still runs)."},
+    {"OTEL_SERVICE_NAME", NULL, parse_str, FIELD(service_name), 0, CONF_STR_MAX, NULL, false,
+     "service.name. Default: the function name."},
+    {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource_attributes), 0,
+     CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
+    {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(sampler), 0, 0,
+     sampler_choices, false, "Sampler for tracebridge's own spans."},
+    {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
+     "Ratio for traceidratio samplers (0..1)."},
+    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,
+     "Full traces URL, used as is."},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", parse_base_endpoint, 0, 0, 0, NULL,
+     false, "Base URL; /v1/traces is appended."},
+    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4,
+     NULL, true, "Export headers k=v,k2=v2 (URL-encoded values). Never logged."},
+    {"OTEL_EXPORTER_OTLP_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4, NULL,
+     true, "Export headers for every signal (the TRACES variant wins)."},
+    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", NULL, parse_int, FIELD(timeout_ms), 1, 600000, NULL,
+     false, "Export request timeout, ms."},
+    {"OTEL_EXPORTER_OTLP_TIMEOUT", "10000", parse_int, FIELD(timeout_ms), 1, 600000, NULL, false,
+     "Export request timeout for every signal, ms."},
+    {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", NULL, parse_compression, 0, 0, 0, NULL, false,
+     "gzip or none."},
+    {"OTEL_EXPORTER_OTLP_COMPRESSION", "none", parse_compression, 0, 0, 0, NULL, false,
+     "gzip or none, for every signal."},
+    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", NULL, parse_protocol, 0, 0, 0, NULL, false,
+     "http/protobuf or http/json."},
+    {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", parse_protocol, 0, 0, 0, NULL, false,
+     "http/protobuf or http/json, for every signal."},
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0,
+     CONF_STR_MAX, NULL, false, "PEM file of CA certificates to verify the endpoint."},
+    {"OTEL_EXPORTER_OTLP_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX,
+     NULL, false, "PEM CA file for every signal."},
+};
+
+#define N_VARS (sizeof(vars) / sizeof(vars[0]))
+
+/* Pairs "X_TRACES_Y" with the generic "X_Y" that follows it in the table. */
+static bool is_generic_of(const char *specific, const char *generic)
+{
+    const char *t = strstr(specific, "_TRACES_");
+    size_t head;
+
+    if (!t)
+        return false;
+    head = (size_t)(t - specific);
+    return strncmp(specific, generic, head) == 0 && strcmp(generic + head + 1, t + 8) == 0;
+}
+
+static void apply_var(struct conf *c, const struct conf_var *v, const char *val,
+                      const struct log *lg)
+{
+    if (v->parse(c, v, val) >= 0)
+        return;
+    if (v->secret)
+        log_warn(lg, "conf", "%s: invalid value ignored; using the default", v->name);
+    else
+        log_warn(lg, "conf", "%s=\"%.200s\" is invalid; using the default%s%s", v->name, val,
+                 v->def ? " " : "", v->def ? v->def : "");
+    if (v->def)
+        v->parse(c, v, v->def);
+}
+
+static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, void *),
+                              void *arg)
+{
+    const char *s;
+
+    s = get("AWS_LAMBDA_RUNTIME_API", arg);
+    snprintf(c->runtime_api, sizeof(c->runtime_api), "%s", s ? s : "127.0.0.1:9001");
+    s = get("AWS_LAMBDA_FUNCTION_NAME", arg);
+    snprintf(c->function_name, sizeof(c->function_name), "%s", s ? s : "");
+    s = get("AWS_LAMBDA_FUNCTION_VERSION", arg);
+    snprintf(c->function_version, sizeof(c->function_version), "%s", s ? s : "");
+    s = get("AWS_REGION", arg);
+    snprintf(c->region, sizeof(c->region), "%s", s ? s : "");
+    s = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", arg);
+    c->memory_mb = s ? (int)strtol(s, NULL, 10) : 0; /* informational only */
+    s = get("AWS_LAMBDA_INITIALIZATION_TYPE", arg);
+    snprintf(c->init_type, sizeof(c->init_type), "%s", s ? s : "on-demand");
+    c->managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
+}
+
+static bool is_endpoint_var(const char *name)
+{
+    return strcmp(name, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == 0 ||
+           strcmp(name, "OTEL_EXPORTER_OTLP_ENDPOINT") == 0;
+}
+
+void conf_load(struct conf *c, const char *(*get)(const char *, void *), void *arg,
+               const struct log *lg)
+{
+    bool specific_set = false;
+
+    memset(c, 0, sizeof(*c));
+    c->receiver_enabled = true;
+    for (size_t i = 0; i < N_VARS; i++) {
+        const struct conf_var *v = &vars[i];
+        const char *env = get(v->name, arg);
+        bool given = env && *env;
+        const char *val = given ? env : v->def;
+
+        /* A signal-specific OTEL_EXPORTER_OTLP_TRACES_* variable wins over the generic one
+         * that follows it in the table. */
+        if (specific_set && i > 0 && is_generic_of(vars[i - 1].name, v->name)) {
+            specific_set = false;
+            continue;
+        }
+        specific_set = false;
+        if (!val)
+            continue;
+        if (v->parse(c, v, val) < 0) {
+            apply_var(c, v, val, lg);
+            continue;
+        }
+        if (given && strstr(v->name, "_TRACES_"))
+            specific_set = true;
+        if (given && is_endpoint_var(v->name))
+            c->endpoint_configured = true;
+    }
+    load_lambda_facts(c, get, arg);
+    if (!c->upstream[0])
+        snprintf(c->upstream, sizeof(c->upstream), "%s", c->runtime_api);
+    if (!c->service_name[0])
+        snprintf(c->service_name, sizeof(c->service_name), "%s",
+                 c->function_name[0] ? c->function_name : "unknown_service");
+    c->promote.max_event_bytes = c->max_event_bytes;
+}
+
+static const char *getenv_adapter(const char *name, void *arg)
+{
+    (void)arg;
+    return getenv(name);
+}
+
+void conf_load_env(struct conf *c, const struct log *lg)
+{
+    conf_load(c, getenv_adapter, NULL, lg);
+}
+
+void conf_print_markdown(FILE *out)
+{
+    fprintf(out, "| variable | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < N_VARS; i++) {
+        const struct conf_var *v = &vars[i];
+        fprintf(out, "| `%s` | %s%s%s | %s", v->name, v->def ? "`" : "", v->def ? v->def : "-",
+                v->def ? "`" : "", v->doc);
+        if (v->choices) {
+            fprintf(out, " One of:");
+            for (int j = 0; v->choices[j]; j++)
+                fprintf(out, " `%s`", v->choices[j]);
+            fprintf(out, ".");
+        }
+        fprintf(out, " |\n");
+    }
+}

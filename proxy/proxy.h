@@ -1,0 +1,100 @@
+/* proxy: the transparent HTTP/1.1 relay between the runtime and the real Runtime API.
+ *
+ * Each runtime (downstream) connection is paired with its own upstream connection, so
+ * keep-alive, concurrency and "exactly one upstream /next per runtime /next" follow from the
+ * pairing. Bytes are relayed as they arrive (framing, chunk sizes and trailers untouched),
+ * except a 200 response to GET /2018-06-01/runtime/invocation/next, which is buffered (up to
+ * conf.max_event_bytes), handed to hooks.next_event, and re-framed with a fresh Content-Length
+ * when the hook changed it. All work runs on the caller's libuv loop; nothing blocks. */
+#ifndef TB_PROXY_H
+#define TB_PROXY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "extension/base/buf.h"
+#include "extension/base/log.h"
+
+struct proxy;
+
+/* A complete /next 200 response, as the hook sees it. Pointers are valid only during the
+ * hook call. */
+struct proxy_next {
+    const char *request_id; /* Lambda-Runtime-Aws-Request-Id, NUL-terminated, "" if absent */
+    const char *body;
+    size_t body_len;
+    void *priv; /* proxy-internal; used by proxy_next_header/proxy_next_set_* */
+};
+
+/* Looks up a response header (case-insensitive). Returns a pointer to its value (not
+ * NUL-terminated) and sets *len, or NULL. */
+const char *proxy_next_header(const struct proxy_next *ev, const char *name, size_t *len);
+
+/* Replaces the body handed to the runtime. The proxy takes the buf's memory (the caller's buf is
+ * reset). The response is re-framed with Content-Length and without Transfer-Encoding. */
+void proxy_next_set_body(struct proxy_next *ev, struct buf *body);
+
+/* Sets (adds or replaces) a response header. The value must already be validated: it is
+ * written as is. The proxy copies name and value. 0 or -errno (the response then goes out
+ * unchanged). */
+int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *value, size_t len);
+
+/* What the runtime reported for an invocation. Strings are copies bounded by the proxy
+ * (error bodies to PROXY_ERROR_BODY_MAX); valid only during the hook call. */
+#define PROXY_ERROR_BODY_MAX (64 * 1024)
+struct proxy_report {
+    const char *request_id;    /* "" for /runtime/init/error */
+    int upstream_status;       /* status upstream answered, 0 if none (connection failed) */
+    bool streaming;            /* Lambda-Runtime-Function-Response-Mode: streaming */
+    const char *error_type;    /* Lambda-Runtime-Function-Error-Type header or trailer, or NULL */
+    const char *error_body;    /* /error body, or decoded Error-Body trailer, or NULL */
+    size_t error_body_len;
+    bool error_body_base64;    /* error_body came from the Error-Body trailer (base64) */
+};
+
+struct proxy_hooks {
+    void *arg;
+    /* The /next event is about to go to the runtime; may change body and headers. */
+    void (*next_event)(void *arg, struct proxy_next *ev);
+    /* The /next event was written to the runtime (the invocation starts now). */
+    void (*next_delivered)(void *arg, const char *request_id);
+    /* The whole /response request (buffered or streamed) reached upstream, with trailers. */
+    void (*invocation_response)(void *arg, const struct proxy_report *r);
+    /* The whole /error request reached upstream. */
+    void (*invocation_error)(void *arg, const struct proxy_report *r);
+    /* POST /runtime/init/error reached upstream. */
+    void (*init_error)(void *arg, const struct proxy_report *r);
+};
+
+struct proxy_conf {
+    const char *listen_host;  /* "127.0.0.1" */
+    int listen_port;          /* 0 picks a free port (tests) */
+    const char *upstream;     /* "host:port" of the real Runtime API */
+    size_t max_event_bytes;   /* larger /next bodies are relayed unchanged */
+    size_t max_header_bytes;  /* request/response head limit (>= 1 MiB + slack) */
+};
+
+/* Binds and listens. Returns a proxy or NULL with *err = -errno. Hooks may be NULL members. */
+struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
+                        const struct proxy_hooks *hooks, const struct log *lg, int *err);
+
+/* The port actually bound. */
+int proxy_port(const struct proxy *p);
+
+/* Stops listening, closes every connection, and frees the proxy once all handles are closed
+ * (run the loop afterwards). */
+void proxy_free(struct proxy *p);
+
+/* Counters for tests and logs. */
+struct proxy_stats {
+    unsigned long downstream_conns; /* currently open */
+    unsigned long upstream_conns;
+    unsigned long next_requests;
+    unsigned long rewrites;
+    unsigned long passthrough_oversize;
+    unsigned long upstream_failures;
+};
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs the test suites and ends with one "N passed, N failed" line.
+#   tests/run.sh              every suite (unit + e2e, plain and ASan+UBSan builds, fuzz smoke)
+#   tests/run.sh unit e2e     only those suites
+# Every test program prints TAP ("ok N - ..." / "not ok N - ..."); a program that exits non-zero
+# without a failing line counts as one failure. Logs go to tests/out/.
+set -u
+cd "$(dirname "$0")/.."
+OUT=tests/out
+mkdir -p "$OUT"
+pass=0
+fail=0
+failed_names=()
+
+run_tap() { # name, command...
+    local name=$1 log rc p f
+    shift
+    log="$OUT/${name//\//_}.log"
+    timeout "${TB_TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
+    rc=$?
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "not ok - $name exited with status $rc" >>"$log"
+    fi
+    pass=$((pass + p))
+    fail=$((fail + f))
+    if [ "$f" -gt 0 ]; then
+        failed_names+=("$name")
+        printf '  %-40s %4d passed, %d FAILED (log: %s)\n' "$name" "$p" "$f" "$log"
+        grep -E -A3 '^not ok ' "$log" | head -40 | sed 's/^/      /'
+        tail -15 "$log" | sed 's/^/      | /'
+    else
+        printf '  %-40s %4d passed\n' "$name" "$p"
+    fi
+}
+
+suite_unit() { # build dir
+    local b=$1 t
+    for t in "$b"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_tap "unit:${b#build}:$(basename "$t")" "$t"
+    done
+}
+
+suite_e2e() { # build dir
+    local b=$1 t
+    for t in tests/e2e/*.sh; do
+        [ -x "$t" ] || continue
+        TB_BUILD=$b run_tap "e2e:${b#build}:$(basename "$t" .sh)" "$t"
+    done
+}
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan e2e e2e-asan fuzz)
+for s in "${suites[@]}"; do
+    echo "== $s"
+    case $s in
+    unit) suite_unit build ;;
+    unit-asan) suite_unit build/asan ;;
+    e2e) suite_e2e build ;;
+    e2e-asan) suite_e2e build/asan ;;
+    fuzz) run_tap "fuzz-smoke" tests/fuzz/run-fuzz.sh "${TB_FUZZ_SECONDS:-8}" ;;
+    valgrind) TB_VALGRIND=1 suite_e2e build ;;
+    *) echo "unknown suite $s" >&2; fail=$((fail + 1)) ;;
+    esac
+done
+if [ ${#failed_names[@]} -gt 0 ]; then
+    echo "failed: ${failed_names[*]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
