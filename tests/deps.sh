@@ -9,6 +9,9 @@ libcjson-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libhttp-parser-dev
 protobuf-compiler cmake python3 nodejs npm zip unzip file valgrind shellcheck clang-format
 procps curl ca-certificates iproute2"
 
+# Node.js: any installed node (nodesource or Debian) will do; Debian's needs libnode-dev for the
+# headers the runtime client's native build compiles against (no header download is possible).
+command -v node >/dev/null 2>&1 || APT_PKGS="$APT_PKGS libnode-dev"
 missing=""
 for p in $APT_PKGS; do
     case $p in
@@ -28,6 +31,8 @@ fi
 stamp=tests/node/node_modules/.tracebridge-lock
 if ! cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then
     echo "deps: installing npm test peers (npm ci; the runtime client builds natively, ~1 min)"
+    # node-gyp must use the local headers: the machine cannot download them.
+    [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp tests/node/package-lock.json "$stamp"
 fi

@@ -5,7 +5,7 @@
 # Every test program prints TAP ("ok N - ..." / "not ok N - ..."); a program that exits non-zero
 # without a failing line counts as one failure. Logs go to tests/out/.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=tests/out
 mkdir -p "$OUT"
 pass=0
