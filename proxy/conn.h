@@ -1,0 +1,115 @@
+/* conn: private to the proxy. One downstream (runtime) connection paired with its own upstream
+ * keep-alive connection, opened lazily and re-opened after upstream closes.
+ *
+ * Ownership: the proxy owns its conns (a list); a conn owns its downstream handle (embedded)
+ * and its upstream side (allocated; a failed upstream is detached and freed in its close
+ * callback). A conn is freed in the close callback of its last handle. */
+#ifndef TB_PROXY_CONN_H
+#define TB_PROXY_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "extension/base/buf.h"
+#include "proxy/http1.h"
+#include "proxy/nextbuf.h"
+#include "proxy/proxy.h"
+
+#define PROXY_READ_BUF (256 * 1024)
+/* Backpressure: stop reading the other side above HIGH pending bytes, resume below LOW. */
+#define PROXY_PENDING_HIGH (1024 * 1024)
+#define PROXY_PENDING_LOW  (256 * 1024)
+#define PROXY_RID_MAX      128
+
+struct conn;
+
+struct proxy {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    struct proxy_hooks hooks;
+    const struct log *lg;
+    struct sockaddr_storage up_addr;
+    size_t max_event_bytes;
+    size_t max_header_bytes;
+    int port;
+    struct proxy_stats stats;
+    struct conn *conns;
+    unsigned long handles; /* listener + conns not yet freed */
+    bool closing;
+    bool upstream_down; /* an upstream failure was logged; log again only after a success */
+    char readbuf[PROXY_READ_BUF];
+};
+
+struct side {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct conn *c;
+    size_t pending; /* bytes handed to uv_write and not completed yet */
+    bool reading;
+    bool throttled; /* the other side stopped reading because of this side's pending bytes */
+    bool connected;
+    bool detached; /* no longer the conn's upstream; closing */
+};
+
+enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR };
+enum resp_mode { RESP_NONE, RESP_RELAY, RESP_NEXTBUF };
+
+/* The request/response exchange currently relayed on a conn. */
+struct exchange {
+    bool active;    /* a request head was seen */
+    bool forwarded; /* bytes of the request went upstream */
+    bool req_done;  /* the whole request went upstream */
+    bool req_keepalive;
+    bool resp_head;    /* a final response head was seen */
+    bool resp_started; /* response bytes were written downstream */
+    bool resp_done;
+    bool reported;
+    bool is_head; /* HEAD request: the response has no body */
+    enum req_kind kind;
+    enum resp_mode mode;
+    int status;
+    bool streaming;
+    bool err_body_b64;
+    char rid[PROXY_RID_MAX];
+    struct buf err_type;
+    struct buf err_body;
+};
+
+struct conn {
+    struct proxy *p;
+    struct conn *prev;
+    struct conn *next;
+    struct side down;
+    struct side *up;
+    unsigned handles;
+    struct http1 req;
+    struct http1 resp;
+    struct nextbuf nb;
+    struct exchange ex;
+    bool closing;
+    bool close_when_drained;
+};
+
+/* conn.c: sockets, writes, backpressure, lifecycle. */
+int conn_accept(struct proxy *p);
+void conn_close(struct conn *c);
+int conn_up_ensure(struct conn *c);
+void conn_up_detach(struct conn *c);
+/* Writes bytes (copied unless they go out at once). 0 or -errno. */
+int side_write(struct side *s, const char *p, size_t n);
+/* Writes two malloc'd blocks in one write and frees them afterwards (NULL blocks allowed). */
+int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen);
+void conn_update_reads(struct conn *c);
+void conn_close_when_drained(struct conn *c);
+
+/* relay.c: the exchange state machine driven by the two parsers. */
+void relay_init(struct conn *c);
+void relay_free(struct conn *c);
+void relay_upstream_failed(struct conn *c, int err);
+void relay_upstream_eof(struct conn *c);
+void relay_downstream_eof(struct conn *c);
+void relay_conn_closing(struct conn *c);
+
+#endif

@@ -1,0 +1,291 @@
+#include "proxy/nextbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void nextbuf_init(struct nextbuf *nb, size_t max_event)
+{
+    memset(nb, 0, sizeof(*nb));
+    buf_init(&nb->body, max_event);
+    /* Chunk framing adds a few bytes per chunk; twice the event bounds any sane framing. */
+    buf_init(&nb->raw, max_event * 2 + 64 * 1024);
+}
+
+static void clear_changes(struct nextbuf *nb)
+{
+    size_t i;
+
+    for (i = 0; i < nb->nset; i++) {
+        free(nb->set[i].name);
+        free(nb->set[i].value);
+    }
+    nb->nset = 0;
+    free(nb->new_body);
+    nb->new_body = NULL;
+    nb->new_len = 0;
+    nb->body_set = false;
+}
+
+void nextbuf_free(struct nextbuf *nb)
+{
+    clear_changes(nb);
+    buf_free(&nb->body);
+    buf_free(&nb->raw);
+}
+
+void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
+{
+    clear_changes(nb);
+    buf_reset(&nb->body);
+    buf_reset(&nb->raw);
+    nb->resp = resp;
+    nb->chunked = (resp->parser.flags & F_CHUNKED) != 0;
+}
+
+int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n)
+{
+    return nb->chunked ? buf_append(&nb->raw, p, n) : 0;
+}
+
+int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
+{
+    return buf_append(&nb->body, p, n);
+}
+
+/* Copies the held head. http-parser consumes the head's final LF only after the head event, so
+ * that byte arrives as the first raw byte: kept in `raw` for chunked bodies, re-added here
+ * otherwise (only raw chunked bodies are stored). */
+static int take_head(const struct nextbuf *nb, struct buf *out)
+{
+    const struct buf *h = &nb->resp->head;
+
+    buf_init(out, h->len + 1);
+    if (buf_append(out, h->data, h->len) < 0 || (!nb->chunked && buf_append_byte(out, '\n') < 0)) {
+        buf_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int nextbuf_flush(struct nextbuf *nb, struct nb_out *out)
+{
+    struct buf head;
+    struct buf *body = nb->chunked ? &nb->raw : &nb->body;
+
+    memset(out, 0, sizeof(*out));
+    if (take_head(nb, &head) < 0)
+        return -ENOMEM;
+    out->a = buf_take(&head, &out->alen);
+    out->b = buf_take(body, &out->blen);
+    return 0;
+}
+
+static bool is_framing(const char *name, size_t len)
+{
+    static const char *const drop[] = {"Content-Length", "Transfer-Encoding", "Trailer"};
+    size_t i;
+
+    for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+        if (strlen(drop[i]) == len && strncasecmp(drop[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+static struct nb_set *find_set(struct nextbuf *nb, const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < nb->nset; i++)
+        if (strlen(nb->set[i].name) == len && strncasecmp(nb->set[i].name, name, len) == 0)
+            return &nb->set[i];
+    return NULL;
+}
+
+static int put_header(struct buf *b, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    if (buf_append(b, name, nlen) < 0 || buf_append(b, ": ", 2) < 0 || buf_append(b, v, vlen) < 0 ||
+        buf_append(b, "\r\n", 2) < 0)
+        return -E2BIG;
+    return 0;
+}
+
+/* Original headers in order: framing headers dropped, set headers replaced in place (first
+ * occurrence; later duplicates dropped), the rest copied. Returns 0 or -errno. */
+static int put_orig_headers(struct nextbuf *nb, struct buf *b, bool *used)
+{
+    const struct http1 *h = nb->resp;
+    size_t i;
+
+    for (i = 0; i < h->nhdrs; i++) {
+        const struct h1_header *hd = &h->hdrs[i];
+        const char *name = h->head.data + hd->name_off;
+        struct nb_set *s = find_set(nb, name, hd->name_len);
+        int rc = 0;
+
+        if (is_framing(name, hd->name_len))
+            continue;
+        if (s && !used[s - nb->set]) {
+            used[s - nb->set] = true;
+            rc = put_header(b, s->name, strlen(s->name), s->value, s->vlen);
+        } else if (!s) {
+            rc = put_header(b, name, hd->name_len, h->head.data + hd->value_off, hd->value_len);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int build_head(struct nextbuf *nb, size_t body_len, struct buf *b)
+{
+    bool used[NEXTBUF_MAX_SET] = {false};
+    size_t i;
+    size_t extra = 64;
+
+    for (i = 0; i < nb->nset; i++)
+        extra += strlen(nb->set[i].name) + nb->set[i].vlen + 4;
+    buf_init(b, nb->resp->head.len + extra);
+    if (buf_append(b, nb->resp->head.data, http1_status_line_len(nb->resp)) < 0 ||
+        put_orig_headers(nb, b, used) < 0)
+        goto fail;
+    for (i = 0; i < nb->nset; i++) {
+        struct nb_set *s = &nb->set[i];
+
+        if (!used[i] && put_header(b, s->name, strlen(s->name), s->value, s->vlen) < 0)
+            goto fail;
+    }
+    if (buf_appendf(b, "Content-Length: %zu\r\n\r\n", body_len) < 0)
+        goto fail;
+    return 0;
+fail:
+    buf_free(b);
+    return -E2BIG;
+}
+
+static void copy_rid(const struct nextbuf *nb, char *rid, size_t cap)
+{
+    size_t len = 0;
+    const char *v = http1_header(nb->resp, "Lambda-Runtime-Aws-Request-Id", &len);
+
+    if (!v || len >= cap)
+        len = 0;
+    if (len)
+        memcpy(rid, v, len);
+    rid[len] = '\0';
+}
+
+static int reframe(struct nextbuf *nb, struct nb_out *out)
+{
+    struct buf head;
+    struct buf *body = &nb->body;
+
+    if (build_head(nb, nb->body_set ? nb->new_len : body->len, &head) < 0)
+        return -E2BIG;
+    out->a = buf_take(&head, &out->alen);
+    if (nb->body_set) {
+        out->b = nb->new_body;
+        out->blen = nb->new_len;
+        nb->new_body = NULL;
+    } else {
+        out->b = buf_take(body, &out->blen);
+    }
+    out->changed = true;
+    return 0;
+}
+
+int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *rid, size_t ridcap,
+                   struct nb_out *out)
+{
+    struct proxy_next ev;
+
+    memset(out, 0, sizeof(*out));
+    copy_rid(nb, rid, ridcap);
+    if (hooks->next_event) {
+        ev.request_id = rid;
+        ev.body = nb->body.data ? nb->body.data : "";
+        ev.body_len = nb->body.len;
+        ev.priv = nb;
+        hooks->next_event(hooks->arg, &ev);
+    }
+    /* Fail open: if the re-framed head cannot be built, the original bytes go out. */
+    if ((nb->body_set || nb->nset > 0) && reframe(nb, out) == 0) {
+        clear_changes(nb);
+        return 0;
+    }
+    clear_changes(nb);
+    return nextbuf_flush(nb, out);
+}
+
+/* ---- the hook-facing API from proxy.h ---- */
+
+const char *proxy_next_header(const struct proxy_next *ev, const char *name, size_t *len)
+{
+    struct nextbuf *nb = ev->priv;
+    struct nb_set *s = find_set(nb, name, strlen(name));
+
+    if (s) {
+        *len = s->vlen;
+        return s->value;
+    }
+    return http1_header(nb->resp, name, len);
+}
+
+void proxy_next_set_body(struct proxy_next *ev, struct buf *body)
+{
+    struct nextbuf *nb = ev->priv;
+
+    free(nb->new_body);
+    nb->new_body = buf_take(body, &nb->new_len);
+    if (!nb->new_body) {
+        nb->new_body = calloc(1, 1);
+        nb->new_len = 0;
+    }
+    nb->body_set = nb->new_body != NULL;
+}
+
+static bool valid_token(const char *s)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              strchr(extra, *s)))
+            return false;
+    return true;
+}
+
+int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *value, size_t len)
+{
+    struct nextbuf *nb = ev->priv;
+    struct nb_set *s;
+    char *v;
+
+    if (!valid_token(name) || memchr(value, '\r', len) || memchr(value, '\n', len) ||
+        memchr(value, '\0', len) || is_framing(name, strlen(name)))
+        return -EINVAL;
+    s = find_set(nb, name, strlen(name));
+    if (!s && nb->nset == NEXTBUF_MAX_SET)
+        return -ENOSPC;
+    v = malloc(len + 1);
+    if (!v)
+        return -ENOMEM;
+    memcpy(v, value, len);
+    v[len] = '\0';
+    if (!s) {
+        s = &nb->set[nb->nset];
+        s->name = strdup(name);
+        if (!s->name) {
+            free(v);
+            return -ENOMEM;
+        }
+        nb->nset++;
+    }
+    free(s->value);
+    s->value = v;
+    s->vlen = len;
+    return 0;
+}

@@ -1,0 +1,510 @@
+/* relay: the per-connection exchange state machine. The request parser's events forward the
+ * request upstream; the response parser's events relay (or, for /next, buffer and rewrite) the
+ * response downstream. Reports go to the hooks once the request is fully forwarded and the
+ * upstream status is known. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy/conn.h"
+
+#define RT_PREFIX    "/2018-06-01/runtime/"
+#define INVOCATION   RT_PREFIX "invocation/"
+#define ERR_TYPE_HDR "Lambda-Runtime-Function-Error-Type"
+#define ERR_BODY_HDR "Lambda-Runtime-Function-Error-Body"
+
+static bool hooks_on(const struct conn *c)
+{
+    return !c->p->closing;
+}
+
+/* ---- classification of the request ---- */
+
+static bool path_is(const char *path, size_t len, const char *want)
+{
+    return strlen(want) == len && memcmp(path, want, len) == 0;
+}
+
+/* Matches /2018-06-01/runtime/invocation/{id}/{suffix}; copies id into ex->rid. */
+static bool invocation_path(struct exchange *ex, const char *path, size_t len, const char *suffix)
+{
+    size_t pre = strlen(INVOCATION);
+    size_t suf = strlen(suffix);
+    size_t idlen;
+
+    if (len <= pre + suf || memcmp(path, INVOCATION, pre) != 0 ||
+        memcmp(path + len - suf, suffix, suf) != 0)
+        return false;
+    idlen = len - pre - suf;
+    if (idlen >= sizeof(ex->rid) || memchr(path + pre, '/', idlen))
+        return false;
+    memcpy(ex->rid, path + pre, idlen);
+    ex->rid[idlen] = '\0';
+    return true;
+}
+
+static enum req_kind classify(struct conn *c)
+{
+    const struct http1 *h = &c->req;
+    const char *url = h->head.data + h->url_off;
+    const char *q = memchr(url, '?', h->url_len);
+    size_t len = q ? (size_t)(q - url) : h->url_len;
+    unsigned method = h->parser.method;
+
+    if (method == HTTP_GET && path_is(url, len, INVOCATION "next"))
+        return REQ_NEXT;
+    if (method != HTTP_POST)
+        return REQ_OTHER;
+    if (path_is(url, len, RT_PREFIX "init/error"))
+        return REQ_INIT_ERROR;
+    if (invocation_path(&c->ex, url, len, "/response"))
+        return REQ_RESPONSE;
+    if (invocation_path(&c->ex, url, len, "/error"))
+        return REQ_ERROR;
+    return REQ_OTHER;
+}
+
+static void copy_capped(struct buf *b, const char *p, size_t n)
+{
+    size_t room = b->max - b->len;
+
+    (void)buf_append(b, p, n < room ? n : room);
+}
+
+static void capture_request_headers(struct conn *c)
+{
+    size_t len = 0;
+    const char *v = http1_header(&c->req, "Lambda-Runtime-Function-Response-Mode", &len);
+
+    c->ex.streaming = v && len == 9 && memcmp(v, "streaming", 9) == 0;
+    v = http1_header(&c->req, ERR_TYPE_HDR, &len);
+    if (v)
+        copy_capped(&c->ex.err_type, v, len);
+}
+
+/* ---- reports ---- */
+
+static void report(struct conn *c)
+{
+    struct exchange *ex = &c->ex;
+    const struct proxy_hooks *hk = &c->p->hooks;
+    struct proxy_report r = {0};
+    void (*fn)(void *, const struct proxy_report *) = NULL;
+
+    ex->reported = true;
+    if (ex->kind == REQ_RESPONSE)
+        fn = hk->invocation_response;
+    else if (ex->kind == REQ_ERROR)
+        fn = hk->invocation_error;
+    else if (ex->kind == REQ_INIT_ERROR)
+        fn = hk->init_error;
+    if (!fn || !hooks_on(c))
+        return;
+    r.request_id = ex->rid;
+    r.upstream_status = ex->status;
+    r.streaming = ex->streaming;
+    r.error_type = ex->err_type.len ? ex->err_type.data : NULL;
+    r.error_body = ex->err_body.len ? ex->err_body.data : NULL;
+    r.error_body_len = ex->err_body.len;
+    r.error_body_base64 = ex->err_body_b64;
+    fn(hk->arg, &r);
+}
+
+static void maybe_report(struct conn *c)
+{
+    struct exchange *ex = &c->ex;
+
+    if (ex->active && !ex->reported && ex->req_done && ex->resp_head)
+        report(c);
+}
+
+/* ---- exchange lifecycle ---- */
+
+static void exchange_reset(struct conn *c)
+{
+    struct exchange *ex = &c->ex;
+
+    buf_reset(&ex->err_type);
+    buf_reset(&ex->err_body);
+    ex->active = ex->forwarded = ex->req_done = ex->req_keepalive = false;
+    ex->resp_head = ex->resp_started = ex->resp_done = ex->reported = false;
+    ex->is_head = ex->streaming = ex->err_body_b64 = false;
+    ex->kind = REQ_OTHER;
+    ex->mode = RESP_NONE;
+    ex->status = 0;
+    ex->rid[0] = '\0';
+}
+
+static void exchange_end(struct conn *c)
+{
+    bool keep = c->ex.req_keepalive && !c->close_when_drained;
+
+    exchange_reset(c);
+    if (!keep) {
+        conn_close_when_drained(c);
+        return;
+    }
+    http1_resume(&c->req);
+}
+
+static int send_canned(struct conn *c, int status, const char *reason, const char *body, bool close)
+{
+    struct buf b;
+    char *data;
+    size_t len;
+
+    buf_init(&b, 1024);
+    if (buf_appendf(&b,
+                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\n%s\r\n%s",
+                    status, reason, strlen(body), close ? "Connection: close\r\n" : "", body) < 0) {
+        buf_free(&b);
+        return -E2BIG;
+    }
+    data = buf_take(&b, &len);
+    return side_write_take(&c->down, data, len, NULL, 0);
+}
+
+/* ---- request parser events ---- */
+
+static void req_head(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+    int rc;
+
+    exchange_reset(c);
+    ex->active = true;
+    ex->kind = classify(c);
+    ex->is_head = c->req.parser.method == HTTP_HEAD;
+    if (ex->kind == REQ_NEXT)
+        c->p->stats.next_requests++;
+    capture_request_headers(c);
+    http1_resume(&c->resp);
+    c->resp.skip_body = ex->is_head;
+    rc = conn_up_ensure(c);
+    if (rc == 0)
+        rc = side_write(c->up, c->req.head.data, c->req.head.len);
+    ex->forwarded = true;
+    if (rc < 0)
+        relay_upstream_failed(c, rc);
+}
+
+static void req_raw(void *owner, const char *p, size_t n)
+{
+    struct conn *c = owner;
+    int rc;
+
+    if (!c->up || c->closing)
+        return; /* upstream failed: the runtime already has its 502; drop the rest */
+    rc = side_write(c->up, p, n);
+    if (rc < 0)
+        relay_upstream_failed(c, rc);
+}
+
+static void req_body(void *owner, const char *p, size_t n)
+{
+    struct conn *c = owner;
+
+    if (c->ex.kind == REQ_ERROR || c->ex.kind == REQ_INIT_ERROR)
+        copy_capped(&c->ex.err_body, p, n);
+}
+
+static void req_trailer(void *owner, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+
+    if (nlen == strlen(ERR_TYPE_HDR) && strncasecmp(name, ERR_TYPE_HDR, nlen) == 0) {
+        buf_reset(&ex->err_type);
+        copy_capped(&ex->err_type, v, vlen);
+    } else if (nlen == strlen(ERR_BODY_HDR) && strncasecmp(name, ERR_BODY_HDR, nlen) == 0) {
+        buf_reset(&ex->err_body);
+        copy_capped(&ex->err_body, v, vlen);
+        ex->err_body_b64 = true;
+    }
+}
+
+static void req_done(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+
+    ex->req_done = true;
+    ex->req_keepalive = http_should_keep_alive(&c->req.parser);
+    maybe_report(c);
+    if (ex->resp_done)
+        exchange_end(c);
+}
+
+static void req_error(void *owner, enum http_errno err)
+{
+    struct conn *c = owner;
+    bool overflow = err == HPE_HEADER_OVERFLOW;
+
+    log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
+    if (c->ex.resp_started || c->ex.forwarded) {
+        conn_close(c);
+        return;
+    }
+    (void)send_canned(c, overflow ? 431 : 400,
+                      overflow ? "Request Header Fields Too Large" : "Bad Request",
+                      overflow ? "{\"errorMessage\":\"tracebridge: request head too large\","
+                                 "\"errorType\":\"Runtime.ProxyRequestTooLarge\"}"
+                               : "{\"errorMessage\":\"tracebridge: malformed request\","
+                                 "\"errorType\":\"Runtime.ProxyBadRequest\"}",
+                      true);
+    conn_close_when_drained(c);
+}
+
+static const struct http1_ops req_ops = {
+    .head = req_head,
+    .raw = req_raw,
+    .body = req_body,
+    .trailer = req_trailer,
+    .done = req_done,
+    .error = req_error,
+};
+
+/* ---- response parser events ---- */
+
+static void write_down(struct conn *c, const char *p, size_t n)
+{
+    c->ex.resp_started = true;
+    if (side_write(&c->down, p, n) < 0)
+        conn_close(c);
+}
+
+static void write_down_take(struct conn *c, struct nb_out *o)
+{
+    c->ex.resp_started = true;
+    if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
+        conn_close(c);
+}
+
+static void resp_head(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+    int status = c->resp.parser.status_code;
+
+    if (!ex->active) {
+        relay_upstream_failed(c, UV_EPROTO); /* a response nobody asked for */
+        return;
+    }
+    if (status >= 200) {
+        ex->status = status;
+        ex->resp_head = true;
+    }
+    if (ex->kind == REQ_NEXT && status == 200 && !ex->is_head) {
+        ex->mode = RESP_NEXTBUF;
+        nextbuf_start(&c->nb, &c->resp);
+    } else {
+        ex->mode = RESP_RELAY;
+        write_down(c, c->resp.head.data, c->resp.head.len);
+    }
+    maybe_report(c);
+}
+
+/* The event is too large to rewrite: the bytes so far go out as they came, the rest streams. */
+static void next_oversize(struct conn *c)
+{
+    struct nb_out o;
+
+    c->ex.mode = RESP_RELAY;
+    c->p->stats.passthrough_oversize++;
+    log_warn(c->p->lg, "proxy", "/next event larger than %zu bytes: relayed unchanged",
+             c->p->max_event_bytes);
+    if (nextbuf_flush(&c->nb, &o) < 0) {
+        conn_close(c);
+        return;
+    }
+    write_down_take(c, &o);
+}
+
+static void resp_raw(void *owner, const char *p, size_t n)
+{
+    struct conn *c = owner;
+
+    if (c->ex.mode == RESP_NEXTBUF) {
+        if (nextbuf_raw(&c->nb, p, n) < 0)
+            next_oversize(c);
+        else
+            return;
+        /* next_oversize switched to relaying: these bytes were not buffered, send them. */
+    }
+    if (!c->closing)
+        write_down(c, p, n);
+}
+
+static void resp_body(void *owner, const char *p, size_t n)
+{
+    struct conn *c = owner;
+
+    /* For Content-Length bodies the raw bytes are the body; an overflow here happens before
+     * resp_raw sees the same bytes, which are then relayed by resp_raw. */
+    if (c->ex.mode == RESP_NEXTBUF && nextbuf_body(&c->nb, p, n) < 0)
+        next_oversize(c);
+}
+
+static void next_deliver(struct conn *c)
+{
+    struct proxy *p = c->p;
+    struct nb_out o;
+    char rid[PROXY_RID_MAX];
+
+    if (nextbuf_finish(&c->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (o.changed)
+        p->stats.rewrites++;
+    write_down_take(c, &o);
+    if (!c->closing && p->hooks.next_delivered && hooks_on(c))
+        p->hooks.next_delivered(p->hooks.arg, rid);
+}
+
+static void resp_done(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+
+    if (!ex->resp_head) { /* 1xx interim response: the final one follows */
+        http1_resume(&c->resp);
+        c->resp.skip_body = ex->is_head;
+        return;
+    }
+    if (ex->mode == RESP_NEXTBUF)
+        next_deliver(c);
+    if (c->closing)
+        return;
+    ex->resp_done = true;
+    if (!http_should_keep_alive(&c->resp.parser)) {
+        conn_up_detach(c);
+        c->close_when_drained = true; /* the runtime was told Connection: close */
+    }
+    if (ex->req_done)
+        exchange_end(c);
+}
+
+static void resp_error(void *owner, enum http_errno err)
+{
+    struct conn *c = owner;
+
+    log_warn(c->p->lg, "proxy", "bad response from upstream: %s", http_errno_name(err));
+    relay_upstream_failed(c, UV_EPROTO);
+}
+
+static const struct http1_ops resp_ops = {
+    .head = resp_head,
+    .raw = resp_raw,
+    .body = resp_body,
+    .done = resp_done,
+    .error = resp_error,
+};
+
+/* ---- failures and closes ---- */
+
+static void send_502(struct conn *c, int err)
+{
+    struct buf body;
+
+    buf_init(&body, 512);
+    (void)buf_appendf(&body,
+                      "{\"errorMessage\":\"tracebridge: upstream Runtime API unreachable (%s)\","
+                      "\"errorType\":\"Runtime.ProxyUpstreamError\"}",
+                      uv_err_name(err));
+    if (send_canned(c, 502, "Bad Gateway", body.data ? body.data : "{}", !c->ex.req_done) < 0)
+        conn_close(c);
+    buf_free(&body);
+}
+
+void relay_upstream_failed(struct conn *c, int err)
+{
+    struct proxy *p = c->p;
+    struct exchange *ex = &c->ex;
+
+    conn_up_detach(c);
+    http1_reset(&c->resp); /* whatever the dead connection sent is dropped */
+    if (!ex->active)
+        return;
+    p->stats.upstream_failures++;
+    if (!p->upstream_down)
+        log_warn(p->lg, "proxy", "upstream Runtime API failed: %s", uv_strerror(err));
+    p->upstream_down = true;
+    if (ex->resp_started) {
+        conn_close(c);
+        return;
+    }
+    ex->status = 0;
+    ex->resp_head = true; /* the request is answered (by us) */
+    maybe_report(c);
+    send_502(c, err);
+    if (c->closing)
+        return;
+    ex->resp_done = true;
+    if (ex->req_done) {
+        exchange_end(c);
+    } else {
+        http1_stop(&c->req);
+        conn_close_when_drained(c);
+    }
+}
+
+void relay_upstream_eof(struct conn *c)
+{
+    struct exchange *ex = &c->ex;
+
+    if (ex->active && ex->resp_head && !ex->resp_done)
+        http1_eof(&c->resp); /* completes a read-until-close body */
+    if (c->closing)
+        return;
+    if (ex->active && !ex->resp_done) {
+        relay_upstream_failed(c, UV_ECONNRESET);
+        return;
+    }
+    conn_up_detach(c);
+    http1_reset(&c->resp);
+}
+
+void relay_downstream_eof(struct conn *c)
+{
+    if (c->ex.active && c->ex.req_done && !c->ex.resp_done) {
+        c->close_when_drained = true; /* still relay the response, then close */
+        return;
+    }
+    conn_close(c);
+}
+
+void relay_conn_closing(struct conn *c)
+{
+    struct exchange *ex = &c->ex;
+
+    http1_stop(&c->req);
+    http1_stop(&c->resp);
+    if (ex->active && ex->req_done && !ex->reported) {
+        ex->status = 0;
+        report(c);
+    }
+}
+
+void relay_init(struct conn *c)
+{
+    size_t head_max = c->p->max_header_bytes + 64 * 1024;
+
+    http1_init(&c->req, HTTP_REQUEST, head_max, &req_ops, c);
+    http1_init(&c->resp, HTTP_RESPONSE, head_max, &resp_ops, c);
+    nextbuf_init(&c->nb, c->p->max_event_bytes);
+    buf_init(&c->ex.err_type, 256);
+    buf_init(&c->ex.err_body, PROXY_ERROR_BODY_MAX);
+}
+
+void relay_free(struct conn *c)
+{
+    http1_free(&c->req);
+    http1_free(&c->resp);
+    nextbuf_free(&c->nb);
+    buf_free(&c->ex.err_type);
+    buf_free(&c->ex.err_body);
+}

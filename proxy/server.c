@@ -1,0 +1,173 @@
+/* server: proxy_new/proxy_free, the listening socket, accept, stats. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/conn.h"
+
+/* Parses "host:port" (IPv4, [IPv6] or localhost) without DNS: the Runtime API address is always
+ * a literal, and a blocking resolve on the loop is not allowed. */
+static int parse_hostport(const char *s, struct sockaddr_storage *out)
+{
+    char host[64];
+    const char *colon = s ? strrchr(s, ':') : NULL;
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (!colon)
+        return -EINVAL;
+    hlen = (size_t)(colon - s);
+    if (hlen > 1 && s[0] == '[' && s[hlen - 1] == ']') {
+        s++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+        return -EINVAL;
+    if (strcmp(host, "localhost") == 0)
+        memcpy(host, "127.0.0.1", 10);
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
+        return 0;
+    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
+        return 0;
+    return -EINVAL;
+}
+
+static int loopback_addr(const char *host, int port, struct sockaddr_storage *out)
+{
+    struct sockaddr_in *in4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+
+    memset(out, 0, sizeof(*out));
+    if (uv_ip4_addr(host, port, in4) == 0)
+        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127 ? 0 : -EADDRNOTAVAIL;
+    if (uv_ip6_addr(host, port, in6) == 0)
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ? 0 : -EADDRNOTAVAIL;
+    return -EINVAL;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct proxy *p = server->data;
+    int rc;
+
+    if (status < 0 || p->closing)
+        return;
+    rc = conn_accept(p);
+    if (rc < 0)
+        log_warn(p->lg, "proxy", "accept failed: %s", uv_strerror(rc));
+}
+
+static int bind_listen(struct proxy *p, const struct sockaddr_storage *addr)
+{
+    struct sockaddr_storage got;
+    int len = sizeof(got);
+    int rc;
+
+    rc = uv_tcp_bind(&p->listener, (const struct sockaddr *)addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&p->listener, 128, on_connection);
+    if (rc == 0)
+        rc = uv_tcp_getsockname(&p->listener, (struct sockaddr *)&got, &len);
+    if (rc < 0)
+        return rc;
+    p->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                              : ((struct sockaddr_in *)&got)->sin_port);
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct proxy *p = h->data;
+
+    if (--p->handles == 0)
+        free(p);
+}
+
+static int check_conf(const struct proxy_conf *conf, struct sockaddr_storage *listen_addr,
+                      struct sockaddr_storage *up_addr)
+{
+    int rc;
+
+    if (!conf || !conf->listen_host || conf->max_event_bytes == 0 ||
+        conf->max_header_bytes < 1024 || conf->max_header_bytes > UINT32_MAX / 2)
+        return -EINVAL;
+    rc = loopback_addr(conf->listen_host, conf->listen_port, listen_addr);
+    if (rc == 0)
+        rc = parse_hostport(conf->upstream, up_addr);
+    return rc;
+}
+
+struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
+                        const struct proxy_hooks *hooks, const struct log *lg, int *err)
+{
+    struct sockaddr_storage addr;
+    struct proxy *p;
+    int rc;
+
+    p = calloc(1, sizeof(*p));
+    if (!p) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    rc = check_conf(conf, &addr, &p->up_addr);
+    if (rc == 0)
+        rc = uv_tcp_init(loop, &p->listener);
+    if (rc < 0) {
+        free(p);
+        *err = rc;
+        return NULL;
+    }
+    /* A process-wide setting inside http-parser; every proxy uses the same limit. The head
+     * buffer is bounded separately (max_header_bytes + slack). */
+    http_parser_set_max_header_size((uint32_t)conf->max_header_bytes);
+    p->loop = loop;
+    p->lg = lg;
+    if (hooks)
+        p->hooks = *hooks;
+    p->max_event_bytes = conf->max_event_bytes;
+    p->max_header_bytes = conf->max_header_bytes;
+    p->listener.data = p;
+    p->handles = 1;
+    rc = bind_listen(p, &addr);
+    if (rc < 0) {
+        p->closing = true;
+        uv_close((uv_handle_t *)&p->listener, on_listener_closed);
+        *err = rc;
+        return NULL;
+    }
+    log_info(lg, "proxy", "listening on %s:%d, upstream %s", conf->listen_host, p->port,
+             conf->upstream);
+    return p;
+}
+
+int proxy_port(const struct proxy *p)
+{
+    return p->port;
+}
+
+void proxy_free(struct proxy *p)
+{
+    struct conn *c;
+    struct conn *next;
+
+    if (!p || p->closing)
+        return;
+    p->closing = true;
+    uv_close((uv_handle_t *)&p->listener, on_listener_closed);
+    for (c = p->conns; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+}
+
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
+{
+    *out = p->stats;
+}
