@@ -44,13 +44,13 @@ int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *v
  * (error bodies to PROXY_ERROR_BODY_MAX); valid only during the hook call. */
 #define PROXY_ERROR_BODY_MAX (64 * 1024)
 struct proxy_report {
-    const char *request_id;    /* "" for /runtime/init/error */
-    int upstream_status;       /* status upstream answered, 0 if none (connection failed) */
-    bool streaming;            /* Lambda-Runtime-Function-Response-Mode: streaming */
-    const char *error_type;    /* Lambda-Runtime-Function-Error-Type header or trailer, or NULL */
-    const char *error_body;    /* /error body, or decoded Error-Body trailer, or NULL */
+    const char *request_id; /* "" for /runtime/init/error */
+    int upstream_status;    /* status upstream answered, 0 if none (connection failed) */
+    bool streaming;         /* Lambda-Runtime-Function-Response-Mode: streaming */
+    const char *error_type; /* Lambda-Runtime-Function-Error-Type header or trailer, or NULL */
+    const char *error_body; /* /error body, or decoded Error-Body trailer, or NULL */
     size_t error_body_len;
-    bool error_body_base64;    /* error_body came from the Error-Body trailer (base64) */
+    bool error_body_base64; /* error_body came from the Error-Body trailer (base64) */
 };
 
 struct proxy_hooks {
@@ -68,11 +68,11 @@ struct proxy_hooks {
 };
 
 struct proxy_conf {
-    const char *listen_host;  /* "127.0.0.1" */
-    int listen_port;          /* 0 picks a free port (tests) */
-    const char *upstream;     /* "host:port" of the real Runtime API */
-    size_t max_event_bytes;   /* larger /next bodies are relayed unchanged */
-    size_t max_header_bytes;  /* request/response head limit (>= 1 MiB + slack) */
+    const char *listen_host; /* "127.0.0.1" */
+    int listen_port;         /* 0 picks a free port (tests) */
+    const char *upstream;    /* "host:port" of the real Runtime API */
+    size_t max_event_bytes;  /* larger /next bodies are relayed unchanged */
+    size_t max_header_bytes; /* request/response head limit (>= 1 MiB + slack) */
 };
 
 /* Binds and listens. Returns a proxy or NULL with *err = -errno. Hooks may be NULL members. */

@@ -1,0 +1,689 @@
+/* proxy_harness.h: loopback test rig for the proxy tests. A scripted fake Runtime API upstream
+ * (blocking sockets, one thread per connection), the proxy on its own libuv loop thread, and
+ * blocking test clients. Included by test_proxy*.c only. */
+#ifndef TB_TEST_PROXY_HARNESS_H
+#define TB_TEST_PROXY_HARNESS_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "extension/base/buf.h"
+#include "proxy/proxy.h"
+
+#define MAX_UP_CONNS 64
+#define BIG          (64 * 1024 * 1024)
+
+/* ---------------- fake upstream ---------------- */
+
+struct upstream {
+    int lfd;
+    int port;
+    pthread_t accept_thr;
+    pthread_mutex_t mu;
+    pthread_t thr[MAX_UP_CONNS];
+    int fds[MAX_UP_CONNS];
+    int nconns;
+    bool stop;
+    /* script */
+    char *next_body;
+    size_t next_len;
+    bool next_chunked;
+    int next_delay_ms;
+    /* observations */
+    int nexts;
+    int requests;
+    size_t body_bytes; /* body bytes seen by the upstream so far (all requests) */
+    struct buf last_req;
+};
+
+struct upc {
+    struct upstream *u;
+    int fd;
+    http_parser p;
+    struct buf raw;
+    char url[512];
+    size_t url_len;
+    bool done;
+};
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static int up_on_url(http_parser *p, const char *at, size_t n)
+{
+    struct upc *c = p->data;
+
+    if (c->url_len + n < sizeof(c->url)) {
+        memcpy(c->url + c->url_len, at, n);
+        c->url_len += n;
+        c->url[c->url_len] = '\0';
+    }
+    return 0;
+}
+
+static int up_on_body(http_parser *p, const char *at, size_t n)
+{
+    struct upc *c = p->data;
+
+    (void)at;
+    pthread_mutex_lock(&c->u->mu);
+    c->u->body_bytes += n;
+    pthread_mutex_unlock(&c->u->mu);
+    return 0;
+}
+
+static int up_on_done(http_parser *p)
+{
+    ((struct upc *)p->data)->done = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings up_settings = {
+    .on_url = up_on_url, .on_body = up_on_body, .on_message_complete = up_on_done};
+
+static void up_send_next(struct upc *c, int n)
+{
+    struct upstream *u = c->u;
+    struct buf b;
+    size_t off;
+
+    if (u->next_delay_ms)
+        usleep((useconds_t)u->next_delay_ms * 1000);
+    buf_init(&b, BIG);
+    buf_appendf(&b,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                "Lambda-Runtime-Aws-Request-Id: req-%d\r\n"
+                "Lambda-Runtime-Deadline-Ms: 1700000000000\r\n"
+                "X-Utf8: caf\xc3\xa9\r\n",
+                n);
+    if (!u->next_chunked) {
+        buf_appendf(&b, "Content-Length: %zu\r\n\r\n", u->next_len);
+        buf_append(&b, u->next_body, u->next_len);
+    } else {
+        buf_appendf(&b, "Transfer-Encoding: chunked\r\n\r\n");
+        for (off = 0; off < u->next_len; off += 1000) {
+            size_t k = u->next_len - off < 1000 ? u->next_len - off : 1000;
+            buf_appendf(&b, "%zx\r\n", k);
+            buf_append(&b, u->next_body + off, k);
+            buf_append(&b, "\r\n", 2);
+        }
+        buf_appendf(&b, "0\r\n\r\n");
+    }
+    write_all(c->fd, b.data, b.len); /* head and body in one send, like the real API */
+    buf_free(&b);
+}
+
+static bool up_respond(struct upc *c)
+{
+    struct upstream *u = c->u;
+    static const char ok202[] = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                                "Content-Length: 16\r\n\r\n{\"status\":\"OK\"}\n";
+    int n;
+
+    pthread_mutex_lock(&u->mu);
+    u->requests++;
+    buf_reset(&u->last_req);
+    buf_append(&u->last_req, c->raw.data, c->raw.len);
+    n = c->p.method == HTTP_GET && strstr(c->url, "/invocation/next") ? ++u->nexts : 0;
+    pthread_mutex_unlock(&u->mu);
+    if (n) {
+        up_send_next(c, n);
+    } else if (c->p.method == HTTP_HEAD) {
+        write_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38);
+    } else if (strstr(c->url, "/continue")) {
+        write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        write_all(c->fd, ok202, sizeof(ok202) - 1);
+    } else if (strstr(c->url, "/close")) {
+        write_all(c->fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye", 41);
+        return false;
+    } else if (strstr(c->url, "/reset")) {
+        return false;
+    } else {
+        write_all(c->fd, ok202, sizeof(ok202) - 1);
+    }
+    return true;
+}
+
+static void *up_conn_main(void *arg)
+{
+    struct upc *c = arg;
+    char tmp[65536];
+    ssize_t n;
+    size_t off;
+
+    http_parser_init(&c->p, HTTP_REQUEST);
+    c->p.data = c;
+    buf_init(&c->raw, BIG);
+    while ((n = recv(c->fd, tmp, sizeof(tmp), 0)) > 0) {
+        off = 0;
+        while (off < (size_t)n) {
+            size_t k = http_parser_execute(&c->p, &up_settings, tmp + off, (size_t)n - off);
+            buf_append(&c->raw, tmp + off, k);
+            off += k;
+            if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED) {
+                http_parser_pause(&c->p, 0);
+            } else if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK) {
+                goto out;
+            }
+            if (c->done) {
+                if (!up_respond(c))
+                    goto out;
+                c->done = false;
+                c->url_len = 0;
+                buf_reset(&c->raw);
+            }
+        }
+    }
+out:
+    shutdown(c->fd, SHUT_RDWR);
+    buf_free(&c->raw);
+    free(c);
+    return NULL;
+}
+
+static void *up_accept_main(void *arg)
+{
+    struct upstream *u = arg;
+    int fd;
+    int one = 1;
+
+    while ((fd = accept(u->lfd, NULL, NULL)) >= 0) {
+        struct upc *c = calloc(1, sizeof(*c));
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->u = u;
+        c->fd = fd;
+        pthread_mutex_lock(&u->mu);
+        if (u->stop || u->nconns == MAX_UP_CONNS) {
+            pthread_mutex_unlock(&u->mu);
+            close(fd);
+            free(c);
+            continue;
+        }
+        u->fds[u->nconns] = fd;
+        pthread_create(&u->thr[u->nconns++], NULL, up_conn_main, c);
+        pthread_mutex_unlock(&u->mu);
+    }
+    return NULL;
+}
+
+static int listen_on(int port)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0) {
+        close(fd);
+        return -1;
+    }
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    return fd;
+}
+
+static int sock_port(int fd)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    return ntohs(a.sin_port);
+}
+
+/* Starts a fake upstream on `port` (0: any). */
+static int upstream_start(struct upstream *u, int port)
+{
+    u->lfd = listen_on(port);
+    if (u->lfd < 0)
+        return -1;
+    u->port = sock_port(u->lfd);
+    u->stop = false;
+    u->nconns = 0;
+    pthread_mutex_init(&u->mu, NULL);
+    buf_init(&u->last_req, BIG);
+    pthread_create(&u->accept_thr, NULL, up_accept_main, u);
+    return 0;
+}
+
+static void upstream_stop(struct upstream *u)
+{
+    int i;
+
+    pthread_mutex_lock(&u->mu);
+    u->stop = true;
+    for (i = 0; i < u->nconns; i++)
+        shutdown(u->fds[i], SHUT_RDWR);
+    pthread_mutex_unlock(&u->mu);
+    shutdown(u->lfd, SHUT_RDWR);
+    close(u->lfd);
+    pthread_join(u->accept_thr, NULL);
+    for (i = 0; i < u->nconns; i++) {
+        pthread_join(u->thr[i], NULL);
+        close(u->fds[i]);
+    }
+    buf_free(&u->last_req);
+    pthread_mutex_destroy(&u->mu);
+}
+
+static void upstream_set_next(struct upstream *u, const char *body, size_t len, bool chunked)
+{
+    pthread_mutex_lock(&u->mu);
+    free(u->next_body);
+    u->next_body = malloc(len + 1);
+    memcpy(u->next_body, body, len);
+    u->next_len = len;
+    u->next_chunked = chunked;
+    pthread_mutex_unlock(&u->mu);
+}
+
+/* ---------------- proxy on its own loop thread ---------------- */
+
+#define MAX_EVENTS 512
+
+struct hook_event {
+    char kind[16];
+    char rid[128];
+    int status;
+    bool streaming;
+    char error_type[256];
+    char error_body[1024];
+    size_t error_body_len;
+    bool b64;
+};
+
+struct rig {
+    uv_loop_t loop;
+    uv_async_t async;
+    pthread_t thr;
+    struct proxy *proxy;
+    struct log lg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool want_stats;
+    bool want_stop;
+    bool have_stats;
+    struct proxy_stats stats;
+    bool rewrite;
+    struct hook_event ev[MAX_EVENTS];
+    int nev;
+    int delivered;
+};
+
+static void rig_push(struct rig *r, const char *kind, const struct proxy_report *rep,
+                     const char *rid)
+{
+    struct hook_event *e;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->nev < MAX_EVENTS) {
+        e = &r->ev[r->nev++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->kind, sizeof(e->kind), "%s", kind);
+        snprintf(e->rid, sizeof(e->rid), "%s", rep ? rep->request_id : rid);
+        if (rep) {
+            e->status = rep->upstream_status;
+            e->streaming = rep->streaming;
+            snprintf(e->error_type, sizeof(e->error_type), "%s",
+                     rep->error_type ? rep->error_type : "");
+            memcpy(e->error_body, rep->error_body ? rep->error_body : "",
+                   rep->error_body_len < sizeof(e->error_body) ? rep->error_body_len
+                                                               : sizeof(e->error_body));
+            e->error_body_len = rep->error_body_len;
+            e->b64 = rep->error_body_base64;
+        }
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void h_next(void *arg, struct proxy_next *ev)
+{
+    struct rig *r = arg;
+    struct buf b;
+
+    if (!r->rewrite)
+        return;
+    buf_init(&b, 256);
+    buf_appendf(&b, "{\"rewritten\":true,\"orig_len\":%zu}", ev->body_len);
+    proxy_next_set_body(ev, &b);
+    buf_free(&b);
+    proxy_next_set_header(ev, "x-tracebridge-test", "1", 1);
+}
+
+static void h_delivered(void *arg, const char *rid)
+{
+    rig_push(arg, "delivered", NULL, rid);
+}
+static void h_resp(void *arg, const struct proxy_report *rep)
+{
+    rig_push(arg, "response", rep, NULL);
+}
+static void h_err(void *arg, const struct proxy_report *rep)
+{
+    rig_push(arg, "error", rep, NULL);
+}
+static void h_init(void *arg, const struct proxy_report *rep)
+{
+    rig_push(arg, "init_error", rep, NULL);
+}
+
+static void on_async(uv_async_t *a)
+{
+    struct rig *r = a->data;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->want_stats) {
+        proxy_get_stats(r->proxy, &r->stats);
+        r->want_stats = false;
+        r->have_stats = true;
+    }
+    if (r->want_stop) {
+        proxy_free(r->proxy);
+        uv_close((uv_handle_t *)&r->async, NULL);
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *rig_main(void *arg)
+{
+    struct rig *r = arg;
+
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int rig_start(struct rig *r, int upstream_port, size_t max_event)
+{
+    char up[64];
+    struct proxy_conf conf = {"127.0.0.1", 0, up, max_event, 1024 * 1024 + 64 * 1024};
+    struct proxy_hooks hooks = {r, h_next, h_delivered, h_resp, h_err, h_init};
+    int err = 0;
+
+    snprintf(up, sizeof(up), "127.0.0.1:%d", upstream_port);
+    log_init(&r->lg, LOG_ERROR);
+    uv_loop_init(&r->loop);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->proxy = proxy_new(&r->loop, &conf, &hooks, &r->lg, &err);
+    if (!r->proxy)
+        return err;
+    uv_async_init(&r->loop, &r->async, on_async);
+    r->async.data = r;
+    pthread_create(&r->thr, NULL, rig_main, r);
+    return 0;
+}
+
+static struct proxy_stats rig_stats(struct rig *r)
+{
+    struct proxy_stats s;
+
+    pthread_mutex_lock(&r->mu);
+    r->want_stats = true;
+    r->have_stats = false;
+    uv_async_send(&r->async);
+    while (!r->have_stats)
+        pthread_cond_wait(&r->cv, &r->mu);
+    s = r->stats;
+    pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+/* Waits until at least n hook events were recorded (or 5 s). */
+static int rig_wait_events(struct rig *r, int n)
+{
+    struct timespec dl;
+    int got;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&r->mu);
+    while (r->nev < n && pthread_cond_timedwait(&r->cv, &r->mu, &dl) == 0)
+        ;
+    got = r->nev;
+    pthread_mutex_unlock(&r->mu);
+    return got;
+}
+
+static int rig_stop(struct rig *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->want_stop = true;
+    uv_async_send(&r->async);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thr, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    return uv_loop_close(&r->loop);
+}
+
+/* ---------------- blocking test client ---------------- */
+
+struct resp {
+    int status;
+    struct buf raw;
+    struct buf body;
+    bool done;
+    bool chunked;
+    bool has_cl;
+    char hname[64];
+    size_t hname_len;
+    bool in_value;
+    bool skip_body;
+};
+
+static int cl_on_body(http_parser *p, const char *at, size_t n)
+{
+    buf_append(&((struct resp *)p->data)->body, at, n);
+    return 0;
+}
+
+static int cl_on_field(http_parser *p, const char *at, size_t n)
+{
+    struct resp *r = p->data;
+
+    if (r->in_value)
+        r->hname_len = 0;
+    r->in_value = false;
+    if (r->hname_len + n < sizeof(r->hname)) {
+        memcpy(r->hname + r->hname_len, at, n);
+        r->hname_len += n;
+        r->hname[r->hname_len] = '\0';
+    }
+    return 0;
+}
+
+static int cl_on_value(http_parser *p, const char *at, size_t n)
+{
+    struct resp *r = p->data;
+
+    (void)at;
+    (void)n;
+    if (!r->in_value) {
+        if (strcasecmp(r->hname, "content-length") == 0)
+            r->has_cl = true;
+        if (strcasecmp(r->hname, "transfer-encoding") == 0)
+            r->chunked = true;
+    }
+    r->in_value = true;
+    return 0;
+}
+
+static int cl_on_headers(http_parser *p)
+{
+    struct resp *r = p->data;
+
+    return r->skip_body ? 1 : 0;
+}
+
+static int cl_on_done(http_parser *p)
+{
+    ((struct resp *)p->data)->done = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings cl_settings = {.on_header_field = cl_on_field,
+                                                 .on_header_value = cl_on_value,
+                                                 .on_body = cl_on_body,
+                                                 .on_headers_complete = cl_on_headers,
+                                                 .on_message_complete = cl_on_done};
+
+struct client {
+    int fd;
+    http_parser p;
+    char pend[65536]; /* bytes read past the previous response */
+    size_t npend;
+    bool head_req;
+};
+
+static int client_open(struct client *c, int port)
+{
+    struct sockaddr_in a = {0};
+    int one = 1;
+    struct timeval tv = {10, 0};
+
+    memset(c, 0, sizeof(*c));
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    http_parser_init(&c->p, HTTP_RESPONSE);
+    return connect(c->fd, (struct sockaddr *)&a, sizeof(a));
+}
+
+static void client_close(struct client *c)
+{
+    close(c->fd);
+}
+
+static void client_send(struct client *c, const void *p, size_t n)
+{
+    write_all(c->fd, p, n);
+}
+
+static size_t client_feed(struct client *c, struct resp *r, const char *d, size_t n)
+{
+    size_t k = http_parser_execute(&c->p, &cl_settings, d, n);
+
+    buf_append(&r->raw, d, k);
+    if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED)
+        http_parser_pause(&c->p, 0);
+    return k;
+}
+
+/* Reads one response. Returns 0, or -1 on EOF/timeout/parse error (status may be set). */
+static int client_read(struct client *c, struct resp *r)
+{
+    char tmp[65536];
+    ssize_t n;
+    size_t k;
+
+    memset(r, 0, sizeof(*r));
+    if (c->head_req)
+        http_parser_init(&c->p, HTTP_RESPONSE); /* a fresh parser per HEAD response */
+    buf_init(&r->raw, BIG);
+    buf_init(&r->body, BIG);
+    c->p.data = r;
+    r->skip_body = c->head_req;
+    c->head_req = false;
+    if (c->npend) {
+        k = client_feed(c, r, c->pend, c->npend);
+        memmove(c->pend, c->pend + k, c->npend - k);
+        c->npend -= k;
+    }
+    while (!r->done) {
+        n = recv(c->fd, tmp, sizeof(tmp), 0);
+        if (n <= 0) {
+            if (n == 0)
+                http_parser_execute(&c->p, &cl_settings, NULL, 0);
+            break;
+        }
+        k = client_feed(c, r, tmp, (size_t)n);
+        if (k < (size_t)n && r->done) {
+            memcpy(c->pend, tmp + k, (size_t)n - k);
+            c->npend = (size_t)n - k;
+        } else if (k < (size_t)n) {
+            break;
+        }
+    }
+    r->status = c->p.status_code;
+    return r->done ? 0 : -1;
+}
+
+static void resp_free(struct resp *r)
+{
+    buf_free(&r->raw);
+    buf_free(&r->body);
+}
+
+static int client_get(struct client *c, const char *path, struct resp *r)
+{
+    char req[512];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+
+    client_send(c, req, (size_t)n);
+    return client_read(c, r);
+}
+
+static int client_post(struct client *c, const char *path, const char *hdrs, const char *body,
+                       size_t blen, struct resp *r)
+{
+    struct buf b;
+
+    buf_init(&b, BIG);
+    buf_appendf(&b, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n", path,
+                hdrs, blen);
+    buf_append(&b, body, blen);
+    client_send(c, b.data, b.len);
+    buf_free(&b);
+    return client_read(c, r);
+}
+
+static int wait_until(struct upstream *u, size_t *field, size_t want, int ms)
+{
+    size_t v = 0;
+
+    for (; ms > 0; ms -= 2) {
+        pthread_mutex_lock(&u->mu);
+        v = *field;
+        pthread_mutex_unlock(&u->mu);
+        if (v >= want)
+            return 0;
+        usleep(2000);
+    }
+    return -1;
+}
+
+#endif
