@@ -20,6 +20,7 @@ static void clear_changes(struct nextbuf *nb)
     for (i = 0; i < nb->nset; i++) {
         free(nb->set[i].name);
         free(nb->set[i].value);
+        memset(&nb->set[i], 0, sizeof(nb->set[i]));
     }
     nb->nset = 0;
     free(nb->new_body);

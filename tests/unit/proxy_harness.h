@@ -59,7 +59,7 @@ struct upc {
     bool done;
 };
 
-static void write_all(int fd, const void *p, size_t n)
+static __attribute__((unused)) void write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
 
@@ -72,7 +72,7 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-static int up_on_url(http_parser *p, const char *at, size_t n)
+static __attribute__((unused)) int up_on_url(http_parser *p, const char *at, size_t n)
 {
     struct upc *c = p->data;
 
@@ -84,7 +84,7 @@ static int up_on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int up_on_body(http_parser *p, const char *at, size_t n)
+static __attribute__((unused)) int up_on_body(http_parser *p, const char *at, size_t n)
 {
     struct upc *c = p->data;
 
@@ -95,7 +95,7 @@ static int up_on_body(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int up_on_done(http_parser *p)
+static __attribute__((unused)) int up_on_done(http_parser *p)
 {
     ((struct upc *)p->data)->done = true;
     http_parser_pause(p, 1);
@@ -105,7 +105,7 @@ static int up_on_done(http_parser *p)
 static const http_parser_settings up_settings = {
     .on_url = up_on_url, .on_body = up_on_body, .on_message_complete = up_on_done};
 
-static void up_send_next(struct upc *c, int n)
+static __attribute__((unused)) void up_send_next(struct upc *c, int n)
 {
     struct upstream *u = c->u;
     struct buf b;
@@ -137,7 +137,7 @@ static void up_send_next(struct upc *c, int n)
     buf_free(&b);
 }
 
-static bool up_respond(struct upc *c)
+static __attribute__((unused)) bool up_respond(struct upc *c)
 {
     struct upstream *u = c->u;
     static const char ok202[] = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
@@ -168,7 +168,7 @@ static bool up_respond(struct upc *c)
     return true;
 }
 
-static void *up_conn_main(void *arg)
+static __attribute__((unused)) void *up_conn_main(void *arg)
 {
     struct upc *c = arg;
     char tmp[65536];
@@ -205,7 +205,7 @@ out:
     return NULL;
 }
 
-static void *up_accept_main(void *arg)
+static __attribute__((unused)) void *up_accept_main(void *arg)
 {
     struct upstream *u = arg;
     int fd;
@@ -231,7 +231,7 @@ static void *up_accept_main(void *arg)
     return NULL;
 }
 
-static int listen_on(int port)
+static __attribute__((unused)) int listen_on(int port)
 {
     struct sockaddr_in a = {0};
     socklen_t len = sizeof(a);
@@ -250,7 +250,7 @@ static int listen_on(int port)
     return fd;
 }
 
-static int sock_port(int fd)
+static __attribute__((unused)) int sock_port(int fd)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
@@ -260,7 +260,7 @@ static int sock_port(int fd)
 }
 
 /* Starts a fake upstream on `port` (0: any). */
-static int upstream_start(struct upstream *u, int port)
+static __attribute__((unused)) int upstream_start(struct upstream *u, int port)
 {
     u->lfd = listen_on(port);
     if (u->lfd < 0)
@@ -274,7 +274,7 @@ static int upstream_start(struct upstream *u, int port)
     return 0;
 }
 
-static void upstream_stop(struct upstream *u)
+static __attribute__((unused)) void upstream_stop(struct upstream *u)
 {
     int i;
 
@@ -294,7 +294,8 @@ static void upstream_stop(struct upstream *u)
     pthread_mutex_destroy(&u->mu);
 }
 
-static void upstream_set_next(struct upstream *u, const char *body, size_t len, bool chunked)
+static __attribute__((unused)) void upstream_set_next(struct upstream *u, const char *body,
+                                                      size_t len, bool chunked)
 {
     pthread_mutex_lock(&u->mu);
     free(u->next_body);
@@ -338,8 +339,8 @@ struct rig {
     int delivered;
 };
 
-static void rig_push(struct rig *r, const char *kind, const struct proxy_report *rep,
-                     const char *rid)
+static __attribute__((unused)) void rig_push(struct rig *r, const char *kind,
+                                             const struct proxy_report *rep, const char *rid)
 {
     struct hook_event *e;
 
@@ -365,7 +366,7 @@ static void rig_push(struct rig *r, const char *kind, const struct proxy_report 
     pthread_mutex_unlock(&r->mu);
 }
 
-static void h_next(void *arg, struct proxy_next *ev)
+static __attribute__((unused)) void h_next(void *arg, struct proxy_next *ev)
 {
     struct rig *r = arg;
     struct buf b;
@@ -379,24 +380,24 @@ static void h_next(void *arg, struct proxy_next *ev)
     proxy_next_set_header(ev, "x-tracebridge-test", "1", 1);
 }
 
-static void h_delivered(void *arg, const char *rid)
+static __attribute__((unused)) void h_delivered(void *arg, const char *rid)
 {
     rig_push(arg, "delivered", NULL, rid);
 }
-static void h_resp(void *arg, const struct proxy_report *rep)
+static __attribute__((unused)) void h_resp(void *arg, const struct proxy_report *rep)
 {
     rig_push(arg, "response", rep, NULL);
 }
-static void h_err(void *arg, const struct proxy_report *rep)
+static __attribute__((unused)) void h_err(void *arg, const struct proxy_report *rep)
 {
     rig_push(arg, "error", rep, NULL);
 }
-static void h_init(void *arg, const struct proxy_report *rep)
+static __attribute__((unused)) void h_init(void *arg, const struct proxy_report *rep)
 {
     rig_push(arg, "init_error", rep, NULL);
 }
 
-static void on_async(uv_async_t *a)
+static __attribute__((unused)) void on_async(uv_async_t *a)
 {
     struct rig *r = a->data;
 
@@ -414,7 +415,7 @@ static void on_async(uv_async_t *a)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void *rig_main(void *arg)
+static __attribute__((unused)) void *rig_main(void *arg)
 {
     struct rig *r = arg;
 
@@ -422,7 +423,7 @@ static void *rig_main(void *arg)
     return NULL;
 }
 
-static int rig_start(struct rig *r, int upstream_port, size_t max_event)
+static __attribute__((unused)) int rig_start(struct rig *r, int upstream_port, size_t max_event)
 {
     char up[64];
     struct proxy_conf conf = {"127.0.0.1", 0, up, max_event, 1024 * 1024 + 64 * 1024};
@@ -443,7 +444,7 @@ static int rig_start(struct rig *r, int upstream_port, size_t max_event)
     return 0;
 }
 
-static struct proxy_stats rig_stats(struct rig *r)
+static __attribute__((unused)) struct proxy_stats rig_stats(struct rig *r)
 {
     struct proxy_stats s;
 
@@ -459,7 +460,7 @@ static struct proxy_stats rig_stats(struct rig *r)
 }
 
 /* Waits until at least n hook events were recorded (or 5 s). */
-static int rig_wait_events(struct rig *r, int n)
+static __attribute__((unused)) int rig_wait_events(struct rig *r, int n)
 {
     struct timespec dl;
     int got;
@@ -474,7 +475,7 @@ static int rig_wait_events(struct rig *r, int n)
     return got;
 }
 
-static int rig_stop(struct rig *r)
+static __attribute__((unused)) int rig_stop(struct rig *r)
 {
     pthread_mutex_lock(&r->mu);
     r->want_stop = true;
@@ -501,13 +502,13 @@ struct resp {
     bool skip_body;
 };
 
-static int cl_on_body(http_parser *p, const char *at, size_t n)
+static __attribute__((unused)) int cl_on_body(http_parser *p, const char *at, size_t n)
 {
     buf_append(&((struct resp *)p->data)->body, at, n);
     return 0;
 }
 
-static int cl_on_field(http_parser *p, const char *at, size_t n)
+static __attribute__((unused)) int cl_on_field(http_parser *p, const char *at, size_t n)
 {
     struct resp *r = p->data;
 
@@ -522,7 +523,7 @@ static int cl_on_field(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int cl_on_value(http_parser *p, const char *at, size_t n)
+static __attribute__((unused)) int cl_on_value(http_parser *p, const char *at, size_t n)
 {
     struct resp *r = p->data;
 
@@ -538,14 +539,14 @@ static int cl_on_value(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int cl_on_headers(http_parser *p)
+static __attribute__((unused)) int cl_on_headers(http_parser *p)
 {
     struct resp *r = p->data;
 
     return r->skip_body ? 1 : 0;
 }
 
-static int cl_on_done(http_parser *p)
+static __attribute__((unused)) int cl_on_done(http_parser *p)
 {
     ((struct resp *)p->data)->done = true;
     http_parser_pause(p, 1);
@@ -566,7 +567,7 @@ struct client {
     bool head_req;
 };
 
-static int client_open(struct client *c, int port)
+static __attribute__((unused)) int client_open(struct client *c, int port)
 {
     struct sockaddr_in a = {0};
     int one = 1;
@@ -583,17 +584,18 @@ static int client_open(struct client *c, int port)
     return connect(c->fd, (struct sockaddr *)&a, sizeof(a));
 }
 
-static void client_close(struct client *c)
+static __attribute__((unused)) void client_close(struct client *c)
 {
     close(c->fd);
 }
 
-static void client_send(struct client *c, const void *p, size_t n)
+static __attribute__((unused)) void client_send(struct client *c, const void *p, size_t n)
 {
     write_all(c->fd, p, n);
 }
 
-static size_t client_feed(struct client *c, struct resp *r, const char *d, size_t n)
+static __attribute__((unused)) size_t client_feed(struct client *c, struct resp *r, const char *d,
+                                                  size_t n)
 {
     size_t k = http_parser_execute(&c->p, &cl_settings, d, n);
 
@@ -604,7 +606,7 @@ static size_t client_feed(struct client *c, struct resp *r, const char *d, size_
 }
 
 /* Reads one response. Returns 0, or -1 on EOF/timeout/parse error (status may be set). */
-static int client_read(struct client *c, struct resp *r)
+static __attribute__((unused)) int client_read(struct client *c, struct resp *r)
 {
     char tmp[65536];
     ssize_t n;
@@ -642,13 +644,13 @@ static int client_read(struct client *c, struct resp *r)
     return r->done ? 0 : -1;
 }
 
-static void resp_free(struct resp *r)
+static __attribute__((unused)) void resp_free(struct resp *r)
 {
     buf_free(&r->raw);
     buf_free(&r->body);
 }
 
-static int client_get(struct client *c, const char *path, struct resp *r)
+static __attribute__((unused)) int client_get(struct client *c, const char *path, struct resp *r)
 {
     char req[512];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
@@ -657,8 +659,8 @@ static int client_get(struct client *c, const char *path, struct resp *r)
     return client_read(c, r);
 }
 
-static int client_post(struct client *c, const char *path, const char *hdrs, const char *body,
-                       size_t blen, struct resp *r)
+static __attribute__((unused)) int client_post(struct client *c, const char *path, const char *hdrs,
+                                               const char *body, size_t blen, struct resp *r)
 {
     struct buf b;
 
@@ -671,7 +673,8 @@ static int client_post(struct client *c, const char *path, const char *hdrs, con
     return client_read(c, r);
 }
 
-static int wait_until(struct upstream *u, size_t *field, size_t want, int ms)
+static __attribute__((unused)) int wait_until(struct upstream *u, size_t *field, size_t want,
+                                              int ms)
 {
     size_t v = 0;
 

@@ -95,7 +95,6 @@ static void test_rewrite(struct tap *t, int port, bool chunked)
     R.rewrite = true;
     client_open(&c, port);
     client_get(&c, NEXT, &r);
-    R.rewrite = false;
     snprintf(want, sizeof(want), "{\"rewritten\":true,\"orig_len\":%zu}", sizeof(body));
     ok(t, r.status == 200 && r.body.len == strlen(want) && has(&r.body, want),
        "rewritten body from %s upstream", chunked ? "chunked" : "content-length");
@@ -106,6 +105,11 @@ static void test_rewrite(struct tap *t, int port, bool chunked)
            has(&r.raw, "Lambda-Runtime-Aws-Request-Id: req-"),
        "set header added, original headers kept");
     resp_free(&r);
+    client_get(&c, NEXT, &r);
+    ok(t, r.status == 200 && has(&r.body, want) && has(&r.raw, "x-tracebridge-test: 1\r\n"),
+       "second rewrite on the same connection");
+    resp_free(&r);
+    R.rewrite = false;
     /* the connection must still be usable after a re-framed response */
     client_get(&c, NEXT, &r);
     ok(t, r.status == 200 && r.body.len == sizeof(body), "keep-alive after re-framing");
@@ -401,7 +405,7 @@ int main(void)
     test_big_event(&t, port, true);
     test_misc(&t, port);
     st = rig_stats(&R);
-    ok(&t, st.rewrites == 2 && st.next_requests == (unsigned long)U.nexts,
+    ok(&t, st.rewrites == 4 && st.next_requests == (unsigned long)U.nexts,
        "stats: rewrites %lu, nexts %lu", st.rewrites, st.next_requests);
     ok(&t, hook_count("delivered") >= 60, "next_delivered fired per /next");
     is_int(&t, rig_stop(&R), 0, "proxy loop closes cleanly");

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (make bench). Latency runs are pinned to one CPU (perf-anchors.md):
+# unpinned, loopback round trips are bimodal and the medians swing too much to compare.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+B=${TB_BUILD:-build}
+PIN="taskset -c 0"
+command -v taskset >/dev/null || PIN=""
+
+# ---- proxy: round trip direct vs through the proxy ----
+echo "== proxy (pinned: ${PIN:-no taskset})"
+$PIN "$B/bench/bench_proxy" "${TB_BENCH_ROUNDS:-20}" || exit 1
