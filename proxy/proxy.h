@@ -75,7 +75,10 @@ struct proxy_conf {
     size_t max_header_bytes; /* request/response head limit (>= 1 MiB + slack) */
 };
 
-/* Binds and listens. Returns a proxy or NULL with *err = -errno. Hooks may be NULL members. */
+/* Binds and listens. Returns a proxy or NULL with *err = -errno. Hooks may be NULL members.
+ * listen_host must be a loopback literal (else -EADDRNOTAVAIL); upstream must be an IP literal
+ * or "localhost" (no DNS on the loop). After a bind failure, run the loop once so the closed
+ * listener is freed. */
 struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
                         const struct proxy_hooks *hooks, const struct log *lg, int *err);
 
