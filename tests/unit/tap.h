@@ -15,8 +15,9 @@ struct tap {
 
 #define ok(t, cond, ...)                                                                           \
     do {                                                                                           \
+        int c_ = !!(cond);                                                                         \
         (t)->n++;                                                                                  \
-        if (cond) {                                                                                \
+        if (c_) {                                                                                  \
             printf("ok %d - ", (t)->n);                                                            \
         } else {                                                                                   \
             (t)->failed++;                                                                         \
@@ -24,7 +25,7 @@ struct tap {
         }                                                                                          \
         printf(__VA_ARGS__);                                                                       \
         printf("\n");                                                                              \
-        if (!(cond))                                                                               \
+        if (!c_)                                                                                   \
             printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                       \
         fflush(stdout);                                                                            \
     } while (0)
