@@ -63,7 +63,6 @@ enum kind {
     K_CUSTOM_V,
 };
 
-
 struct actx {
     struct plan *pl;
     struct promote_analysis *a;
@@ -812,6 +811,8 @@ static void on_value(struct jscan *s, struct jscan_frame *parent, int node, char
         c->a->info.record_count = f ? f->count : 0;
         break;
     default:
+        if (!pl)
+            break; /* client-context scan: only holders matter */
         if (NK(node) >= K_RECORD && NK(node) <= K_SA_V)
             record_value(s, c, node, type, off, end);
         else
@@ -837,6 +838,27 @@ static void set_str(char *dst, size_t cap, const char *src)
         n = cap - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* Queue / topic: last ARN part; Kinesis stream and DynamoDB table: the resource name. */
+static void set_destination(enum promote_trigger t, struct promote_event_info *info)
+{
+    const char *arn = info->source_arn;
+    const char *p = strstr(arn, t == TRIGGER_KINESIS ? ":stream/" : ":table/");
+    size_t n;
+
+    if (t == TRIGGER_SQS || t == TRIGGER_SNS) {
+        set_str(info->destination, sizeof(info->destination), last_colon_part(arn));
+        return;
+    }
+    if ((t != TRIGGER_KINESIS && t != TRIGGER_DYNAMODB) || !p)
+        return;
+    p = strchr(p, '/') + 1;
+    n = strcspn(p, "/");
+    if (n >= sizeof(info->destination))
+        n = sizeof(info->destination) - 1;
+    memcpy(info->destination, p, n);
+    info->destination[n] = '\0';
 }
 
 static enum promote_trigger records_trigger(const char *src)
@@ -893,7 +915,7 @@ static void decide_trigger(struct actx *c)
         }
     } else {
         info->http_route[0] = '\0';
-        set_str(info->destination, sizeof(info->destination), last_colon_part(info->source_arn));
+        set_destination(t, info);
         if (info->record_count == 1)
             set_str(info->message_id, sizeof(info->message_id), c->msgid0);
     }
