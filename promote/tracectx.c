@@ -413,6 +413,10 @@ static bool xray_keep_other(const struct xray_field *f, void *arg)
     for (size_t i = 0; i < f->kl; i++)
         if (f->k[i] == ' ' || f->k[i] == '=')
             return true; /* odd field: dropped rather than copied */
+    /* the result stays a header every parser accepts (<= XRAY_HEADER_MAX): extra fields that
+     * do not fit are dropped, never cut */
+    if (o->len + f->kl + f->vl + 2 > XRAY_HEADER_MAX)
+        return true;
     xo_put(o, ";", 1);
     xo_put(o, f->k, f->kl);
     xo_put(o, "=", 1);
