@@ -62,10 +62,94 @@ static bool is_hex(uint8_t c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
+/* Validates the escape at p[i] (a backslash); returns its length or 0. */
+static size_t escape_len(const uint8_t *p, size_t i, size_t n)
+{
+    if (i + 1 >= n)
+        return 0;
+    switch (p[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
+            !is_hex(p[i + 5]))
+            return 0;
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+#if JSCAN_SSE2
+static unsigned stop_mask16(const uint8_t *p)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)p);
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+    __m128i hit =
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+
+/* Escape-dense strings (JSON inside an SQS body) would reload a block per escape; instead the
+ * stop bits of a 32-byte window are walked in place. Returns the position of the closing quote
+ * (or 0 on error) once found, else the position where block scanning should resume. */
+static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
+{
+    while (i + 32 <= n) {
+        uint32_t m = stop_mask16(p + i) | stop_mask16(p + i + 16) << 16;
+        while (m) {
+            size_t pos = i + (size_t)__builtin_ctz(m);
+            size_t el;
+            if (p[pos] == '"') {
+                *done = true;
+                return pos + 1;
+            }
+            *esc = true;
+            if (p[pos] != '\\' || !(el = escape_len(p, pos, n))) {
+                *done = true;
+                return 0;
+            }
+            if (pos + el >= i + 32) {
+                i = pos + el;
+                goto next_window;
+            }
+            m &= ~((1u << (pos + el - i)) - 1u);
+        }
+        i += 32;
+    next_window:;
+    }
+    *done = false;
+    return i;
+}
+#else
+static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
+{
+    (void)p;
+    (void)n;
+    (void)esc;
+    *done = false;
+    return i;
+}
+#endif
+
 /* p[i] is the opening quote. Returns the offset just past the closing quote, or 0. */
 static size_t scan_string(const uint8_t *p, size_t i, size_t n, bool *esc)
 {
-    i++;
+    bool done;
+    size_t el;
+
+    i = walk_blocks(p, i + 1, n, esc, &done);
+    if (done)
+        return i;
     for (;;) {
         i = str_skip(p, i, n);
         if (i >= n)
@@ -75,28 +159,10 @@ static size_t scan_string(const uint8_t *p, size_t i, size_t n, bool *esc)
         if (p[i] != '\\')
             return 0; /* raw control byte */
         *esc = true;
-        if (i + 1 >= n)
+        el = escape_len(p, i, n);
+        if (!el)
             return 0;
-        switch (p[i + 1]) {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't':
-            i += 2;
-            break;
-        case 'u':
-            if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
-                !is_hex(p[i + 5]))
-                return 0;
-            i += 6;
-            break;
-        default:
-            return 0;
-        }
+        i += el;
     }
 }
 
