@@ -556,6 +556,31 @@ static void test_cc_xray(struct tap *t)
     done(r);
 }
 
+/* More records than PROMOTE_MAX_LINKS: links are capped and counted, all agree. */
+static void test_many_records(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    struct buf b;
+    struct run *r;
+
+    buf_init(&b, 1u << 20);
+    buf_append_str(&b, "{\"Records\":[");
+    for (int i = 0; i < 130; i++)
+        buf_appendf(&b,
+                    "%s{\"messageId\":\"m%d\",\"messageAttributes\":{\"traceparent\":{"
+                    "\"stringValue\":\"" TPA "\"}},\"eventSource\":\"aws:sqs\"}",
+                    i ? "," : "", i);
+    buf_append_str(&b, "]}");
+    c.batch_parent = PROMOTE_BATCH_NONE;
+    r = go(&c, b.data, b.len, NULL, NULL, NULL);
+    is_int(t, r->a.n_links, PROMOTE_MAX_LINKS, "130 records: links capped");
+    is_int(t, r->a.links_dropped, 2, "130 records: 2 dropped and counted");
+    ok(t, r->a.found && !r->a.records_disagree, "130 agreeing records: shared parent");
+    is_str(t, r->a.links[127].message_id, "m127", "130 records: last kept link id");
+    done(r);
+    buf_free(&b);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -569,6 +594,7 @@ int main(void)
     test_direct(&t);
     test_hostile(&t);
     test_cc_xray(&t);
+    test_many_records(&t);
     is_str(&t, promote_carrier_name(CARRIER_SQS_SNS), "sqs-sns", "carrier names");
     is_str(&t, promote_trigger_name(TRIGGER_FUNCTION_URL), "function-url", "trigger names");
     return tap_done(&t);
