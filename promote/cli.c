@@ -148,17 +148,19 @@ static void report(const struct promote_analysis *a, const struct trace_ctx_full
     fputs("}\n", stderr);
 }
 
+static bool span_hex_ok(const char *s)
+{
+    uint8_t id[8];
+    return strlen(s) == 16 && hex_decode_lower(s, 16, id) && !span_id_is_zero(id);
+}
+
 /* The context the daemon would write: the parent's trace, a new span id. */
 static int make_write(const struct promote_analysis *a, const char *span_hex,
                       struct trace_ctx_full *w)
 {
     *w = a->parent;
-    if (span_hex) {
-        if (strlen(span_hex) != 16 || !hex_decode_lower(span_hex, 16, w->ctx.span_id) ||
-            span_id_is_zero(w->ctx.span_id))
-            return -EINVAL;
-        return 0;
-    }
+    if (span_hex) /* validated up front by span_hex_ok() */
+        return hex_decode_lower(span_hex, 16, w->ctx.span_id) ? 0 : -EINVAL;
     do {
         if (getrandom(w->ctx.span_id, sizeof(w->ctx.span_id), 0) != sizeof(w->ctx.span_id))
             return -EIO;
@@ -183,11 +185,9 @@ static int run(const struct cli_args *args, struct conf *c, struct buf *in_buf)
     promote_analyse(&c->promote, &in, a);
     warning = a->warning;
     if (a->found && make_write(a, args->span_id, &w) < 0) {
-        promote_analysis_free(a);
-        free(a);
-        fputs("tracebridge rewrite: --span-id needs 16 lower-case hex digits, not all zero\n",
-              stderr);
-        return 2;
+        /* no span id: like the proxy, hand the event over without promoting */
+        a->found = false;
+        warning = "no span id available; context not promoted";
     }
     rc = promote_apply(&c->promote, &in, a, a->found ? &w : NULL, &out);
     if (rc < 0)
@@ -221,6 +221,12 @@ int promote_cli_main(int argc, char **argv)
     }
     log_init(&lg, LOG_OFF);
     conf_load_env(c, &lg);
+    if (args.span_id && !span_hex_ok(args.span_id)) {
+        free(c);
+        fputs("tracebridge rewrite: --span-id needs 16 lower-case hex digits, not all zero\n",
+              stderr);
+        return 2;
+    }
     if (args.targets && parse_targets(args.targets, &c->promote.targets) < 0) {
         free(c);
         return cli_usage();
