@@ -10,18 +10,21 @@ SECS=${1:-10}
 OUT=build/fuzz
 CLANG=${CLANG:-clang}
 mkdir -p "$OUT/obj" "$OUT/work"
-CFLAGS="-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla"
-SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+CFLAGS=(-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla)
+SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 # Only what the targets need: the promote engine and the bounded buffer (no libuv/curl).
-SRCS=$(ls promote/*.c extension/base/buf.c | grep -v '^promote/cli\.c$')
+SRCS=()
+for s in promote/*.c extension/base/buf.c; do
+    [ "$s" = promote/cli.c ] || SRCS+=("$s")
+done
 n=0
 fail=0
 tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || fail=$((fail + 1)); }
 
 objs=()
-for s in $SRCS; do
+for s in "${SRCS[@]}"; do
     o="$OUT/obj/$(echo "$s" | tr / _).o"
-    if ! $CLANG $CFLAGS -fsanitize=fuzzer-no-link,address,undefined -c "$s" -o "$o" 2>"$OUT/build.log"; then
+    if ! $CLANG "${CFLAGS[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$s" -o "$o" 2>"$OUT/build.log"; then
         cat "$OUT/build.log" >&2
         tap "not ok" "build $s with clang"
         echo "1..$n"
@@ -33,7 +36,7 @@ done
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/$name"
-    if ! $CLANG $CFLAGS -DTB_LIBFUZZER $SAN "$src" "${objs[@]}" -o "$bin" 2>"$OUT/$name.build.log"; then
+    if ! $CLANG "${CFLAGS[@]}" -DTB_LIBFUZZER "${SAN[@]}" "$src" "${objs[@]}" -o "$bin" 2>"$OUT/$name.build.log"; then
         cat "$OUT/$name.build.log" >&2
         tap "not ok" "$name: clang libFuzzer build"
         continue
@@ -56,15 +59,15 @@ done
 
 # gcc builds of the same targets with the replay main(), over the seed corpora
 gobjs=()
-for s in $SRCS; do
+for s in "${SRCS[@]}"; do
     o="$OUT/obj/gcc_$(echo "$s" | tr / _).o"
-    gcc $CFLAGS -c "$s" -o "$o" || { tap "not ok" "gcc build $s"; continue; }
+    gcc "${CFLAGS[@]}" -c "$s" -o "$o" || { tap "not ok" "gcc build $s"; continue; }
     gobjs+=("$o")
 done
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/replay_$name"
-    if gcc $CFLAGS "$src" "${gobjs[@]}" -o "$bin" && "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
+    if gcc "${CFLAGS[@]}" "$src" "${gobjs[@]}" -o "$bin" && "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
         tap ok "$name: gcc replay build runs the seed corpus"
     else
         tap "not ok" "$name: gcc replay"
