@@ -17,10 +17,10 @@
 #include "extension/base/buf.h"
 #include "promote/tracectx.h"
 
-#define PROMOTE_MAX_LINKS    128
-#define PROMOTE_ID_MAX       128
-#define PROMOTE_NAME_MAX     256
-#define PROMOTE_MAX_DEPTH    512
+#define PROMOTE_MAX_LINKS 128
+#define PROMOTE_ID_MAX    128
+#define PROMOTE_NAME_MAX  256
+#define PROMOTE_MAX_DEPTH 512
 
 enum promote_target {
     PROMOTE_TARGET_HEADERS = 1u << 0,        /* event headers.traceparent (+multiValueHeaders) */
@@ -40,15 +40,15 @@ struct promote_conf {
 /* Where the parent context came from. */
 enum promote_carrier {
     CARRIER_NONE = 0,
-    CARRIER_DIRECT,          /* top-level __traceparent__ */
-    CARRIER_SQS_ATTRIBUTES,  /* Records[].messageAttributes.traceparent */
-    CARRIER_SQS_SNS,         /* SNS envelope inside an SQS body */
-    CARRIER_SQS_XRAY,        /* Records[].attributes.AWSTraceHeader */
-    CARRIER_SNS,             /* Records[].Sns.MessageAttributes.traceparent */
-    CARRIER_EVENTBRIDGE,     /* detail.traceparent / detail.__traceparent__ */
-    CARRIER_HTTP,            /* headers / multiValueHeaders traceparent */
-    CARRIER_HTTP_XRAY,       /* headers X-Amzn-Trace-Id with Root+Parent */
-    CARRIER_LAMBDA_XRAY,     /* Lambda-Runtime-Trace-Id (only with xray_parent) */
+    CARRIER_DIRECT,         /* top-level __traceparent__ */
+    CARRIER_SQS_ATTRIBUTES, /* Records[].messageAttributes.traceparent */
+    CARRIER_SQS_SNS,        /* SNS envelope inside an SQS body */
+    CARRIER_SQS_XRAY,       /* Records[].attributes.AWSTraceHeader */
+    CARRIER_SNS,            /* Records[].Sns.MessageAttributes.traceparent */
+    CARRIER_EVENTBRIDGE,    /* detail.traceparent / detail.__traceparent__ */
+    CARRIER_HTTP,           /* headers / multiValueHeaders traceparent */
+    CARRIER_HTTP_XRAY,      /* headers X-Amzn-Trace-Id with Root+Parent */
+    CARRIER_LAMBDA_XRAY,    /* Lambda-Runtime-Trace-Id (only with xray_parent) */
 };
 
 /* What kind of event this is (drives span name, kind and attributes). */
@@ -77,28 +77,28 @@ struct promote_link {
  * fit, and contain only what the event said (already JSON-unescaped, control bytes dropped). */
 struct promote_event_info {
     enum promote_trigger trigger;
-    unsigned record_count;                  /* Records[] length, 0 when not a batch */
-    char source_arn[PROMOTE_NAME_MAX];      /* eventSourceARN / TopicArn / EventBridge resource */
-    char destination[PROMOTE_NAME_MAX];     /* queue or topic name, EventBridge source */
-    char message_id[PROMOTE_ID_MAX];        /* single-record message id */
-    char http_method[16];                   /* HTTP events */
-    char http_route[PROMOTE_NAME_MAX];      /* resource / routeKey / rawPath */
+    unsigned record_count;              /* Records[] length, 0 when not a batch */
+    char source_arn[PROMOTE_NAME_MAX];  /* eventSourceARN / TopicArn / EventBridge resource */
+    char destination[PROMOTE_NAME_MAX]; /* queue or topic name, EventBridge source */
+    char message_id[PROMOTE_ID_MAX];    /* single-record message id */
+    char http_method[16];               /* HTTP events */
+    char http_route[PROMOTE_NAME_MAX];  /* resource / routeKey / rawPath */
 };
 
 struct promote_analysis {
-    bool json_object;                /* the event is a well-formed JSON object */
-    bool found;                      /* a valid parent context was found */
+    bool json_object; /* the event is a well-formed JSON object */
+    bool found;       /* a valid parent context was found */
     enum promote_carrier carrier;
-    struct trace_ctx_full parent;    /* valid when found */
-    bool lambda_xray_valid;          /* Lambda-Runtime-Trace-Id parsed (always a link) */
+    struct trace_ctx_full parent; /* valid when found */
+    bool lambda_xray_valid;       /* Lambda-Runtime-Trace-Id parsed (always a link) */
     struct trace_ctx lambda_xray;
-    bool records_disagree;           /* batch records carry different trace ids */
-    unsigned n_links;                /* one per record context found (batch), <= MAX_LINKS */
-    unsigned links_dropped;          /* record contexts beyond MAX_LINKS */
+    bool records_disagree;  /* batch records carry different trace ids */
+    unsigned n_links;       /* one per record context found (batch), <= MAX_LINKS */
+    unsigned links_dropped; /* record contexts beyond MAX_LINKS */
     struct promote_link links[PROMOTE_MAX_LINKS];
     struct promote_event_info info;
-    const char *warning;             /* static string: why the event is left unchanged, or NULL */
-    void *plan;                      /* private edit plan, freed by promote_analysis_free */
+    const char *warning; /* static string: why the event is left unchanged, or NULL */
+    void *plan;          /* private edit plan, freed by promote_analysis_free */
 };
 
 struct promote_input {
@@ -111,14 +111,14 @@ struct promote_input {
 };
 
 struct promote_output {
-    bool body_changed;          /* false: send the original bytes */
-    struct buf body;            /* the new body when body_changed */
+    bool body_changed; /* false: send the original bytes */
+    struct buf body;   /* the new body when body_changed */
     bool client_context_changed;
-    struct buf client_context;  /* new Lambda-Runtime-Client-Context value */
+    struct buf client_context; /* new Lambda-Runtime-Client-Context value */
     bool trace_id_changed;
-    struct buf trace_id;        /* new Lambda-Runtime-Trace-Id value */
-    unsigned targets_written;   /* enum promote_target bits actually written */
-    bool reserved_stripped;     /* __traceparent__/__tracestate__/__baggage__ removed */
+    struct buf trace_id;      /* new Lambda-Runtime-Trace-Id value */
+    unsigned targets_written; /* enum promote_target bits actually written */
+    bool reserved_stripped;   /* __traceparent__/__tracestate__/__baggage__ removed */
 };
 
 /* Scans the event once. Never fails: problems leave a fail-open analysis with `warning` set.

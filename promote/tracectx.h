@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACEPARENT_LEN      55   /* "00-" 32 "-" 16 "-" 2 */
-#define TRACESTATE_MAX       512  /* W3C: propagate at least 512 chars; longer is truncated */
-#define BAGGAGE_MAX          8192 /* W3C baggage: propagate at least 8192 bytes */
-#define XRAY_HEADER_MAX      256
-#define TRACE_FLAG_SAMPLED   0x01
+#define TRACEPARENT_LEN    55   /* "00-" 32 "-" 16 "-" 2 */
+#define TRACESTATE_MAX     512  /* W3C: propagate at least 512 chars; longer is truncated */
+#define BAGGAGE_MAX        8192 /* W3C baggage: propagate at least 8192 bytes */
+#define XRAY_HEADER_MAX    256
+#define TRACE_FLAG_SAMPLED 0x01
 
 struct trace_ctx {
     uint8_t trace_id[16];
@@ -54,7 +54,7 @@ bool xray_parse(const char *s, size_t n, struct trace_ctx *out);
 bool xray_rewrite(const char *orig, size_t n, const struct trace_ctx *ctx, char *out, size_t cap);
 
 /* Lower-case hex helpers. */
-void hex_encode(const uint8_t *in, size_t n, char *out); /* writes 2n chars, no NUL */
+void hex_encode(const uint8_t *in, size_t n, char *out);        /* writes 2n chars, no NUL */
 bool hex_decode_lower(const char *in, size_t n2, uint8_t *out); /* n2 hex chars */
 bool trace_id_is_zero(const uint8_t id[16]);
 bool span_id_is_zero(const uint8_t id[8]);

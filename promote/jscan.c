@@ -1,0 +1,528 @@
+/* jscan: strict single-pass JSON validation with hooks for the containers the caller marks.
+ * Speed comes from skipping string bodies (most of an SQS batch) in 16-byte blocks with SSE2,
+ * or 8 bytes at a time through a lookup table elsewhere, and from calling no hook at all in
+ * containers nobody asked about. */
+#include "promote/jscan.h"
+
+#include <errno.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define JSCAN_SSE2 1
+#else
+#define JSCAN_SSE2 0
+#endif
+
+/* Bytes that end a run of plain string content: '"', '\\' and controls < 0x20. */
+static const uint8_t STR_STOP[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
+};
+
+static const uint8_t IS_WS[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+#if JSCAN_SSE2
+static size_t str_skip(const uint8_t *p, size_t i, size_t n)
+{
+    const __m128i q = _mm_set1_epi8('"');
+    const __m128i bs = _mm_set1_epi8('\\');
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+
+    while (i + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)), ctl);
+        int m = _mm_movemask_epi8(hit);
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+        i += 16;
+    }
+    while (i < n && !STR_STOP[p[i]])
+        i++;
+    return i;
+}
+#else
+static size_t str_skip(const uint8_t *p, size_t i, size_t n)
+{
+    while (i + 8 <= n) {
+        if (STR_STOP[p[i]] | STR_STOP[p[i + 1]] | STR_STOP[p[i + 2]] | STR_STOP[p[i + 3]] |
+            STR_STOP[p[i + 4]] | STR_STOP[p[i + 5]] | STR_STOP[p[i + 6]] | STR_STOP[p[i + 7]])
+            break;
+        i += 8;
+    }
+    while (i < n && !STR_STOP[p[i]])
+        i++;
+    return i;
+}
+#endif
+
+static bool is_hex(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* Validates the escape at p[i] (a backslash); returns its length or 0. */
+static size_t escape_len(const uint8_t *p, size_t i, size_t n)
+{
+    if (i + 1 >= n)
+        return 0;
+    switch (p[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
+            !is_hex(p[i + 5]))
+            return 0;
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+#if JSCAN_SSE2
+static unsigned stop_mask16(const uint8_t *p)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)p);
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+    __m128i hit =
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+
+    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+
+/* Escape-dense strings (JSON inside an SQS body) would reload a block per escape; instead the
+ * stop bits of a 32-byte window are walked in place. Returns the position of the closing quote
+ * (or 0 on error) once found, else the position where block scanning should resume. */
+static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
+{
+    while (i + 32 <= n) {
+        uint32_t m = stop_mask16(p + i) | stop_mask16(p + i + 16) << 16;
+        while (m) {
+            size_t pos = i + (size_t)__builtin_ctz(m);
+            size_t el;
+            if (p[pos] == '"') {
+                *done = true;
+                return pos + 1;
+            }
+            *esc = true;
+            if (p[pos] != '\\' || !(el = escape_len(p, pos, n))) {
+                *done = true;
+                return 0;
+            }
+            if (pos + el >= i + 32) {
+                i = pos + el;
+                goto next_window;
+            }
+            m &= ~((1u << (pos + el - i)) - 1u);
+        }
+        i += 32;
+    next_window:;
+    }
+    *done = false;
+    return i;
+}
+#else
+static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
+{
+    (void)p;
+    (void)n;
+    (void)esc;
+    *done = false;
+    return i;
+}
+#endif
+
+/* p[i] is the opening quote. Returns the offset just past the closing quote, or 0. */
+static size_t scan_string(const uint8_t *p, size_t i, size_t n, bool *esc)
+{
+    bool done;
+    size_t el;
+
+    i = walk_blocks(p, i + 1, n, esc, &done);
+    if (done)
+        return i;
+    for (;;) {
+        i = str_skip(p, i, n);
+        if (i >= n)
+            return 0;
+        if (p[i] == '"')
+            return i + 1;
+        if (p[i] != '\\')
+            return 0; /* raw control byte */
+        *esc = true;
+        el = escape_len(p, i, n);
+        if (!el)
+            return 0;
+        i += el;
+    }
+}
+
+static size_t digits(const uint8_t *p, size_t i, size_t n)
+{
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++;
+    return i;
+}
+
+/* RFC 8259 number at p[i]; returns the end offset or 0. */
+static size_t scan_number(const uint8_t *p, size_t i, size_t n)
+{
+    size_t j;
+
+    if (p[i] == '-')
+        i++;
+    if (i >= n)
+        return 0;
+    if (p[i] == '0')
+        i++;
+    else if (p[i] >= '1' && p[i] <= '9')
+        i = digits(p, i + 1, n);
+    else
+        return 0;
+    if (i < n && p[i] == '.') {
+        j = digits(p, i + 1, n);
+        if (j == i + 1)
+            return 0;
+        i = j;
+    }
+    if (i < n && (p[i] | 0x20) == 'e') {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        j = digits(p, i, n);
+        if (j == i)
+            return 0;
+        i = j;
+    }
+    return i;
+}
+
+static size_t skip_ws(const uint8_t *p, size_t i, size_t n)
+{
+    while (i < n && IS_WS[p[i]])
+        i++;
+    return i;
+}
+
+static size_t scan_literal(const uint8_t *p, size_t i, size_t n, const char *lit, size_t len)
+{
+    if (n - i < len || memcmp(p + i, lit, len) != 0)
+        return 0;
+    return i + len;
+}
+
+/* A scalar at p[i]: returns the end offset or 0; *type gets its kind. */
+static size_t scan_scalar(const uint8_t *p, size_t i, size_t n, char *type, bool *esc)
+{
+    switch (p[i]) {
+    case '"':
+        *type = '"';
+        return scan_string(p, i, n, esc);
+    case 't':
+        *type = 't';
+        return scan_literal(p, i, n, "true", 4);
+    case 'f':
+        *type = 'f';
+        return scan_literal(p, i, n, "false", 5);
+    case 'n':
+        *type = '0';
+        return scan_literal(p, i, n, "null", 4);
+    default:
+        *type = 'n';
+        return scan_number(p, i, n);
+    }
+}
+
+struct state {
+    struct jscan *s;
+    const uint8_t *p;
+    size_t n;
+    size_t i;
+    unsigned depth; /* frames in use; stack[depth-1] is the innermost container */
+};
+
+static struct jscan_frame *top(struct state *st)
+{
+    return st->depth ? &st->s->stack[st->depth - 1] : NULL;
+}
+
+static int push(struct state *st, int node, bool is_obj)
+{
+    struct jscan *s = st->s;
+    struct jscan_frame *parent = top(st);
+    struct jscan_frame *f;
+
+    if (st->depth >= s->max_depth)
+        return -E2BIG;
+    f = &s->stack[st->depth++];
+    f->node = node;
+    f->is_obj = is_obj;
+    f->count = 0;
+    f->off = st->i;
+    f->user = 0;
+    if (node && s->h->open)
+        s->h->open(s, parent, f);
+    return 0;
+}
+
+/* Parses an object key at st->i and the ':' after it; returns the value's node or -1. */
+static int parse_key(struct state *st)
+{
+    struct jscan_frame *f = top(st);
+    size_t k = st->i;
+    bool esc = false;
+    size_t end;
+    int child = 0;
+
+    if (k >= st->n || st->p[k] != '"')
+        return -1;
+    end = scan_string(st->p, k, st->n, &esc);
+    if (!end)
+        return -1;
+    if (f->node && st->s->h->key)
+        child = st->s->h->key(st->s, f, (const char *)st->p + k + 1, end - k - 2, esc, k);
+    st->i = skip_ws(st->p, end, st->n);
+    if (st->i >= st->n || st->p[st->i] != ':')
+        return -1;
+    st->i = skip_ws(st->p, st->i + 1, st->n);
+    return child;
+}
+
+static void value_done(struct state *st, int node, char type, size_t off, size_t end,
+                       struct jscan_frame *f)
+{
+    if (node && st->s->h->value)
+        st->s->h->value(st->s, top(st), node, type, off, end, f);
+}
+
+/* After a value: handles ',' and closing brackets. Returns 1 when a new value must be parsed
+ * (its node in *node), 0 at the end of the document, -1 on error. */
+static int after_value(struct state *st, int *node)
+{
+    for (;;) {
+        struct jscan_frame *f = top(st);
+        uint8_t c;
+
+        if (!f)
+            return 0;
+        st->i = skip_ws(st->p, st->i, st->n);
+        if (st->i >= st->n)
+            return -1;
+        c = st->p[st->i];
+        if (c == ',') {
+            st->i = skip_ws(st->p, st->i + 1, st->n);
+            f->count++;
+            if (f->is_obj) {
+                *node = parse_key(st);
+                return *node < 0 ? -1 : 1;
+            }
+            *node = f->node && st->s->h->elem ? st->s->h->elem(st->s, f, f->count - 1) : 0;
+            return 1;
+        }
+        if (c != (f->is_obj ? '}' : ']'))
+            return -1;
+        st->i++;
+        {
+            struct jscan_frame closed = *f;
+            st->depth--;
+            value_done(st, closed.node, closed.is_obj ? '{' : '[', closed.off, st->i, &closed);
+        }
+        if (st->s->abort)
+            return -1;
+    }
+}
+
+/* Opens a container at st->i; returns 1 if a value follows (node in *node), 2 if it was empty
+ * and closed, -1 on error. */
+static int open_container(struct state *st, int *node)
+{
+    bool is_obj = st->p[st->i] == '{';
+    struct jscan_frame *f;
+
+    if (push(st, *node, is_obj) < 0)
+        return -2;
+    f = top(st);
+    st->i = skip_ws(st->p, st->i + 1, st->n);
+    if (st->i < st->n && st->p[st->i] == (is_obj ? '}' : ']')) {
+        struct jscan_frame closed = *f;
+        st->i++;
+        st->depth--;
+        value_done(st, closed.node, is_obj ? '{' : '[', closed.off, st->i, &closed);
+        return 2;
+    }
+    f->count = 1;
+    if (is_obj) {
+        *node = parse_key(st);
+        return *node < 0 ? -1 : 1;
+    }
+    *node = f->node && st->s->h->elem ? st->s->h->elem(st->s, f, 0) : 0;
+    return 1;
+}
+
+static int scan_loop(struct state *st, int node)
+{
+    for (;;) {
+        int r;
+        if (st->s->abort)
+            return -1;
+        if (st->i >= st->n)
+            return -1;
+        if (st->p[st->i] == '{' || st->p[st->i] == '[') {
+            r = open_container(st, &node);
+            if (r < 0)
+                return r;
+            if (r == 1)
+                continue;
+        } else {
+            char type;
+            bool esc = false;
+            size_t off = st->i;
+            size_t end = scan_scalar(st->p, off, st->n, &type, &esc);
+            if (!end)
+                return -1;
+            st->i = end;
+            value_done(st, node, type, off, end, NULL);
+        }
+        r = after_value(st, &node);
+        if (r <= 0)
+            return r;
+    }
+}
+
+int jscan_run(struct jscan *s, int root_node, const char **why)
+{
+    struct state st = {s, (const uint8_t *)s->p, s->n, 0, 0};
+    int r;
+
+    s->abort = NULL;
+    st.i = skip_ws(st.p, 0, st.n);
+    r = scan_loop(&st, root_node);
+    if (r == 0) {
+        st.i = skip_ws(st.p, st.i, st.n);
+        if (st.i == st.n)
+            return 0;
+        *why = "trailing bytes after the JSON value";
+        return -EPROTO;
+    }
+    if (s->abort)
+        *why = s->abort;
+    else if (r == -2)
+        *why = "JSON nesting too deep";
+    else
+        *why = "malformed JSON";
+    return -EPROTO;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static long u4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+static size_t utf8_put(unsigned long cp, char *o)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | cp >> 6);
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | cp >> 12);
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | cp >> 18);
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* One escape at raw[*i] (a backslash); writes up to 4 bytes to o. Returns bytes or -1. */
+static long unescape_one(const char *raw, size_t n, size_t *i, char *o)
+{
+    static const char from[] = "\"\\/bfnrt";
+    static const char to[] = "\"\\/\b\f\n\r\t";
+    const char *hit;
+    long cp;
+    long lo;
+
+    if (*i + 1 >= n)
+        return -1;
+    if (raw[*i + 1] != 'u') {
+        hit = strchr(from, raw[*i + 1]);
+        if (!hit || !raw[*i + 1])
+            return -1;
+        *o = to[hit - from];
+        *i += 2;
+        return 1;
+    }
+    if (*i + 6 > n || (cp = u4(raw + *i + 2)) < 0)
+        return -1;
+    *i += 6;
+    if (cp >= 0xd800 && cp < 0xdc00 && *i + 6 <= n && raw[*i] == '\\' && raw[*i + 1] == 'u' &&
+        (lo = u4(raw + *i + 2)) >= 0xdc00 && lo < 0xe000) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        *i += 6;
+    }
+    return (long)utf8_put((unsigned long)cp, o);
+}
+
+long json_unescape(const char *raw, size_t n, char *out, size_t cap)
+{
+    size_t i = 0;
+    size_t o = 0;
+    char tmp[4];
+
+    while (i < n) {
+        const char *bs = memchr(raw + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - raw) - i : n - i;
+        long k;
+        if (o + run >= cap)
+            return -1;
+        memcpy(out + o, raw + i, run);
+        o += run;
+        i += run;
+        if (!bs)
+            break;
+        k = unescape_one(raw, n, &i, tmp);
+        if (k < 0 || o + (size_t)k >= cap)
+            return -1;
+        memcpy(out + o, tmp, (size_t)k);
+        o += (size_t)k;
+    }
+    if (o >= cap)
+        return -1;
+    out[o] = '\0';
+    return (long)o;
+}

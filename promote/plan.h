@@ -1,0 +1,125 @@
+/* plan (private to promote/): what promote_analyse() learns in its one pass and
+ * promote_apply() turns into splices. Offsets index the original body. */
+#ifndef TB_PLAN_H
+#define TB_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "promote/jscan.h"
+#include "promote/promote.h"
+
+#define PLAN_MAX_MAPS    16
+#define PLAN_MAX_MEMBERS 64
+#define PLAN_MAX_NULLS   4
+#define PLAN_BODY_MAX    (512 * 1024) /* SQS bodies are <= 256 KiB; larger ones are not SNS */
+
+/* Member roles inside the objects we may edit. */
+enum which {
+    W_TP = 0,
+    W_TS,
+    W_BG,
+    W_RES_TP,
+    W_RES_TS,
+    W_RES_BG,
+    W_HEADERS,
+    W_MVH,
+    W_CUSTOM,
+    W_XRAY = 15, /* X-Amzn-Trace-Id among headers */
+};
+
+enum map_kind { MAP_ROOT = 1, MAP_DETAIL, MAP_HEADERS, MAP_MVH, MAP_CC_ROOT, MAP_CUSTOM };
+
+struct member {
+    unsigned map;
+    unsigned idx; /* position among all members of its object */
+    enum which which;
+    bool exact_lower; /* key is exactly the lower-case name */
+    bool valid;       /* W_TP in headers: value is a valid traceparent */
+    char vtype;       /* jscan value type */
+    size_t key_off, val_off, val_end;
+    bool del; /* apply-time scratch */
+};
+
+struct map {
+    enum map_kind kind;
+    size_t open, close; /* '{' and one past '}' */
+    unsigned n_members;
+    bool closed;
+};
+
+struct span {
+    size_t off, end;
+};
+
+/* The objects and members an edit may touch. */
+struct mapset {
+    struct map maps[PLAN_MAX_MAPS];
+    unsigned n_maps;
+    struct member mem[PLAN_MAX_MEMBERS];
+    unsigned n_mem;
+    struct span nulls[PLAN_MAX_NULLS]; /* "headers": null / "custom": null values */
+    unsigned n_nulls;
+    bool other;     /* headers/custom present but neither object nor null */
+    bool absent_ok; /* the root object can take a new member */
+};
+
+/* A trace context with companions as found in one carrier. */
+struct tvals {
+    bool tp_ok;
+    struct trace_ctx tp;
+    bool xray_ok;
+    struct trace_ctx xray;
+    char ts[TRACESTATE_MAX + 1];
+    char bg[BAGGAGE_MAX + 1];
+};
+
+/* Per-record scratch, reset cheaply (flags only) between records. */
+struct rec {
+    struct tvals ma;  /* messageAttributes */
+    struct tvals sa;  /* Sns.MessageAttributes */
+    struct tvals env; /* SNS envelope inside body */
+    bool aws_ok;
+    struct trace_ctx aws; /* attributes.AWSTraceHeader */
+    char msgid[PROMOTE_ID_MAX];
+    bool has_body;
+    size_t body_off, body_end;
+    bool body_esc;
+};
+
+struct plan {
+    struct mapset ms;
+    struct tvals direct; /* top-level __traceparent__ & co */
+    struct tvals detail; /* detail.traceparent & co, and detail.__traceparent__ */
+    struct tvals http;   /* headers / multiValueHeaders[0] */
+    struct rec rec;
+    struct tvals *sa_dst; /* where Sns MessageAttributes values go (record or envelope) */
+    /* keep mode: headers already hold a valid lower-case traceparent */
+    bool keep_ok;
+    struct trace_ctx keep;
+    char keep_ts[TRACESTATE_MAX + 1];
+    /* batch */
+    bool rec_found;
+    struct promote_link first;
+    char first_bg[BAGGAGE_MAX + 1];
+    enum promote_carrier first_carrier;
+    /* shape facts */
+    bool has_detail_type, has_source, has_detail, has_http_method, has_resource, has_reqctx;
+    bool version2, has_route_key, lambda_url, elb;
+    char version[8];
+    char path[PROMOTE_NAME_MAX];
+    char raw_path[PROMOTE_NAME_MAX];
+    char rec0_source[32];
+    char tmp[BAGGAGE_MAX + 16]; /* unescape scratch for short values */
+    char *body_buf;             /* unescaped SQS body (SNS envelope), lazily allocated */
+    struct jscan_frame stack[PROMOTE_MAX_DEPTH + 1];
+    struct jscan_frame stack2[PROMOTE_MAX_DEPTH + 1];
+};
+
+/* Scans a client-context JSON value into ms (root object and its "custom" map). 0 or -EPROTO. */
+int plan_scan_cc(const char *p, size_t n, struct mapset *ms, struct jscan_frame *stack);
+
+/* Case-insensitive ASCII compare of a raw key against a lower-case name. */
+bool plan_key_ieq(const char *k, size_t n, const char *name);
+
+#endif

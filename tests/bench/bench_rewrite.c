@@ -1,0 +1,170 @@
+/* bench_rewrite: throughput of the event rewriter on SQS batches (~1 MB as in perf-anchors.md,
+ * and ~6 MB, the Lambda payload limit), next to memcpy of the same bytes and the naive cJSON
+ * parse+print, in one run. Variants are interleaved per round; medians are reported.
+ * MB = 10^6 bytes. Prints TAP lines so tests/run.sh style tooling can read it.
+ *   build/bench/bench_rewrite [rounds] */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "promote/promote.h"
+
+#define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+#define XR "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+enum { V_MEMCPY, V_CJSON, V_ANALYSE, V_REWRITE, V_N };
+static const char *const VNAMES[V_N] = {"memcpy", "cJSON parse+print", "promote_analyse",
+                                        "analyse+apply"};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One SQS ESM record whose escaped JSON body grows until the batch reaches `goal` bytes. */
+static void add_record(struct buf *b, unsigned i, size_t goal)
+{
+    buf_appendf(b,
+                "%s{\"messageId\":\"%08x-87a3-44ab-83d2-661975530690\",\"receiptHandle\":"
+                "\"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a%u\",\"body\":\"{",
+                i ? "," : "", i, i);
+    for (unsigned k = 0; k == 0 || b->len + 700 < goal; k++)
+        buf_appendf(b,
+                    "%s\\\"item%u\\\":{\\\"sku\\\":\\\"SKU-%05u\\\",\\\"qty\\\":%u,"
+                    "\\\"price\\\":12345678901234567890,\\\"note\\\":\\\"caf\\\\u00e9 "
+                    "ok\\\"}",
+                    k ? "," : "", k, k, k % 7);
+    buf_appendf(b,
+                "}\",\"attributes\":{\"ApproximateReceiveCount\":\"1\",\"SentTimestamp\":"
+                "\"1545082649183\",\"SenderId\":\"AIDAIENQZJOLO23YVJ4VO\","
+                "\"AWSTraceHeader\":\"%s\"},\"messageAttributes\":{\"traceparent\":{"
+                "\"stringValue\":\"%s\",\"stringListValues\":[],\"binaryListValues\":[],"
+                "\"dataType\":\"String\"}},\"md5OfBody\":"
+                "\"e4e68fb7bd0e697a0ae8f1bb342846b3\",\"eventSource\":\"aws:sqs\","
+                "\"eventSourceARN\":\"arn:aws:sqs:us-east-2:123456789012:my-queue\","
+                "\"awsRegion\":\"us-east-2\"}",
+                XR, TP);
+}
+
+static void make_batch(struct buf *b, unsigned records, size_t target)
+{
+    buf_init(b, 64u << 20);
+    buf_append_str(b, "{\"Records\":[");
+    for (unsigned i = 0; i < records; i++)
+        add_record(b, i, (size_t)(i + 1) * (target / records));
+    buf_append_str(b, "]}");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct ctx {
+    const struct buf *ev;
+    char *dst;
+    struct promote_conf conf;
+    struct promote_analysis *a;
+    size_t sink;
+};
+
+static double run_variant(struct ctx *c, int v)
+{
+    struct promote_input in = {c->ev->data, c->ev->len, NULL, 0, NULL, 0};
+    double t0 = now();
+
+    if (v == V_MEMCPY) {
+        memcpy(c->dst, c->ev->data, c->ev->len);
+        c->sink += (unsigned char)c->dst[c->ev->len / 2];
+    } else if (v == V_CJSON) {
+        cJSON *j = cJSON_ParseWithLength(c->ev->data, c->ev->len);
+        char *s = cJSON_PrintUnformatted(j);
+        c->sink += strlen(s);
+        cJSON_free(s);
+        cJSON_Delete(j);
+    } else {
+        promote_analyse(&c->conf, &in, c->a);
+        if (v == V_REWRITE) {
+            struct promote_output o;
+            struct trace_ctx_full w = c->a->parent;
+            w.ctx.span_id[0] ^= 0x5a;
+            promote_apply(&c->conf, &in, c->a, &w, &o);
+            c->sink += o.body.len;
+            promote_output_free(&o);
+        }
+        c->sink += c->a->n_links;
+        promote_analysis_free(c->a);
+    }
+    return now() - t0;
+}
+
+static int bench(const char *label, unsigned records, size_t target, int rounds, int *tn)
+{
+    struct buf ev;
+    struct ctx c;
+    double *t[V_N];
+    double med[V_N];
+    int bad = 0;
+
+    make_batch(&ev, records, target);
+    memset(&c, 0, sizeof(c));
+    c.ev = &ev;
+    c.dst = malloc(ev.len);
+    c.conf.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT;
+    c.conf.max_event_bytes = 64u << 20;
+    c.a = calloc(1, sizeof(*c.a));
+    for (int v = 0; v < V_N; v++)
+        t[v] = calloc((size_t)rounds, sizeof(double));
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < V_N; k++) {
+            int v = (k + r) % V_N; /* rotate the order every round */
+            t[v][r] = run_variant(&c, v);
+        }
+    {
+        struct promote_input in = {ev.data, ev.len, NULL, 0, NULL, 0};
+        promote_analyse(&c.conf, &in, c.a);
+        bad = !c.a->found || c.a->n_links != (records < PROMOTE_MAX_LINKS ? records : 128);
+        promote_analysis_free(c.a);
+    }
+    printf("# %s: %zu bytes, %u records, %d rounds (median)\n", label, ev.len, records, rounds);
+    for (int v = 0; v < V_N; v++) {
+        qsort(t[v], (size_t)rounds, sizeof(double), cmp_double);
+        med[v] = t[v][rounds / 2];
+        printf("#   %-20s %9.3f ms %9.0f MB/s\n", VNAMES[v], med[v] * 1e3,
+               (double)ev.len / med[v] / 1e6);
+    }
+    printf("#   analyse+apply is %.1fx faster than cJSON parse+print, %.1fx slower than memcpy\n",
+           med[V_CJSON] / med[V_REWRITE], med[V_REWRITE] / med[V_MEMCPY]);
+    ++*tn;
+    printf("%s %d - %s: rewrite %.0f MB/s (cJSON %.0f MB/s, memcpy %.0f MB/s)\n",
+           bad ? "not ok" : "ok", *tn, label, (double)ev.len / med[V_REWRITE] / 1e6,
+           (double)ev.len / med[V_CJSON] / 1e6, (double)ev.len / med[V_MEMCPY] / 1e6);
+    for (int v = 0; v < V_N; v++)
+        free(t[v]);
+    free(c.a);
+    free(c.dst);
+    buf_free(&ev);
+    if (c.sink == 42)
+        printf("#\n");
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 31;
+    int tn = 0;
+    int bad = 0;
+
+    if (rounds < 1)
+        rounds = 1;
+    bad |= bench("1 MB SQS batch", 150, 1006663, rounds, &tn);
+    bad |= bench("6 MB SQS batch", 900, 6000000, rounds, &tn);
+    printf("1..%d\n", tn);
+    return bad;
+}
