@@ -16,10 +16,10 @@ struct conf_var {
     const char *name;
     const char *def; /* default as text; NULL = unset by default */
     conf_parse_fn parse;
-    size_t offset;   /* field in struct conf, for the generic parsers */
-    long min, max;   /* range for numbers */
+    size_t offset;              /* field in struct conf, for the generic parsers */
+    long min, max;              /* range for numbers */
     const char *const *choices; /* NULL-terminated, for enums (index = value) */
-    bool secret;     /* never echo the value */
+    bool secret;                /* never echo the value */
     const char *doc;
 };
 
@@ -265,8 +265,8 @@ static const char *const batch_choices[] = {"first", "none", NULL};
 static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
 static const char *const sampler_choices[] = {
-    "parentbased_always_on", "always_on", "always_off", "traceidratio",
-    "parentbased_always_off", "parentbased_traceidratio", NULL};
+    "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
+    "parentbased_traceidratio", NULL};
 
 /* Order matters where two variables set one field: each signal-specific OTEL variable comes
  * right before its generic twin, and the loader skips the twin when the specific one is set. */
@@ -280,8 +280,8 @@ static const struct conf_var vars[] = {
      CONF_STR_MAX, NULL, false,
      "File the extension writes (with the proxy address) once the proxy listens; the wrapper "
      "points the runtime at the proxy only when it exists."},
-    {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024,
-     64L * MiB, NULL, false, "Events larger than this are relayed unchanged."},
+    {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
+     NULL, false, "Events larger than this are relayed unchanged."},
     {"TRACEBRIDGE_TARGETS", "headers,client-context", parse_targets, 0, 0, 0, NULL, false,
      "Where the promoted context is written: any of headers, client-context, xray (or none)."},
     {"TRACEBRIDGE_XRAY_HEADER", "keep", parse_xray_header, 0, 0, 0, xray_header_choices, false,
@@ -298,16 +298,16 @@ static const struct conf_var vars[] = {
     {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_choices, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},
-    {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL,
-     false, "Span buffer limit (spans); the oldest are dropped and counted when full."},
-    {"TRACEBRIDGE_BUFFER_BYTES", "8388608", parse_size, FIELD(buffer_bytes), 4096, 512L * MiB,
-     NULL, false, "Span buffer limit (encoded bytes)."},
+    {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL, false,
+     "Span buffer limit (spans); the oldest are dropped and counted when full."},
+    {"TRACEBRIDGE_BUFFER_BYTES", "8388608", parse_size, FIELD(buffer_bytes), 4096, 512L * MiB, NULL,
+     false, "Span buffer limit (encoded bytes)."},
     {"TRACEBRIDGE_MAX_FLUSH_MS", "200", parse_int, FIELD(max_flush_ms), 1, 60000, NULL, false,
      "Most time an export may add to an invocation (end/adaptive flush)."},
     {"TRACEBRIDGE_OTLP_LISTEN", "127.0.0.1:4318", parse_listen, 0, 0, 0, NULL, false,
      "host:port of the local OTLP/HTTP receiver for the handler's own spans, or off."},
-    {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size,
-     FIELD(receiver_max_request_bytes), 1024, 64L * MiB, NULL, false,
+    {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size, FIELD(receiver_max_request_bytes),
+     1024, 64L * MiB, NULL, false,
      "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},
     {"TRACEBRIDGE_LOG_LEVEL", "info", parse_log_level, 0, 0, 0, NULL, false,
      "debug, info, warn, error or off."},
@@ -315,8 +315,8 @@ static const struct conf_var vars[] = {
      "true: make and export no spans (promotion still runs)."},
     {"OTEL_SERVICE_NAME", NULL, parse_str, FIELD(service_name), 0, CONF_STR_MAX, NULL, false,
      "service.name. Default: the function name."},
-    {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource_attributes), 0,
-     CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
+    {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource_attributes), 0, CONF_STR_MAX * 4,
+     NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
     {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(sampler), 0, 0,
      sampler_choices, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
@@ -327,8 +327,8 @@ static const struct conf_var vars[] = {
      false, "Base URL; /v1/traces is appended."},
     {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4,
      NULL, true, "Export headers k=v,k2=v2 (URL-encoded values). Never logged."},
-    {"OTEL_EXPORTER_OTLP_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4, NULL,
-     true, "Export headers for every signal (the TRACES variant wins)."},
+    {"OTEL_EXPORTER_OTLP_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4, NULL, true,
+     "Export headers for every signal (the TRACES variant wins)."},
     {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", NULL, parse_int, FIELD(timeout_ms), 1, 600000, NULL,
      false, "Export request timeout, ms."},
     {"OTEL_EXPORTER_OTLP_TIMEOUT", "10000", parse_int, FIELD(timeout_ms), 1, 600000, NULL, false,
@@ -341,10 +341,10 @@ static const struct conf_var vars[] = {
      "http/protobuf or http/json."},
     {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", parse_protocol, 0, 0, 0, NULL, false,
      "http/protobuf or http/json, for every signal."},
-    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0,
-     CONF_STR_MAX, NULL, false, "PEM file of CA certificates to verify the endpoint."},
-    {"OTEL_EXPORTER_OTLP_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX,
-     NULL, false, "PEM CA file for every signal."},
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX,
+     NULL, false, "PEM file of CA certificates to verify the endpoint."},
+    {"OTEL_EXPORTER_OTLP_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX, NULL,
+     false, "PEM CA file for every signal."},
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
@@ -375,8 +375,7 @@ static void apply_var(struct conf *c, const struct conf_var *v, const char *val,
         v->parse(c, v, v->def);
 }
 
-static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, void *),
-                              void *arg)
+static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, void *), void *arg)
 {
     const char *s;
 

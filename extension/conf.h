@@ -26,13 +26,13 @@ enum sampler_kind {
 struct conf {
     /* proxy */
     int proxy_port;
-    char upstream[CONF_STR_MAX];     /* host:port; default AWS_LAMBDA_RUNTIME_API */
-    char runtime_api[CONF_STR_MAX];  /* the real AWS_LAMBDA_RUNTIME_API (Extensions API) */
-    char ready_file[CONF_STR_MAX];   /* written after the proxy listens; read by the wrapper */
+    char upstream[CONF_STR_MAX];    /* host:port; default AWS_LAMBDA_RUNTIME_API */
+    char runtime_api[CONF_STR_MAX]; /* the real AWS_LAMBDA_RUNTIME_API (Extensions API) */
+    char ready_file[CONF_STR_MAX];  /* written after the proxy listens; read by the wrapper */
     size_t max_event_bytes;
     /* promotion */
     struct promote_conf promote;
-    bool root_inject;                /* TRACEBRIDGE_ROOT_CONTEXT=inject */
+    bool root_inject; /* TRACEBRIDGE_ROOT_CONTEXT=inject */
     /* spans and export */
     bool sdk_disabled;
     enum sampler_kind sampler;
@@ -41,7 +41,7 @@ struct conf {
     char resource_attributes[CONF_STR_MAX * 4];
     char traces_endpoint[CONF_STR_MAX]; /* full URL, /v1/traces already applied */
     bool endpoint_configured;
-    char headers[CONF_STR_MAX * 4];     /* raw "k=v,k2=v2" (URL-encoded); secrets: never log */
+    char headers[CONF_STR_MAX * 4]; /* raw "k=v,k2=v2" (URL-encoded); secrets: never log */
     int timeout_ms;
     bool gzip;
     enum otlp_protocol protocol;
@@ -62,7 +62,7 @@ struct conf {
     char function_version[CONF_STR_MAX];
     char region[64];
     int memory_mb;
-    bool managed_instances;          /* AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances */
+    bool managed_instances; /* AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances */
     char init_type[64];
 };
 

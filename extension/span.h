@@ -52,10 +52,10 @@ struct span_link {
 };
 
 struct span {
-    struct trace_ctx ctx;  /* trace id, this span's id, flags */
+    struct trace_ctx ctx; /* trace id, this span's id, flags */
     bool has_parent;
     uint8_t parent_span_id[8];
-    char *tracestate;      /* NULL when none */
+    char *tracestate; /* NULL when none */
     char *name;
     enum span_kind kind;
     uint64_t start_ns;

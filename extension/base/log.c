@@ -44,8 +44,7 @@ static void append_json_escaped(struct buf *b, const char *s, size_t n)
     }
 }
 
-void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt,
-               ...)
+void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
 {
     struct buf msg;
     struct buf line;

@@ -20,8 +20,8 @@ int log_level_parse(const char *s, enum log_level *out);
 
 /* Writes {"level":..,"source":"tracebridge","module":..,"msg":..} with msg JSON-escaped.
  * Never write secrets (OTLP header values) into msg. */
-void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt,
-               ...) __attribute__((format(printf, 4, 5)));
+void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define log_debug(lg, mod, ...) log_write((lg), LOG_DEBUG, (mod), __VA_ARGS__)
 #define log_info(lg, mod, ...)  log_write((lg), LOG_INFO, (mod), __VA_ARGS__)

@@ -11,7 +11,10 @@ struct tap {
     int failed;
 };
 
-#define TAP_INIT {0, 0}
+#define TAP_INIT                                                                                   \
+    {                                                                                              \
+        0, 0                                                                                       \
+    }
 
 #define ok(t, cond, ...)                                                                           \
     do {                                                                                           \
@@ -26,7 +29,7 @@ struct tap {
         printf(__VA_ARGS__);                                                                       \
         printf("\n");                                                                              \
         if (!c_)                                                                                   \
-            printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                       \
+            printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);                        \
         fflush(stdout);                                                                            \
     } while (0)
 
