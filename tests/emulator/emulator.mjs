@@ -23,6 +23,8 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --init-timeout-ms N     (default 10000)                    --shutdown-ms N (default 2000)
   --env K=V               function environment variable (repeatable), e.g. AWS_LAMBDA_EXEC_WRAPPER
   --pass-env NAME         copy NAME from the emulator's environment (repeatable)
+  --extension-env K=V     only for the extensions / --runtime-env K=V only for the runtime (test
+                          plumbing, e.g. different OTLP endpoints for the handler and the extension)
   --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x)
   --managed-instances     Lambda Managed Instances mode   --max-concurrency N (default 4)
   --lazy-init             initialise at the first invoke (default: at start)
@@ -36,7 +38,7 @@ function parseArgs(argv) {
     const o = {
         extensions: null, port: 0, controlPort: 0, functionName: 'orders-fn', handler: 'index.handler',
         taskRoot: process.cwd(), timeoutMs: 3000, memory: 128, initTimeoutMs: 10000, shutdownMs: 2000,
-        env: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', mi: false, maxConcurrency: 4,
+        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', mi: false, maxConcurrency: 4,
         lazyInit: false, traceLineage: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
         region: 'us-east-1', account: '123456789012', runtime: [],
     };
@@ -63,11 +65,12 @@ function parseArgs(argv) {
             case '--memory': o.memory = num(val()); break;
             case '--init-timeout-ms': o.initTimeoutMs = num(val()); break;
             case '--shutdown-ms': o.shutdownMs = num(val()); break;
-            case '--env': {
+            case '--env': case '--extension-env': case '--runtime-env': {
                 const kv = val();
                 const eq = kv.indexOf('=');
-                if (eq <= 0) throw new Error(`--env wants K=V, got ${kv}`);
-                o.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+                if (eq <= 0) throw new Error(`${a} wants K=V, got ${kv}`);
+                const target = a === '--env' ? o.env : a === '--runtime-env' ? o.rtEnv : o.extEnv;
+                target[kv.slice(0, eq)] = kv.slice(eq + 1);
                 break;
             }
             case '--pass-env': o.passEnv.push(val()); break;
@@ -194,7 +197,7 @@ class Emulator {
     runtimeEnv() {
         const e = this.baseEnv();
         if (this.o.mi) e.AWS_LAMBDA_MAX_CONCURRENCY = String(this.o.maxConcurrency);
-        return e;
+        return Object.assign(e, this.o.rtEnv);
     }
 
     // Extensions do not see "_"-prefixed variables nor the runtime-only ones (lambda-apis.md §2.2).
@@ -206,7 +209,7 @@ class Emulator {
                 delete e[k];
             }
         }
-        return e;
+        return Object.assign(e, this.o.extEnv);
     }
 
     // ---- processes -------------------------------------------------------------------------------
