@@ -54,7 +54,10 @@ async function businessLogic(event, mode) {
             if (mode === 'error') throw new Error('order validation failed');
             if (mode === 'timeout') await sleep(10 * 60 * 1000);
             if (mode === 'crash') process.exit(3);
-            return { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
+            const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
+            if (event?.respBytes) out.pad = 'r'.repeat(Number(event.respBytes));
+            if (event?.echo) out.echo = event.echo;
+            return out;
         } catch (err) {
             span.recordException(err);
             span.setStatus({ code: 2, message: err.message });
