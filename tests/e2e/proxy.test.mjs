@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Tap, tmpDir, startEmulator, startReady, stopChild, freePort, readJsonl, ricCommand, BUILD, WRAPPER } from './lib/harness.mjs';
+import { Tap, tmpDir, startEmulator, startReady, stopChild, freePort, readJsonl, ricCommand, waitFor, BUILD, WRAPPER } from './lib/harness.mjs';
 
 const t = new Tap();
 const PROXYD = path.join(BUILD, 'tools/proxyd');
@@ -33,7 +33,12 @@ async function run(mode, handler, invocations) {
             const r = await emu.invoke(inv.payload, inv.headers || {});
             responses.push({ status: r.status, outcome: r.headers['x-emu-outcome'] ?? (r.trailers['lambda-runtime-function-error-type'] ? 'error' : 'success'), ctype: r.headers['content-type'], body: r.body, trailers: r.trailers, chunks: r.chunks, ms: r.ms });
         }
-        const log = await emu.log();
+        // Each invocation ends when the runtime is back in /next: wait for that before comparing.
+        const log = await waitFor(async () => {
+            const l = await emu.log();
+            const done = l.filter((x) => x.type === 'invoke-done' || x.type === 'init-error').length;
+            return done >= invocations.length && l;
+        }, 5000);
         const rapi = log.filter((x) => x.type === 'rapi').map((x) => {
             const h = [];
             for (let i = 0; i < x.headers.length; i += 2) {
@@ -42,10 +47,17 @@ async function run(mode, handler, invocations) {
             }
             return { method: x.method, path: x.path.replace(UUID, '<id>'), headers: h, bodyLen: x.bodyLen ?? null, bodySha256: x.bodySha256 ?? null, trailers: x.trailers ?? null };
         });
-        return { responses, rapi, handled: readJsonl(events), apiPort: emu.apiPort, proxyPort: proxy?.ports[0] };
+        const out = { responses, rapi, handled: readJsonl(events), apiPort: emu.apiPort, proxyPort: proxy?.ports[0] };
+        await emu.stop();
+        if (proxy) {
+            await stopChild(proxy.child);
+            const plog = fs.readFileSync(path.join(dir, 'proxyd.log'), 'utf8');
+            t.ok(proxy.child.exitCode === 0 && !/AddressSanitizer|runtime error:|LeakSanitizer/.test(plog), `proxyd (${handler}) exits 0 on SIGTERM with no sanitizer report`, { code: proxy.child.exitCode, signal: proxy.child.signalCode, log: plog.slice(-2000) });
+        }
+        return out;
     } finally {
         await emu.stop();
-        if (proxy) await stopChild(proxy.child);
+        if (proxy) await stopChild(proxy.child, 'SIGKILL');
     }
 }
 
