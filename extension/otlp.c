@@ -325,8 +325,8 @@ void otlp_resource_free(struct otlp_resource *r)
 int otlp_encode_span(const struct otlp_resource *r, const struct span *s, struct buf *out)
 {
     size_t span_len = span_size(s);
-    size_t ss_len = pb_len_field_size(F_SS_SCOPE, r->scope_len) +
-                    pb_len_field_size(F_SS_SPANS, span_len);
+    size_t ss_len =
+        pb_len_field_size(F_SS_SCOPE, r->scope_len) + pb_len_field_size(F_SS_SPANS, span_len);
     size_t rs_len = pb_len_field_size(F_RS_RESOURCE, r->resource_len) +
                     pb_len_field_size(F_RS_SCOPE_SPANS, ss_len);
     size_t total = pb_len_field_size(F_REQ_RESOURCE_SPANS, rs_len);

