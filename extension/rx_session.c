@@ -213,6 +213,7 @@ static void answer_error(struct rx_session *s, int status, const char *msg, bool
     buf_init(&body, STATUS_MSG_MAX + 64);
     if (status_body(&body, s->enc, status, msg) < 0)
         buf_reset(&body);
+    s->ctx->stats.requests++;
     s->ctx->stats.bad_requests++;
     log_debug(s->ctx->lg, "receiver", "answered %d: %s", status, msg);
     emit(s, &a);
@@ -240,6 +241,7 @@ static void answer_ok(struct rx_session *s, size_t rejected)
     buf_init(&body, STATUS_MSG_MAX);
     if (success_body(&body, s->enc, rejected, msg) < 0)
         buf_reset(&body);
+    s->ctx->stats.requests++;
     emit(s, &a);
     buf_free(&body);
 }
@@ -354,7 +356,6 @@ static void on_head(void *owner)
     char big[160];
     int status = classify(s, &msg);
 
-    s->ctx->stats.requests++;
     s->is_head = p->method == HTTP_HEAD;
     s->keepalive = http_should_keep_alive(p) != 0;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->ctx->max_request_bytes) {

@@ -436,8 +436,15 @@ static __attribute__((unused)) int make_export(const char *service, const char *
     uint8_t(*sids)[8] = calloc(n ? n : 1, sizeof(*sids));
     size_t i;
 
-    if (!spans || !sp || !names || !sids)
+    *out = NULL;
+    *len = 0;
+    if (!spans || !sp || !names || !sids) {
+        free(spans);
+        free(sp);
+        free(names);
+        free(sids);
         return -ENOMEM;
+    }
     for (i = 0; i < 16; i++)
         tid[i] = (uint8_t)(0xa0 + i);
     av.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
@@ -520,6 +527,7 @@ static __attribute__((unused)) int gzip_bytes(const void *p, size_t n, uint8_t *
     int zr;
 
     memset(&z, 0, sizeof(z));
+    *len = 0;
     *out = malloc(cap);
     if (!*out || deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return -ENOMEM;
