@@ -34,25 +34,8 @@ static void handler(void *arg, const struct fake_req *rq, struct fake_resp *rs)
         usleep(300 * 1000);
         buf_append_str(&rs->body, "late");
     } else if (strcmp(rq->url, "/big") == 0) {
-        for (int i = 0; i < 2048; i++)
-            buf_append(&rs->body,
-                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
-                       "ef0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
-                       "cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-                       "abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"
-                       "89abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345"
-                       "6789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123"
-                       "456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01"
-                       "23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
-                       "ef0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
-                       "cdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-                       "abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"
-                       "89abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345"
-                       "6789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123"
-                       "456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01"
-                       "23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                       1024);
+        for (int i = 0; i < 2 * 1024 * 1024; i++)
+            buf_append_byte(&rs->body, (char)('a' + i % 26));
     } else if (strcmp(rq->url, "/status503") == 0) {
         rs->status = 503;
     } else {
