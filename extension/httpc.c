@@ -384,7 +384,7 @@ const char *httpc_header(const struct httpc_req *r, const char *name, size_t *le
 
 /* Host part of a URL and its port, via libcurl's own parser so the answer matches what curl
  * will connect to. */
-static int url_host_port(const char *url, char *host, size_t hcap, long *port)
+int httpc_url_host_port(const char *url, char *host, size_t hcap, long *port)
 {
     CURLU *u = curl_url();
     char *h = NULL;
@@ -417,7 +417,7 @@ bool httpc_url_is_loopback(const char *url)
     char host[256];
     long port;
 
-    return url_host_port(url, host, sizeof(host), &port) == 0 && host_is_loopback(host);
+    return httpc_url_host_port(url, host, sizeof(host), &port) == 0 && host_is_loopback(host);
 }
 
 /* Loopback never goes through a proxy (HTTP_PROXY is for the outside world) and "localhost" is
@@ -428,7 +428,7 @@ static int setup_loopback(struct httpc_req *r, const char *url)
     char pin[300];
     long port;
 
-    if (url_host_port(url, host, sizeof(host), &port) < 0 || !host_is_loopback(host))
+    if (httpc_url_host_port(url, host, sizeof(host), &port) < 0 || !host_is_loopback(host))
         return 0;
     curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
     if (strcasecmp(host, "localhost") == 0) {

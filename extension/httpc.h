@@ -65,6 +65,10 @@ const char *httpc_header(const struct httpc_req *r, const char *name, size_t *le
 /* Requests in flight. */
 size_t httpc_active(const struct httpc *h);
 
+/* Host (IPv6 in brackets) and port (scheme default when absent) of a URL, per libcurl's
+ * parser. 0 or -EINVAL. */
+int httpc_url_host_port(const char *url, char *host, size_t cap, long *port);
+
 /* true when the URL's host is a loopback name or literal. */
 bool httpc_url_is_loopback(const char *url);
 
