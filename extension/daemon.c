@@ -62,6 +62,7 @@ struct daemon {
     uv_signal_t sigint;
     uv_timer_t gate;
     uv_timer_t stop_timer;
+    uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
     enum daemon_state state;
     bool export_enabled;
     char name[256];
@@ -354,6 +355,16 @@ static void on_event(void *arg, const struct extapi_event *ev)
         begin_shutdown(d, ev, 1500);
 }
 
+/* Managed Instances are never frozen between invocations and send no INVOKE: export what is
+ * buffered every LMI_FLUSH_EVERY_MS. */
+static void on_periodic(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    if (d->state == ST_WAITING && d->export_enabled && !exporter_busy(d->exp))
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.timeout_ms);
+}
+
 static void on_registered(void *arg, int err, const struct extapi_registration *reg)
 {
     struct daemon *d = arg;
@@ -369,6 +380,8 @@ static void on_registered(void *arg, int err, const struct extapi_registration *
     snprintf(d->account_id, sizeof(d->account_id), "%s", reg->account_id);
     lifecycle_set_account_id(d->lc, reg->account_id);
     ensure_resource(d);
+    if (d->conf.managed_instances)
+        uv_timer_start(&d->periodic, on_periodic, LMI_FLUSH_EVERY_MS, LMI_FLUSH_EVERY_MS);
     call_next(d);
 }
 
@@ -505,6 +518,8 @@ static void init_handles(struct daemon *d)
     d->gate.data = d;
     uv_timer_init(&d->loop, &d->stop_timer);
     d->stop_timer.data = d;
+    uv_timer_init(&d->loop, &d->periodic);
+    d->periodic.data = d;
     uv_signal_init(&d->loop, &d->sigterm);
     d->sigterm.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
@@ -529,6 +544,7 @@ static void close_all(struct daemon *d)
     d->http = NULL;
     uv_close((uv_handle_t *)&d->gate, NULL);
     uv_close((uv_handle_t *)&d->stop_timer, NULL);
+    uv_close((uv_handle_t *)&d->periodic, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
