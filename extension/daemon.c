@@ -10,6 +10,8 @@
  *   end       when the invocation ended (response/error at the proxy), the flush starts; next
  *             is called when it finished or max_flush_ms later, whichever is first;
  *   adaptive  end while invocations are rare, invoke once they come back to back.
+ * The export itself may outlive that wait (it carries on across the freeze, bounded by
+ * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms.
  * An invocation the proxy has not seen BYPASS_GRACE_MS after its INVOKE is presumed to bypass
  * the proxy (runtime ignores the wrapper) and counts as ended for this purpose. */
 #include "extension/daemon.h"
@@ -211,7 +213,7 @@ static void gate_check(struct daemon *d)
     budget_end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
     if (d->settled && !d->invoke_mode && !d->flush_started) {
         d->flush_started = true;
-        start_flush(d, budget_end);
+        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
     }
     busy = d->export_enabled && exporter_busy(d->exp);
     if (d->invoke_mode)
@@ -273,11 +275,8 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
     d->invoke_mode = choose_invoke_mode(d, now);
     d->last_invoke_at = now;
     if (d->invoke_mode) {
-        uint64_t until = d->fn_deadline_at > now + (uint64_t)d->conf.max_flush_ms
-                             ? d->fn_deadline_at
-                             : now + (uint64_t)d->conf.max_flush_ms;
         d->flush_started = true;
-        start_flush(d, until);
+        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
     }
     gate_check(d);
 }

@@ -26,6 +26,7 @@ struct exporter {
     uv_timer_t retry;
     bool busy;
     uint64_t deadline_ms;
+    uint64_t not_before; /* Retry-After / backoff, kept across flushes */
     unsigned attempt;
     uint64_t rng;
     uint64_t batch_seq;
@@ -185,7 +186,6 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
 static void flush_done(struct exporter *x, bool gave_up)
 {
     x->busy = false;
-    x->attempt = 0;
     if (gave_up)
         x->stats.gave_up++;
     if (x->done)
@@ -241,6 +241,7 @@ static void retry_later(struct exporter *x, const struct httpc_result *r)
     uint64_t now = uv_now(x->loop);
 
     x->attempt++;
+    x->not_before = now + delay;
     if (now + delay >= x->deadline_ms) {
         log_warn(x->lg, "exporter",
                  "export failed (%s, status %ld); %zu spans stay buffered for the next flush",
@@ -316,6 +317,15 @@ static void send_batch(struct exporter *x)
         flush_done(x, true);
         return;
     }
+    if (now < x->not_before) {
+        /* The backend asked us to wait (Retry-After) or we are backing off. */
+        if (x->not_before >= x->deadline_ms) {
+            flush_done(x, true);
+            return;
+        }
+        uv_timer_start(&x->retry, on_retry_timer, x->not_before - now, 0);
+        return;
+    }
     if ((uint64_t)timeout > x->deadline_ms - now)
         timeout = (long)(x->deadline_ms - now);
     buf_init(&raw, EXPORTER_BATCH_BYTES * 2);
@@ -341,7 +351,6 @@ void exporter_flush(struct exporter *x, uint64_t deadline_ms)
     }
     x->busy = true;
     x->deadline_ms = deadline_ms;
-    x->attempt = 0;
     send_batch(x);
 }
 

@@ -238,6 +238,7 @@ static void scenario_end_mode(struct tap *t)
     ok(t, access(r.ready, F_OK) != 0, "ready file removed at exit");
     if (t->failed)
         dump_log(&r);
+    fo_release(&r.fo);
 }
 
 static void scenario_error_timeout_bypass(struct tap *t)
@@ -332,6 +333,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
     }
     if (t->failed)
         dump_log(&r);
+    fo_release(&r.fo);
 }
 
 static void scenario_backend_faults(struct tap *t)
@@ -372,6 +374,7 @@ static void scenario_backend_faults(struct tap *t)
     ok(t, system(cmd) != 0, "the header value never appears in the log");
     if (t->failed)
         dump_log(&r);
+    fo_release(&r.fo);
 }
 
 static void scenario_slow_backend_json(struct tap *t)
@@ -403,6 +406,7 @@ static void scenario_slow_backend_json(struct tap *t)
        "OTLP/JSON body");
     if (t->failed)
         dump_log(&r);
+    fo_release(&r.fo);
 }
 
 static void scenario_managed_instances(struct tap *t)
@@ -431,6 +435,7 @@ static void scenario_managed_instances(struct tap *t)
     is_int(t, fo_count_spans(&r.fo), 2, "LMI: two concurrent invocations, two spans");
     if (t->failed)
         dump_log(&r);
+    fo_release(&r.fo);
 }
 
 int main(int argc, char **argv)
