@@ -325,3 +325,8 @@ bool http1_has_held(const struct http1 *h)
 {
     return h->held.len > 0;
 }
+
+size_t http1_held_len(const struct http1 *h)
+{
+    return h->held.len;
+}

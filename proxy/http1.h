@@ -93,5 +93,6 @@ void http1_stop(struct http1 *h);
 const char *http1_header(const struct http1 *h, const char *name, size_t *len);
 size_t http1_status_line_len(const struct http1 *h);
 bool http1_has_held(const struct http1 *h);
+size_t http1_held_len(const struct http1 *h);
 
 #endif

@@ -9,7 +9,7 @@
  * and the difference to direct printed from the same run. Every response is checked (length
  * always, bytes on warm-up). Children inherit this process's CPU affinity, so
  * `taskset -c 0 bench_proxy` pins all of them.
- *   bench_proxy [ROUNDS]      (default 20) */
+ *   bench_proxy [ROUNDS [SIZE...]]      (default 20 rounds; all four sizes) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
@@ -410,6 +410,16 @@ static int start_all(struct child ch[NV])
     return 0;
 }
 
+static bool wanted(int argc, char **argv, size_t size)
+{
+    int i;
+
+    for (i = 2; i < argc; i++)
+        if ((size_t)strtoull(argv[i], NULL, 10) == size)
+            return true;
+    return argc <= 2;
+}
+
 int main(int argc, char **argv)
 {
     static const struct size_plan plans[] = {
@@ -432,7 +442,8 @@ int main(int argc, char **argv)
                "-----------|-------|\n");
     }
     for (i = 0; rc == 0 && i < sizeof(plans) / sizeof(plans[0]); i++)
-        rc = run_size(ch, &plans[i], rounds);
+        if (wanted(argc, argv, plans[i].size))
+            rc = run_size(ch, &plans[i], rounds);
     if (rc == 0)
         printf("# proxyd peak RSS: identity %ld kB, promote %ld kB\n",
                peak_rss_kb(ch[V_IDENTITY].pid), peak_rss_kb(ch[V_PROMOTE].pid));
