@@ -98,8 +98,15 @@ void conn_close_when_drained(struct conn *c)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     struct side *s = h->data;
+    char *direct;
+    size_t len;
 
     (void)hint;
+    if (s == s->c->up && (direct = relay_read_target(s->c, &len)) != NULL) {
+        b->base = direct;
+        b->len = len;
+        return;
+    }
     /* Every read is fully consumed (copied where kept) before the next one, so one buffer per
      * proxy serves all connections. */
     b->base = s->c->p->readbuf;

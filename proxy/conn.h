@@ -140,5 +140,7 @@ void relay_upstream_failed(struct conn *c, int err);
 void relay_upstream_eof(struct conn *c);
 void relay_downstream_eof(struct conn *c);
 void relay_conn_closing(struct conn *c);
+/* Where the upstream socket may read directly (a /next body being buffered), or NULL. */
+char *relay_read_target(struct conn *c, size_t *len);
 
 #endif

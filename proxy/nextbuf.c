@@ -43,6 +43,20 @@ void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
     buf_reset(&nb->raw);
     nb->resp = resp;
     nb->chunked = (resp->parser.flags & F_CHUNKED) != 0;
+    nb->preallocated = false;
+    if (!nb->chunked && resp->parser.content_length > 0 &&
+        resp->parser.content_length <= nb->body.max)
+        nb->preallocated = buf_reserve(&nb->body, (size_t)resp->parser.content_length) == 0;
+}
+
+char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len)
+{
+    struct buf *b = &nb->body;
+
+    if (!nb->preallocated || remaining == 0 || b->cap - b->len - 1 < remaining)
+        return NULL;
+    *len = remaining;
+    return b->data + b->len;
 }
 
 int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n)
@@ -52,7 +66,18 @@ int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n)
 
 int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
 {
-    return buf_append(&nb->body, p, n);
+    struct buf *b = &nb->body;
+
+    if (b->data && p >= b->data && p < b->data + b->cap) { /* read straight into the buffer */
+        if (n > b->cap - b->len - 1)
+            return -E2BIG;
+        if (p != b->data + b->len)
+            memmove(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
 }
 
 /* Copies the held head. http-parser consumes the head's final LF only after the head event, so

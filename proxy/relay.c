@@ -489,6 +489,18 @@ void relay_conn_closing(struct conn *c)
     }
 }
 
+char *relay_read_target(struct conn *c, size_t *len)
+{
+    const struct http1 *h = &c->resp;
+
+    /* Only while the parser consumes bytes as they come (not holding them) and is inside a
+     * Content-Length body: the read is then capped at the body's remaining bytes. */
+    if (c->ex.mode != RESP_NEXTBUF || c->ex.resp_done || h->blocked || h->stopped || !h->in_body ||
+        (h->parser.flags & F_CHUNKED))
+        return NULL;
+    return nextbuf_read_target(&c->nb, (size_t)h->parser.content_length, len);
+}
+
 void relay_init(struct conn *c)
 {
     size_t head_max = c->p->max_header_bytes + 64 * 1024;
