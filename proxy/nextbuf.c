@@ -80,15 +80,13 @@ int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
     return buf_append(b, p, n);
 }
 
-/* Copies the held head. http-parser consumes the head's final LF only after the head event, so
- * that byte arrives as the first raw byte: kept in `raw` for chunked bodies, re-added here
- * otherwise (only raw chunked bodies are stored). */
+/* Copies the held head (complete, final LF included). */
 static int take_head(const struct nextbuf *nb, struct buf *out)
 {
     const struct buf *h = &nb->resp->head;
 
-    buf_init(out, h->len + 1);
-    if (buf_append(out, h->data, h->len) < 0 || (!nb->chunked && buf_append_byte(out, '\n') < 0)) {
+    buf_init(out, h->len);
+    if (buf_append(out, h->data, h->len) < 0) {
         buf_free(out);
         return -ENOMEM;
     }

@@ -181,6 +181,13 @@ static void req_head(void *owner)
     if (ex->kind == REQ_NEXT)
         c->p->stats.next_requests++;
     capture_request_headers(c);
+    if (http1_has_held(&c->resp)) {
+        /* Upstream sent bytes after its last response, unasked: they must not be taken for
+         * the answer to this request. That connection goes; a fresh one serves the request. */
+        log_warn(c->p->lg, "proxy", "upstream sent data nobody asked for; reconnecting");
+        conn_up_detach(c);
+        http1_reset(&c->resp);
+    }
     http1_resume(&c->resp);
     c->resp.skip_body = ex->is_head;
     rc = conn_up_ensure(c);
