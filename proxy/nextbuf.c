@@ -200,13 +200,50 @@ static void copy_rid(const struct nextbuf *nb, char *rid, size_t cap)
     rid[len] = '\0';
 }
 
+struct framing {
+    bool seen;
+    bool chunked;
+    uint64_t content_length;
+};
+
+static int on_framing(http_parser *hp)
+{
+    struct framing *f = hp->data;
+
+    f->seen = true;
+    f->chunked = (hp->flags & F_CHUNKED) != 0;
+    f->content_length = hp->content_length;
+    return 1; /* no body follows in what is parsed here */
+}
+
+/* The rebuilt head must frame exactly body_len bytes for a parser like the runtime's: an odd
+ * header the upstream parser tolerated (a name that merely starts with Transfer-Encoding, say)
+ * must not make the runtime read the event wrong. Checked with the same parser. */
+static bool head_frames(const struct buf *head, size_t body_len)
+{
+    static const http_parser_settings st = {.on_headers_complete = on_framing};
+    struct framing f = {0};
+    http_parser hp;
+
+    http_parser_init(&hp, HTTP_RESPONSE);
+    hp.data = &f;
+    (void)http_parser_execute(&hp, &st, head->data, head->len);
+    return f.seen && HTTP_PARSER_ERRNO(&hp) == HPE_OK && !f.chunked &&
+           f.content_length == (uint64_t)body_len;
+}
+
 static int reframe(struct nextbuf *nb, struct nb_out *out)
 {
     struct buf head;
     struct buf *body = &nb->body;
+    size_t body_len = nb->body_set ? nb->new_len : body->len;
 
-    if (build_head(nb, nb->body_set ? nb->new_len : body->len, &head) < 0)
+    if (build_head(nb, body_len, &head) < 0)
         return -E2BIG;
+    if (!head_frames(&head, body_len)) {
+        buf_free(&head);
+        return -EPROTO;
+    }
     out->a = buf_take(&head, &out->alen);
     if (nb->body_set) {
         out->b = nb->new_body;
