@@ -14,11 +14,15 @@ CLANG=${CLANG:-clang}
 mkdir -p "$OUT/obj" "$OUT/work"
 CFLAGS=(-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla)
 SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
-# Only what the targets need: the promote engine and the bounded buffer (no libuv/curl).
+# Only what the targets need: the promote engine, the bounded buffer and log, and the proxy's
+# relay without its socket layer (fuzz_http1 stubs proxy/conn.c). Linked from an archive, so
+# each target pulls in only the objects it uses.
 SRCS=()
-for s in promote/*.c extension/base/buf.c; do
+for s in promote/*.c extension/base/buf.c extension/base/log.c proxy/http1.c proxy/nextbuf.c \
+    proxy/relay.c; do
     [ "$s" = promote/cli.c ] || SRCS+=("$s")
 done
+LIBS=(-lhttp_parser -luv)
 n=0
 fail=0
 tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || fail=$((fail + 1)); }
@@ -58,13 +62,14 @@ for s in "${SRCS[@]}"; do
     fi
     objs+=("$o")
 done
+rm -f "$OUT/libfuzz.a" && ar rcs "$OUT/libfuzz.a" "${objs[@]}"
 
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/$name"
     # shellcheck disable=SC2046,SC2086 # word splitting of the object and library lists is intended
     if ! extra=$(deps_objs clang "$src" 2>"$OUT/$name.build.log") ||
-        ! $CLANG "${CFLAGS[@]}" -Ibuild/gen -DTB_LIBFUZZER "${SAN[@]}" "$src" "${objs[@]}" $extra $(deps_libs "$src") -o "$bin" 2>>"$OUT/$name.build.log"; then
+        ! $CLANG "${CFLAGS[@]}" -Ibuild/gen -DTB_LIBFUZZER "${SAN[@]}" "$src" $extra "$OUT/libfuzz.a" $(deps_libs "$src") "${LIBS[@]}" -o "$bin" 2>>"$OUT/$name.build.log"; then
         cat "$OUT/$name.build.log" >&2
         tap "not ok" "$name: clang libFuzzer build"
         continue
@@ -92,12 +97,13 @@ for s in "${SRCS[@]}"; do
     gcc "${CFLAGS[@]}" -c "$s" -o "$o" || { tap "not ok" "gcc build $s"; continue; }
     gobjs+=("$o")
 done
+rm -f "$OUT/libfuzz_gcc.a" && ar rcs "$OUT/libfuzz_gcc.a" "${gobjs[@]}"
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/replay_$name"
     # shellcheck disable=SC2046,SC2086 # word splitting of the object and library lists is intended
     if extra=$(deps_objs gcc "$src") &&
-        gcc "${CFLAGS[@]}" -Ibuild/gen "$src" "${gobjs[@]}" $extra $(deps_libs "$src") -o "$bin" &&
+        gcc "${CFLAGS[@]}" -Ibuild/gen "$src" $extra "$OUT/libfuzz_gcc.a" $(deps_libs "$src") "${LIBS[@]}" -o "$bin" &&
         "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
         tap ok "$name: gcc replay build runs the seed corpus"
     else
