@@ -89,7 +89,26 @@ async function doExport(expectFile) {
   process.exit(good ? 0 : 1);
 }
 
-const hex = (b) => Buffer.from(b || []).toString('hex');
+// Decodes the buffered bytes to OTLP/JSON form (ids as hex, 64-bit ints as strings) with the
+// project's decoder tool when it is there, else with the same protobufjs root directly.
+function decodeToObject(binFile) {
+  const tool = path.resolve(__dirname, '../tools/otlp-decode.cjs');
+  if (fs.existsSync(tool)) {
+    const { execFileSync } = require('child_process');
+    return JSON.parse(execFileSync(process.execPath, [tool, binFile], { encoding: 'utf8' }));
+  }
+  const root = need('otlp-decoder/build/src/generated/root');
+  const Req = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+  const obj = Req.toObject(Req.decode(fs.readFileSync(binFile)), { longs: String, enums: Number, bytes: String });
+  const ids = new Set(['traceId', 'spanId', 'parentSpanId']);
+  const fix = (v) => {
+    if (Array.isArray(v)) return v.map(fix);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) =>
+      [k, ids.has(k) && typeof x === 'string' ? Buffer.from(x, 'base64').toString('hex') : fix(x)]));
+  };
+  return fix(obj);
+}
 
 function anyValue(v) {
   if (!v) return undefined;
@@ -103,8 +122,6 @@ function anyValue(v) {
 const attrMap = (list) => Object.fromEntries((list || []).map((kv) => [kv.key, anyValue(kv.value)]));
 
 function doCheck(expectFile, binFile, first) {
-  const root = need('otlp-decoder/build/src/generated/root');
-  const Req = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
   const expect = JSON.parse(fs.readFileSync(expectFile, 'utf8'));
   let n = first;
   let failed = 0;
@@ -114,31 +131,32 @@ function doCheck(expectFile, binFile, first) {
   };
   let req;
   try {
-    req = Req.decode(fs.readFileSync(binFile));
+    req = decodeToObject(binFile);
     tap(true, 'buffered bytes decode as one ExportTraceServiceRequest (real decoder)');
   } catch (e) {
     tap(false, `buffered bytes decode: ${e.message}`);
     return failed;
   }
-  const total = req.resourceSpans.reduce(
-    (n2, rs) => n2 + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0);
+  const rsAll = req.resourceSpans || [];
+  const spansOf = (ss) => ss.spans || [];
+  const total = rsAll.reduce((n2, rs) => n2 + (rs.scopeSpans || []).reduce((m, ss) => m + spansOf(ss).length, 0), 0);
   const want = expect.reduce((n2, e) => n2 + e.spans.length, 0);
   tap(total === want, `every exported span buffered once (${total} of ${want})`);
   for (const e of expect) {
-    const rss = req.resourceSpans.filter((rs) => attrMap(rs.resource && rs.resource.attributes)['service.name'] === e.service);
+    const rss = rsAll.filter((rs) => attrMap(rs.resource && rs.resource.attributes)['service.name'] === e.service);
     const ra = rss.length ? attrMap(rss[0].resource.attributes) : {};
     tap(rss.length > 0 && ra['deployment.environment'] === 'e2e',
       `${e.mode}: resource preserved (service.name ${e.service}, deployment.environment)`);
-    const sss = rss.flatMap((rs) => rs.scopeSpans);
+    const sss = rss.flatMap((rs) => rs.scopeSpans || []);
     tap(sss.length > 0 && sss.every((ss) => ss.scope && ss.scope.name === e.scope && ss.scope.version === '0.1.0'),
       `${e.mode}: instrumentation scope ${e.scope}@0.1.0 preserved`);
-    const got = new Map(sss.flatMap((ss) => ss.spans).map((s) => [hex(s.spanId), s]));
+    const got = new Map(sss.flatMap(spansOf).map((s) => [s.spanId, s]));
     const same = e.spans.length === got.size && e.spans.every((w) => {
       const s = got.get(w.spanId);
-      return s && s.name === w.name && hex(s.traceId) === w.traceId &&
-        hex(s.parentSpanId) === w.parentSpanId && s.kind === w.kind + 1 &&
-        (s.status ? s.status.code || 0 : 0) === w.status &&
-        JSON.stringify(s.events.map((ev) => ev.name)) === JSON.stringify(w.events) &&
+      return s && s.name === w.name && s.traceId === w.traceId &&
+        (s.parentSpanId || '') === w.parentSpanId && s.kind === w.kind + 1 &&
+        ((s.status && s.status.code) || 0) === w.status &&
+        JSON.stringify((s.events || []).map((ev) => ev.name)) === JSON.stringify(w.events) &&
         JSON.stringify(attrMap(s.attributes)) === JSON.stringify(w.attributes);
     });
     tap(same, `${e.mode}: ${e.spans.length} spans exact (names, ids, parents, kind, status, events, attributes)`);

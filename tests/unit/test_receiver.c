@@ -452,6 +452,46 @@ static void test_many_connections(struct tap *t, struct rig *g)
     free(req);
 }
 
+/* A client that pipelines thousands of exports and never reads its answers must not hold up
+ * anyone else: its connection stops being read once its answers pile up. */
+static void test_slow_reader(struct tap *t, struct rig *g)
+{
+    struct client slow;
+    struct resp r;
+    struct buf many;
+    uint8_t *req;
+    size_t len;
+    int i;
+    double t0;
+    struct timespec ts;
+
+    make_export("svc", "scope", "slow", 1, &req, &len);
+    buf_init(&many, 64 << 20);
+    for (i = 0; i < 20000; i++) {
+        buf_appendf(
+            &many,
+            "POST /v1/traces HTTP/1.1\r\nContent-Type: " PB "\r\nContent-Length: %zu\r\n\r\n", len);
+        buf_append(&many, req, len);
+    }
+    client_open(&slow, g->port);
+    /* Non-blocking send of as much as the kernel takes: the receiver reads until its answers
+     * back up, then stops reading this connection. */
+    (void)send(slow.fd, many.data, many.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    usleep(200000);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    ok(t, one_post(g->port, TRACES, PB, NULL, req, len, &r) == 0 && r.status == 200,
+       "another client is served while one never reads its answers");
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ok(t, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - t0 < 1.0, "and promptly");
+    resp_free(&r);
+    client_close(&slow);
+    buf_free(&many);
+    free(req);
+    wait_idle(g);
+    drain(g);
+}
+
 static void test_partial_success(struct tap *t)
 {
     struct rig g;
@@ -619,6 +659,7 @@ int main(void)
     test_bad_gzip(&t, &g);
     test_expect_continue(&t, &g);
     test_many_connections(&t, &g);
+    test_slow_reader(&t, &g);
     test_bind(&t, &g);
     st = rig_stats(&g);
     ok(&t, st.requests > 1100 && st.bad_requests >= 20 && st.spans_rejected == 0,
