@@ -481,6 +481,44 @@ static void test_headers(struct tap *t, struct upstream *u, const struct proc *p
 
 /* ---- upstream unreachable, then back ---- */
 
+struct inflight {
+    pthread_t thr;
+    int port;
+    int status;
+    bool body_ok;
+};
+
+static void *inflight_main(void *arg)
+{
+    struct inflight *f = arg;
+    struct client c;
+    struct resp r;
+
+    client_open(&c, f->port);
+    client_get(&c, NEXT, &r);
+    f->status = r.status;
+    f->body_ok = has(&r.body, "Runtime.ProxyUpstreamError");
+    resp_free(&r);
+    client_close(&c);
+    return NULL;
+}
+
+/* The upstream goes away while a /next long-poll is open (the runtime waits for an event). */
+static void test_dies_in_flight(struct tap *t, struct upstream *u, int port, const char *ev)
+{
+    struct inflight f = {.port = port};
+
+    (void)ev;
+    u->next_delay_ms = 300;
+    pthread_create(&f.thr, NULL, inflight_main, &f);
+    usleep(100 * 1000);
+    upstream_stop(u);
+    pthread_join(f.thr, NULL);
+    u->next_delay_ms = 0;
+    ok(t, f.status == 502 && f.body_ok,
+       "upstream dies with a /next open: that /next gets a 502 (got %d)", f.status);
+}
+
 static void test_recovery(struct tap *t, struct upstream *u, int port)
 {
     char *ev = make_event(1300);
@@ -508,6 +546,10 @@ static void test_recovery(struct tap *t, struct upstream *u, int port)
     upstream_set_next(u, ev, 1300, false);
     ok(t, rc == 0 && invoke_fresh(port, ev, 1300),
        "upstream back on the same port: invocations succeed again");
+    test_dies_in_flight(t, u, port, ev);
+    rc = upstream_start(u, up_port);
+    upstream_set_next(u, ev, 1300, false);
+    ok(t, rc == 0 && invoke_fresh(port, ev, 1300), "and again after it died with a /next open");
     client_get(&w, NEXT, &r);
     ok(t, r.status == 200 && r.body.len == 1300, "the runtime's old connection recovers too");
     resp_free(&r);
