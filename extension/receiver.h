@@ -31,9 +31,8 @@ struct receiver_stats {
 /* Binds host:port (a loopback literal) and listens. Returns NULL with *err = -errno when it
  * cannot (-EADDRINUSE: another collector layer holds the port; the caller logs one line and runs
  * without a receiver). `sb` is shared with the daemon and must outlive the receiver. */
-struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port,
-                              size_t max_request_bytes, struct spanbuf *sb, const struct log *lg,
-                              int *err);
+struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_t max_request_bytes,
+                              struct spanbuf *sb, const struct log *lg, int *err);
 /* The port actually bound (port 0 picks one; tests). */
 int receiver_port(const struct receiver *r);
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);

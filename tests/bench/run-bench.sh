@@ -13,3 +13,14 @@ echo "== proxy, pinned (${PIN:-no taskset})"
 $PIN "$B/bench/bench_proxy" "${TB_BENCH_ROUNDS:-20}" || exit 1
 echo "== proxy, unpinned (second table; medians swing between runs)"
 "$B/bench/bench_proxy" "${TB_BENCH_ROUNDS:-20}" || exit 1
+
+# ---- rewriter: analyse+apply next to memcpy and cJSON parse+print of the same events ----
+echo "== rewriter"
+"$B/bench/bench_rewrite" || exit 1
+
+# ---- further sections: every tests/bench/section-*.sh, in name order ----
+for s in tests/bench/section-*.sh; do
+    [ -x "$s" ] || continue
+    echo "== $(basename "$s" .sh | sed 's/^section-//')"
+    TB_BUILD=$B "$s" || exit 1
+done
