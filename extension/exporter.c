@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <zlib.h>
 
+#include "extension/cabundle.h"
 #include "extension/otlp.h"
 
 #define MAX_HEADERS     32
@@ -23,6 +25,7 @@ struct exporter {
     struct buf header_lines; /* NUL-separated "k: v" */
     const char *headers[MAX_HEADERS + 3];
     struct httpc_req *req;
+    const char *ca_file; /* cabundle_find(): configured, $SSL_CERT_FILE or the system's */
     uv_timer_t retry;
     bool busy;
     uint64_t deadline_ms;
@@ -292,7 +295,7 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
                            .body = body,
                            .timeout_ms = timeout_ms,
                            .connect_timeout_ms = timeout_ms,
-                           .ca_file = x->conf->certificate,
+                           .ca_file = x->ca_file,
                            .max_response_bytes = 64 * 1024};
     int err;
 
@@ -396,6 +399,23 @@ static int build_headers(struct exporter *x)
     return 0;
 }
 
+/* The static layer binary's libcurl has no compiled-in CA path (Amazon Linux and Debian keep
+ * their bundles in different places), so HTTPS needs the file chosen here, once. */
+static void pick_ca_file(struct exporter *x)
+{
+    enum cabundle_source src;
+
+    x->ca_file = cabundle_find(x->conf->certificate, &src);
+    if (strncasecmp(x->conf->traces_endpoint, "https:", 6) != 0)
+        return;
+    if (x->ca_file)
+        log_debug(x->lg, "exporter", "CA bundle %s (%s)", x->ca_file, cabundle_source_name(src));
+    else
+        log_warn(x->lg, "exporter",
+                 "no CA bundle found: HTTPS exports will fail verification; "
+                 "set OTEL_EXPORTER_OTLP_CERTIFICATE");
+}
+
 struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
                               const struct conf *c, void (*done)(void *arg), void *arg,
                               const struct log *lg, int *err)
@@ -415,6 +435,7 @@ struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *
     x->done_arg = arg;
     x->rng = uv_hrtime() | 1;
     build_headers(x);
+    pick_ca_file(x);
     uv_timer_init(loop, &x->retry);
     x->retry.data = x;
     *err = 0;
