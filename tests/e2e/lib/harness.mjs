@@ -19,12 +19,6 @@ export const requireNode = createRequire(path.join(REPO, 'tests/node/package.jso
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The daemon has landed once main has its lifecycle source; until then the suites that need it
-// may skip. After that, a missing or broken daemon is a failure, never a skip.
-export function daemonLanded() {
-    return fs.existsSync(path.join(REPO, 'extension/daemon.c'));
-}
-
 export class Tap {
     constructor() {
         this.n = 0;
