@@ -25,6 +25,8 @@ export class Tap {
         this.failed = 0;
         process.on('exit', () => {
             console.log(`1..${this.n}`);
+            // Logs of a failed run are kept for diagnosis; a clean run leaves nothing behind.
+            if (this.failed === 0 && !process.env.TB_E2E_KEEP) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
         });
     }
     ok(cond, desc, diag) {
@@ -50,9 +52,12 @@ export class Tap {
     }
 }
 
+const tmpDirs = [];
 export function tmpDir(name) {
     const base = process.env.TB_E2E_TMP || os.tmpdir();
-    return fs.mkdtempSync(path.join(base, `tb-${name}-`));
+    const d = fs.mkdtempSync(path.join(base, `tb-${name}-`));
+    tmpDirs.push(d);
+    return d;
 }
 
 export function freePort() {
