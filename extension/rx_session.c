@@ -548,6 +548,7 @@ static void next_request(struct rx_session *s)
     s->wire_bytes = 0;
     s->err_status = 0;
     s->err_msg = NULL;
+    s->is_head = false;
 }
 
 static void on_done(void *owner)

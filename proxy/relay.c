@@ -250,7 +250,12 @@ static void req_error(void *owner, enum http_errno err)
     struct conn *c = owner;
     bool overflow = err == HPE_HEADER_OVERFLOW;
 
-    log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
+    if (overflow)
+        log_warn(c->p->lg, "proxy",
+                 "request head larger than %zu bytes from the runtime: answered 431",
+                 c->p->max_header_bytes);
+    else
+        log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
     if (c->ex.resp_started || c->ex.forwarded) {
         conn_close(c);
         return;

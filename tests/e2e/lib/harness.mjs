@@ -291,3 +291,31 @@ export function renderTree(spans) {
     for (const r of roots) walk(r, 0);
     return lines.join('\n');
 }
+
+// The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
+// handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
+// o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
+// the SDK default, then the handler gets no endpoint at all), lazyInit}
+export async function startTracebridgeStack(o) {
+    const sink = o.sink ?? (await startSink(o.dir));
+    const exts = extensionsDir(o.dir, { tracebridge: TRACEBRIDGE });
+    const events = path.join(o.dir, 'events.jsonl');
+    const otlpPort = o.otlpPort ?? (await freePort());
+    const proxyPort = await freePort();
+    const env = {
+        AWS_LAMBDA_EXEC_WRAPPER: WRAPPER,
+        TRACEBRIDGE_READY_FILE: path.join(o.dir, 'tracebridge.ready'),
+        TRACEBRIDGE_PROXY_PORT: String(proxyPort),
+        TRACEBRIDGE_OTLP_LISTEN: `127.0.0.1:${otlpPort}`,
+        TRACEBRIDGE_FLUSH: o.flush ?? 'end',
+        TRACEBRIDGE_LOG_LEVEL: 'debug',
+        HANDLER_EVENTS_OUT: events,
+        ...(o.env || {}),
+    };
+    // The handler and tracebridge share the function's environment in Lambda; only in tests do
+    // they get different OTLP endpoints: tracebridge → the sink, the handler → tracebridge.
+    const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint };
+    const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
+    const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: o.timeoutMs ?? 3000, shutdownMs: o.shutdownMs ?? 2000, env, extEnv, rtEnv, lazyInit: o.lazyInit });
+    return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
+}
