@@ -139,7 +139,24 @@ check_commands() { # arch binary
 }
 
 emulator_checks() { # opt
-    skip "emulator run of the layer: not written yet"
+    local opt=$1
+    if ! command -v node >/dev/null || [ ! -d tests/node/node_modules/aws-lambda-ric ]; then
+        skip "emulator run of the layer: node or the npm test peers missing (tests/deps.sh)"
+        return
+    fi
+    # Its TAP lines continue this suite's numbering.
+    node tests/e2e/layer_emulator.test.mjs "$opt" >"$T/emu.tap" 2>&1
+    local rc=$? line
+    while IFS= read -r line; do
+        case $line in
+        'ok '* | 'not ok '*)
+            n=$((n + 1))
+            echo "$line" | sed -E "s/^(not )?ok [0-9]+/\1ok $n/"
+            ;;
+        '#'*) echo "$line" ;;
+        esac
+    done <"$T/emu.tap"
+    ok $rc "layer emulator test exits 0"
 }
 
 # The daemon's whole cycle against bench_footprint's fake Lambda (Extensions + Runtime API, OTLP
