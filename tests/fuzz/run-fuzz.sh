@@ -12,9 +12,16 @@ CLANG=${CLANG:-clang}
 mkdir -p "$OUT/obj" "$OUT/work"
 CFLAGS=(-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla)
 SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
-# Only what the targets need: the promote engine and the bounded buffer (no libuv/curl).
+# Only what the targets need: the promote engine, the bounded buffer and the OTLP codec with
+# its protoc-c generated messages (no libuv/curl).
+mkdir -p "$OUT/gen"
+mapfile -t PROTOS < <(find extension/otlp/proto -name '*.proto' | sort)
+protoc-c -Iextension/otlp/proto --c_out="$OUT/gen" "${PROTOS[@]}" || exit 1
+CFLAGS+=(-I"$OUT/gen")
+LIBS=(-lprotobuf-c -lcjson -lm)
 SRCS=()
-for s in promote/*.c extension/base/buf.c; do
+for s in promote/*.c extension/base/buf.c extension/otlp.c extension/otlp/*.c \
+    $(find "$OUT/gen" -name '*.pb-c.c' | sort); do
     [ "$s" = promote/cli.c ] || SRCS+=("$s")
 done
 n=0
@@ -36,7 +43,7 @@ done
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/$name"
-    if ! $CLANG "${CFLAGS[@]}" -DTB_LIBFUZZER "${SAN[@]}" "$src" "${objs[@]}" -o "$bin" 2>"$OUT/$name.build.log"; then
+    if ! $CLANG "${CFLAGS[@]}" -DTB_LIBFUZZER "${SAN[@]}" "$src" "${objs[@]}" "${LIBS[@]}" -o "$bin" 2>"$OUT/$name.build.log"; then
         cat "$OUT/$name.build.log" >&2
         tap "not ok" "$name: clang libFuzzer build"
         continue
@@ -67,7 +74,7 @@ done
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     bin="$OUT/replay_$name"
-    if gcc "${CFLAGS[@]}" "$src" "${gobjs[@]}" -o "$bin" && "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
+    if gcc "${CFLAGS[@]}" "$src" "${gobjs[@]}" "${LIBS[@]}" -o "$bin" && "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
         tap ok "$name: gcc replay build runs the seed corpus"
     else
         tap "not ok" "$name: gcc replay"
