@@ -111,4 +111,6 @@ lint:
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# build/layer holds third-party source trees (curl ships docs named *.d): not dependency files.
+-include $(shell find build \( -path build/layer/src -o -path 'build/layer/*/work' \) -prune \
+	-o -name '*.d' -print 2>/dev/null)

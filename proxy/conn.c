@@ -8,9 +8,13 @@ struct wreq {
     uv_write_t req;
     struct side *s;
     size_t n;
-    char *own[2];
+    char *own[SIDE_PIECES];
+    unsigned nown;
     char data[];
 };
+
+static void drop_pieces(struct side *s);
+static int side_flush(struct side *s);
 
 static void proxy_maybe_free(struct proxy *p)
 {
@@ -23,6 +27,8 @@ static void conn_free(struct conn *c)
     struct proxy *p = c->p;
 
     relay_free(c);
+    drop_pieces(&c->down);
+    buf_free(&c->down.stage);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -48,6 +54,8 @@ static void on_up_closed(uv_handle_t *h)
     struct side *s = h->data;
     struct conn *c = s->c;
 
+    drop_pieces(s);
+    buf_free(&s->stage);
     free(s);
     c->p->stats.upstream_conns--;
     if (--c->handles == 0)
@@ -62,6 +70,7 @@ void conn_up_detach(struct conn *c)
         return;
     c->up = NULL;
     s->detached = true;
+    drop_pieces(s); /* nothing more goes to a dead upstream */
     uv_close((uv_handle_t *)&s->tcp, on_up_closed);
 }
 
@@ -78,6 +87,10 @@ void conn_close(struct conn *c)
 void conn_close_when_drained(struct conn *c)
 {
     c->close_when_drained = true;
+    if (!c->closing && side_flush(&c->down) < 0) { /* the last bytes may still be corked */
+        conn_close(c);
+        return;
+    }
     if (c->down.pending == 0)
         conn_close(c);
 }
@@ -85,8 +98,15 @@ void conn_close_when_drained(struct conn *c)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     struct side *s = h->data;
+    char *direct;
+    size_t len;
 
     (void)hint;
+    if (s == s->c->up && (direct = relay_read_target(s->c, &len)) != NULL) {
+        b->base = direct;
+        b->len = len;
+        return;
+    }
     /* Every read is fully consumed (copied where kept) before the next one, so one buffer per
      * proxy serves all connections. */
     b->base = s->c->p->readbuf;
@@ -101,10 +121,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     if (nread == 0 || s->detached || c->closing)
         return;
     if (nread > 0) {
+        c->corked = true;
         if (s == &c->down)
             http1_feed(&c->req, b->base, (size_t)nread);
         else
             http1_feed(&c->resp, b->base, (size_t)nread);
+        c->corked = false;
+        conn_flush(c);
     } else if (s == &c->down) {
         relay_downstream_eof(c);
     } else if (nread == UV_EOF) {
@@ -144,8 +167,10 @@ void conn_update_reads(struct conn *c)
     bool stop = c->closing || c->close_when_drained;
 
     /* A complete request blocks its parser until the response is relayed (no pipelining
-     * upstream), so downstream reads pause too. */
-    set_reading(&c->down, !stop && !up_full && !c->req.blocked && !c->req.stopped);
+     * upstream); bytes sent meanwhile are held, and reads pause only if they pile up. */
+    bool hold_full = c->req.blocked && http1_held_len(&c->req) > PROXY_HOLD_MAX;
+
+    set_reading(&c->down, !stop && !up_full && !hold_full && !c->req.stopped);
     if (c->up && c->up->connected)
         set_reading(c->up, !stop && !down_full);
 }
@@ -173,10 +198,11 @@ static void on_write(uv_write_t *req, int status)
     struct wreq *w = (struct wreq *)req;
     struct side *s = w->s;
     struct conn *c = s->c;
+    unsigned i;
 
     s->pending -= w->n;
-    free(w->own[0]);
-    free(w->own[1]);
+    for (i = 0; i < w->nown; i++)
+        free(w->own[i]);
     free(w);
     write_done(c, s, status);
 }
@@ -195,83 +221,200 @@ static ssize_t try_now(struct side *s, uv_buf_t *bufs, unsigned nbufs)
     return r;
 }
 
-static int submit(struct side *s, struct wreq *w, uv_buf_t *bufs, unsigned nbufs, size_t n)
+static void drop_pieces(struct side *s)
 {
+    unsigned i;
+
+    for (i = 0; i < s->nout; i++)
+        if (s->out[i].kind == PIECE_OWNED)
+            free(s->out[i].base);
+    s->nout = 0;
+    buf_reset(&s->stage);
+}
+
+static char *piece_data(const struct side *s, const struct piece *pc)
+{
+    return pc->kind == PIECE_STAGE ? s->stage.data + pc->off : pc->base;
+}
+
+/* Hands what the socket did not take to uv_write: bytes in the read buffer or the stage are
+ * copied into the request (they do not outlive this call), owned blocks are passed along. */
+static int submit_rest(struct side *s, unsigned first, size_t skip)
+{
+    uv_buf_t bufs[SIDE_PIECES];
+    size_t copy = 0;
+    size_t total = 0;
+    unsigned nb = 0;
+    unsigned i;
+    struct wreq *w;
+    char *cur;
     int rc;
 
+    for (i = first; i < s->nout; i++)
+        if (s->out[i].kind != PIECE_OWNED)
+            copy += s->out[i].len - (i == first ? skip : 0);
+    w = malloc(sizeof(*w) + copy);
+    if (!w)
+        return -ENOMEM;
+    w->nown = 0;
+    cur = w->data;
+    for (i = first; i < s->nout; i++) {
+        struct piece *pc = &s->out[i];
+        size_t off = i == first ? skip : 0;
+        char *src = piece_data(s, pc) + off;
+        size_t len = pc->len - off;
+
+        total += len;
+        if (pc->kind == PIECE_OWNED) {
+            w->own[w->nown++] = pc->base;
+            pc->base = NULL; /* now owned by w */
+            bufs[nb++] = uv_buf_init(src, (unsigned)len);
+            continue;
+        }
+        memcpy(cur, src, len);
+        if (nb > 0 && bufs[nb - 1].base + bufs[nb - 1].len == cur)
+            bufs[nb - 1].len += len; /* adjacent copies make one buffer */
+        else
+            bufs[nb++] = uv_buf_init(cur, (unsigned)len);
+        cur += len;
+    }
     w->s = s;
-    w->n = n;
-    rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, bufs, nbufs, on_write);
+    w->n = total;
+    rc = uv_write(&w->req, (uv_stream_t *)&s->tcp, bufs, nb, on_write);
     if (rc < 0) {
-        free(w->own[0]);
-        free(w->own[1]);
+        for (i = 0; i < w->nown; i++)
+            free(w->own[i]);
         free(w);
         return rc;
     }
-    s->pending += n;
+    s->pending += total;
     return 0;
+}
+
+/* Writes every queued piece: as much as the socket takes in one writev, the rest queued in
+ * libuv. 0 or -errno (the pieces are gone either way). */
+static int side_flush(struct side *s)
+{
+    uv_buf_t bufs[SIDE_PIECES];
+    unsigned i;
+    ssize_t done;
+    int rc = 0;
+
+    if (s->nout == 0)
+        return 0;
+    for (i = 0; i < s->nout; i++)
+        bufs[i] = uv_buf_init(piece_data(s, &s->out[i]), (unsigned)s->out[i].len);
+    done = try_now(s, bufs, s->nout);
+    if (done < 0) {
+        drop_pieces(s);
+        return (int)done;
+    }
+    for (i = 0; i < s->nout && (size_t)done >= s->out[i].len; i++) {
+        done -= (ssize_t)s->out[i].len;
+        if (s->out[i].kind == PIECE_OWNED)
+            free(s->out[i].base);
+        s->out[i].base = NULL;
+    }
+    if (i < s->nout)
+        rc = submit_rest(s, i, (size_t)done);
+    drop_pieces(s); /* frees only blocks not handed to a write request */
+    return rc;
+}
+
+void conn_flush(struct conn *c)
+{
+    int rc;
+
+    if (c->closing)
+        return;
+    if (c->up && (rc = side_flush(c->up)) < 0) {
+        relay_upstream_failed(c, rc);
+        if (c->closing)
+            return;
+    }
+    if (side_flush(&c->down) < 0)
+        conn_close(c);
+}
+
+static bool in_readbuf(const struct side *s, const char *p)
+{
+    const char *rb = s->c->p->readbuf;
+
+    return p >= rb && p < rb + sizeof(s->c->p->readbuf);
+}
+
+static int queue_piece(struct side *s, enum piece_kind kind, char *p, size_t n)
+{
+    struct piece *pc;
+
+    if (s->nout == SIDE_PIECES) {
+        int rc = side_flush(s);
+
+        if (rc < 0) {
+            if (kind == PIECE_OWNED)
+                free(p);
+            return rc;
+        }
+    }
+    pc = &s->out[s->nout++];
+    pc->kind = kind;
+    pc->len = n;
+    pc->base = kind == PIECE_STAGE ? NULL : p;
+    pc->off = 0;
+    if (kind == PIECE_STAGE) {
+        pc->off = s->stage.len;
+        if (buf_append(&s->stage, p, n) < 0) {
+            s->nout--;
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Queues bytes that will not outlive the current callback: read-buffer bytes by reference,
+ * small others in the stage, large others in their own copy. */
+static int queue_bytes(struct side *s, const char *p, size_t n)
+{
+    char *copy;
+
+    if (in_readbuf(s, p))
+        return queue_piece(s, PIECE_READBUF, (char *)p, n);
+    if (n <= SIDE_STAGE_MAX - s->stage.len && queue_piece(s, PIECE_STAGE, (char *)p, n) == 0)
+        return 0;
+    copy = malloc(n);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, p, n);
+    return queue_piece(s, PIECE_OWNED, copy, n);
 }
 
 int side_write(struct side *s, const char *p, size_t n)
 {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    ssize_t done;
-    struct wreq *w;
+    int rc;
 
     if (n == 0)
         return 0;
-    done = try_now(s, &b, 1);
-    if (done < 0)
-        return (int)done;
-    if ((size_t)done == n)
-        return 0;
-    w = malloc(sizeof(*w) + n - (size_t)done);
-    if (!w)
-        return -ENOMEM;
-    w->own[0] = w->own[1] = NULL;
-    memcpy(w->data, p + done, n - (size_t)done);
-    b = uv_buf_init(w->data, (unsigned)(n - (size_t)done));
-    return submit(s, w, &b, 1, b.len);
-}
-
-/* Drops the first `done` bytes from a pair of buffers. */
-static unsigned advance(uv_buf_t *bufs, unsigned nbufs, size_t done)
-{
-    while (nbufs > 0 && done >= bufs[0].len) {
-        done -= bufs[0].len;
-        bufs[0] = bufs[1];
-        nbufs--;
-    }
-    if (nbufs > 0) {
-        bufs[0].base += done;
-        bufs[0].len -= done;
-    }
-    return nbufs;
+    rc = queue_bytes(s, p, n);
+    if (rc < 0 || s->c->corked)
+        return rc;
+    return side_flush(s);
 }
 
 int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen)
 {
-    uv_buf_t bufs[2] = {uv_buf_init(a, (unsigned)alen), uv_buf_init(b, (unsigned)blen)};
-    unsigned nbufs = blen ? 2 : 1;
-    ssize_t done = try_now(s, bufs, nbufs);
-    struct wreq *w;
+    int rc = 0;
 
-    if (done >= 0)
-        nbufs = advance(bufs, nbufs, (size_t)done);
-    if (done < 0 || nbufs == 0) {
+    if (alen > 0)
+        rc = queue_piece(s, PIECE_OWNED, a, alen);
+    else
         free(a);
+    if (blen > 0 && rc == 0)
+        rc = queue_piece(s, PIECE_OWNED, b, blen);
+    else
         free(b);
-        return done < 0 ? (int)done : 0;
-    }
-    w = malloc(sizeof(*w));
-    if (!w) {
-        free(a);
-        free(b);
-        return -ENOMEM;
-    }
-    w->own[0] = a;
-    w->own[1] = b;
-    return submit(s, w, bufs, nbufs, bufs[0].len + (nbufs > 1 ? bufs[1].len : 0));
+    if (rc < 0 || s->c->corked)
+        return rc;
+    return side_flush(s);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -313,6 +456,7 @@ int conn_up_ensure(struct conn *c)
     s->c = c;
     s->tcp.data = s;
     s->creq.data = s;
+    buf_init(&s->stage, SIDE_STAGE_MAX);
     c->up = s;
     c->handles++;
     c->p->stats.upstream_conns++;
@@ -335,6 +479,7 @@ int conn_accept(struct proxy *p)
     c->down.c = c;
     c->down.connected = true;
     c->down.tcp.data = &c->down;
+    buf_init(&c->down.stage, SIDE_STAGE_MAX);
     rc = uv_tcp_init(p->loop, &c->down.tcp);
     if (rc < 0) {
         free(c);

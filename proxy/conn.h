@@ -22,6 +22,15 @@
 #define PROXY_PENDING_HIGH (1024 * 1024)
 #define PROXY_PENDING_LOW  (256 * 1024)
 #define PROXY_RID_MAX      128
+/* Output pieces gathered while one read is processed; more than this flushes early. */
+#define SIDE_PIECES 16
+/* Corked bytes that do not live in the read buffer are copied here (small heads); larger ones
+ * get their own allocation. */
+#define SIDE_STAGE_MAX (256 * 1024)
+/* A runtime that sends more than this after a complete request (pipelining, which no Lambda
+ * client does) is not read from until the exchange ends. Below it, reads stay on, so a
+ * request/response cycle never toggles the socket's epoll registration. */
+#define PROXY_HOLD_MAX (64 * 1024)
 
 struct conn;
 
@@ -42,6 +51,17 @@ struct proxy {
     char readbuf[PROXY_READ_BUF];
 };
 
+enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED };
+
+/* A corked output piece: bytes in the proxy's read buffer (valid until the read callback
+ * returns), in the side's stage (by offset: the stage may move), or an owned allocation. */
+struct piece {
+    enum piece_kind kind;
+    char *base; /* READBUF, OWNED */
+    size_t off; /* STAGE */
+    size_t len;
+};
+
 struct side {
     uv_tcp_t tcp;
     uv_connect_t creq;
@@ -51,6 +71,9 @@ struct side {
     bool throttled; /* the other side stopped reading because of this side's pending bytes */
     bool connected;
     bool detached; /* no longer the conn's upstream; closing */
+    struct piece out[SIDE_PIECES];
+    unsigned nout;
+    struct buf stage;
 };
 
 enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR };
@@ -90,6 +113,7 @@ struct conn {
     struct exchange ex;
     bool closing;
     bool close_when_drained;
+    bool corked; /* inside a read callback: writes are gathered and flushed at its end */
 };
 
 /* conn.c: sockets, writes, backpressure, lifecycle. */
@@ -97,11 +121,16 @@ int conn_accept(struct proxy *p);
 void conn_close(struct conn *c);
 int conn_up_ensure(struct conn *c);
 void conn_up_detach(struct conn *c);
-/* Writes bytes (copied unless they go out at once). 0 or -errno. */
+/* Writes bytes (copied unless they go out at once). Inside a read callback the bytes are only
+ * queued and go out with everything else that callback wrote, in one writev: a head and the
+ * first body bytes never leave as separate segments. 0 or -errno. */
 int side_write(struct side *s, const char *p, size_t n);
-/* Writes two malloc'd blocks in one write and frees them afterwards (NULL blocks allowed). */
+/* Writes two malloc'd blocks (queued like side_write) and frees them afterwards (NULL blocks
+ * allowed). The blocks are owned by the side from the call on, also on error. */
 int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen);
 void conn_update_reads(struct conn *c);
+/* Writes what a read callback queued on both sides. */
+void conn_flush(struct conn *c);
 void conn_close_when_drained(struct conn *c);
 
 /* relay.c: the exchange state machine driven by the two parsers. */
@@ -111,5 +140,7 @@ void relay_upstream_failed(struct conn *c, int err);
 void relay_upstream_eof(struct conn *c);
 void relay_downstream_eof(struct conn *c);
 void relay_conn_closing(struct conn *c);
+/* Where the upstream socket may read directly (a /next body being buffered), or NULL. */
+char *relay_read_target(struct conn *c, size_t *len);
 
 #endif

@@ -29,6 +29,9 @@ static int on_url(http_parser *p, const char *at, size_t n)
 
 static void emit_trailer(struct http1 *h)
 {
+    while (h->tname.len > 0 &&
+           (h->tname.data[h->tname.len - 1] == ' ' || h->tname.data[h->tname.len - 1] == '\t'))
+        h->tname.len--;
     if (h->tname.len > 0 && h->ops->trailer)
         h->ops->trailer(h->owner, h->tname.data, h->tname.len, h->tval.data ? h->tval.data : "",
                         h->tval.len);
@@ -157,8 +160,33 @@ static int deliver(struct http1 *h, const char *data, size_t n)
         return 0;
     if (!h->in_body)
         return buf_append(&h->head, data, n);
+    if (h->lf_in_head) { /* already handed over as the head's last byte */
+        h->lf_in_head = false;
+        data++;
+        if (--n == 0)
+            return 0;
+    }
     h->ops->raw(h->owner, data, n);
     return 0;
+}
+
+static bool is_ows(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* http-parser lets "Name :" through with the space in the name. Lookups (Content-Length above
+ * all, which decides re-framing) must not be fooled by it, so names are indexed without it. */
+static void trim_names(struct http1 *h)
+{
+    size_t i;
+
+    for (i = 0; i < h->nhdrs; i++) {
+        struct h1_header *hd = &h->hdrs[i];
+
+        while (hd->name_len > 0 && is_ows(h->head.data[hd->name_off + hd->name_len - 1]))
+            hd->name_len--;
+    }
 }
 
 static void dispatch(struct http1 *h)
@@ -170,6 +198,7 @@ static void dispatch(struct http1 *h)
     if (ev == EV_HEAD) {
         h->in_body = true;
         h->in_value = false;
+        trim_names(h);
         h->ops->head(h->owner);
     } else if (ev == EV_DONE) {
         h->blocked = true;
@@ -200,6 +229,15 @@ static size_t step(struct http1 *h, const char *data, size_t len)
     }
     if (err == HPE_PAUSED) {
         http_parser_pause(&h->parser, 0);
+        /* http-parser reports the head before it consumes the head's final LF: the head buffer
+         * gets that byte now (so a head is always complete) and the raw stream skips it. */
+        if (h->event == EV_HEAD && n < len) {
+            if (buf_append(&h->head, data + n, 1) < 0) {
+                fail(h, HPE_HEADER_OVERFLOW);
+                return 0;
+            }
+            h->lf_in_head = true;
+        }
         dispatch(h);
     } else if (err != HPE_OK) {
         fail(h, err);
@@ -259,6 +297,7 @@ static void reset_message(struct http1 *h)
     h->in_body = false;
     h->in_value = false;
     h->skip_body = false;
+    h->lf_in_head = false;
     buf_reset(&h->tname);
     buf_reset(&h->tval);
 }
@@ -324,4 +363,9 @@ size_t http1_status_line_len(const struct http1 *h)
 bool http1_has_held(const struct http1 *h)
 {
     return h->held.len > 0;
+}
+
+size_t http1_held_len(const struct http1 *h)
+{
+    return h->held.len;
 }

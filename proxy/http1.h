@@ -30,7 +30,7 @@ struct h1_header {
 struct http1_ops {
     /* The head is complete; http1_header etc. work until the next message starts. */
     void (*head)(void *owner);
-    /* Raw bytes of the message after its head (and the last byte of the head itself). */
+    /* Raw bytes of the message after its head (the head buffer holds the whole head). */
     void (*raw)(void *owner, const char *p, size_t n);
     /* Decoded body bytes (chunk framing removed). */
     void (*body)(void *owner, const char *p, size_t n);
@@ -62,7 +62,8 @@ struct http1 {
     bool dispatched; /* the last execute call ended in a head/done event */
     bool unindexed;  /* the header being parsed is past HTTP1_MAX_INDEXED */
     bool stopped;
-    int event; /* set by parser callbacks, dispatched after execute returns */
+    bool lf_in_head; /* the head's final LF was copied into head; raw skips it */
+    int event;       /* set by parser callbacks, dispatched after execute returns */
     struct buf tname;
     struct buf tval;
     struct buf held; /* bytes that arrived while blocked */
@@ -93,5 +94,6 @@ void http1_stop(struct http1 *h);
 const char *http1_header(const struct http1 *h, const char *name, size_t *len);
 size_t http1_status_line_len(const struct http1 *h);
 bool http1_has_held(const struct http1 *h);
+size_t http1_held_len(const struct http1 *h);
 
 #endif

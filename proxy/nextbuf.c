@@ -43,6 +43,20 @@ void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
     buf_reset(&nb->raw);
     nb->resp = resp;
     nb->chunked = (resp->parser.flags & F_CHUNKED) != 0;
+    nb->preallocated = false;
+    if (!nb->chunked && resp->parser.content_length > 0 &&
+        resp->parser.content_length <= nb->body.max)
+        nb->preallocated = buf_reserve(&nb->body, (size_t)resp->parser.content_length) == 0;
+}
+
+char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len)
+{
+    struct buf *b = &nb->body;
+
+    if (!nb->preallocated || remaining == 0 || b->cap - b->len - 1 < remaining)
+        return NULL;
+    *len = remaining;
+    return b->data + b->len;
 }
 
 int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n)
@@ -52,18 +66,27 @@ int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n)
 
 int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
 {
-    return buf_append(&nb->body, p, n);
+    struct buf *b = &nb->body;
+
+    if (b->data && p >= b->data && p < b->data + b->cap) { /* read straight into the buffer */
+        if (n > b->cap - b->len - 1)
+            return -E2BIG;
+        if (p != b->data + b->len)
+            memmove(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_append(b, p, n);
 }
 
-/* Copies the held head. http-parser consumes the head's final LF only after the head event, so
- * that byte arrives as the first raw byte: kept in `raw` for chunked bodies, re-added here
- * otherwise (only raw chunked bodies are stored). */
+/* Copies the held head (complete, final LF included). */
 static int take_head(const struct nextbuf *nb, struct buf *out)
 {
     const struct buf *h = &nb->resp->head;
 
-    buf_init(out, h->len + 1);
-    if (buf_append(out, h->data, h->len) < 0 || (!nb->chunked && buf_append_byte(out, '\n') < 0)) {
+    buf_init(out, h->len);
+    if (buf_append(out, h->data, h->len) < 0) {
         buf_free(out);
         return -ENOMEM;
     }
@@ -177,13 +200,50 @@ static void copy_rid(const struct nextbuf *nb, char *rid, size_t cap)
     rid[len] = '\0';
 }
 
+struct framing {
+    bool seen;
+    bool chunked;
+    uint64_t content_length;
+};
+
+static int on_framing(http_parser *hp)
+{
+    struct framing *f = hp->data;
+
+    f->seen = true;
+    f->chunked = (hp->flags & F_CHUNKED) != 0;
+    f->content_length = hp->content_length;
+    return 1; /* no body follows in what is parsed here */
+}
+
+/* The rebuilt head must frame exactly body_len bytes for a parser like the runtime's: an odd
+ * header the upstream parser tolerated (a name that merely starts with Transfer-Encoding, say)
+ * must not make the runtime read the event wrong. Checked with the same parser. */
+static bool head_frames(const struct buf *head, size_t body_len)
+{
+    static const http_parser_settings st = {.on_headers_complete = on_framing};
+    struct framing f = {0};
+    http_parser hp;
+
+    http_parser_init(&hp, HTTP_RESPONSE);
+    hp.data = &f;
+    (void)http_parser_execute(&hp, &st, head->data, head->len);
+    return f.seen && HTTP_PARSER_ERRNO(&hp) == HPE_OK && !f.chunked &&
+           f.content_length == (uint64_t)body_len;
+}
+
 static int reframe(struct nextbuf *nb, struct nb_out *out)
 {
     struct buf head;
     struct buf *body = &nb->body;
+    size_t body_len = nb->body_set ? nb->new_len : body->len;
 
-    if (build_head(nb, nb->body_set ? nb->new_len : body->len, &head) < 0)
+    if (build_head(nb, body_len, &head) < 0)
         return -E2BIG;
+    if (!head_frames(&head, body_len)) {
+        buf_free(&head);
+        return -EPROTO;
+    }
     out->a = buf_take(&head, &out->alen);
     if (nb->body_set) {
         out->b = nb->new_body;

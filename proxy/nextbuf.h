@@ -25,7 +25,8 @@ struct nextbuf {
     struct buf body;          /* decoded body, at most max_event_bytes */
     struct buf raw;           /* raw chunked body (empty for Content-Length bodies) */
     bool chunked;
-    char *new_body; /* set by the hook (owned) */
+    bool preallocated; /* body has room for the whole Content-Length */
+    char *new_body;    /* set by the hook (owned) */
     size_t new_len;
     bool body_set;
     struct nb_set set[NEXTBUF_MAX_SET];
@@ -44,10 +45,17 @@ struct nb_out {
 void nextbuf_init(struct nextbuf *nb, size_t max_event);
 void nextbuf_free(struct nextbuf *nb);
 
-/* Starts buffering the response whose head `resp` holds. */
+/* Starts buffering the response whose head `resp` holds. A Content-Length body that fits is
+ * given its whole buffer now (one allocation, no growth copies). */
 void nextbuf_start(struct nextbuf *nb, const struct http1 *resp);
 
-/* Adds raw / decoded body bytes. -E2BIG when the event is too large to buffer (or -ENOMEM). */
+/* Where the socket may read the next `remaining` body bytes of a Content-Length body directly
+ * (no copy through the read buffer): returns the spot right after the bytes buffered so far
+ * and sets *len, or NULL when the body is chunked or not preallocated. */
+char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len);
+
+/* Adds raw / decoded body bytes (bytes already read into the read target are only counted).
+ * -E2BIG when the event is too large to buffer (or -ENOMEM). */
 int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n);
 int nextbuf_body(struct nextbuf *nb, const char *p, size_t n);
 

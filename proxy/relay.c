@@ -181,6 +181,13 @@ static void req_head(void *owner)
     if (ex->kind == REQ_NEXT)
         c->p->stats.next_requests++;
     capture_request_headers(c);
+    if (http1_has_held(&c->resp)) {
+        /* Upstream sent bytes after its last response, unasked: they must not be taken for
+         * the answer to this request. That connection goes; a fresh one serves the request. */
+        log_warn(c->p->lg, "proxy", "upstream sent data nobody asked for; reconnecting");
+        conn_up_detach(c);
+        http1_reset(&c->resp);
+    }
     http1_resume(&c->resp);
     c->resp.skip_body = ex->is_head;
     rc = conn_up_ensure(c);
@@ -243,7 +250,12 @@ static void req_error(void *owner, enum http_errno err)
     struct conn *c = owner;
     bool overflow = err == HPE_HEADER_OVERFLOW;
 
-    log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
+    if (overflow)
+        log_warn(c->p->lg, "proxy",
+                 "request head larger than %zu bytes from the runtime: answered 431",
+                 c->p->max_header_bytes);
+    else
+        log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
     if (c->ex.resp_started || c->ex.forwarded) {
         conn_close(c);
         return;
@@ -487,6 +499,18 @@ void relay_conn_closing(struct conn *c)
         ex->status = 0;
         report(c);
     }
+}
+
+char *relay_read_target(struct conn *c, size_t *len)
+{
+    const struct http1 *h = &c->resp;
+
+    /* Only while the parser consumes bytes as they come (not holding them) and is inside a
+     * Content-Length body: the read is then capped at the body's remaining bytes. */
+    if (c->ex.mode != RESP_NEXTBUF || c->ex.resp_done || h->blocked || h->stopped || !h->in_body ||
+        (h->parser.flags & F_CHUNKED))
+        return NULL;
+    return nextbuf_read_target(&c->nb, (size_t)h->parser.content_length, len);
 }
 
 void relay_init(struct conn *c)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (make bench). Latency runs are pinned to one CPU (perf-anchors.md):
 # unpinned, loopback round trips are bimodal and the medians swing too much to compare.
+# bench_proxy starts the upstream and the proxies as child processes, which inherit the pinning.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${TB_BUILD:-build}
@@ -8,8 +9,10 @@ PIN="taskset -c 0"
 command -v taskset >/dev/null || PIN=""
 
 # ---- proxy: round trip direct vs through the proxy ----
-echo "== proxy (pinned: ${PIN:-no taskset})"
+echo "== proxy, pinned (${PIN:-no taskset})"
 $PIN "$B/bench/bench_proxy" "${TB_BENCH_ROUNDS:-20}" || exit 1
+echo "== proxy, unpinned (second table; medians swing between runs)"
+"$B/bench/bench_proxy" "${TB_BENCH_ROUNDS:-20}" || exit 1
 
 # ---- rewriter: analyse+apply next to memcpy and cJSON parse+print of the same events ----
 echo "== rewriter"

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -23,7 +25,7 @@
 #include "extension/base/buf.h"
 #include "proxy/proxy.h"
 
-#define MAX_UP_CONNS 64
+#define MAX_UP_CONNS 256
 #define BIG          (64 * 1024 * 1024)
 
 /* ---------------- fake upstream ---------------- */
@@ -42,12 +44,29 @@ struct upstream {
     size_t next_len;
     bool next_chunked;
     int next_delay_ms;
+    int next_5xx;           /* the next this many /next get a 500 with a JSON error */
+    int next_drops;         /* the next this many /next are cut after next_drop_after bytes */
+    size_t next_drop_after; /* body bytes sent before the connection is dropped */
+    int next_barrier;       /* answer /next only once this many are waiting (or after 5 s) */
+    bool no_raw;            /* do not keep request bytes (huge streamed bodies) */
+    pthread_cond_t cv;
     /* observations */
     int nexts;
     int requests;
-    size_t body_bytes; /* body bytes seen by the upstream so far (all requests) */
+    int waiting;
+    int closed_conns;
+    size_t body_bytes;    /* body bytes seen by the upstream so far (all requests) */
+    double first_body_us; /* CLOCK_MONOTONIC time of the first body byte (0: none yet) */
     struct buf last_req;
 };
+
+static __attribute__((unused)) double mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
 
 struct upc {
     struct upstream *u;
@@ -90,6 +109,8 @@ static __attribute__((unused)) int up_on_body(http_parser *p, const char *at, si
 
     (void)at;
     pthread_mutex_lock(&c->u->mu);
+    if (c->u->first_body_us == 0 && n > 0)
+        c->u->first_body_us = mono_us();
     c->u->body_bytes += n;
     pthread_mutex_unlock(&c->u->mu);
     return 0;
@@ -105,14 +126,60 @@ static __attribute__((unused)) int up_on_done(http_parser *p)
 static const http_parser_settings up_settings = {
     .on_url = up_on_url, .on_body = up_on_body, .on_message_complete = up_on_done};
 
-static __attribute__((unused)) void up_send_next(struct upc *c, int n)
+/* Holds a /next until next_barrier of them wait (Managed Instances: many in flight). */
+static __attribute__((unused)) void up_barrier(struct upstream *u)
 {
+    struct timespec dl;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
+    pthread_mutex_lock(&u->mu);
+    u->waiting++;
+    pthread_cond_broadcast(&u->cv);
+    while (u->next_barrier && u->waiting < u->next_barrier &&
+           pthread_cond_timedwait(&u->cv, &u->mu, &dl) == 0)
+        ;
+    pthread_mutex_unlock(&u->mu);
+}
+
+/* Takes one from a fault counter under the lock; true when this response gets the fault. */
+static __attribute__((unused)) bool up_take(struct upstream *u, int *counter)
+{
+    bool hit;
+
+    pthread_mutex_lock(&u->mu);
+    hit = *counter > 0;
+    if (hit)
+        (*counter)--;
+    pthread_mutex_unlock(&u->mu);
+    return hit;
+}
+
+/* Returns false when the connection must be dropped. */
+static __attribute__((unused)) bool up_send_next(struct upc *c, int n)
+{
+    static const char err500[] = "{\"errorMessage\":\"Internal error\","
+                                 "\"errorType\":\"ServiceException\"}";
     struct upstream *u = c->u;
     struct buf b;
     size_t off;
+    bool drop;
 
     if (u->next_delay_ms)
         usleep((useconds_t)u->next_delay_ms * 1000);
+    if (u->next_barrier)
+        up_barrier(u);
+    if (up_take(u, &u->next_5xx)) {
+        buf_init(&b, 1024);
+        buf_appendf(&b,
+                    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\n\r\n%s",
+                    strlen(err500), err500);
+        write_all(c->fd, b.data, b.len);
+        buf_free(&b);
+        return true;
+    }
+    drop = up_take(u, &u->next_drops);
     buf_init(&b, BIG);
     buf_appendf(&b,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -133,8 +200,19 @@ static __attribute__((unused)) void up_send_next(struct upc *c, int n)
         }
         buf_appendf(&b, "0\r\n\r\n");
     }
+    if (drop) {
+        const char *body = memmem(b.data, b.len, "\r\n\r\n", 4);
+        size_t head = (size_t)(body - b.data) + 4;
+
+        write_all(c->fd, b.data,
+                  head +
+                      (u->next_drop_after < b.len - head ? u->next_drop_after : b.len - head - 1));
+        buf_free(&b);
+        return false;
+    }
     write_all(c->fd, b.data, b.len); /* head and body in one send, like the real API */
     buf_free(&b);
+    return true;
 }
 
 static __attribute__((unused)) bool up_respond(struct upc *c)
@@ -151,7 +229,7 @@ static __attribute__((unused)) bool up_respond(struct upc *c)
     n = c->p.method == HTTP_GET && strstr(c->url, "/invocation/next") ? ++u->nexts : 0;
     pthread_mutex_unlock(&u->mu);
     if (n) {
-        up_send_next(c, n);
+        return up_send_next(c, n);
     } else if (c->p.method == HTTP_HEAD) {
         write_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38);
     } else if (strstr(c->url, "/continue")) {
@@ -161,6 +239,9 @@ static __attribute__((unused)) bool up_respond(struct upc *c)
         write_all(c->fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye", 41);
         return false;
     } else if (strstr(c->url, "/reset")) {
+        return false;
+    } else if (strstr(c->url, "/truncate")) {
+        write_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part", 48);
         return false;
     } else {
         write_all(c->fd, ok202, sizeof(ok202) - 1);
@@ -182,7 +263,8 @@ static __attribute__((unused)) void *up_conn_main(void *arg)
         off = 0;
         while (off < (size_t)n) {
             size_t k = http_parser_execute(&c->p, &up_settings, tmp + off, (size_t)n - off);
-            buf_append(&c->raw, tmp + off, k);
+            if (!c->u->no_raw)
+                buf_append(&c->raw, tmp + off, k);
             off += k;
             if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED) {
                 http_parser_pause(&c->p, 0);
@@ -200,6 +282,9 @@ static __attribute__((unused)) void *up_conn_main(void *arg)
     }
 out:
     shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_lock(&c->u->mu);
+    c->u->closed_conns++;
+    pthread_mutex_unlock(&c->u->mu);
     buf_free(&c->raw);
     free(c);
     return NULL;
@@ -269,6 +354,7 @@ static __attribute__((unused)) int upstream_start(struct upstream *u, int port)
     u->stop = false;
     u->nconns = 0;
     pthread_mutex_init(&u->mu, NULL);
+    pthread_cond_init(&u->cv, NULL);
     buf_init(&u->last_req, BIG);
     pthread_create(&u->accept_thr, NULL, up_accept_main, u);
     return 0;
@@ -291,6 +377,7 @@ static __attribute__((unused)) void upstream_stop(struct upstream *u)
         close(u->fds[i]);
     }
     buf_free(&u->last_req);
+    pthread_cond_destroy(&u->cv);
     pthread_mutex_destroy(&u->mu);
 }
 
@@ -687,6 +774,107 @@ static __attribute__((unused)) int wait_until(struct upstream *u, size_t *field,
         usleep(2000);
     }
     return -1;
+}
+
+/* ---------------- proxyd as a separate process ---------------- */
+
+struct proc {
+    pid_t pid;
+    int port;
+    char log[64]; /* its stderr */
+};
+
+/* Starts build/tools/proxyd (found next to this test binary) with the given extra argument
+ * (or NULL). 0 or -1. */
+static __attribute__((unused)) int proxyd_start(struct proc *pr, int upstream_port,
+                                                const char *extra)
+{
+    char exe[512];
+    char tool[600];
+    char up[64];
+    char line[64] = {0};
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    int fds[2];
+    int efd;
+    FILE *f;
+
+    if (n <= 0 || pipe(fds) < 0)
+        return -1;
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    snprintf(tool, sizeof(tool), "%s/../tools/proxyd", exe);
+    snprintf(up, sizeof(up), "127.0.0.1:%d", upstream_port);
+    snprintf(pr->log, sizeof(pr->log), "/tmp/proxyd-XXXXXX");
+    efd = mkstemp(pr->log);
+    pr->pid = fork();
+    if (pr->pid == 0) {
+        dup2(fds[1], 1);
+        dup2(efd, 2);
+        close(fds[0]);
+        close(fds[1]);
+        close(efd);
+        execl(tool, tool, "--upstream", up, extra, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    close(efd);
+    f = fdopen(fds[0], "r");
+    if (pr->pid < 0 || !f || !fgets(line, sizeof(line), f) ||
+        sscanf(line, "READY %d", &pr->port) != 1) {
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* SIGTERM, then the exit status (the daemon's loop must close cleanly: 0). */
+static __attribute__((unused)) int proxyd_stop(struct proc *pr)
+{
+    int st = 0;
+
+    kill(pr->pid, SIGTERM);
+    waitpid(pr->pid, &st, 0);
+    unlink(pr->log);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Open descriptors of a process (/proc/PID/fd). */
+static __attribute__((unused)) int count_fds(pid_t pid)
+{
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* "VmHWM" (peak RSS) or "VmRSS" of a process, in kB. */
+static __attribute__((unused)) long proc_kb(pid_t pid, const char *field)
+{
+    char path[64];
+    char line[256];
+    long kb = -1;
+    size_t flen = strlen(field);
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+            kb = strtol(line + flen + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
 }
 
 #endif

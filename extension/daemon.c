@@ -1,0 +1,605 @@
+/* daemon: wires the parts together on one libuv loop and decides when to call /event/next.
+ *
+ * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
+ * config, proxy listening, ready file (the wrapper's signal), OTLP receiver, THEN register.
+ *
+ * When /event/next is called after an INVOKE (TRACEBRIDGE_FLUSH):
+ *   invoke    the flush of what earlier invocations left starts at INVOKE and overlaps the
+ *             handler; next is called once it finished, or at most max_flush_ms after the
+ *             invocation ended;
+ *   end       when the invocation ended (response/error at the proxy), the flush starts; next
+ *             is called when it finished or max_flush_ms later, whichever is first;
+ *   adaptive  end while invocations are rare, invoke once they come back to back.
+ * The export itself may outlive that wait (it carries on across the freeze, bounded by
+ * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms.
+ * An invocation the proxy has not seen BYPASS_GRACE_MS after its INVOKE is presumed to bypass
+ * the proxy (runtime ignores the wrapper) and counts as ended for this purpose. */
+#include "extension/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "extension/base/log.h"
+#include "extension/conf.h"
+#include "extension/exporter.h"
+#include "extension/extapi.h"
+#include "extension/httpc.h"
+#include "extension/ids.h"
+#include "extension/lifecycle.h"
+#include "extension/otlp.h"
+#include "extension/receiver.h"
+#include "extension/resource.h"
+#include "extension/spanbuf.h"
+#include "proxy/proxy.h"
+
+#define BYPASS_GRACE_MS     500
+#define SHUTDOWN_MARGIN_MS  150
+#define SIGNAL_BUDGET_MS    500
+#define LMI_FLUSH_EVERY_MS  1000
+#define ADAPTIVE_FAST_MS    2000 /* INVOKEs closer than this count as frequent */
+#define ADAPTIVE_FAST_COUNT 3
+#define SPAN_ENCODE_MAX     (4 * 1024 * 1024)
+
+enum daemon_state { ST_INIT = 0, ST_REGISTERING, ST_WAITING, ST_INVOKE, ST_SHUTDOWN, ST_DONE };
+
+struct daemon {
+    uv_loop_t loop;
+    struct log lg;
+    struct conf conf;
+    struct ids ids;
+    struct httpc *http;
+    struct extapi *ext;
+    struct proxy *proxy;
+    struct receiver *recv;
+    struct spanbuf *sb;
+    struct exporter *exp;
+    struct lifecycle *lc;
+    struct otlp_resource *res;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    uv_timer_t gate;
+    uv_timer_t stop_timer;
+    uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
+    enum daemon_state state;
+    bool export_enabled;
+    char name[256];
+    char account_id[32];
+    /* the current invocation (between INVOKE and the next /event/next) */
+    char rid[EXTAPI_ID_MAX];
+    uint64_t invoke_at; /* uv_now */
+    uint64_t fn_deadline_at;
+    uint64_t settled_at;
+    bool settled;
+    bool flush_started;
+    bool invoke_mode; /* effective mode for this invocation */
+    char last_ended[EXTAPI_ID_MAX];
+    /* adaptive */
+    uint64_t last_invoke_at;
+    int fast_streak;
+    bool adaptive_invoke;
+    int exit_code;
+};
+
+/* ---- clocks ---- */
+
+static uint64_t epoch_ms(void)
+{
+    return span_now_ns() / 1000000ULL;
+}
+
+/* Converts an epoch-ms deadline to the loop clock, minus a margin. */
+static uint64_t loop_deadline(struct daemon *d, uint64_t deadline_epoch_ms, uint64_t margin,
+                              uint64_t fallback)
+{
+    uint64_t now = uv_now(&d->loop);
+    uint64_t wall = epoch_ms();
+
+    if (!deadline_epoch_ms || deadline_epoch_ms <= wall + margin)
+        return deadline_epoch_ms ? now : now + fallback;
+    return now + (deadline_epoch_ms - wall - margin);
+}
+
+/* ---- spans in ---- */
+
+static void collect_dropped(struct daemon *d)
+{
+    size_t n = spanbuf_take_dropped(d->sb) + (d->exp ? exporter_take_dropped(d->exp) : 0);
+
+    if (n) {
+        log_warn(&d->lg, "daemon", "%zu spans dropped (buffer full or rejected by the backend)", n);
+        lifecycle_add_dropped(d->lc, n);
+    }
+}
+
+static void ensure_resource(struct daemon *d)
+{
+    struct attr_list attrs = {0};
+    struct resource_facts f = {.account_id = d->account_id, .log_stream = NULL};
+
+    if (d->res)
+        return;
+    f.log_stream = getenv("AWS_LAMBDA_LOG_STREAM_NAME");
+    if (resource_build(&d->conf, &f, &attrs, &d->lg) == 0)
+        d->res = otlp_resource_new(&attrs, TRACEBRIDGE_SCOPE, TRACEBRIDGE_VERSION);
+    attr_list_free(&attrs);
+}
+
+static void on_span_done(void *arg, struct span *s)
+{
+    struct daemon *d = arg;
+    struct buf out;
+
+    ensure_resource(d);
+    buf_init(&out, SPAN_ENCODE_MAX);
+    if (d->res && otlp_encode_span(d->res, s, &out) == 0)
+        spanbuf_push(d->sb, out.data, out.len, 1);
+    else
+        log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
+    buf_free(&out);
+    collect_dropped(d);
+}
+
+/* ---- the /event/next gate ---- */
+
+static void gate_check(struct daemon *d);
+
+static void on_gate_timer(uv_timer_t *t)
+{
+    gate_check(t->data);
+}
+
+static void call_next(struct daemon *d)
+{
+    int rc;
+
+    uv_timer_stop(&d->gate);
+    d->state = ST_WAITING;
+    rc = extapi_next(d->ext);
+    if (rc < 0 && rc != -EALREADY)
+        log_error(&d->lg, "daemon", "cannot call /event/next: %s", strerror(-rc));
+}
+
+static void start_flush(struct daemon *d, uint64_t deadline)
+{
+    if (d->export_enabled && spanbuf_spans(d->sb) > 0)
+        exporter_flush(d->exp, deadline);
+}
+
+static bool seen_at_proxy(struct daemon *d)
+{
+    return !d->proxy ? false
+                     : lifecycle_state(d->lc, d->rid) != INV_UNKNOWN ||
+                           strcmp(d->last_ended, d->rid) == 0;
+}
+
+/* Has the current invocation ended, as far as flushing is concerned? */
+static void update_settled(struct daemon *d, uint64_t now, uint64_t *wake)
+{
+    bool ended = strcmp(d->last_ended, d->rid) == 0;
+    uint64_t grace = d->invoke_at + BYPASS_GRACE_MS;
+
+    if (d->settled)
+        return;
+    if (ended || !d->proxy || now >= d->fn_deadline_at) {
+        d->settled = true;
+    } else if (!seen_at_proxy(d)) {
+        if (now >= grace)
+            d->settled = true;
+        else if (grace < *wake)
+            *wake = grace;
+    }
+    if (d->settled)
+        d->settled_at = now;
+    else if (d->fn_deadline_at < *wake)
+        *wake = d->fn_deadline_at;
+}
+
+static void gate_check(struct daemon *d)
+{
+    uint64_t now = uv_now(&d->loop);
+    uint64_t wake = UINT64_MAX;
+    uint64_t budget_end;
+    bool busy;
+    bool ready;
+
+    if (d->state != ST_INVOKE)
+        return;
+    update_settled(d, now, &wake);
+    budget_end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
+    if (d->settled && !d->invoke_mode && !d->flush_started) {
+        d->flush_started = true;
+        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
+    }
+    busy = d->export_enabled && exporter_busy(d->exp);
+    if (d->invoke_mode)
+        ready = !busy || (d->settled && now >= budget_end);
+    else
+        ready = d->settled && (!busy || now >= budget_end);
+    if (ready) {
+        call_next(d);
+        return;
+    }
+    if (d->settled && budget_end < wake)
+        wake = budget_end;
+    if (wake != UINT64_MAX)
+        uv_timer_start(&d->gate, on_gate_timer, wake > now ? wake - now : 0, 0);
+}
+
+static void on_invocation_end(void *arg, const char *rid)
+{
+    struct daemon *d = arg;
+
+    snprintf(d->last_ended, sizeof(d->last_ended), "%s", rid);
+    gate_check(d);
+}
+
+/* ---- events ---- */
+
+static bool choose_invoke_mode(struct daemon *d, uint64_t now)
+{
+    if (d->conf.flush == FLUSH_INVOKE)
+        return true;
+    if (d->conf.flush == FLUSH_END)
+        return false;
+    if (d->last_invoke_at && now - d->last_invoke_at < ADAPTIVE_FAST_MS)
+        d->fast_streak++;
+    else
+        d->fast_streak = 0;
+    if (!d->adaptive_invoke && d->fast_streak >= ADAPTIVE_FAST_COUNT) {
+        d->adaptive_invoke = true;
+        log_info(&d->lg, "daemon", "adaptive flush: invocations are frequent, flushing at INVOKE");
+    } else if (d->adaptive_invoke && d->fast_streak == 0) {
+        d->adaptive_invoke = false;
+        log_info(&d->lg, "daemon", "adaptive flush: invocations are rare, flushing at the end");
+    }
+    return d->adaptive_invoke;
+}
+
+static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
+{
+    uint64_t now = uv_now(&d->loop);
+
+    lifecycle_on_invoke(d->lc, ev, span_now_ns());
+    collect_dropped(d);
+    d->state = ST_INVOKE;
+    snprintf(d->rid, sizeof(d->rid), "%s", ev->request_id);
+    d->invoke_at = now;
+    d->fn_deadline_at = loop_deadline(d, ev->deadline_ms, 0, 900000);
+    d->settled = false;
+    d->flush_started = false;
+    d->invoke_mode = choose_invoke_mode(d, now);
+    d->last_invoke_at = now;
+    if (d->invoke_mode) {
+        d->flush_started = true;
+        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
+    }
+    gate_check(d);
+}
+
+static void close_all(struct daemon *d);
+
+static void finish_shutdown(struct daemon *d)
+{
+    struct exporter_stats es = {0};
+
+    if (d->state == ST_DONE)
+        return;
+    d->state = ST_DONE;
+    if (d->exp)
+        exporter_get_stats(d->exp, &es);
+    log_info(&d->lg, "daemon", "shutdown: %lu spans exported, %zu left unsent", es.spans_sent,
+             spanbuf_spans(d->sb));
+    close_all(d);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    finish_shutdown(t->data);
+}
+
+static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint64_t budget_ms)
+{
+    uint64_t deadline = loop_deadline(d, ev->deadline_ms, SHUTDOWN_MARGIN_MS, budget_ms);
+    uint64_t now = uv_now(&d->loop);
+
+    if (d->state == ST_SHUTDOWN || d->state == ST_DONE)
+        return;
+    uv_timer_stop(&d->gate);
+    lifecycle_on_shutdown(d->lc, ev, span_now_ns());
+    d->state = ST_SHUTDOWN;
+    log_info(&d->lg, "daemon", "SHUTDOWN (%s): flushing %zu spans within %llu ms",
+             ev->shutdown_reason[0] ? ev->shutdown_reason : "signal", spanbuf_spans(d->sb),
+             (unsigned long long)(deadline - now));
+    if (!d->export_enabled || spanbuf_spans(d->sb) == 0) {
+        finish_shutdown(d);
+        return;
+    }
+    uv_timer_start(&d->stop_timer, on_stop_timer, deadline - now + 1, 0);
+    exporter_flush(d->exp, deadline);
+    if (!exporter_busy(d->exp))
+        finish_shutdown(d);
+}
+
+static void on_export_done(void *arg)
+{
+    struct daemon *d = arg;
+
+    collect_dropped(d);
+    if (d->state == ST_SHUTDOWN) {
+        /* A flush that began before SHUTDOWN ended: go on with the shutdown deadline. */
+        if (spanbuf_spans(d->sb) > 0 && uv_is_active((uv_handle_t *)&d->stop_timer) &&
+            uv_timer_get_due_in(&d->stop_timer) > 1) {
+            exporter_flush(d->exp, uv_now(&d->loop) + uv_timer_get_due_in(&d->stop_timer) - 1);
+            if (exporter_busy(d->exp))
+                return;
+        }
+        finish_shutdown(d);
+        return;
+    }
+    gate_check(d);
+}
+
+static void on_event(void *arg, const struct extapi_event *ev)
+{
+    struct daemon *d = arg;
+
+    if (ev->type == EXTAPI_INVOKE)
+        handle_invoke(d, ev);
+    else
+        begin_shutdown(d, ev, 1500);
+}
+
+/* Managed Instances are never frozen between invocations and send no INVOKE: export what is
+ * buffered every LMI_FLUSH_EVERY_MS. */
+static void on_periodic(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+
+    if (d->state == ST_WAITING && d->export_enabled && !exporter_busy(d->exp))
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.timeout_ms);
+}
+
+static void on_registered(void *arg, int err, const struct extapi_registration *reg)
+{
+    struct daemon *d = arg;
+
+    if (err < 0) {
+        /* Without an identifier nothing can be reported; Lambda sees the exit as an init
+         * failure of this extension, which is the truth. */
+        log_error(&d->lg, "daemon", "could not register with the Extensions API; exiting");
+        d->exit_code = 1;
+        finish_shutdown(d);
+        return;
+    }
+    snprintf(d->account_id, sizeof(d->account_id), "%s", reg->account_id);
+    lifecycle_set_account_id(d->lc, reg->account_id);
+    ensure_resource(d);
+    if (d->conf.managed_instances)
+        uv_timer_start(&d->periodic, on_periodic, LMI_FLUSH_EVERY_MS, LMI_FLUSH_EVERY_MS);
+    call_next(d);
+}
+
+/* ---- signals ---- */
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    struct extapi_event ev = {.type = EXTAPI_SHUTDOWN};
+
+    log_info(&d->lg, "daemon", "signal %d: shutting down", signum);
+    snprintf(ev.shutdown_reason, sizeof(ev.shutdown_reason), "spindown");
+    if (d->state == ST_REGISTERING || d->state == ST_INIT) {
+        finish_shutdown(d);
+        return;
+    }
+    begin_shutdown(d, &ev, SIGNAL_BUDGET_MS);
+}
+
+/* ---- start-up ---- */
+
+/* The wrapper reads this file to point the runtime at the proxy (first line) and the handler's
+ * OTel SDK at our receiver (an "otlp=" line, only when the receiver listens and redirection is
+ * on); written atomically so it never sees a partial address. */
+static int write_ready_file(const char *path, int proxy_port, int otlp_port)
+{
+    char tmp[CONF_STR_MAX + 32];
+    char text[96];
+    int fd;
+    int n;
+    ssize_t w;
+
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    if (otlp_port > 0)
+        n = snprintf(text, sizeof(text), "127.0.0.1:%d\notlp=127.0.0.1:%d\n", proxy_port,
+                     otlp_port);
+    else
+        n = snprintf(text, sizeof(text), "127.0.0.1:%d\n", proxy_port);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    w = write(fd, text, (size_t)n);
+    close(fd);
+    if (w != n || rename(tmp, path) < 0) {
+        int e = w != n ? EIO : errno;
+        unlink(tmp);
+        return -e;
+    }
+    return 0;
+}
+
+/* Written once the proxy and the receiver listen, before register: Lambda starts the runtime
+ * (and so the wrapper) only after every extension registered. */
+static void publish_ready(struct daemon *d)
+{
+    int otlp_port = 0;
+    int rc;
+
+    if (!d->proxy)
+        return;
+    if (d->recv && d->conf.sdk_redirect && strcmp(d->conf.receiver_host, "127.0.0.1") == 0)
+        otlp_port = receiver_port(d->recv);
+    rc = write_ready_file(d->conf.ready_file, proxy_port(d->proxy), otlp_port);
+    if (rc < 0)
+        log_error(&d->lg, "daemon", "cannot write %s (%s); the wrapper will not use the proxy",
+                  d->conf.ready_file, strerror(-rc));
+}
+
+static void start_proxy(struct daemon *d)
+{
+    struct proxy_hooks hooks = lifecycle_proxy_hooks(d->lc);
+    struct proxy_conf pc = {.listen_host = "127.0.0.1",
+                            .listen_port = d->conf.proxy_port,
+                            .upstream = d->conf.upstream,
+                            .max_event_bytes = d->conf.max_event_bytes,
+                            .max_header_bytes = 1024 * 1024 + 64 * 1024};
+    int err = 0;
+
+    unlink(d->conf.ready_file); /* a previous instance's file would point at a dead port */
+    d->proxy = proxy_new(&d->loop, &pc, &hooks, &d->lg, &err);
+    if (!d->proxy) {
+        log_error(&d->lg, "daemon",
+                  "proxy cannot listen on 127.0.0.1:%d (%s); the runtime will talk to Lambda "
+                  "directly (no context promotion)",
+                  d->conf.proxy_port, strerror(-err));
+        uv_run(&d->loop, UV_RUN_NOWAIT);
+        return;
+    }
+}
+
+static void start_receiver(struct daemon *d)
+{
+    int err = 0;
+
+    if (!d->conf.receiver_enabled)
+        return;
+    d->recv = receiver_new(&d->loop, d->conf.receiver_host, d->conf.receiver_port,
+                           d->conf.receiver_max_request_bytes, d->sb, &d->lg, &err);
+    if (!d->recv)
+        log_warn(&d->lg, "daemon",
+                 "OTLP receiver not started on %s:%d (%s); another collector may own the port",
+                 d->conf.receiver_host, d->conf.receiver_port, strerror(-err));
+}
+
+/* Exporting to our own receiver would loop spans back into the buffer forever. */
+static void decide_export(struct daemon *d)
+{
+    char host[256];
+    long port = 0;
+    bool loops = d->recv && httpc_url_is_loopback(d->conf.traces_endpoint) &&
+                 httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port) == 0 &&
+                 port == receiver_port(d->recv);
+
+    d->export_enabled = !loops;
+    if (loops)
+        log_warn(
+            &d->lg, "daemon",
+            "the OTLP endpoint is tracebridge's own receiver (set OTEL_EXPORTER_OTLP_ENDPOINT); "
+            "spans are not exported");
+}
+
+static int start_parts(struct daemon *d)
+{
+    struct lifecycle_hooks lh = {
+        .arg = d, .span_done = on_span_done, .invocation_end = on_invocation_end};
+    struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
+    struct extapi_conf ec = {.runtime_api = d->conf.runtime_api,
+                             .name = d->name,
+                             .shutdown_only = d->conf.managed_instances};
+    int err = 0;
+
+    d->sb = spanbuf_new(d->conf.buffer_spans, d->conf.buffer_bytes);
+    d->http = httpc_new(&d->loop, &d->lg, &err);
+    d->lc = lifecycle_new(&d->conf, &d->ids, &lh, &d->lg);
+    if (!d->sb || !d->http || !d->lc)
+        return -ENOMEM;
+    d->exp = exporter_new(&d->loop, d->http, d->sb, &d->conf, on_export_done, d, &d->lg, &err);
+    d->ext = d->exp ? extapi_new(&d->loop, d->http, &ec, &eh, &d->lg, &err) : NULL;
+    if (!d->ext)
+        return -ENOMEM;
+    start_proxy(d);
+    start_receiver(d);
+    publish_ready(d);
+    decide_export(d);
+    d->state = ST_REGISTERING;
+    return extapi_register(d->ext);
+}
+
+static void init_handles(struct daemon *d)
+{
+    uv_timer_init(&d->loop, &d->gate);
+    d->gate.data = d;
+    uv_timer_init(&d->loop, &d->stop_timer);
+    d->stop_timer.data = d;
+    uv_timer_init(&d->loop, &d->periodic);
+    d->periodic.data = d;
+    uv_signal_init(&d->loop, &d->sigterm);
+    d->sigterm.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_init(&d->loop, &d->sigint);
+    d->sigint.data = d;
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+}
+
+static void close_all(struct daemon *d)
+{
+    exporter_free(d->exp);
+    d->exp = NULL;
+    extapi_free(d->ext);
+    d->ext = NULL;
+    if (d->proxy)
+        proxy_free(d->proxy);
+    d->proxy = NULL;
+    if (d->recv)
+        receiver_free(d->recv);
+    d->recv = NULL;
+    httpc_free(d->http);
+    d->http = NULL;
+    uv_close((uv_handle_t *)&d->gate, NULL);
+    uv_close((uv_handle_t *)&d->stop_timer, NULL);
+    uv_close((uv_handle_t *)&d->periodic, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void release(struct daemon *d)
+{
+    lifecycle_free(d->lc);
+    spanbuf_free(d->sb);
+    otlp_resource_free(d->res);
+    unlink(d->conf.ready_file); /* the proxy is gone: the wrapper must not use it */
+}
+
+int daemon_main(int argc, char **argv)
+{
+    struct daemon *d = calloc(1, sizeof(*d));
+    int rc;
+
+    (void)argc;
+    if (!d)
+        return 1;
+    log_init(&d->lg, LOG_INFO);
+    conf_load_env(&d->conf, &d->lg);
+    d->lg.level = d->conf.log_level;
+    ids_init(&d->ids);
+    snprintf(d->name, sizeof(d->name), "%s", argv && argv[0] ? argv[0] : "tracebridge");
+    uv_loop_init(&d->loop);
+    init_handles(d);
+    rc = start_parts(d);
+    if (rc < 0) {
+        log_error(&d->lg, "daemon", "start-up failed: %s", strerror(-rc));
+        d->exit_code = 1;
+        finish_shutdown(d);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    release(d);
+    if (uv_loop_close(&d->loop) != 0)
+        log_warn(&d->lg, "daemon", "loop closed with handles still open");
+    rc = d->exit_code;
+    free(d);
+    return rc;
+}

@@ -1,0 +1,488 @@
+#include "extension/exporter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "extension/cabundle.h"
+#include "extension/httpdate.h"
+#include "extension/otlp.h"
+
+#define MAX_HEADERS     32
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS  5000
+/* A longer Retry-After is cut to this, so that one answer cannot hold a sandbox's spans back
+ * for hours (they would be dropped for room long before). */
+#define RETRY_AFTER_MAX_MS 60000
+
+struct exporter {
+    uv_loop_t *loop;
+    struct httpc *http;
+    struct spanbuf *sb;
+    const struct conf *conf;
+    const struct log *lg;
+    void (*done)(void *arg);
+    void *done_arg;
+    struct buf header_lines; /* NUL-separated "k: v" */
+    const char *headers[MAX_HEADERS + 3];
+    struct httpc_req *req;
+    const char *ca_file; /* cabundle_find(): configured, $SSL_CERT_FILE or the system's */
+    uv_timer_t retry;
+    bool busy;
+    uint64_t deadline_ms;
+    uint64_t not_before; /* Retry-After / backoff, kept across flushes */
+    unsigned attempt;
+    uint64_t rng;
+    uint64_t batch_seq;
+    size_t batch_spans;
+    size_t dropped;
+    struct exporter_stats stats;
+};
+
+/* ---- headers ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void trim(const char **p, size_t *n)
+{
+    while (*n > 0 && (**p == ' ' || **p == '\t')) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+/* Appends the percent-decoded text; control characters would allow header injection. */
+static int append_decoded(struct buf *out, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+            c = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return -EINVAL;
+        if (buf_append_byte(out, (char)c) < 0)
+            return -E2BIG;
+    }
+    return 0;
+}
+
+static bool token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int add_header(struct buf *out, const char *p, size_t n)
+{
+    const char *eq = memchr(p, '=', n);
+    const char *k = p;
+    const char *v;
+    size_t kn, vn;
+
+    if (!eq)
+        return -EINVAL;
+    kn = (size_t)(eq - p);
+    v = eq + 1;
+    vn = n - kn - 1;
+    trim(&k, &kn);
+    trim(&v, &vn);
+    if (kn == 0)
+        return -EINVAL;
+    for (size_t i = 0; i < kn; i++) {
+        if (!token_char(k[i]))
+            return -EINVAL;
+    }
+    if (buf_append(out, k, kn) < 0 || buf_append(out, ": ", 2) < 0)
+        return -E2BIG;
+    if (append_decoded(out, v, vn) < 0)
+        return -EINVAL;
+    return buf_append_byte(out, '\0');
+}
+
+int exporter_parse_headers(const char *s, struct buf *out, size_t *n)
+{
+    size_t start_len = out->len;
+    size_t count = 0;
+    int rc = 0;
+
+    while (rc == 0 && *s) {
+        size_t len = strcspn(s, ",");
+        const char *q = s;
+        size_t m = len;
+        trim(&q, &m);
+        if (m > 0) {
+            rc = count < MAX_HEADERS ? add_header(out, q, m) : -E2BIG;
+            count++;
+        }
+        s += len;
+        if (*s == ',')
+            s++;
+    }
+    if (rc < 0) {
+        out->len = start_len;
+        return rc;
+    }
+    *n = count;
+    return 0;
+}
+
+/* ---- body ---- */
+
+int exporter_gzip(const void *in, size_t n, struct buf *out)
+{
+    z_stream zs;
+    int rc;
+    uLong bound;
+
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+        return -ENOMEM;
+    bound = deflateBound(&zs, (uLong)n) + 32;
+    rc = buf_reserve(out, bound);
+    if (rc == 0) {
+        zs.next_in = (Bytef *)(uintptr_t)in;
+        zs.avail_in = (uInt)n;
+        zs.next_out = (Bytef *)out->data + out->len;
+        zs.avail_out = (uInt)bound;
+        rc = deflate(&zs, Z_FINISH) == Z_STREAM_END ? 0 : -ENOMEM;
+        if (rc == 0)
+            out->len += zs.total_out;
+    }
+    deflateEnd(&zs);
+    return rc;
+}
+
+static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
+{
+    struct buf json;
+    struct buf *plain = raw;
+    int rc = 0;
+
+    buf_init(&json, raw->len * 4 + 4096);
+    if (x->conf->protocol == OTLP_JSON) {
+        rc = otlp_protobuf_to_json(raw->data, raw->len, &json);
+        plain = &json;
+    }
+    if (rc == 0 && x->conf->gzip)
+        rc = exporter_gzip(plain->data, plain->len, body);
+    else if (rc == 0)
+        rc = buf_append(body, plain->data ? plain->data : "", plain->len);
+    buf_free(&json);
+    return rc;
+}
+
+/* ---- the flush state machine ---- */
+
+static void flush_done(struct exporter *x, bool gave_up)
+{
+    x->busy = false;
+    if (gave_up)
+        x->stats.gave_up++;
+    if (x->done)
+        x->done(x->done_arg);
+}
+
+static void send_batch(struct exporter *x);
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    send_batch(t->data);
+}
+
+static uint64_t next_random(struct exporter *x)
+{
+    x->rng ^= x->rng << 13;
+    x->rng ^= x->rng >> 7;
+    x->rng ^= x->rng << 17;
+    return x->rng;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 when absent or invalid
+ * (the caller then uses its backoff). A date in the past means "now". */
+static long retry_after_ms(const struct httpc_result *r)
+{
+    size_t n = 0;
+    const char *v = httpc_header(r->req, "Retry-After", &n);
+    int64_t ms = 0;
+    int64_t when = 0;
+
+    if (!v || n == 0)
+        return -1;
+    if (v[0] >= '0' && v[0] <= '9') {
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return -1;
+            if (ms < RETRY_AFTER_MAX_MS)
+                ms = ms * 10 + (v[i] - '0') * 1000;
+        }
+    } else if (httpdate_parse(v, n, &when) == 0) {
+        ms = when * 1000 - wall_ms();
+        if (ms < 0)
+            ms = 0;
+    } else {
+        return -1;
+    }
+    return (long)(ms < RETRY_AFTER_MAX_MS ? ms : RETRY_AFTER_MAX_MS);
+}
+
+static uint64_t backoff_ms(struct exporter *x)
+{
+    uint64_t base = (uint64_t)BACKOFF_BASE_MS << (x->attempt < 6 ? x->attempt : 6);
+
+    if (base > BACKOFF_MAX_MS)
+        base = BACKOFF_MAX_MS;
+    /* Jitter: anywhere in [base/2, base*3/2) so that many sandboxes do not retry in step. */
+    return base / 2 + next_random(x) % (base ? base : 1);
+}
+
+static void retry_later(struct exporter *x, const struct httpc_result *r)
+{
+    long ra = retry_after_ms(r);
+    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff_ms(x);
+    uint64_t now = uv_now(x->loop);
+
+    x->attempt++;
+    x->not_before = now + delay;
+    if (now + delay >= x->deadline_ms) {
+        log_warn(x->lg, "exporter",
+                 "export failed (%s, status %ld); %zu spans stay buffered for the next flush",
+                 r->err ? r->error : "retryable status", r->status, spanbuf_spans(x->sb));
+        flush_done(x, true);
+        return;
+    }
+    x->stats.retries++;
+    uv_timer_start(&x->retry, on_retry_timer, delay, 0);
+}
+
+static bool retryable(const struct httpc_result *r)
+{
+    return r->err != 0 || r->status == 429 || r->status == 502 || r->status == 503 ||
+           r->status == 504;
+}
+
+static void on_sent(void *arg, const struct httpc_result *r)
+{
+    struct exporter *x = arg;
+
+    x->req = NULL;
+    if (!r->err && r->status >= 200 && r->status < 300) {
+        spanbuf_commit(x->sb, x->batch_seq);
+        x->stats.successes++;
+        x->stats.spans_sent += x->batch_spans;
+        x->attempt = 0;
+        send_batch(x);
+        return;
+    }
+    if (retryable(r)) {
+        retry_later(x, r);
+        return;
+    }
+    log_error(x->lg, "exporter", "backend rejected %zu spans with status %ld; dropped",
+              x->batch_spans, r->status);
+    spanbuf_commit(x->sb, x->batch_seq);
+    x->dropped += x->batch_spans;
+    x->stats.spans_dropped += x->batch_spans;
+    send_batch(x);
+}
+
+static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
+{
+    struct httpc_opts o = {.method = "POST",
+                           .url = x->conf->traces_endpoint,
+                           .headers = x->headers,
+                           .body = body,
+                           .timeout_ms = timeout_ms,
+                           .connect_timeout_ms = timeout_ms,
+                           .ca_file = x->ca_file,
+                           .max_response_bytes = 64 * 1024};
+    int err;
+
+    x->stats.requests++;
+    x->stats.bytes_sent += body->len;
+    x->req = httpc_start(x->http, &o, on_sent, x, &err);
+    return x->req ? 0 : err;
+}
+
+static void send_batch(struct exporter *x)
+{
+    struct buf raw, body;
+    uint64_t now = uv_now(x->loop);
+    long timeout = x->conf->timeout_ms;
+    int rc;
+
+    /* One request at a time: the entries it carries stay in the buffer until it ends, and a
+     * second request would peek them again (the same spans twice at the backend). on_sent
+     * carries on from here. */
+    if (x->req)
+        return;
+    if (spanbuf_spans(x->sb) == 0 && spanbuf_bytes(x->sb) == 0) {
+        flush_done(x, false);
+        return;
+    }
+    if (now + 1 >= x->deadline_ms) {
+        flush_done(x, true);
+        return;
+    }
+    if (now < x->not_before) {
+        /* The backend asked us to wait (Retry-After) or we are backing off. */
+        if (x->not_before >= x->deadline_ms) {
+            flush_done(x, true);
+            return;
+        }
+        uv_timer_start(&x->retry, on_retry_timer, x->not_before - now, 0);
+        return;
+    }
+    if ((uint64_t)timeout > x->deadline_ms - now)
+        timeout = (long)(x->deadline_ms - now);
+    buf_init(&raw, EXPORTER_BATCH_BYTES * 2);
+    buf_init(&body, EXPORTER_BATCH_BYTES * 8);
+    spanbuf_peek(x->sb, EXPORTER_BATCH_BYTES, &raw, &x->batch_spans, &x->batch_seq);
+    rc = encode_body(x, &raw, &body);
+    if (rc == 0)
+        rc = start_request(x, &body, timeout);
+    if (rc < 0) {
+        log_error(x->lg, "exporter", "cannot export (%s); spans stay buffered", strerror(-rc));
+        flush_done(x, true);
+    }
+    buf_free(&raw);
+    buf_free(&body);
+}
+
+void exporter_flush(struct exporter *x, uint64_t deadline_ms)
+{
+    if (x->busy) {
+        if (deadline_ms > x->deadline_ms)
+            x->deadline_ms = deadline_ms;
+        return;
+    }
+    x->busy = true;
+    x->deadline_ms = deadline_ms;
+    send_batch(x);
+}
+
+bool exporter_busy(const struct exporter *x)
+{
+    return x->busy;
+}
+
+size_t exporter_take_dropped(struct exporter *x)
+{
+    size_t n = x->dropped;
+
+    x->dropped = 0;
+    return n;
+}
+
+void exporter_get_stats(const struct exporter *x, struct exporter_stats *out)
+{
+    *out = x->stats;
+}
+
+/* ---- lifetime ---- */
+
+static int build_headers(struct exporter *x)
+{
+    size_t n = 0;
+    size_t k = 0;
+    const char *p;
+
+    buf_init(&x->header_lines, 64 * 1024);
+    if (x->conf->headers[0] && exporter_parse_headers(x->conf->headers, &x->header_lines, &n) < 0)
+        log_warn(x->lg, "exporter", "OTEL_EXPORTER_OTLP_HEADERS is malformed; ignored");
+    p = x->header_lines.data;
+    for (size_t i = 0; i < n; i++) {
+        x->headers[k++] = p;
+        p += strlen(p) + 1;
+    }
+    x->headers[k++] = x->conf->protocol == OTLP_JSON ? "Content-Type: application/json"
+                                                     : "Content-Type: application/x-protobuf";
+    if (x->conf->gzip)
+        x->headers[k++] = "Content-Encoding: gzip";
+    x->headers[k] = NULL;
+    return 0;
+}
+
+/* The static layer binary's libcurl has no compiled-in CA path (Amazon Linux and Debian keep
+ * their bundles in different places), so HTTPS needs the file chosen here, once. */
+static void pick_ca_file(struct exporter *x)
+{
+    enum cabundle_source src;
+
+    x->ca_file = cabundle_find(x->conf->certificate, &src);
+    if (strncasecmp(x->conf->traces_endpoint, "https:", 6) != 0)
+        return;
+    if (x->ca_file)
+        log_debug(x->lg, "exporter", "CA bundle %s (%s)", x->ca_file, cabundle_source_name(src));
+    else
+        log_warn(x->lg, "exporter",
+                 "no CA bundle found: HTTPS exports will fail verification; "
+                 "set OTEL_EXPORTER_OTLP_CERTIFICATE");
+}
+
+struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
+                              const struct conf *c, void (*done)(void *arg), void *arg,
+                              const struct log *lg, int *err)
+{
+    struct exporter *x = calloc(1, sizeof(*x));
+
+    if (!x) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    x->loop = loop;
+    x->http = h;
+    x->sb = sb;
+    x->conf = c;
+    x->lg = lg;
+    x->done = done;
+    x->done_arg = arg;
+    x->rng = uv_hrtime() | 1;
+    build_headers(x);
+    pick_ca_file(x);
+    uv_timer_init(loop, &x->retry);
+    x->retry.data = x;
+    *err = 0;
+    return x;
+}
+
+static void on_closed(uv_handle_t *handle)
+{
+    struct exporter *x = handle->data;
+
+    buf_free(&x->header_lines);
+    free(x);
+}
+
+void exporter_free(struct exporter *x)
+{
+    if (!x)
+        return;
+    httpc_cancel(x->req);
+    uv_timer_stop(&x->retry);
+    uv_close((uv_handle_t *)&x->retry, on_closed);
+}

@@ -1,0 +1,68 @@
+/* exporter: sends the span buffer to the OTLP/HTTP endpoint through httpc, on the loop.
+ *   - body: the buffered ExportTraceServiceRequests concatenated (protobuf), or converted to
+ *     OTLP/JSON for http/json; gzip when configured; headers from OTEL_EXPORTER_OTLP_*HEADERS
+ *     (URL-decoded; values never logged);
+ *   - entries are only removed once the backend accepted them (spanbuf peek/commit), so a failed
+ *     export leaves them for the next flush;
+ *   - at most one request is in flight, across flushes: a flush asked for while one runs joins
+ *     it (with the later deadline), and entries pushed meanwhile go in the following request,
+ *     so no entry is ever in two requests at once. A request that timed out may still have
+ *     reached the backend; its entries are sent again later (at-least-once, as OTLP allows);
+ *   - Retry-After as delay-seconds or HTTP-date (httpdate.h), capped at 60 s;
+ *   - 429/502/503/504 and transport errors are retried with exponential backoff and jitter,
+ *     honouring Retry-After, but never past the flush deadline; other statuses are not
+ *     retryable (OTLP spec): that batch is dropped and counted;
+ *   - each request's timeout is the smaller of OTEL_EXPORTER_OTLP_TIMEOUT and the time left. */
+#ifndef TB_EXPORTER_H
+#define TB_EXPORTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "extension/base/log.h"
+#include "extension/conf.h"
+#include "extension/httpc.h"
+#include "extension/spanbuf.h"
+
+#define EXPORTER_BATCH_BYTES (2 * 1024 * 1024)
+
+struct exporter;
+
+struct exporter_stats {
+    unsigned long requests;
+    unsigned long successes;
+    unsigned long retries;
+    unsigned long gave_up; /* flushes that ended with spans still buffered */
+    unsigned long spans_sent;
+    unsigned long spans_dropped; /* rejected by the backend with a non-retryable status */
+    unsigned long bytes_sent;    /* request bodies as sent (after compression) */
+};
+
+/* done runs each time a flush finishes (buffer empty, deadline reached or gave up). */
+struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
+                              const struct conf *c, void (*done)(void *arg), void *arg,
+                              const struct log *lg, int *err);
+void exporter_free(struct exporter *x);
+
+/* Exports until the buffer is empty or deadline_ms (uv_now clock) would be passed. A flush
+ * already running keeps going with the later of the two deadlines. */
+void exporter_flush(struct exporter *x, uint64_t deadline_ms);
+
+bool exporter_busy(const struct exporter *x);
+
+/* Spans the backend rejected since the last call (for tracebridge.dropped_spans). */
+size_t exporter_take_dropped(struct exporter *x);
+
+void exporter_get_stats(const struct exporter *x, struct exporter_stats *out);
+
+/* Parses "k=v,k2=v2" (values percent-decoded, keys and values trimmed) into "k: v" header lines
+ * appended to out (NUL-separated, count returned in *n). -EINVAL for a malformed list or a value
+ * with control characters (then nothing is added). */
+int exporter_parse_headers(const char *s, struct buf *out, size_t *n);
+
+/* gzip (RFC 1952) of in, appended to out. 0, -E2BIG or -ENOMEM. */
+int exporter_gzip(const void *in, size_t n, struct buf *out);
+
+#endif

@@ -1,0 +1,320 @@
+// Shared plumbing for the end-to-end suites: TAP output, the emulator, the OTLP sink, the real
+// Node runtime client with the real OTel instrumentation, the producer, and span-tree checks.
+import fs from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+import http from 'node:http';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BUILD = path.resolve(REPO, process.env.TB_BUILD || 'build');
+export const TRACEBRIDGE = path.join(BUILD, 'tracebridge');
+export const WRAPPER = path.join(REPO, 'wrapper/tracebridge-wrapper');
+const HANDLERS = path.join(REPO, 'tests/handlers');
+const RIC = path.join(REPO, 'tests/node/node_modules/aws-lambda-ric/index.mjs');
+export const requireNode = createRequire(path.join(REPO, 'tests/node/package.json'));
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Tap {
+    constructor() {
+        this.n = 0;
+        this.failed = 0;
+        process.on('exit', () => {
+            console.log(`1..${this.n}`);
+            // Logs of a failed run are kept for diagnosis; a clean run leaves nothing behind.
+            if (this.failed === 0 && !process.env.TB_E2E_KEEP) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+        });
+    }
+    ok(cond, desc, diag) {
+        this.n++;
+        if (cond) console.log(`ok ${this.n} - ${desc}`);
+        else {
+            this.failed++;
+            console.log(`not ok ${this.n} - ${desc}`);
+            if (diag !== undefined) this.diag(diag);
+        }
+        return !!cond;
+    }
+    eq(got, want, desc) {
+        return this.ok(got === want, desc, { got, want });
+    }
+    skip(desc, why) {
+        this.n++;
+        console.log(`ok ${this.n} - ${desc} # SKIP ${why}`);
+    }
+    diag(x) {
+        const s = typeof x === 'string' ? x : JSON.stringify(x, null, 1);
+        for (const l of s.split('\n').slice(0, 40)) console.log(`# ${l}`);
+    }
+}
+
+const tmpDirs = [];
+export function tmpDir(name) {
+    const base = process.env.TB_E2E_TMP || os.tmpdir();
+    const d = fs.mkdtempSync(path.join(base, `tb-${name}-`));
+    tmpDirs.push(d);
+    return d;
+}
+
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const p = s.address().port;
+            s.close(() => resolve(p));
+        });
+    });
+}
+
+const children = new Set();
+process.on('exit', () => {
+    for (const c of children) {
+        try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+});
+
+// Starts a helper process and resolves once it prints "READY <ports...>".
+export function startReady(cmd, args, { env = process.env, log, timeoutMs = 15000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const out = log ? fs.openSync(log, 'a') : 'ignore';
+        const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', out] });
+        children.add(child);
+        child.on('exit', () => children.delete(child));
+        let buf = '';
+        const timer = setTimeout(() => reject(new Error(`${path.basename(args[0] || cmd)}: no READY within ${timeoutMs} ms`)), timeoutMs);
+        child.stdout.on('data', (d) => {
+            buf += d.toString();
+            const m = /READY ([\d ]+)\n/.exec(buf);
+            if (m) {
+                clearTimeout(timer);
+                resolve({ child, ports: m[1].trim().split(' ').map(Number) });
+            }
+        });
+        child.on('exit', (code) => {
+            clearTimeout(timer);
+            reject(new Error(`${cmd} ${args[0] || ''} exited with ${code} before READY`));
+        });
+    });
+}
+
+export function stopChild(child, sig = 'SIGTERM') {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+        child.once('exit', resolve);
+        try { child.kill(sig); } catch { resolve(); }
+    });
+}
+
+// HTTP request → {status, headers, trailers, body: Buffer, chunks: [{t, len}]}.
+export function request(port, method, p, body, headers = {}) {
+    return new Promise((resolve, reject) => {
+        const payload = body === undefined || body === null ? null : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+        const t0 = performance.now();
+        const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: { ...(payload ? { 'Content-Length': payload.length } : {}), ...headers }, agent: false }, (res) => {
+            const parts = [];
+            const chunks = [];
+            res.on('data', (c) => {
+                parts.push(c);
+                chunks.push({ t: performance.now() - t0, len: c.length });
+            });
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, trailers: res.trailers, body: Buffer.concat(parts), chunks, ms: performance.now() - t0 }));
+            res.on('error', reject);
+        });
+        req.on('error', reject);
+        if (payload) req.write(payload);
+        req.end();
+    });
+}
+
+export const json = (r) => JSON.parse(r.body.toString('utf8'));
+
+export async function startSink(dir, { fault } = {}) {
+    const file = path.join(dir, 'spans.jsonl');
+    const reqs = path.join(dir, 'sink-requests.jsonl');
+    const args = [path.join(REPO, 'tests/tools/otlp-sink.mjs'), '--out', file, '--requests', reqs];
+    if (fault) args.push('--fault', fault);
+    const { child, ports } = await startReady(process.execPath, args, { log: path.join(dir, 'sink.log') });
+    return {
+        child, port: ports[0], controlPort: ports[1], file, requestsFile: reqs,
+        endpoint: `http://127.0.0.1:${ports[0]}`,
+        spans: () => readJsonl(file),
+        requests: () => readJsonl(reqs),
+        fault: (mode) => request(ports[1], 'POST', '/fault', mode),
+        stats: async () => json(await request(ports[1], 'GET', '/stats')),
+        stop: () => stopChild(child),
+    };
+}
+
+export function readJsonl(file) {
+    let text;
+    try {
+        text = fs.readFileSync(file, 'utf8');
+    } catch {
+        return [];
+    }
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+export async function waitFor(fn, timeoutMs = 5000, stepMs = 25) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() > end) return v;
+        await sleep(stepMs);
+    }
+}
+
+// The runtime command Lambda's Node bootstrap would exec: node + OTel hooks + the real RIC.
+export function ricCommand({ otel = true } = {}) {
+    const args = ['node'];
+    if (otel) args.push('--import', path.join(HANDLERS, 'register-hook.mjs'), '--require', path.join(HANDLERS, 'otel-setup.cjs'));
+    args.push(RIC);
+    return args;
+}
+
+// Makes an /opt/extensions-style folder holding `name` → target (symlinks keep the basename).
+export function extensionsDir(dir, entries) {
+    const d = path.join(dir, 'extensions');
+    fs.mkdirSync(d, { recursive: true });
+    for (const [name, target] of Object.entries(entries)) fs.symlinkSync(target, path.join(d, name));
+    return d;
+}
+
+// Starts the emulator. o: {dir, extensions, handler, timeoutMs, env, extEnv, rtEnv, runtime, mi,
+// lazyInit, shutdownMs, port, args}.
+export async function startEmulator(o) {
+    const args = [path.join(REPO, 'tests/emulator/emulator.mjs'), '--task-root', HANDLERS, '--handler', o.handler ?? 'orders.handler',
+        '--timeout-ms', String(o.timeoutMs ?? 3000), '--log', path.join(o.dir, 'emulator.jsonl'), '--proc-log', path.join(o.dir, 'processes.log'),
+        '--shutdown-ms', String(o.shutdownMs ?? 2000)];
+    if (o.port) args.push('--port', String(o.port));
+    if (o.extensions) args.push('--extensions', o.extensions);
+    if (o.mi) args.push('--managed-instances', '--max-concurrency', String(o.maxConcurrency ?? 4));
+    if (o.lazyInit) args.push('--lazy-init');
+    for (const [flag, m] of [['--env', o.env], ['--extension-env', o.extEnv], ['--runtime-env', o.rtEnv]]) {
+        for (const [k, v] of Object.entries(m || {})) args.push(flag, `${k}=${v}`);
+    }
+    args.push(...(o.args || []));
+    args.push('--', ...(o.runtime ?? ricCommand()));
+    const { child, ports } = await startReady(process.execPath, args, { log: path.join(o.dir, 'emulator.log') });
+    const [apiPort, controlPort] = ports;
+    const emu = {
+        child, apiPort, controlPort,
+        invoke: async (payload, headers = {}) => request(controlPort, 'POST', '/invoke', typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), headers),
+        post: async (p, body) => json(await request(controlPort, 'POST', p, body)),
+        state: async () => json(await request(controlPort, 'GET', '/state')),
+        log: async () => json(await request(controlPort, 'GET', '/log')),
+        init: async () => json(await request(controlPort, 'POST', '/init')),
+        shutdown: async () => json(await request(controlPort, 'POST', '/shutdown')),
+        stop: async () => {
+            await request(controlPort, 'POST', '/exit').catch(() => {});
+            await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5000)]);
+            await stopChild(child, 'SIGKILL');
+        },
+        procLog: () => { try { return fs.readFileSync(path.join(o.dir, 'processes.log'), 'utf8'); } catch { return ''; } },
+    };
+    return emu;
+}
+
+// ---- producer: a tiny service with the OTel SDK that starts the trace --------------------------
+
+export function makeProducer(endpoint, serviceName = 'orders-api') {
+    const api = requireNode('@opentelemetry/api');
+    const { BasicTracerProvider, SimpleSpanProcessor } = requireNode('@opentelemetry/sdk-trace-base');
+    const { resourceFromAttributes } = requireNode('@opentelemetry/resources');
+    const { OTLPTraceExporter } = requireNode('@opentelemetry/exporter-trace-otlp-proto');
+    const { W3CTraceContextPropagator } = requireNode('@opentelemetry/core');
+    const provider = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': serviceName }),
+        spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${endpoint}/v1/traces` }))],
+    });
+    const tracer = provider.getTracer('producer');
+    const prop = new W3CTraceContextPropagator();
+    // run(send): POST /publish (SERVER) → send_to_sqs (PRODUCER); send(traceparent, ids) does the
+    // actual enqueue/invoke. Returns {traceId, publishSpanId, sendSpanId, traceparent, result}.
+    async function run(send, { sendName = 'send_to_sqs', sampled = true } = {}) {
+        const opts = sampled ? {} : {};
+        const root = tracer.startSpan('POST /publish', { kind: api.SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'url.path': '/publish' }, ...opts });
+        const rootCtx = api.trace.setSpan(api.ROOT_CONTEXT, root);
+        const sendSpan = tracer.startSpan(sendName, { kind: api.SpanKind.PRODUCER, attributes: { 'messaging.system': 'aws_sqs', 'messaging.destination.name': 'orders', 'messaging.operation.type': 'send' } }, rootCtx);
+        const carrier = {};
+        prop.inject(api.trace.setSpan(rootCtx, sendSpan), carrier, api.defaultTextMapSetter);
+        let result;
+        try {
+            result = await send(carrier.traceparent);
+        } finally {
+            sendSpan.end();
+            root.end();
+        }
+        return { traceId: root.spanContext().traceId, publishSpanId: root.spanContext().spanId, sendSpanId: sendSpan.spanContext().spanId, traceparent: carrier.traceparent, result };
+    }
+    return { run, flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
+}
+
+export const sqsAttr = (v) => ({ DataType: 'String', StringValue: v });
+
+// ---- span trees ------------------------------------------------------------------------------
+
+export function spansOfTrace(spans, traceId) {
+    return spans.filter((s) => s.traceId === traceId);
+}
+
+export function childrenOf(spans, parent) {
+    return spans.filter((s) => s.parentSpanId === parent.spanId && s.traceId === parent.traceId);
+}
+
+// Tracebridge's invocation span for a request id.
+export function tbSpan(spans, requestId) {
+    return spans.find((s) => s.scope.name.startsWith('tracebridge') && s.attributes['faas.invocation_id'] === requestId) ??
+        spans.find((s) => s.scope.name !== '@opentelemetry/instrumentation-aws-lambda' && s.attributes['faas.invocation_id'] === requestId && s.service !== 'orders-api');
+}
+
+export function handlerSpan(spans, requestId) {
+    return spans.find((s) => s.scope.name === '@opentelemetry/instrumentation-aws-lambda' && s.kind === 'SERVER' && s.attributes['faas.invocation_id'] === requestId);
+}
+
+// Renders spans as an indented tree (for diagnostics and the demo).
+export function renderTree(spans) {
+    const byId = new Map(spans.map((s) => [s.traceId + s.spanId, s]));
+    const roots = spans.filter((s) => !s.parentSpanId || !byId.has(s.traceId + s.parentSpanId));
+    const lines = [];
+    const walk = (s, depth) => {
+        lines.push(`${'  '.repeat(depth)}${s.name} [${s.service}] ${s.kind} ${s.durationMs.toFixed(1)}ms ${s.traceId.slice(0, 8)}/${s.spanId}${s.status.code === 'ERROR' ? ' ERROR' : ''}`);
+        for (const c of spans.filter((x) => x.parentSpanId === s.spanId && x.traceId === s.traceId).sort((a, b) => (BigInt(a.startTimeUnixNano) < BigInt(b.startTimeUnixNano) ? -1 : 1))) walk(c, depth + 1);
+    };
+    for (const r of roots) walk(r, 0);
+    return lines.join('\n');
+}
+
+// The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
+// handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
+// o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
+// the SDK default, then the handler gets no endpoint at all), lazyInit}
+export async function startTracebridgeStack(o) {
+    const sink = o.sink ?? (await startSink(o.dir));
+    const exts = extensionsDir(o.dir, { tracebridge: TRACEBRIDGE });
+    const events = path.join(o.dir, 'events.jsonl');
+    const otlpPort = o.otlpPort ?? (await freePort());
+    const proxyPort = await freePort();
+    const env = {
+        AWS_LAMBDA_EXEC_WRAPPER: WRAPPER,
+        TRACEBRIDGE_READY_FILE: path.join(o.dir, 'tracebridge.ready'),
+        TRACEBRIDGE_PROXY_PORT: String(proxyPort),
+        TRACEBRIDGE_OTLP_LISTEN: `127.0.0.1:${otlpPort}`,
+        TRACEBRIDGE_FLUSH: o.flush ?? 'end',
+        TRACEBRIDGE_LOG_LEVEL: 'debug',
+        HANDLER_EVENTS_OUT: events,
+        ...(o.env || {}),
+    };
+    // The handler and tracebridge share the function's environment in Lambda; only in tests do
+    // they get different OTLP endpoints: tracebridge → the sink, the handler → tracebridge.
+    const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint };
+    const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
+    const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: o.timeoutMs ?? 3000, shutdownMs: o.shutdownMs ?? 2000, env, extEnv, rtEnv, lazyInit: o.lazyInit });
+    return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
+}

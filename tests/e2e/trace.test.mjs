@@ -1,0 +1,200 @@
+// Full trace join with the REAL tracebridge extension (${TB_BUILD}/tracebridge), the wrapper, the
+// real Node runtime client + OTel Lambda instrumentation exporting to tracebridge's receiver, and
+// a producer with the OTel SDK. Asserts on spans decoded by the sink with a real decoder:
+//   POST /publish → send_to_sqs (producer) → tracebridge span → handler span → business_logic
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, readJsonl } from './lib/harness.mjs';
+
+const t = new Tap();
+
+// After the emulator stopped: every tracebridge process exited 0 (an ASan/LSan report exits non-zero)
+// and nothing in its output looks like a sanitizer report.
+function checkExtensionHealth(dir, label) {
+    const exits = readJsonl(path.join(dir, 'emulator.jsonl')).filter((x) => x.type === 'exit' && x.kind === 'extension');
+    const procLog = fs.readFileSync(path.join(dir, 'processes.log'), 'utf8');
+    const bad = procLog.split('\n').filter((l) => l.startsWith('[ext:tracebridge]') && /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
+    t.ok(exits.length > 0 && exits.every((x) => x.code === 0), `${label}: every tracebridge process (${exits.length}) exited 0 after SHUTDOWN`, exits);
+    t.ok(bad.length === 0, `${label}: no sanitizer report from tracebridge`, bad.slice(0, 10).join('\n'));
+}
+
+async function waitChain(sink, requestId, prod, timeoutMs = 4000) {
+    return waitFor(() => {
+        const spans = sink.spans();
+        if (prod && !spans.some((s) => s.spanId === prod.sendSpanId)) return false;
+        const tb = tbSpan(spans, requestId);
+        const hs = handlerSpan(spans, requestId);
+        return tb && hs && childrenOf(spans, hs).some((c) => c.name === 'business_logic') && spans;
+    }, timeoutMs);
+}
+
+// producer → tracebridge → handler → business_logic, one trace, parents chained.
+function checkChain(spans, prod, requestId, label, want = {}) {
+    if (!spans) {
+        t.ok(false, `${label}: spans arrived (tracebridge span, handler span, business_logic)`, { requestId });
+        return {};
+    }
+    const tb = tbSpan(spans, requestId);
+    const hs = handlerSpan(spans, requestId);
+    const bl = hs && childrenOf(spans, hs).find((c) => c.name === 'business_logic');
+    const send = spans.find((s) => s.spanId === prod.sendSpanId);
+    const joined = tb && hs && bl && send && tb.traceId === prod.traceId && tb.parentSpanId === prod.sendSpanId && hs.traceId === prod.traceId && hs.parentSpanId === tb.spanId && bl.parentSpanId === hs.spanId;
+    if (!t.ok(joined, `${label}: one trace, producer → tracebridge → handler → business_logic`)) t.diag(renderTree(spans.filter((s) => s.traceId === prod.traceId || s.attributes['faas.invocation_id'] === requestId)));
+    if (want.name && tb) t.ok(tb.name === want.name && (!want.kind || tb.kind === want.kind), `${label}: tracebridge span is ${want.kind ?? ''} "${want.name}"`, { name: tb.name, kind: tb.kind });
+    return { tb, hs, bl };
+}
+
+async function groupMain() {
+    const dir = tmpDir('trace');
+    const st = await startTracebridgeStack({ dir, timeoutMs: 1500, shutdownMs: 1500 });
+    const { emu, sink } = st;
+    const prod = makeProducer(sink.endpoint);
+    const lastHandled = () => st.handled().at(-1);
+    try {
+        // SQS, one message, traceparent in MessageAttributes (SDK shape).
+        let p = await prod.run((tp) => emu.post('/sqs/send', { queue: 'orders', messages: [{ body: '{"order":1}', messageAttributes: { traceparent: sqsAttr(tp) } }] }));
+        let rid = p.result.invocations[0].requestId;
+        const ev1 = lastHandled();
+        t.ok(ev1.runtimeApi !== `127.0.0.1:${emu.apiPort}`, 'the wrapper pointed the runtime at the tracebridge proxy', ev1.runtimeApi);
+        let spans = await waitChain(sink, rid, p);
+        let c = checkChain(spans, p, rid, 'SQS single message', { name: 'process orders', kind: 'CONSUMER' });
+        if (c.tb) {
+            t.ok(c.tb.attributes['faas.coldstart'] === true && c.tb.attributes['faas.invocation_id'] === rid, 'SQS: tracebridge span has faas.invocation_id and faas.coldstart=true on the first invocation', c.tb.attributes);
+            t.ok(c.tb.attributes['messaging.system'] === 'aws_sqs' && c.tb.attributes['messaging.destination.name'] === 'orders' && c.tb.attributes['messaging.message.id'] === p.result.messageIds[0], 'SQS: messaging.* attributes', c.tb.attributes);
+            t.ok(ev1.event.headers && ev1.event.headers.traceparent === `00-${p.traceId}-${c.tb.spanId}-01`, 'SQS: the handler event carries headers.traceparent = tracebridge span', ev1.event.headers);
+        }
+
+        // SQS mixed batch: two traces in one batch → parent = first record, links to both.
+        const q = [];
+        const p1 = prod.run(async (tp) => { q.push({ body: '{"order":2}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
+        const p2 = prod.run(async (tp) => { q.push({ body: '{"order":3}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
+        const [r1, r2] = await Promise.all([p1, p2]);
+        const sent = await emu.post('/sqs/send', { queue: 'orders', messages: q });
+        rid = sent.invocations[0].requestId;
+        t.ok(sent.invocations.length === 1, 'mixed batch: two messages, one invocation');
+        spans = await waitChain(sink, rid, r1) && await waitChain(sink, rid, r2);
+        const firstTrace = JSON.parse(JSON.stringify(q[0])).messageAttributes.traceparent.StringValue.slice(3, 35);
+        const pFirst = [r1, r2].find((r) => r.traceId === firstTrace);
+        c = checkChain(spans, pFirst, rid, 'SQS mixed batch (first record is the parent)');
+        if (c.tb) {
+            const linked = new Set(c.tb.links.map((l) => l.traceId + '/' + l.spanId));
+            t.ok(linked.has(`${r1.traceId}/${r1.sendSpanId}`) && linked.has(`${r2.traceId}/${r2.sendSpanId}`), 'mixed batch: links to every record\'s context', c.tb.links);
+            t.ok(c.tb.attributes['messaging.batch.message_count'] === 2, 'mixed batch: messaging.batch.message_count = 2', c.tb.attributes);
+            t.ok(c.tb.attributes['faas.coldstart'] === false, 'second invocation: faas.coldstart=false');
+        }
+
+        // SNS.
+        p = await prod.run((tp) => emu.post('/sns/publish', { topic: 'orders-topic', message: '{"order":4}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
+        rid = p.result.invocations[0].requestId;
+        checkChain(await waitChain(sink, rid, p), p, rid, 'SNS');
+
+        // SNS → SQS (raw delivery off: the SNS envelope is the SQS body).
+        p = await prod.run((tp) => emu.post('/sns-sqs/publish', { topic: 'orders-topic', queue: 'orders', message: '{"order":5}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
+        rid = p.result.invocations[0].requestId;
+        checkChain(await waitChain(sink, rid, p), p, rid, 'SNS → SQS', { name: 'process orders' });
+
+        // EventBridge: detail.traceparent.
+        p = await prod.run((tp) => emu.post('/eventbridge/put', { source: 'com.example.orders', detailType: 'OrderPlaced', detail: { traceparent: tp, order: 6 } }), { sendName: 'put_events' });
+        rid = p.result.invocations[0].requestId;
+        checkChain(await waitChain(sink, rid, p), p, rid, 'EventBridge');
+
+        // Direct invoke with __traceparent__: the key is gone from the handler's event.
+        p = await prod.run(async (tp) => {
+            const r = await emu.invoke({ order: 7, __traceparent__: tp });
+            return { status: r.status, requestId: r.headers['x-amzn-requestid'], body: json(r) };
+        }, { sendName: 'invoke_lambda' });
+        rid = p.result.requestId;
+        const ev7 = lastHandled().event;
+        t.ok(!('__traceparent__' in ev7) && ev7.order === 7 && typeof ev7.headers?.traceparent === 'string', 'direct invoke: __traceparent__ stripped, headers.traceparent added', ev7);
+        checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with __traceparent__');
+
+        // API Gateway v1 and v2: headers.traceparent (kept trace id, parent-id = tracebridge span).
+        for (const v of ['v1', 'v2']) {
+            p = await prod.run((tp) => emu.post(`/apigw/${v}`, { method: 'POST', path: '/orders', headers: { traceparent: tp, 'content-type': 'application/json' }, body: '{"order":8}' }), { sendName: 'http_client' });
+            rid = p.result.invocations[0].requestId;
+            c = checkChain(await waitChain(sink, rid, p), p, rid, `API Gateway ${v}`);
+            t.ok(p.result.invocations[0].payload.statusCode === 200, `API Gateway ${v}: proxy result intact`);
+        }
+
+        // Error: tracebridge span status ERROR with an exception event; the invoke result unchanged.
+        p = await prod.run((tp) => emu.invoke({ mode: 'error', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], err: r.headers['x-amz-function-error'], body: json(r) })), { sendName: 'invoke_lambda' });
+        rid = p.result.requestId;
+        t.ok(p.result.err === 'Unhandled' && p.result.body.errorMessage === 'order validation failed', 'error: the caller gets the handler error unchanged');
+        c = checkChain(await waitChain(sink, rid, p), p, rid, 'error invocation');
+        if (c.tb) {
+            const exc = c.tb.events.find((e) => e.name === 'exception');
+            t.ok(c.tb.status.code === 'ERROR' && exc && /order validation failed/.test(JSON.stringify(exc.attributes)), 'error: tracebridge span status ERROR with an exception event from the /error body', { status: c.tb.status, events: c.tb.events });
+        }
+
+        // Timeout: the environment resets (SHUTDOWN reason timeout); the span is ended as an error
+        // and flushed during that SHUTDOWN; the next invocation is a cold start again.
+        p = await prod.run((tp) => emu.invoke({ mode: 'timeout', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], outcome: r.headers['x-emu-outcome'] })), { sendName: 'invoke_lambda' });
+        rid = p.result.requestId;
+        t.eq(p.result.outcome, 'timeout', 'timeout: the caller gets the timeout');
+        const tbT = await waitFor(() => tbSpan(sink.spans(), rid), 4000);
+        t.ok(tbT && tbT.status.code === 'ERROR' && tbT.traceId === p.traceId && tbT.parentSpanId === p.sendSpanId, 'timeout: tracebridge span exported at the reset SHUTDOWN, status ERROR, still joined to the producer', tbT && { status: tbT.status, attrs: tbT.attributes });
+        const sd = await waitFor(async () => (await emu.log()).find((x) => x.type === 'shutdown-done' && x.reason === 'timeout'), 4000);
+        t.ok(sd && sd.extensions[0].code === 0 && !sd.extensions[0].killed, 'timeout: tracebridge exited 0 within the SHUTDOWN deadline', sd);
+        p = await prod.run((tp) => emu.invoke({ order: 9, __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'] })), { sendName: 'invoke_lambda' });
+        rid = p.result.requestId;
+        c = checkChain(await waitChain(sink, rid, p), p, rid, 'after the timeout (new environment)');
+        if (c.tb) t.ok(c.tb.attributes['faas.coldstart'] === true, 'after the reset: faas.coldstart=true again');
+
+        // Everything the handler exported went through tracebridge, none straight to the sink.
+        const fromHandler = sink.spans().filter((s) => s.service === 'orders-fn' && !s.scope.name.startsWith('tracebridge'));
+        t.ok(fromHandler.length > 10 && fromHandler.every((s) => !/OTel-OTLP-Exporter-JavaScript/.test(s.userAgent)), `the handler's ${fromHandler.length} spans all reached the sink through tracebridge's receiver, none directly`, [...new Set(fromHandler.map((s) => s.userAgent))]);
+    } finally {
+        await prod.shutdown();
+        await emu.stop();
+        await sink.stop();
+    }
+    checkExtensionHealth(dir, 'event sources');
+}
+
+// Streaming response and the default flush mode (invoke): the last invocation's spans leave at
+// SHUTDOWN, within its deadline.
+async function groupStreamingShutdown() {
+    const dir = tmpDir('trace-stream');
+    const st = await startTracebridgeStack({ dir, handler: 'orders.stream', flush: 'invoke', shutdownMs: 2000 });
+    const { emu, sink } = st;
+    const prod = makeProducer(sink.endpoint);
+    try {
+        let want = '';
+        for (let i = 0; i < 5; i++) want += String.fromCharCode(97 + i).repeat(999) + '\n';
+        const p = await prod.run(async (tp) => {
+            const r = await emu.invoke({ chunks: 5, chunkSize: 1000, gapMs: 30, __traceparent__: tp });
+            return { body: r.body.toString(), chunks: r.chunks.length };
+        }, { sendName: 'invoke_lambda' });
+        t.ok(p.result.body === want && p.result.chunks >= 3, 'streaming through tracebridge: body byte-identical and incremental', { len: p.result.body.length, chunks: p.result.chunks });
+        const log0 = await emu.log();
+        const rid = log0.filter((x) => x.type === 'invoke').at(-1).requestId;
+        await new Promise((r) => setTimeout(r, 300));
+        t.ok(!tbSpan(sink.spans(), rid), 'flush=invoke: the last invocation\'s tracebridge span is not exported before SHUTDOWN');
+        const t0 = Date.now();
+        const sd = await emu.shutdown();
+        const took = Date.now() - t0;
+        const spans = await waitFor(() => sink.spans().some((s) => s.spanId === p.sendSpanId) && sink.spans(), 2000);
+        const c = checkChain(spans, p, rid, 'streaming, exported at SHUTDOWN');
+        t.ok(sd.extensions[0].code === 0 && !sd.extensions[0].killed && took < 2000, `SHUTDOWN: tracebridge flushed and exited 0 before the deadline (${took} ms)`, sd);
+        if (c.tb) t.ok(BigInt(c.tb.endTimeUnixNano) >= BigInt(c.bl.endTimeUnixNano), 'streaming: tracebridge span ends after the stream ended (after business_logic)');
+    } finally {
+        await prod.shutdown();
+        await emu.stop();
+        await sink.stop();
+    }
+    checkExtensionHealth(dir, 'streaming');
+}
+
+if (!fs.existsSync(TRACEBRIDGE)) {
+    t.ok(false, `${TRACEBRIDGE} exists (make all)`);
+    process.exit(1);
+}
+for (const g of [groupMain, groupStreamingShutdown]) {
+    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
+    try {
+        await g();
+    } catch (err) {
+        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
+    }
+}
+process.exit(t.failed ? 1 : 0);
