@@ -306,6 +306,10 @@ static const struct conf_var vars[] = {
      "Most time an export may add to an invocation (end/adaptive flush)."},
     {"TRACEBRIDGE_OTLP_LISTEN", "127.0.0.1:4318", parse_listen, 0, 0, 0, NULL, false,
      "host:port of the local OTLP/HTTP receiver for the handler's own spans, or off."},
+    {"TRACEBRIDGE_SDK_REDIRECT", "on", parse_bool, FIELD(sdk_redirect), 0, 0, NULL, false,
+     "on: the wrapper points the handler's OTel SDK (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, runtime "
+     "process only) at the local receiver, so its flush never waits for the backend; tracebridge "
+     "itself exports to the configured endpoint. off: the SDK exports where it is configured."},
     {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size, FIELD(receiver_max_request_bytes),
      1024, 64L * MiB, NULL, false,
      "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},

@@ -52,6 +52,7 @@ struct conf {
     int max_flush_ms;
     /* OTLP receiver */
     bool receiver_enabled;
+    bool sdk_redirect; /* the wrapper points the handler's SDK at the receiver */
     char receiver_host[64];
     int receiver_port;
     size_t receiver_max_request_bytes;

@@ -402,22 +402,27 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- start-up ---- */
 
-/* The wrapper reads this file to point the runtime at the proxy; written atomically so it never
- * sees a partial address. */
-static int write_ready_file(const char *path, int port)
+/* The wrapper reads this file to point the runtime at the proxy (first line) and the handler's
+ * OTel SDK at our receiver (an "otlp=" line, only when the receiver listens and redirection is
+ * on); written atomically so it never sees a partial address. */
+static int write_ready_file(const char *path, int proxy_port, int otlp_port)
 {
     char tmp[CONF_STR_MAX + 32];
-    char line[64];
+    char text[96];
     int fd;
     int n;
     ssize_t w;
 
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-    n = snprintf(line, sizeof(line), "127.0.0.1:%d\n", port);
+    if (otlp_port > 0)
+        n = snprintf(text, sizeof(text), "127.0.0.1:%d\notlp=127.0.0.1:%d\n", proxy_port,
+                     otlp_port);
+    else
+        n = snprintf(text, sizeof(text), "127.0.0.1:%d\n", proxy_port);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    w = write(fd, line, (size_t)n);
+    w = write(fd, text, (size_t)n);
     close(fd);
     if (w != n || rename(tmp, path) < 0) {
         int e = w != n ? EIO : errno;
@@ -425,6 +430,23 @@ static int write_ready_file(const char *path, int port)
         return -e;
     }
     return 0;
+}
+
+/* Written once the proxy and the receiver listen, before register: Lambda starts the runtime
+ * (and so the wrapper) only after every extension registered. */
+static void publish_ready(struct daemon *d)
+{
+    int otlp_port = 0;
+    int rc;
+
+    if (!d->proxy)
+        return;
+    if (d->recv && d->conf.sdk_redirect && strcmp(d->conf.receiver_host, "127.0.0.1") == 0)
+        otlp_port = receiver_port(d->recv);
+    rc = write_ready_file(d->conf.ready_file, proxy_port(d->proxy), otlp_port);
+    if (rc < 0)
+        log_error(&d->lg, "daemon", "cannot write %s (%s); the wrapper will not use the proxy",
+                  d->conf.ready_file, strerror(-rc));
 }
 
 static void start_proxy(struct daemon *d)
@@ -436,7 +458,6 @@ static void start_proxy(struct daemon *d)
                             .max_event_bytes = d->conf.max_event_bytes,
                             .max_header_bytes = 1024 * 1024 + 64 * 1024};
     int err = 0;
-    int rc;
 
     unlink(d->conf.ready_file); /* a previous instance's file would point at a dead port */
     d->proxy = proxy_new(&d->loop, &pc, &hooks, &d->lg, &err);
@@ -448,10 +469,6 @@ static void start_proxy(struct daemon *d)
         uv_run(&d->loop, UV_RUN_NOWAIT);
         return;
     }
-    rc = write_ready_file(d->conf.ready_file, proxy_port(d->proxy));
-    if (rc < 0)
-        log_error(&d->lg, "daemon", "cannot write %s (%s); the wrapper will not use the proxy",
-                  d->conf.ready_file, strerror(-rc));
 }
 
 static void start_receiver(struct daemon *d)
@@ -506,6 +523,7 @@ static int start_parts(struct daemon *d)
         return -ENOMEM;
     start_proxy(d);
     start_receiver(d);
+    publish_ready(d);
     decide_export(d);
     d->state = ST_REGISTERING;
     return extapi_register(d->ext);

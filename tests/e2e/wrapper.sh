@@ -23,6 +23,8 @@ cat >"$T/runtime" <<'RT'
 printf 'API=%s\n' "${AWS_LAMBDA_RUNTIME_API-<unset>}"
 printf 'ORIG=%s\n' "${TRACEBRIDGE_ORIGINAL_RUNTIME_API-<unset>}"
 printf 'ARGC=%s\n' "$#"
+printf 'OTLP=%s\n' "${OTEL_EXPORTER_OTLP_TRACES_ENDPOINT-<unset>}"
+printf 'OTLP_ORIG=%s\n' "${TRACEBRIDGE_ORIGINAL_OTLP_TRACES_ENDPOINT-<unset>}"
 for a in "$@"; do printf 'ARG=[%s]\n' "$a"; done
 RT
 chmod +x "$T/runtime"
@@ -75,6 +77,8 @@ run '127.0.0.1:9011' "$W" "$T/runtime" "${args[@]}"
     echo "API=127.0.0.1:9011"
     echo "ORIG=127.0.0.1:9001"
     echo "ARGC=${#args[@]}"
+    echo "OTLP=<unset>"
+    echo "OTLP_ORIG=<unset>"
     for a in "${args[@]}"; do printf 'ARG=[%s]\n' "$a"; done
 } >"$T/want"
 check "arguments preserved exactly (spaces, quotes, globs, empty, newline)" cmp -s "$T/want" "$T/out"
@@ -120,4 +124,32 @@ for shell in dash bash; do
     run '127.0.0.1:9011' "$shell" "$W" "$T/runtime" "${args[@]}"
     check "same result under $shell" cmp -s "$T/want" "$T/out"
 done
+# 10. The handler's OTel SDK is pointed at the local receiver ("otlp=" line), runtime only.
+R2=$(printf '127.0.0.1:9011\notlp=127.0.0.1:4318')
+run "$R2" "$W" "$T/runtime"
+check "otlp line: SDK traces endpoint is the local receiver" \
+    grep -qx 'OTLP=http://127.0.0.1:4318/v1/traces' "$T/out"
+check "otlp line: proxy still used" grep -qx 'API=127.0.0.1:9011' "$T/out"
+run "$R2" OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://backend.example/v1/traces "$W" "$T/runtime"
+check "otlp line: a configured endpoint is replaced for the runtime" \
+    grep -qx 'OTLP=http://127.0.0.1:4318/v1/traces' "$T/out"
+check "otlp line: and kept in TRACEBRIDGE_ORIGINAL_OTLP_TRACES_ENDPOINT" \
+    grep -qx 'OTLP_ORIG=https://backend.example/v1/traces' "$T/out"
+run "$R2" TRACEBRIDGE_SDK_REDIRECT=off "$W" "$T/runtime"
+check "TRACEBRIDGE_SDK_REDIRECT=off: SDK endpoint untouched" grep -qx 'OTLP=<unset>' "$T/out"
+run "$R2" OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$W" "$T/runtime"
+check "gRPC SDK: endpoint untouched (the receiver speaks HTTP)" grep -qx 'OTLP=<unset>' "$T/out"
+check "gRPC SDK: says so on stderr" grep -q 'not HTTP' "$T/err"
+run "$R2" OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json "$W" \
+    "$T/runtime"
+check "traces protocol http/json wins over a gRPC default" \
+    grep -qx 'OTLP=http://127.0.0.1:4318/v1/traces' "$T/out"
+for bad in 'otlp=127.0.0.1:0' 'otlp=0.0.0.0:4318' 'otlp=127.0.0.1:4318/x' 'otel=127.0.0.1:4318' \
+    'otlp=127.0.0.1:4318;x'; do
+    run "$(printf '127.0.0.1:9011\n%s' "$bad")" "$W" "$T/runtime"
+    ok "$(grep -qx 'OTLP=<unset>' "$T/out" && grep -qx 'API=127.0.0.1:9011' "$T/out"
+        echo $?)" "invalid receiver line '$bad': SDK untouched, proxy still used"
+done
+run "$(printf '0.0.0.0:9011\notlp=127.0.0.1:4318')" "$W" "$T/runtime"
+check "no valid proxy line: SDK not redirected either" grep -qx 'OTLP=<unset>' "$T/out"
 echo "1..$n"

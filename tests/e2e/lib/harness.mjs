@@ -19,18 +19,14 @@ export const requireNode = createRequire(path.join(REPO, 'tests/node/package.jso
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The daemon has landed once main has its lifecycle source; until then the suites that need it
-// may skip. After that, a missing or broken daemon is a failure, never a skip.
-export function daemonLanded() {
-    return fs.existsSync(path.join(REPO, 'extension/daemon.c'));
-}
-
 export class Tap {
     constructor() {
         this.n = 0;
         this.failed = 0;
         process.on('exit', () => {
             console.log(`1..${this.n}`);
+            // Logs of a failed run are kept for diagnosis; a clean run leaves nothing behind.
+            if (this.failed === 0 && !process.env.TB_E2E_KEEP) for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
         });
     }
     ok(cond, desc, diag) {
@@ -56,9 +52,12 @@ export class Tap {
     }
 }
 
+const tmpDirs = [];
 export function tmpDir(name) {
     const base = process.env.TB_E2E_TMP || os.tmpdir();
-    return fs.mkdtempSync(path.join(base, `tb-${name}-`));
+    const d = fs.mkdtempSync(path.join(base, `tb-${name}-`));
+    tmpDirs.push(d);
+    return d;
 }
 
 export function freePort() {
