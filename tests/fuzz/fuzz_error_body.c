@@ -6,7 +6,8 @@
  * OTLP protobuf and to OTLP/JSON that parses. */
 // fuzz-deps: extension/invspan.c extension/span.c extension/otlp.c extension/otlp/*.c
 // fuzz-deps: build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c fuzz-libs: -lcjson -lprotobuf-c -lz -lm
+// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
+// fuzz-libs: -lcjson -lprotobuf-c -lz -lm
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
