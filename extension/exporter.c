@@ -7,6 +7,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "extension/base/kvlist.h"
 #include "extension/cabundle.h"
 #include "extension/httpdate.h"
 #include "extension/otlp.h"
@@ -44,101 +45,50 @@ struct exporter {
 
 /* ---- headers ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void trim(const char **p, size_t *n)
-{
-    while (*n > 0 && (**p == ' ' || **p == '\t')) {
-        (*p)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-        (*n)--;
-}
-
-/* Appends the percent-decoded text; control characters would allow header injection. */
-static int append_decoded(struct buf *out, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            c = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7f)
-            return -EINVAL;
-        if (buf_append_byte(out, (char)c) < 0)
-            return -E2BIG;
-    }
-    return 0;
-}
-
 static bool token_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int add_header(struct buf *out, const char *p, size_t n)
-{
-    const char *eq = memchr(p, '=', n);
-    const char *k = p;
-    const char *v;
-    size_t kn, vn;
+struct header_ctx {
+    struct buf *out;
+    size_t count;
+};
 
-    if (!eq)
+/* One member as a "k: v" line: the key must be an HTTP token (so it is not decoded); the value
+ * is percent-decoded, leniently (a stray '%' stays), but control characters would allow
+ * header injection. */
+static int add_header(void *arg, const struct kvlist_member *m)
+{
+    struct header_ctx *c = arg;
+
+    if (c->count++ >= MAX_HEADERS)
+        return -E2BIG;
+    if (m->key_len == 0)
         return -EINVAL;
-    kn = (size_t)(eq - p);
-    v = eq + 1;
-    vn = n - kn - 1;
-    trim(&k, &kn);
-    trim(&v, &vn);
-    if (kn == 0)
-        return -EINVAL;
-    for (size_t i = 0; i < kn; i++) {
-        if (!token_char(k[i]))
+    for (size_t i = 0; i < m->key_len; i++) {
+        if (!token_char(m->key[i]))
             return -EINVAL;
     }
-    if (buf_append(out, k, kn) < 0 || buf_append(out, ": ", 2) < 0)
+    if (buf_append(c->out, m->key, m->key_len) < 0 || buf_append(c->out, ": ", 2) < 0)
         return -E2BIG;
-    if (append_decoded(out, v, vn) < 0)
+    if (kvlist_decode(m->value, m->value_len, KVLIST_NO_CONTROL, c->out) < 0)
         return -EINVAL;
-    return buf_append_byte(out, '\0');
+    return buf_append_byte(c->out, '\0');
 }
 
 int exporter_parse_headers(const char *s, struct buf *out, size_t *n)
 {
     size_t start_len = out->len;
-    size_t count = 0;
-    int rc = 0;
+    struct header_ctx c = {.out = out};
+    int rc = kvlist_each(s, add_header, &c);
 
-    while (rc == 0 && *s) {
-        size_t len = strcspn(s, ",");
-        const char *q = s;
-        size_t m = len;
-        trim(&q, &m);
-        if (m > 0) {
-            rc = count < MAX_HEADERS ? add_header(out, q, m) : -E2BIG;
-            count++;
-        }
-        s += len;
-        if (*s == ',')
-            s++;
-    }
     if (rc < 0) {
         out->len = start_len;
         return rc;
     }
-    *n = count;
+    *n = c.count;
     return 0;
 }
 

@@ -4,39 +4,6 @@
 
 #include <string.h>
 
-static const char HEX[] = "0123456789abcdef";
-
-void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX[in[i] >> 4];
-        out[2 * i + 1] = HEX[in[i] & 15];
-    }
-}
-
-static int lhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* upper-case hex is invalid in W3C and X-Ray values */
-}
-
-bool hex_decode_lower(const char *in, size_t n2, uint8_t *out)
-{
-    if (n2 % 2)
-        return false;
-    for (size_t i = 0; i < n2; i += 2) {
-        int hi = lhex(in[i]);
-        int lo = lhex(in[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
