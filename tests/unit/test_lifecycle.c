@@ -12,6 +12,7 @@
 #include "extension/lifecycle.h"
 #include "proxy/nextbuf.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define TID   "4bf92f3577b34da6a3ce929d0e0e4736"
 #define PSPAN "00f067aa0ba902b7"
@@ -114,17 +115,6 @@ struct rig {
     char log_path[96];
 };
 
-static const char *env_of(const char *name, void *arg)
-{
-    const char *const *kv = arg;
-
-    for (int i = 0; kv && kv[i]; i += 2) {
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    }
-    return NULL;
-}
-
 static struct rig *rig_new(const char *const *env)
 {
     struct rig *g = calloc(1, sizeof(*g));
@@ -150,19 +140,8 @@ static void rig_free(struct rig *g)
 
 static int log_count(struct rig *g, const char *needle)
 {
-    char cmd[256];
-    char out[32] = "0";
-    FILE *p;
-
     fflush(g->lg.out);
-    snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", needle, g->log_path);
-    p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(out, sizeof(out), p))
-            out[0] = '\0';
-        pclose(p);
-    }
-    return atoi(out);
+    return file_count_lines(g->log_path, needle);
 }
 
 static uint64_t epoch_ms(void)
