@@ -37,11 +37,18 @@
 #include "extension/spanbuf.h"
 #include "proxy/proxy.h"
 
-#define BYPASS_GRACE_MS     500
-#define SHUTDOWN_MARGIN_MS  150
-#define SIGNAL_BUDGET_MS    500
-#define LMI_FLUSH_EVERY_MS  1000
-#define ADAPTIVE_FAST_MS    2000 /* INVOKEs closer than this count as frequent */
+#define BYPASS_GRACE_MS    500
+#define SHUTDOWN_MARGIN_MS 150
+#define SIGNAL_BUDGET_MS   500
+#define LMI_FLUSH_EVERY_MS 1000
+/* Adaptive flush. Flushing at INVOKE saves each invocation the export time after its response,
+ * but holds an invocation's spans until the next INVOKE: fine when that comes within a couple
+ * of seconds, not when the sandbox may sit frozen for minutes. So INVOKEs count as frequent
+ * when they come less than ADAPTIVE_FAST_MS apart (at most that much extra delay for the
+ * spans), and the mode switches to INVOKE only after ADAPTIVE_FAST_COUNT such gaps in a row, so
+ * that one quick retry or a pair of requests does not flip it; a single slow gap switches back
+ * at once, since that is exactly when spans would otherwise wait. */
+#define ADAPTIVE_FAST_MS    2000
 #define ADAPTIVE_FAST_COUNT 3
 #define SPAN_ENCODE_MAX     (4 * 1024 * 1024)
 

@@ -393,6 +393,29 @@ static void test_table_bound(struct tap *t)
     rig_free(g);
 }
 
+/* A flood past the table: one warning, not one per eviction; the count comes at SHUTDOWN. */
+static void test_eviction_log(struct tap *t)
+{
+    struct rig *g = rig_new(env_lmi);
+    uint64_t far = epoch_ms() + 60000;
+    char rid[32];
+    char body[4096];
+
+    for (int i = 0; i < LIFECYCLE_MAX_INFLIGHT + 41; i++) {
+        snprintf(rid, sizeof(rid), "f-%d", i);
+        next_event(g, rid, "{\"__traceparent__\":\"" TP "\"}", far, body, sizeof(body));
+    }
+    is_int(t, find(&g->rec, "f-40") != NULL && find(&g->rec, "f-41") == NULL, 1,
+           "flood: the 41 oldest were given up");
+    is_int(t, log_count(g, "giving up on"), 1, "flood: 41 evictions, one warning");
+    is_int(t, log_count(g, "giving up on f-0\""), 1, "flood: the warning names the first");
+    is_int(t, log_count(g, "gave up on"), 0, "flood: no summary before SHUTDOWN");
+    shutdown_ev(g, "spindown");
+    is_int(t, log_count(g, "gave up on 40 more invocations"), 1,
+           "SHUTDOWN: one line counts the 40 evictions not logged");
+    rig_free(g);
+}
+
 static void test_timeout_crash(struct tap *t)
 {
     struct rig *g = rig_new(env_default);
@@ -538,6 +561,7 @@ int main(void)
     test_both_orders(&t);
     test_many_in_flight(&t);
     test_table_bound(&t);
+    test_eviction_log(&t);
     test_timeout_crash(&t);
     test_bypass(&t);
     test_errors_and_drops(&t);
