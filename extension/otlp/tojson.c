@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "extension/base/hex.h"
+#include "extension/base/utf8.h"
 #include "extension/otlp/internal.h"
 
 /* protobuf-c allocates ~100 bytes for the smallest (2-byte) span and ~20x the wire size for
@@ -55,41 +56,6 @@ static void raw(struct jw *w, const char *s, size_t n)
 }
 
 #define RAW(w, lit) raw(w, "" lit, sizeof(lit) - 1) /* literals only */
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
- * or 0 when the bytes there are not one. */
-static size_t utf8_seq_len(const uint8_t *p, size_t left)
-{
-    uint8_t c = p[0];
-    size_t n;
-    uint8_t lo = 0x80;
-    uint8_t hi = 0xbf;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (left < n)
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
 
 static void escape_byte(struct jw *w, uint8_t c)
 {
@@ -136,14 +102,14 @@ static void str_n(struct jw *w, const uint8_t *s, size_t n)
             escape_byte(w, s[i++]);
             continue;
         }
-        seq = utf8_seq_len(s + i, n - i);
+        seq = utf8_char_len(s + i, n - i);
         if (seq) {
             raw(w, (const char *)s + i, seq);
             i += seq;
         } else {
             /* U+FFFD written as UTF-8, as a valid one would be: converting the output
              * again gives the same text. */
-            RAW(w, "\xef\xbf\xbd");
+            RAW(w, UTF8_REPLACEMENT);
             i++;
         }
     }

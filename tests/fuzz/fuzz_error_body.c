@@ -11,34 +11,10 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "extension/base/utf8.h"
 #include "extension/invspan.h"
 #include "extension/otlp.h"
 #include "tests/fuzz/fuzz_common.h"
-
-static bool utf8_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p) {
-        int len = *p < 0x80         ? 1
-                  : (*p >> 5) == 6  ? 2
-                  : (*p >> 4) == 14 ? 3
-                  : (*p >> 3) == 30 ? 4
-                                    : 0;
-        if (!len || (len == 2 && *p < 0xc2) || *p > 0xf4)
-            return false;
-        for (int i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-        }
-        if (len == 3 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] > 0x9f)))
-            return false;
-        if (len == 4 && ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] > 0x8f)))
-            return false;
-        p += len;
-    }
-    return true;
-}
 
 static void check_attr(const struct attr_list *l, const char *key, size_t cap)
 {
@@ -48,7 +24,7 @@ static void check_attr(const struct attr_list *l, const char *key, size_t cap)
         return;
     FUZZ_ASSERT(a->type == ATTR_STRING && a->v.s[0] != '\0');
     FUZZ_ASSERT(strlen(a->v.s) < cap);
-    FUZZ_ASSERT(utf8_ok(a->v.s));
+    FUZZ_ASSERT(utf8_valid(a->v.s, strlen(a->v.s)));
 }
 
 static void check_encodes(const struct span *s)
@@ -108,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_attr(&s.events[0].attrs, "exception.type", 512);
     check_attr(&s.events[0].attrs, "exception.message", 4096);
     check_attr(&s.events[0].attrs, "exception.stacktrace", 32 * 1024);
-    FUZZ_ASSERT(!s.status_message || utf8_ok(s.status_message));
+    FUZZ_ASSERT(!s.status_message || utf8_valid(s.status_message, strlen(s.status_message)));
     check_encodes(&s);
     span_free(&s);
     return 0;
