@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "extension/base/base64.h"
 #include "extension/base/utf8.h"
 
 #define MESSAGE_MAX    4096
@@ -188,51 +189,6 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
 
 /* ---- errors ---- */
 
-static int b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-int invspan_base64_decode(const char *in, size_t n, struct buf *out)
-{
-    unsigned acc = 0;
-    int bits = 0;
-    size_t pad = 0;
-
-    while (n > 0 && in[n - 1] == '=' && pad < 2) {
-        n--;
-        pad++;
-    }
-    /* One leftover character carries 6 bits: no whole byte, so it is not base64. */
-    if (n % 4 == 1 || (pad && (n + pad) % 4 != 0))
-        return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val(in[i]);
-        int rc;
-        if (v < 0)
-            return -EINVAL;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            rc = buf_append_byte(out, (char)((acc >> bits) & 0xff));
-            if (rc < 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
 /* Appends as much as fits, keeping one byte for the terminating NUL: long messages and stacks
  * are cut, never lost. OTLP strings must be UTF-8 (a collector rejects the whole request
  * otherwise), and error text is whatever the handler wrote: ill-formed bytes become U+FFFD and
@@ -341,7 +297,7 @@ int invspan_record_error(struct span *s, const char *error_type, const char *bod
     buf_init(&type, 512);
     buf_init(&msg, MESSAGE_MAX);
     buf_init(&stack, STACKTRACE_MAX);
-    if (body && base64 && invspan_base64_decode(body, len, &decoded) == 0) {
+    if (body && base64 && base64_decode_append(body, len, 0, &decoded) == 0) {
         body = decoded.data ? decoded.data : "";
         len = decoded.len;
     }

@@ -45,7 +45,4 @@ int invspan_add_xray_link(struct span *s, const struct trace_ctx *xray);
 int invspan_record_error(struct span *s, const char *error_type, const char *body, size_t len,
                          bool base64, uint64_t time_ns);
 
-/* Standard base64 (padding optional, whitespace rejected). 0, -EINVAL, -E2BIG or -ENOMEM. */
-int invspan_base64_decode(const char *in, size_t n, struct buf *out);
-
 #endif

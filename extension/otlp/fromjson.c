@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/base64.h"
 #include "extension/base/hex.h"
 #include "extension/otlp/internal.h"
 
@@ -206,47 +207,15 @@ static int get_id(struct ctx *c, const cJSON *o, const char *camel, const char *
     return 0;
 }
 
-static int b64_value(char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
-static int base64_decode(struct ctx *c, const char *s, ProtobufCBinaryData *out)
+/* proto3 JSON bytes: either alphabet; padding is optional and, when there, loosely checked. */
+static int bytes_decode(struct ctx *c, const char *s, ProtobufCBinaryData *out)
 {
     size_t n = strlen(s);
-    uint32_t acc = 0;
-    int bits = 0;
 
-    while (n && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1 || strlen(s) - n > 2)
-        return -EBADMSG;
-    out->data = arena_alloc(&c->arena, n * 3 / 4 + 1);
+    out->data = arena_alloc(&c->arena, base64_decoded_max(n) + 1);
     if (!out->data)
         return -ENOMEM;
-    out->len = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value(s[i]);
-        if (v < 0)
-            return -EBADMSG;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out->data[out->len++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return 0;
+    return base64_decode(s, n, BASE64_LOOSE_PADDING, out->data, &out->len) < 0 ? -EBADMSG : 0;
 }
 
 static int get_double(const cJSON *m, double *out)
@@ -396,7 +365,7 @@ static int parse_any_value(struct ctx *c, const cJSON *o, void *msg, int depth)
     if ((m = member(o, "bytesValue", "bytes_value"))) {
         if (!cJSON_IsString(m))
             return -EBADMSG;
-        TRY(base64_decode(c, m->valuestring, &v->bytes_value));
+        TRY(bytes_decode(c, m->valuestring, &v->bytes_value));
         v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
         set++;
     }

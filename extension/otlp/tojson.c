@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "extension/base/base64.h"
 #include "extension/base/hex.h"
 #include "extension/base/utf8.h"
 #include "extension/otlp/internal.h"
@@ -195,22 +196,9 @@ static void hex_member(struct jw *w, bool *first, const char *k, const ProtobufC
 
 static void base64(struct jw *w, const uint8_t *d, size_t n)
 {
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
     RAW(w, "\"");
-    for (size_t i = 0; i < n && !w->err; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        char q[4];
-        if (i + 1 < n)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        q[0] = tab[v >> 18];
-        q[1] = tab[(v >> 12) & 63];
-        q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < n ? tab[v & 63] : '=';
-        raw(w, q, 4);
-    }
+    if (!w->err)
+        w->err = base64_encode_append(d, n, w->out);
     RAW(w, "\"");
 }
 
