@@ -1,7 +1,7 @@
 /* fake_http.h: a scripted loopback HTTP/1.1 server for the extension tests (fake Extensions
- * API, fake Runtime API, fake OTLP backend). Blocking sockets, one thread per connection, so a
- * handler may sleep or block (long-poll) without stopping the others. Keep-alive; request
- * bodies with Content-Length or chunked. Included by tests only. */
+ * API, fake Runtime API, fake OTLP backend) on tests/unit/test_server.h: one thread per
+ * connection, so a handler may sleep or block (long-poll) without stopping the others.
+ * Keep-alive; request bodies with Content-Length or chunked. Included by tests only. */
 #ifndef TB_TEST_FAKE_HTTP_H
 #define TB_TEST_FAKE_HTTP_H
 
@@ -21,8 +21,7 @@
 #include <zlib.h>
 
 #include "extension/base/buf.h"
-
-#define FAKE_MAX_CONNS 256
+#include "tests/unit/test_server.h"
 
 struct fake_req {
     char method[16];
@@ -42,24 +41,15 @@ struct fake_resp {
 typedef void (*fake_handler)(void *arg, const struct fake_req *rq, struct fake_resp *rs);
 
 struct fake_http {
-    int lfd;
+    struct test_server srv;
     int port;
     fake_handler handler;
     void *arg;
-    pthread_t accept_thr;
-    pthread_mutex_t mu;
-    int fds[FAKE_MAX_CONNS];
-    pthread_t thr[FAKE_MAX_CONNS];
-    int nconns;
-    bool stop;
 };
 
 struct fake_conn {
-    struct fake_http *f;
-    int fd;
-    http_parser p;
+    struct test_conn base;
     struct fake_req rq;
-    bool done;
     bool in_value;
 };
 
@@ -128,36 +118,6 @@ static __attribute__((unused)) void fake_req_body_decoded(const struct fake_req 
     inflateEnd(&zs);
 }
 
-/* A loopback port that was free a moment ago (for a server the test starts, or for nothing to
- * listen on). */
-static __attribute__((unused)) int fake_free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static void fake_send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        c += w;
-        n -= (size_t)w;
-    }
-}
-
 static int fake_on_url(http_parser *p, const char *at, size_t n)
 {
     struct fake_conn *c = p->data;
@@ -211,24 +171,27 @@ static int fake_on_body(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int fake_on_done(http_parser *p)
-{
-    ((struct fake_conn *)p->data)->done = true;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
 static const http_parser_settings fake_settings = {
     .on_url = fake_on_url,
     .on_header_field = fake_on_field,
     .on_header_value = fake_on_value,
     .on_headers_complete = fake_on_headers_done,
     .on_body = fake_on_body,
-    .on_message_complete = fake_on_done,
+    .on_message_complete = test_server_message_done,
 };
 
-static bool fake_answer(struct fake_conn *c)
+static void fake_req_reset(struct fake_req *rq)
 {
+    rq->url[0] = '\0';
+    rq->method[0] = '\0';
+    buf_reset(&rq->head);
+    buf_reset(&rq->body);
+}
+
+static bool fake_answer(struct test_conn *tc)
+{
+    struct fake_conn *c = (struct fake_conn *)tc;
+    struct fake_http *f = tc->srv->arg;
     struct fake_resp rs;
     struct buf out;
 
@@ -236,7 +199,8 @@ static bool fake_answer(struct fake_conn *c)
     rs.status = 200;
     buf_init(&rs.headers, 1 << 20);
     buf_init(&rs.body, 64 << 20);
-    c->f->handler(c->f->arg, &c->rq, &rs);
+    f->handler(f->arg, &c->rq, &rs);
+    fake_req_reset(&c->rq);
     if (rs.close) {
         buf_free(&rs.headers);
         buf_free(&rs.body);
@@ -249,107 +213,50 @@ static bool fake_answer(struct fake_conn *c)
     buf_append(&out, "\r\n", 2);
     if (rs.body.len)
         buf_append(&out, rs.body.data, rs.body.len);
-    fake_send_all(c->fd, out.data, out.len);
+    test_send_all(tc->fd, out.data, out.len);
     buf_free(&out);
     buf_free(&rs.headers);
     buf_free(&rs.body);
     return true;
 }
 
-static void fake_req_reset(struct fake_req *rq)
+static void fake_conn_open(struct test_conn *tc)
 {
-    rq->url[0] = '\0';
-    rq->method[0] = '\0';
-    buf_reset(&rq->head);
-    buf_reset(&rq->body);
-}
+    struct fake_conn *c = (struct fake_conn *)tc;
 
-static void *fake_conn_main(void *arg)
-{
-    struct fake_conn *c = arg;
-    char tmp[65536];
-    ssize_t n;
-
-    http_parser_init(&c->p, HTTP_REQUEST);
-    c->p.data = c;
     buf_init(&c->rq.head, 1 << 22);
     buf_init(&c->rq.body, 64 << 20);
-    while ((n = recv(c->fd, tmp, sizeof(tmp), 0)) > 0) {
-        size_t off = 0;
-        while (off < (size_t)n) {
-            off += http_parser_execute(&c->p, &fake_settings, tmp + off, (size_t)n - off);
-            if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED)
-                http_parser_pause(&c->p, 0);
-            else if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK)
-                goto out;
-            if (c->done) {
-                if (!fake_answer(c))
-                    goto out;
-                c->done = false;
-                fake_req_reset(&c->rq);
-            }
-        }
-    }
-out:
-    shutdown(c->fd, SHUT_RDWR);
+}
+
+static void fake_conn_close(struct test_conn *tc)
+{
+    struct fake_conn *c = (struct fake_conn *)tc;
+
     buf_free(&c->rq.head);
     buf_free(&c->rq.body);
-    free(c);
-    return NULL;
 }
 
-static void *fake_accept_main(void *arg)
-{
-    struct fake_http *f = arg;
-
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        struct fake_conn *c;
-
-        if (fd < 0)
-            return NULL;
-        pthread_mutex_lock(&f->mu);
-        if (f->stop || f->nconns >= FAKE_MAX_CONNS) {
-            pthread_mutex_unlock(&f->mu);
-            close(fd);
-            if (f->stop)
-                return NULL;
-            continue;
-        }
-        c = calloc(1, sizeof(*c));
-        c->f = f;
-        c->fd = fd;
-        f->fds[f->nconns] = fd;
-        pthread_create(&f->thr[f->nconns], NULL, fake_conn_main, c);
-        f->nconns++;
-        pthread_mutex_unlock(&f->mu);
-    }
-}
+static const struct test_server_ops fake_ops = {
+    .settings = &fake_settings,
+    .conn_size = sizeof(struct fake_conn),
+    .conn_open = fake_conn_open,
+    .answer = fake_answer,
+    .conn_close = fake_conn_close,
+};
 
 /* Listens on 127.0.0.1 (port 0 = any free port). */
 static __attribute__((unused)) struct fake_http *fake_http_start(int port, fake_handler h,
                                                                  void *arg)
 {
     struct fake_http *f = calloc(1, sizeof(*f));
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof(a);
-    int one = 1;
 
     f->handler = h;
     f->arg = arg;
-    pthread_mutex_init(&f->mu, NULL);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (bind(f->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(f->lfd, 128) < 0) {
-        close(f->lfd);
+    if (test_server_start(&f->srv, port, &fake_ops, f) < 0) {
         free(f);
         return NULL;
     }
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    pthread_create(&f->accept_thr, NULL, fake_accept_main, f);
+    f->port = f->srv.port;
     return f;
 }
 
@@ -357,19 +264,7 @@ static __attribute__((unused)) struct fake_http *fake_http_start(int port, fake_
  * long-poll must be released by the test first. */
 static __attribute__((unused)) void fake_http_stop(struct fake_http *f)
 {
-    pthread_mutex_lock(&f->mu);
-    f->stop = true;
-    pthread_mutex_unlock(&f->mu);
-    shutdown(f->lfd, SHUT_RDWR);
-    close(f->lfd);
-    pthread_join(f->accept_thr, NULL);
-    for (int i = 0; i < f->nconns; i++)
-        shutdown(f->fds[i], SHUT_RDWR);
-    for (int i = 0; i < f->nconns; i++) {
-        pthread_join(f->thr[i], NULL);
-        close(f->fds[i]);
-    }
-    pthread_mutex_destroy(&f->mu);
+    test_server_stop(&f->srv);
     free(f);
 }
 

@@ -367,7 +367,7 @@ static __attribute__((unused)) int rt_call(int fd, const char *method, const cha
     buf_init(&req, 1 << 20);
     buf_appendf(&req, "%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %zu\r\n\r\n%s", method, path,
                 extra_headers ? extra_headers : "", body ? strlen(body) : 0, body ? body : "");
-    fake_send_all(fd, req.data, req.len);
+    test_send_all(fd, req.data, req.len);
     buf_free(&req);
     memset(out->head, 0, sizeof(out->head));
     buf_init(&out->body, 16 << 20);
@@ -477,7 +477,7 @@ static __attribute__((unused)) void fl_rig_start(struct fl_rig *r, const char *b
     unlink(r->ready);
     fl_start(&r->fl, r->ready);
     fo_start(&r->fo);
-    r->proxy_port = fake_free_port();
+    r->proxy_port = test_free_port();
     snprintf(buf[0], 256, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", r->fl.http->port);
     snprintf(buf[1], 256, "TRACEBRIDGE_PROXY_PORT=%d", r->proxy_port);
     snprintf(buf[2], 256, "TRACEBRIDGE_READY_FILE=%s", r->ready);

@@ -1,6 +1,6 @@
 /* proxy_harness.h: loopback test rig for the proxy tests. A scripted fake Runtime API upstream
- * (blocking sockets, one thread per connection), the proxy on its own libuv loop thread, and
- * blocking test clients. Included by test_proxy*.c only. */
+ * (on tests/unit/test_server.h: one thread per connection), the proxy on its own libuv loop thread,
+ * and blocking test clients. Included by test_proxy*.c only. */
 #ifndef TB_TEST_PROXY_HARNESS_H
 #define TB_TEST_PROXY_HARNESS_H
 
@@ -24,21 +24,16 @@
 
 #include "extension/base/buf.h"
 #include "proxy/proxy.h"
+#include "tests/unit/test_server.h"
 
-#define MAX_UP_CONNS 256
-#define BIG          (64 * 1024 * 1024)
+#define BIG (64 * 1024 * 1024)
 
 /* ---------------- fake upstream ---------------- */
 
 struct upstream {
-    int lfd;
+    struct test_server srv;
     int port;
-    pthread_t accept_thr;
-    pthread_mutex_t mu;
-    pthread_t thr[MAX_UP_CONNS];
-    int fds[MAX_UP_CONNS];
-    int nconns;
-    bool stop;
+    pthread_mutex_t mu; /* guards the script and the observations */
     /* script */
     char *next_body;
     size_t next_len;
@@ -69,27 +64,12 @@ static __attribute__((unused)) double mono_us(void)
 }
 
 struct upc {
+    struct test_conn base;
     struct upstream *u;
-    int fd;
-    http_parser p;
     struct buf raw;
     char url[512];
     size_t url_len;
-    bool done;
 };
-
-static __attribute__((unused)) void write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return;
-        c += w;
-        n -= (size_t)w;
-    }
-}
 
 static __attribute__((unused)) int up_on_url(http_parser *p, const char *at, size_t n)
 {
@@ -116,15 +96,8 @@ static __attribute__((unused)) int up_on_body(http_parser *p, const char *at, si
     return 0;
 }
 
-static __attribute__((unused)) int up_on_done(http_parser *p)
-{
-    ((struct upc *)p->data)->done = true;
-    http_parser_pause(p, 1);
-    return 0;
-}
-
 static const http_parser_settings up_settings = {
-    .on_url = up_on_url, .on_body = up_on_body, .on_message_complete = up_on_done};
+    .on_url = up_on_url, .on_body = up_on_body, .on_message_complete = test_server_message_done};
 
 /* Holds a /next until next_barrier of them wait (Managed Instances: many in flight). */
 static __attribute__((unused)) void up_barrier(struct upstream *u)
@@ -175,7 +148,7 @@ static __attribute__((unused)) bool up_send_next(struct upc *c, int n)
                     "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
                     "Content-Length: %zu\r\n\r\n%s",
                     strlen(err500), err500);
-        write_all(c->fd, b.data, b.len);
+        test_send_all(c->base.fd, b.data, b.len);
         buf_free(&b);
         return true;
     }
@@ -204,13 +177,13 @@ static __attribute__((unused)) bool up_send_next(struct upc *c, int n)
         const char *body = memmem(b.data, b.len, "\r\n\r\n", 4);
         size_t head = (size_t)(body - b.data) + 4;
 
-        write_all(c->fd, b.data,
-                  head +
-                      (u->next_drop_after < b.len - head ? u->next_drop_after : b.len - head - 1));
+        test_send_all(
+            c->base.fd, b.data,
+            head + (u->next_drop_after < b.len - head ? u->next_drop_after : b.len - head - 1));
         buf_free(&b);
         return false;
     }
-    write_all(c->fd, b.data, b.len); /* head and body in one send, like the real API */
+    test_send_all(c->base.fd, b.data, b.len); /* head and body in one send, like the real API */
     buf_free(&b);
     return true;
 }
@@ -226,156 +199,93 @@ static __attribute__((unused)) bool up_respond(struct upc *c)
     u->requests++;
     buf_reset(&u->last_req);
     buf_append(&u->last_req, c->raw.data, c->raw.len);
-    n = c->p.method == HTTP_GET && strstr(c->url, "/invocation/next") ? ++u->nexts : 0;
+    n = c->base.parser.method == HTTP_GET && strstr(c->url, "/invocation/next") ? ++u->nexts : 0;
     pthread_mutex_unlock(&u->mu);
     if (n) {
         return up_send_next(c, n);
-    } else if (c->p.method == HTTP_HEAD) {
-        write_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38);
+    } else if (c->base.parser.method == HTTP_HEAD) {
+        test_send_all(c->base.fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 38);
     } else if (strstr(c->url, "/continue")) {
-        write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-        write_all(c->fd, ok202, sizeof(ok202) - 1);
+        test_send_all(c->base.fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        test_send_all(c->base.fd, ok202, sizeof(ok202) - 1);
     } else if (strstr(c->url, "/close")) {
-        write_all(c->fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye", 41);
+        test_send_all(c->base.fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye", 41);
         return false;
     } else if (strstr(c->url, "/reset")) {
         return false;
     } else if (strstr(c->url, "/truncate")) {
-        write_all(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part", 48);
+        test_send_all(c->base.fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part", 48);
         return false;
     } else {
-        write_all(c->fd, ok202, sizeof(ok202) - 1);
+        test_send_all(c->base.fd, ok202, sizeof(ok202) - 1);
     }
     return true;
 }
 
-static __attribute__((unused)) void *up_conn_main(void *arg)
+/* Answers one request and gets ready for the next; false drops the connection. */
+static __attribute__((unused)) bool up_answer(struct test_conn *tc)
 {
-    struct upc *c = arg;
-    char tmp[65536];
-    ssize_t n;
-    size_t off;
+    struct upc *c = (struct upc *)tc;
+    bool keep = up_respond(c);
 
-    http_parser_init(&c->p, HTTP_REQUEST);
-    c->p.data = c;
+    c->url_len = 0;
+    buf_reset(&c->raw);
+    return keep;
+}
+
+static __attribute__((unused)) void up_parsed(struct test_conn *tc, const char *p, size_t n)
+{
+    struct upc *c = (struct upc *)tc;
+
+    if (!c->u->no_raw)
+        buf_append(&c->raw, p, n);
+}
+
+static __attribute__((unused)) void up_conn_open(struct test_conn *tc)
+{
+    struct upc *c = (struct upc *)tc;
+
+    c->u = tc->srv->arg;
     buf_init(&c->raw, BIG);
-    while ((n = recv(c->fd, tmp, sizeof(tmp), 0)) > 0) {
-        off = 0;
-        while (off < (size_t)n) {
-            size_t k = http_parser_execute(&c->p, &up_settings, tmp + off, (size_t)n - off);
-            if (!c->u->no_raw)
-                buf_append(&c->raw, tmp + off, k);
-            off += k;
-            if (HTTP_PARSER_ERRNO(&c->p) == HPE_PAUSED) {
-                http_parser_pause(&c->p, 0);
-            } else if (HTTP_PARSER_ERRNO(&c->p) != HPE_OK) {
-                goto out;
-            }
-            if (c->done) {
-                if (!up_respond(c))
-                    goto out;
-                c->done = false;
-                c->url_len = 0;
-                buf_reset(&c->raw);
-            }
-        }
-    }
-out:
-    shutdown(c->fd, SHUT_RDWR);
+}
+
+static __attribute__((unused)) void up_conn_close(struct test_conn *tc)
+{
+    struct upc *c = (struct upc *)tc;
+
     pthread_mutex_lock(&c->u->mu);
     c->u->closed_conns++;
     pthread_mutex_unlock(&c->u->mu);
     buf_free(&c->raw);
-    free(c);
-    return NULL;
 }
 
-static __attribute__((unused)) void *up_accept_main(void *arg)
-{
-    struct upstream *u = arg;
-    int fd;
-    int one = 1;
-
-    while ((fd = accept(u->lfd, NULL, NULL)) >= 0) {
-        struct upc *c = calloc(1, sizeof(*c));
-
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->u = u;
-        c->fd = fd;
-        pthread_mutex_lock(&u->mu);
-        if (u->stop || u->nconns == MAX_UP_CONNS) {
-            pthread_mutex_unlock(&u->mu);
-            close(fd);
-            free(c);
-            continue;
-        }
-        u->fds[u->nconns] = fd;
-        pthread_create(&u->thr[u->nconns++], NULL, up_conn_main, c);
-        pthread_mutex_unlock(&u->mu);
-    }
-    return NULL;
-}
-
-static __attribute__((unused)) int listen_on(int port)
-{
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0) {
-        close(fd);
-        return -1;
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    return fd;
-}
-
-static __attribute__((unused)) int sock_port(int fd)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof(a);
-
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    return ntohs(a.sin_port);
-}
+static const struct test_server_ops up_ops = {
+    .settings = &up_settings,
+    .conn_size = sizeof(struct upc),
+    .conn_open = up_conn_open,
+    .parsed = up_parsed,
+    .answer = up_answer,
+    .conn_close = up_conn_close,
+};
 
 /* Starts a fake upstream on `port` (0: any). */
 static __attribute__((unused)) int upstream_start(struct upstream *u, int port)
 {
-    u->lfd = listen_on(port);
-    if (u->lfd < 0)
-        return -1;
-    u->port = sock_port(u->lfd);
-    u->stop = false;
-    u->nconns = 0;
     pthread_mutex_init(&u->mu, NULL);
     pthread_cond_init(&u->cv, NULL);
     buf_init(&u->last_req, BIG);
-    pthread_create(&u->accept_thr, NULL, up_accept_main, u);
+    if (test_server_start(&u->srv, port, &up_ops, u) < 0) {
+        pthread_cond_destroy(&u->cv);
+        pthread_mutex_destroy(&u->mu);
+        return -1;
+    }
+    u->port = u->srv.port;
     return 0;
 }
 
 static __attribute__((unused)) void upstream_stop(struct upstream *u)
 {
-    int i;
-
-    pthread_mutex_lock(&u->mu);
-    u->stop = true;
-    for (i = 0; i < u->nconns; i++)
-        shutdown(u->fds[i], SHUT_RDWR);
-    pthread_mutex_unlock(&u->mu);
-    shutdown(u->lfd, SHUT_RDWR);
-    close(u->lfd);
-    pthread_join(u->accept_thr, NULL);
-    for (i = 0; i < u->nconns; i++) {
-        pthread_join(u->thr[i], NULL);
-        close(u->fds[i]);
-    }
+    test_server_stop(&u->srv);
     buf_free(&u->last_req);
     pthread_cond_destroy(&u->cv);
     pthread_mutex_destroy(&u->mu);
@@ -678,7 +588,7 @@ static __attribute__((unused)) void client_close(struct client *c)
 
 static __attribute__((unused)) void client_send(struct client *c, const void *p, size_t n)
 {
-    write_all(c->fd, p, n);
+    test_send_all(c->fd, p, n);
 }
 
 static __attribute__((unused)) size_t client_feed(struct client *c, struct resp *r, const char *d,

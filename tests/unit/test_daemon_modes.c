@@ -59,7 +59,7 @@ static int raw_call(int fd, const void *req, size_t n)
     long clen = 0;
     long got;
 
-    fake_send_all(fd, req, n);
+    test_send_all(fd, req, n);
     memset(head, 0, sizeof(head));
     while (!end) {
         ssize_t k = recv(fd, head + have, sizeof(head) - 1 - have, 0);
@@ -335,7 +335,7 @@ static void scenario_receiver(struct tap *t)
     struct both b = {-1, -1};
     struct buf payload, req;
     int f0 = t->failed;
-    int rport = fake_free_port();
+    int rport = test_free_port();
     int fd, cfd;
 
     snprintf(listen, sizeof(listen), "TRACEBRIDGE_OTLP_LISTEN=127.0.0.1:%d", rport);
@@ -381,7 +381,7 @@ static void scenario_self_loop(struct tap *t, const char *host)
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", listen, NULL};
     struct fl_rig r;
     int f0 = t->failed;
-    int rport = fake_free_port();
+    int rport = test_free_port();
     int fd;
 
     snprintf(listen, sizeof(listen), "TRACEBRIDGE_OTLP_LISTEN=127.0.0.1:%d", rport);

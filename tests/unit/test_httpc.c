@@ -141,7 +141,7 @@ int main(void)
     run_until(&loop, &pending);
     is_int(&t, o[3].err, -E2BIG, "response over max_response_bytes -> -E2BIG");
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", fake_free_port());
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", test_free_port());
     get(h, url, 2000, 0, &o[4], &pending);
     run_until(&loop, &pending);
     is_int(&t, o[4].err, -ECONNREFUSED, "closed port -> -ECONNREFUSED");

@@ -351,11 +351,8 @@ static void test_upstream_down(struct tap *t)
     struct client c;
     struct resp r;
     bool good;
-    int port;
-    int fd = listen_on(0);
+    int port = test_free_port();
 
-    port = sock_port(fd);
-    close(fd);
     rig_start(&r2, port, 6 * 1024 * 1024);
     client_open(&c, proxy_port(r2.proxy));
     client_get(&c, NEXT, &r);
