@@ -46,18 +46,12 @@ function record(event, context, extra = {}) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function businessLogic(event, mode) {
+// Runs fn(span) in the child span "business_logic"; an error thrown is recorded on that span
+// (exception event, status ERROR) and thrown on.
+function inBusinessSpan(fn) {
     return tracer.startActiveSpan('business_logic', async (span) => {
         try {
-            span.setAttribute('orders.count', Array.isArray(event?.Records) ? event.Records.length : 1);
-            await sleep(Number(process.env.HANDLER_WORK_MS ?? 15));
-            if (mode === 'error') throw new Error('order validation failed');
-            if (mode === 'timeout') await sleep(10 * 60 * 1000);
-            if (mode === 'crash') process.exit(3);
-            const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
-            if (event?.respBytes) out.pad = 'r'.repeat(Number(event.respBytes));
-            if (event?.echo) out.echo = event.echo;
-            return out;
+            return await fn(span);
         } catch (err) {
             span.recordException(err);
             span.setStatus({ code: 2, message: err.message });
@@ -65,6 +59,20 @@ async function businessLogic(event, mode) {
         } finally {
             span.end();
         }
+    });
+}
+
+function businessLogic(event, mode) {
+    return inBusinessSpan(async (span) => {
+        span.setAttribute('orders.count', Array.isArray(event?.Records) ? event.Records.length : 1);
+        await sleep(Number(process.env.HANDLER_WORK_MS ?? 15));
+        if (mode === 'error') throw new Error('order validation failed');
+        if (mode === 'timeout') await sleep(10 * 60 * 1000);
+        if (mode === 'crash') process.exit(3);
+        const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
+        if (event?.respBytes) out.pad = 'r'.repeat(Number(event.respBytes));
+        if (event?.echo) out.echo = event.echo;
+        return out;
     });
 }
 
@@ -85,19 +93,11 @@ export const stream = awslambda.streamifyResponse(async (event, responseStream, 
     responseStream.setContentType('text/plain');
     const chunks = Number(event?.chunks ?? 5);
     const size = Number(event?.chunkSize ?? 1000);
-    await tracer.startActiveSpan('business_logic', async (span) => {
-        try {
-            for (let i = 0; i < chunks; i++) {
-                responseStream.write(String.fromCharCode(97 + (i % 26)).repeat(size - 1) + '\n');
-                await sleep(Number(event?.gapMs ?? 20));
-                if (mode === 'error' && i === 1) throw new Error('stream broke');
-            }
-        } catch (err) {
-            span.recordException(err);
-            span.setStatus({ code: 2, message: err.message });
-            throw err;
-        } finally {
-            span.end();
+    await inBusinessSpan(async () => {
+        for (let i = 0; i < chunks; i++) {
+            responseStream.write(String.fromCharCode(97 + (i % 26)).repeat(size - 1) + '\n');
+            await sleep(Number(event?.gapMs ?? 20));
+            if (mode === 'error' && i === 1) throw new Error('stream broke');
         }
     });
     responseStream.end();

@@ -11,6 +11,8 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/fake_http.h"
+#include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define FL_MAX 64
 
@@ -397,13 +399,21 @@ static __attribute__((unused)) int rt_call(int fd, const char *method, const cha
 
 /* ---- launching the daemon ---- */
 
-static __attribute__((unused)) void binary_path(const char *argv0, char *out, size_t cap)
+/* Sets bin to the daemon binary next to this test's (build/tests/test_x -> build/tracebridge,
+ * build/asan/tests -> build/asan) and ignores SIGPIPE (a daemon that dies mid-write must not
+ * kill the test). false, with a failed check, when there is no binary there. */
+static __attribute__((unused)) bool fl_find_daemon(struct tap *t, const char *argv0, char *bin,
+                                                   size_t cap)
 {
     const char *slash = strrchr(argv0, '/');
     int dir = slash ? (int)(slash - argv0) : 1;
 
-    /* build/tests/test_x -> build/tracebridge (build/asan/tests -> build/asan) */
-    snprintf(out, cap, "%.*s/../tracebridge", dir, slash ? argv0 : ".");
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(bin, cap, "%.*s/../tracebridge", dir, slash ? argv0 : ".");
+    if (access(bin, X_OK) == 0)
+        return true;
+    ok(t, 0, "daemon binary %s exists", bin);
+    return false;
 }
 
 /* Starts the daemon with env (NULL-terminated "K=V" list added to a clean environment);
@@ -440,14 +450,6 @@ static __attribute__((unused)) int wait_exit(pid_t pid, int ms)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
-}
-
-static __attribute__((unused)) uint64_t epoch_ms_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- the whole rig: the fakes and the real daemon ---- */
@@ -501,7 +503,7 @@ static __attribute__((unused)) int fl_rig_stop(struct fl_rig *r, const char *rea
 {
     int code;
 
-    fl_shutdown(&r->fl, reason, epoch_ms_now() + 2000);
+    fl_shutdown(&r->fl, reason, epoch_ms() + 2000);
     code = wait_exit(r->pid, 4000);
     fl_stop(&r->fl);
     fo_stop(&r->fo);

@@ -160,7 +160,7 @@ static void scenario_end_mode(struct tap *t)
         snprintf(want, sizeof(want), "127.0.0.1:%d\n", r.proxy_port);
         is_str(t, line, want, "ready file names the proxy");
     }
-    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms() + 10000, true, true);
     fd = runtime_next(&r, &resp);
     ok(t, fd >= 0 && resp.status == 200, "runtime got the event through the proxy");
     ok(t, handler_parent(&resp, tid, sid), "handler event carries headers.traceparent");
@@ -197,13 +197,13 @@ static void scenario_error_timeout_bypass(struct tap *t)
     rig_start(&r, extra);
     ok(t, rig_registered(&r), "invoke mode: registered");
     /* r-2: the runtime's /next arrives first, INVOKE later (either order). */
-    fl_invoke(&r.fl, "r-2", "{\"__traceparent__\":\"" SQS_TP "\",\"x\":1}", epoch_ms_now() + 10000,
+    fl_invoke(&r.fl, "r-2", "{\"__traceparent__\":\"" SQS_TP "\",\"x\":1}", epoch_ms() + 10000,
               false, true);
     fd = runtime_next(&r, &resp);
     ok(t, fd >= 0 && resp.body.data && !strstr(resp.body.data, "__traceparent__"),
        "direct invoke: reserved key stripped");
     buf_free(&resp.body);
-    fl_invoke(&r.fl, "r-2", "", epoch_ms_now() + 10000, true, false);
+    fl_invoke(&r.fl, "r-2", "", epoch_ms() + 10000, true, false);
     is_int(t,
            runtime_post(fd, "/2018-06-01/runtime/invocation/r-2/error",
                         "Lambda-Runtime-Function-Error-Type: Runtime.TypeError\r\n",
@@ -213,7 +213,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
     close(fd);
     ok(t, fl_wait_ext_next(&r.fl, 2, 3000), "next after r-2");
     /* r-3: the runtime takes it and never answers (timeout). */
-    fl_invoke(&r.fl, "r-3", "{\"a\":1}", epoch_ms_now() + 300, true, true);
+    fl_invoke(&r.fl, "r-3", "{\"a\":1}", epoch_ms() + 300, true, true);
     fd = runtime_next(&r, &resp);
     buf_free(&resp.body);
     ok(t, fl_wait_ext_next(&r.fl, 3, 3000),
@@ -221,7 +221,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
        "response");
     /* r-4: the runtime bypasses the proxy (INVOKE only). */
     usleep(400 * 1000);
-    fl_invoke(&r.fl, "r-4", "", epoch_ms_now() + 10000, true, false);
+    fl_invoke(&r.fl, "r-4", "", epoch_ms() + 10000, true, false);
     ok(t, fl_wait_ext_next(&r.fl, 4, 3000), "next after the bypassed INVOKE");
     close(fd);
     is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
@@ -295,7 +295,7 @@ static void scenario_backend_faults(struct tap *t)
     r.fo.statuses[0] = 503; /* first export: 503 with Retry-After: 1 */
     r.fo.retry_after = 1;
     ok(t, rig_registered(&r), "faults: registered");
-    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms() + 10000, true, true);
     fd = runtime_next(&r, &resp);
     buf_free(&resp.body);
     responded = fake_now_ms();
@@ -333,7 +333,7 @@ static void scenario_slow_backend_json(struct tap *t)
     rig_start(&r, extra);
     r.fo.delay_ms = 1500;
     ok(t, rig_registered(&r), "slow backend: registered");
-    fl_invoke(&r.fl, "r-1", "{\"k\":\"v\"}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "r-1", "{\"k\":\"v\"}", epoch_ms() + 10000, true, true);
     fd = runtime_next(&r, &resp);
     buf_free(&resp.body);
     responded = fake_now_ms();
@@ -363,8 +363,8 @@ static void scenario_managed_instances(struct tap *t)
     rig_start(&r, extra);
     ok(t, rig_registered(&r), "LMI: registered");
     is_str(t, r.fl.reg_events, "{\"events\":[\"SHUTDOWN\"]}", "LMI: SHUTDOWN only");
-    fl_invoke(&r.fl, "a-1", "{\"n\":1}", epoch_ms_now() + 10000, false, true);
-    fl_invoke(&r.fl, "a-2", "{\"n\":2}", epoch_ms_now() + 10000, false, true);
+    fl_invoke(&r.fl, "a-1", "{\"n\":1}", epoch_ms() + 10000, false, true);
+    fl_invoke(&r.fl, "a-2", "{\"n\":2}", epoch_ms() + 10000, false, true);
     fd1 = runtime_next(&r, &resp);
     buf_free(&resp.body);
     fd2 = runtime_next(&r, &resp);
@@ -387,12 +387,8 @@ int main(int argc, char **argv)
     struct tap t = TAP_INIT;
 
     (void)argc;
-    signal(SIGPIPE, SIG_IGN);
-    binary_path(argv[0], bin, sizeof(bin));
-    if (access(bin, X_OK) != 0) {
-        ok(&t, 0, "daemon binary %s exists", bin);
+    if (!fl_find_daemon(&t, argv[0], bin, sizeof(bin)))
         return tap_done(&t);
-    }
     scenario_end_mode(&t);
     scenario_error_timeout_bypass(&t);
     scenario_backend_faults(&t);

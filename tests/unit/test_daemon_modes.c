@@ -129,7 +129,7 @@ static int one_invocation(struct fl_rig *r, const char *rid, int next_no, int ha
     uint64_t responded;
     int before;
 
-    fl_invoke(&r->fl, rid, "{\"k\":1}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r->fl, rid, "{\"k\":1}", epoch_ms() + 10000, true, true);
     fd = runtime_next(r);
     if (fd < 0)
         return -1;
@@ -202,7 +202,7 @@ static void scenario_sigterm(struct tap *t)
 
     fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "SIGTERM: registered");
-    fl_invoke(&r.fl, "s-1", "{}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "s-1", "{}", epoch_ms() + 10000, true, true);
     fd = runtime_next(&r);
     runtime_respond(fd, "s-1");
     close(fd);
@@ -271,7 +271,7 @@ static void scenario_streaming_error(struct tap *t)
     memset(&e, 0, sizeof(e));
     fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "streaming: registered");
-    fl_invoke(&r.fl, "st-1", "{}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "st-1", "{}", epoch_ms() + 10000, true, true);
     fd = runtime_next(&r);
     is_int(t, raw_call(fd, req, strlen(req)), 202, "streaming: response with trailers relayed");
     close(fd);
@@ -349,7 +349,7 @@ static void scenario_receiver(struct tap *t)
     buf_append(&req, payload.data, payload.len);
     fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "receiver: registered");
-    fl_invoke(&r.fl, "rc-1", "{}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "rc-1", "{}", epoch_ms() + 10000, true, true);
     fd = runtime_next(&r);
     cfd = rt_connect(rport);
     ok(t, cfd >= 0, "receiver: listening on 127.0.0.1:%d", rport);
@@ -388,7 +388,7 @@ static void scenario_self_loop(struct tap *t, const char *host)
     snprintf(endpoint, sizeof(endpoint), "http://%s:%d", host, rport);
     fl_rig_start(&r, bin, "tb-test-modes", endpoint, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "self-loop (%s): registered", host);
-    fl_invoke(&r.fl, "sl-1", "{}", epoch_ms_now() + 10000, true, true);
+    fl_invoke(&r.fl, "sl-1", "{}", epoch_ms() + 10000, true, true);
     fd = runtime_next(&r);
     runtime_respond(fd, "sl-1");
     close(fd);
@@ -438,12 +438,8 @@ int main(int argc, char **argv)
     struct tap t = TAP_INIT;
 
     (void)argc;
-    signal(SIGPIPE, SIG_IGN);
-    binary_path(argv[0], bin, sizeof(bin));
-    if (access(bin, X_OK) != 0) {
-        ok(&t, 0, "daemon binary %s exists", bin);
+    if (!fl_find_daemon(&t, argv[0], bin, sizeof(bin)))
         return tap_done(&t);
-    }
     scenario_adaptive(&t);
     scenario_sigterm(&t);
     scenario_streaming_error(&t);

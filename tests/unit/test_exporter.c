@@ -182,6 +182,19 @@ static uint64_t in_ms(struct rig *r, uint64_t ms)
     return uv_now(&r->loop) + ms;
 }
 
+/* A fresh rig whose backend refuses the first export with status (and Retry-After:
+ * retry_after unless it is ""), one span pushed and flushed with flush_ms to the deadline.
+ * Whether the flush ended within a second more. */
+static bool flush_after_refusal(struct rig *r, int status, const char *retry_after, int flush_ms)
+{
+    rig_start(r, NULL, 0);
+    r->be.statuses[0] = status;
+    snprintf(r->be.retry_after[0], sizeof(r->be.retry_after[0]), "%s", retry_after);
+    push_span(r, "s0");
+    exporter_flush(r->x, in_ms(r, (uint64_t)flush_ms));
+    return run_until_done(r, 1, flush_ms + 1000);
+}
+
 /* How many times each span "s<i>" reached the backend in accepted (2xx) requests. */
 static void count_names(struct rig *r, int *counts, int n)
 {
@@ -227,11 +240,7 @@ static void test_retryable(struct tap *t)
     for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++) {
         struct rig r;
         struct exporter_stats st;
-        rig_start(&r, NULL, 0);
-        r.be.statuses[0] = codes[k];
-        push_span(&r, "s0");
-        exporter_flush(r.x, in_ms(&r, 3000));
-        ok(t, run_until_done(&r, 1, 4000), "%d: flush finished", codes[k]);
+        ok(t, flush_after_refusal(&r, codes[k], "", 3000), "%d: flush finished", codes[k]);
         exporter_get_stats(r.x, &st);
         is_int(t, r.be.requests, 2, "%d: retried once, then accepted", codes[k]);
         ok(t, st.retries == 1 && st.successes == 1 && st.spans_sent == 1 && st.spans_dropped == 0,
@@ -309,42 +318,29 @@ static void test_retry_after(struct tap *t)
     struct rig r;
     struct exporter_stats st;
     uint64_t gap;
+    char date[64];
+    time_t when;
+    struct tm tm;
 
-    rig_start(&r, NULL, 0);
-    r.be.statuses[0] = 503;
-    snprintf(r.be.retry_after[0], 64, "1");
-    push_span(&r, "s0");
-    exporter_flush(r.x, in_ms(&r, 4000));
-    ok(t, run_until_done(&r, 1, 5000), "Retry-After seconds: finished");
+    ok(t, flush_after_refusal(&r, 503, "1", 4000), "Retry-After seconds: finished");
     gap = r.be.at[1] - r.be.at[0];
     ok(t, r.be.requests == 2 && gap >= 990 && gap < 1500, "Retry-After: 1 waited %llu ms",
        (unsigned long long)gap);
     rig_stop(&r);
 
     /* HTTP-date two seconds ahead (1-second resolution: the wait is 1-2 s). */
-    rig_start(&r, NULL, 0);
-    r.be.statuses[0] = 429;
-    {
-        time_t when = time(NULL) + 2;
-        struct tm tm;
-        gmtime_r(&when, &tm);
-        strftime(r.be.retry_after[0], 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    }
-    push_span(&r, "s0");
-    exporter_flush(r.x, in_ms(&r, 5000));
-    ok(t, run_until_done(&r, 1, 6000), "Retry-After HTTP-date: finished");
+    when = time(NULL) + 2;
+    gmtime_r(&when, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    ok(t, flush_after_refusal(&r, 429, date, 5000), "Retry-After HTTP-date: finished");
     gap = r.be.at[1] - r.be.at[0];
     ok(t, r.be.requests == 2 && gap >= 900 && gap < 2600, "Retry-After: %s waited %llu ms",
        r.be.retry_after[0], (unsigned long long)gap);
     rig_stop(&r);
 
     /* A date in the past: retry at once (a backoff-free retry). */
-    rig_start(&r, NULL, 0);
-    r.be.statuses[0] = 503;
-    snprintf(r.be.retry_after[0], 64, "Thu, 01 Jan 1970 00:00:00 GMT");
-    push_span(&r, "s0");
-    exporter_flush(r.x, in_ms(&r, 3000));
-    ok(t, run_until_done(&r, 1, 4000), "past HTTP-date: finished");
+    ok(t, flush_after_refusal(&r, 503, "Thu, 01 Jan 1970 00:00:00 GMT", 3000),
+       "past HTTP-date: finished");
     gap = r.be.at[1] - r.be.at[0];
     ok(t, r.be.requests == 2 && gap < 100, "past HTTP-date: retried at once (%llu ms)",
        (unsigned long long)gap);
@@ -371,12 +367,8 @@ static void test_retry_after(struct tap *t)
     rig_stop(&r);
 
     /* Garbage Retry-After: backoff instead. */
-    rig_start(&r, NULL, 0);
-    r.be.statuses[0] = 503;
-    snprintf(r.be.retry_after[0], 64, "Sun, 06 Nov 1994 08:49:37 PST");
-    push_span(&r, "s0");
-    exporter_flush(r.x, in_ms(&r, 3000));
-    ok(t, run_until_done(&r, 1, 4000), "invalid Retry-After: finished");
+    ok(t, flush_after_refusal(&r, 503, "Sun, 06 Nov 1994 08:49:37 PST", 3000),
+       "invalid Retry-After: finished");
     gap = r.be.at[1] - r.be.at[0];
     ok(t, r.be.requests == 2 && gap >= 40 && gap < 400, "invalid Retry-After: backoff (%llu ms)",
        (unsigned long long)gap);

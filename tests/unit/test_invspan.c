@@ -10,33 +10,9 @@
 #include "extension/base/utf8.h"
 #include "extension/invspan.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define LXRAY "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
-
-static char *slurp(const char *name, size_t *n)
-{
-    char path[256];
-    FILE *f;
-    char *p;
-    long len;
-
-    snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
-    f = fopen(path, "rb");
-    if (!f) {
-        printf("Bail out! cannot open %s (run from the repository root)\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    p = malloc((size_t)len + 1);
-    if (!p || fread(p, 1, (size_t)len, f) != (size_t)len)
-        exit(1);
-    p[len] = '\0';
-    fclose(f);
-    *n = (size_t)len;
-    return p;
-}
 
 /* The parent the analysis found for the last described event (lifecycle makes it the span's
  * parent; invspan only names and describes). */

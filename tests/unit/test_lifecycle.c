@@ -144,14 +144,6 @@ static int log_count(struct rig *g, const char *needle)
     return file_count_lines(g->log_path, needle);
 }
 
-static uint64_t epoch_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- the proxy side: a /next 200 response through http1 + nextbuf + the hooks ---- */
 
 struct nx {

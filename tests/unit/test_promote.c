@@ -6,6 +6,7 @@
 
 #include "promote/promote.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define TPA   "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define TPB   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -29,31 +30,6 @@ static struct promote_conf conf_default(void)
     struct promote_conf c = {PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT, false,
                              PROMOTE_BATCH_FIRST, 8u << 20};
     return c;
-}
-
-static char *slurp(const char *name, size_t *n)
-{
-    char path[256];
-    FILE *f;
-    char *p;
-    long len;
-
-    snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
-    f = fopen(path, "rb");
-    if (!f) {
-        printf("Bail out! cannot open %s (run from the repository root)\n", path);
-        exit(1);
-    }
-    fseek(f, 0, SEEK_END);
-    len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    p = malloc((size_t)len + 1);
-    if (fread(p, 1, (size_t)len, f) != (size_t)len)
-        exit(1);
-    p[len] = '\0';
-    fclose(f);
-    *n = (size_t)len;
-    return p;
 }
 
 /* Replaces the only occurrence of old by new (aborts the test run if not exactly once). */

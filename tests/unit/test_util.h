@@ -3,9 +3,11 @@
 #ifndef TB_TEST_UTIL_H
 #define TB_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A conf_load getenv over a NULL-terminated {"NAME", "value", ...} array (NULL: empty). */
 static __attribute__((unused)) const char *env_of(const char *name, void *arg)
@@ -34,6 +36,42 @@ static __attribute__((unused)) int file_count_lines(const char *path, const char
         pclose(p);
     }
     return atoi(out);
+}
+
+/* Wall-clock milliseconds since the epoch: the clock of Lambda's deadlines. */
+static __attribute__((unused)) uint64_t epoch_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The bytes of tests/unit/fixtures/<name>, NUL-terminated, and their count in *n; free() them.
+ * A missing fixture bails the whole test out (tests run from the repository root). */
+static __attribute__((unused)) char *slurp(const char *name, size_t *n)
+{
+    char path[256];
+    FILE *f;
+    char *p;
+    long len;
+
+    snprintf(path, sizeof(path), "tests/unit/fixtures/%s", name);
+    f = fopen(path, "rb");
+    if (!f) {
+        printf("Bail out! cannot open %s (run from the repository root)\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    p = malloc((size_t)len + 1);
+    if (!p || fread(p, 1, (size_t)len, f) != (size_t)len)
+        exit(1);
+    p[len] = '\0';
+    fclose(f);
+    *n = (size_t)len;
+    return p;
 }
 
 #endif
