@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/loopback.h"
 #include "extension/rx_session.h"
 
 #define RECV_READ_BUF 65536
@@ -318,40 +319,6 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---------------- setup ---------------- */
 
-/* A loopback literal only: the receiver must never be reachable from outside the sandbox. */
-static int loopback_addr(const char *host, int port, struct sockaddr_storage *out)
-{
-    struct sockaddr_in *in4 = (struct sockaddr_in *)out;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-
-    memset(out, 0, sizeof(*out));
-    if (strcmp(host, "localhost") == 0)
-        host = "127.0.0.1";
-    if (uv_ip4_addr(host, port, in4) == 0)
-        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127 ? 0 : -EADDRNOTAVAIL;
-    if (uv_ip6_addr(host, port, in6) == 0)
-        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ? 0 : -EADDRNOTAVAIL;
-    return -EINVAL;
-}
-
-static int bind_listen(struct receiver *r, const struct sockaddr_storage *addr)
-{
-    struct sockaddr_storage got;
-    int len = sizeof(got);
-    int rc;
-
-    rc = uv_tcp_bind(&r->listener, (const struct sockaddr *)addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&r->listener, 128, on_connection);
-    if (rc == 0)
-        rc = uv_tcp_getsockname(&r->listener, (struct sockaddr *)&got, &len);
-    if (rc < 0)
-        return rc;
-    r->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                              : ((struct sockaddr_in *)&got)->sin_port);
-    return 0;
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
     struct receiver *r = h->data;
@@ -382,7 +349,8 @@ struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_
         *err = -EINVAL;
         return NULL;
     }
-    rc = loopback_addr(host, port, &addr);
+    /* Loopback only: the receiver must never be reachable from outside the sandbox. */
+    rc = loopback_addr(strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, port, &addr);
     r = rc == 0 ? calloc(1, sizeof(*r)) : NULL;
     if (rc == 0 && !r)
         rc = -ENOMEM;
@@ -397,7 +365,7 @@ struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_
     r->listener.data = r;
     r->handles = 1;
     init_ctx(r, max_request_bytes, sb, lg);
-    rc = bind_listen(r, &addr);
+    rc = loopback_listen(&r->listener, &addr, on_connection, &r->port);
     if (rc < 0) {
         r->closing = true;
         uv_close((uv_handle_t *)&r->listener, on_listener_closed);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/loopback.h"
 #include "proxy/conn.h"
 
 /* Parses "host:port" (IPv4, [IPv6] or localhost) without DNS: the Runtime API address is always
@@ -39,19 +40,6 @@ static int parse_hostport(const char *s, struct sockaddr_storage *out)
     return -EINVAL;
 }
 
-static int loopback_addr(const char *host, int port, struct sockaddr_storage *out)
-{
-    struct sockaddr_in *in4 = (struct sockaddr_in *)out;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-
-    memset(out, 0, sizeof(*out));
-    if (uv_ip4_addr(host, port, in4) == 0)
-        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127 ? 0 : -EADDRNOTAVAIL;
-    if (uv_ip6_addr(host, port, in6) == 0)
-        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ? 0 : -EADDRNOTAVAIL;
-    return -EINVAL;
-}
-
 static void on_connection(uv_stream_t *server, int status)
 {
     struct proxy *p = server->data;
@@ -62,24 +50,6 @@ static void on_connection(uv_stream_t *server, int status)
     rc = conn_accept(p);
     if (rc < 0)
         log_warn(p->lg, "proxy", "accept failed: %s", uv_strerror(rc));
-}
-
-static int bind_listen(struct proxy *p, const struct sockaddr_storage *addr)
-{
-    struct sockaddr_storage got;
-    int len = sizeof(got);
-    int rc;
-
-    rc = uv_tcp_bind(&p->listener, (const struct sockaddr *)addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&p->listener, 128, on_connection);
-    if (rc == 0)
-        rc = uv_tcp_getsockname(&p->listener, (struct sockaddr *)&got, &len);
-    if (rc < 0)
-        return rc;
-    p->port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
-                                              : ((struct sockaddr_in *)&got)->sin_port);
-    return 0;
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -135,7 +105,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
     p->max_header_bytes = conf->max_header_bytes;
     p->listener.data = p;
     p->handles = 1;
-    rc = bind_listen(p, &addr);
+    rc = loopback_listen(&p->listener, &addr, on_connection, &p->port);
     if (rc < 0) {
         p->closing = true;
         uv_close((uv_handle_t *)&p->listener, on_listener_closed);

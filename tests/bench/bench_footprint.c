@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/test_server.h"
+
 #define MAX_CONNS     16
 #define MAX_REQUEST   (32u * 1024 * 1024)
 #define EXT_ID        "bench-ext-0001"
@@ -141,20 +143,6 @@ static void conn_close(struct conn *c)
     c->fd = -1;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int reply(struct conn *c, int status, const char *extra_headers, const char *body,
                  size_t body_len)
 {
@@ -166,7 +154,7 @@ static int reply(struct conn *c, int status, const char *extra_headers, const ch
 
     if (n < 0 || (size_t)n >= sizeof(head))
         return -E2BIG;
-    if (send_all(c->fd, head, (size_t)n) != 0 || send_all(c->fd, body, body_len) != 0)
+    if (test_send_all(c->fd, head, (size_t)n) != 0 || test_send_all(c->fd, body, body_len) != 0)
         return -EIO;
     return 0;
 }
@@ -625,7 +613,7 @@ static int rt_one(int fd, char **buf, size_t *cap)
     ssize_t body;
     int n;
 
-    if (send_all(fd, next, sizeof(next) - 1) != 0)
+    if (test_send_all(fd, next, sizeof(next) - 1) != 0)
         return -EIO;
     body = rt_read_response(fd, buf, cap, id, sizeof(id));
     if (body < 0 || id[0] == '\0')
@@ -634,7 +622,7 @@ static int rt_one(int fd, char **buf, size_t *cap)
                  "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: rt\r\n"
                  "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}",
                  id);
-    if (send_all(fd, post, (size_t)n) != 0)
+    if (test_send_all(fd, post, (size_t)n) != 0)
         return -EIO;
     return rt_read_response(fd, buf, cap, id, sizeof(id)) < 0 ? -EIO : 0;
 }

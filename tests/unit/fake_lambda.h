@@ -520,6 +520,17 @@ static __attribute__((unused)) void fl_rig_dump_log(const struct fl_rig *r, int 
         printf("# (no log)\n");
 }
 
+/* Ends a scenario after fl_rig_stop: the daemon log's tail when a check failed since
+ * failed_before (t->failed when the scenario began), then frees the backend's recordings and
+ * removes the log. */
+static __attribute__((unused)) void fl_rig_done(struct tap *t, struct fl_rig *r, int failed_before)
+{
+    if (t->failed > failed_before)
+        fl_rig_dump_log(r, 25);
+    fo_release(&r->fo);
+    unlink(r->log);
+}
+
 /* A span's string attribute, or NULL. */
 static __attribute__((unused)) const char *fo_attr_str(const fo_span *s, const char *key)
 {

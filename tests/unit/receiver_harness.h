@@ -27,6 +27,7 @@
 #include "extension/receiver.h"
 #include "extension/spanbuf.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "tests/unit/test_server.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse ExportResp;
@@ -223,19 +224,7 @@ static __attribute__((unused)) void client_close(struct client *c)
 
 static __attribute__((unused)) int client_send(struct client *c, const void *p, size_t n)
 {
-    const char *s = p;
-
-    while (n > 0) {
-        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -errno;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return test_send_all(c->fd, p, n);
 }
 
 static int rp_on_header_field(http_parser *p, const char *at, size_t n)

@@ -180,9 +180,7 @@ static void scenario_end_mode(struct tap *t)
     close(fd);
     is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0 after SHUTDOWN");
     ok(t, access(r.ready, F_OK) != 0, "ready file removed at exit");
-    if (t->failed)
-        fl_rig_dump_log(&r, 20);
-    fo_release(&r.fo);
+    fl_rig_done(t, &r, 0);
 }
 
 static void scenario_error_timeout_bypass(struct tap *t)
@@ -275,9 +273,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
         is_int(t, timeouts, 1, "r-3: finalised as timeout at the next INVOKE");
         is_int(t, bypass, 1, "r-4: bypass span from the INVOKE event");
     }
-    if (t->failed)
-        fl_rig_dump_log(&r, 20);
-    fo_release(&r.fo);
+    fl_rig_done(t, &r, 0);
 }
 
 static void scenario_backend_faults(struct tap *t)
@@ -316,9 +312,7 @@ static void scenario_backend_faults(struct tap *t)
     is_int(t, fo_count_spans(&r.fo), 1, "gzip body decodes to the span");
     snprintf(cmd, sizeof(cmd), "grep -q s3cret %s", r.log);
     ok(t, system(cmd) != 0, "the header value never appears in the log");
-    if (t->failed)
-        fl_rig_dump_log(&r, 20);
-    fo_release(&r.fo);
+    fl_rig_done(t, &r, 0);
 }
 
 static void scenario_slow_backend_json(struct tap *t)
@@ -348,9 +342,7 @@ static void scenario_slow_backend_json(struct tap *t)
     is_str(t, r.fo.ctype[0], "application/json", "JSON content type");
     ok(t, r.fo.accepted && r.fo.bodies[0].data && strstr(r.fo.bodies[0].data, "\"resourceSpans\""),
        "OTLP/JSON body");
-    if (t->failed)
-        fl_rig_dump_log(&r, 20);
-    fo_release(&r.fo);
+    fl_rig_done(t, &r, 0);
 }
 
 static void scenario_managed_instances(struct tap *t)
@@ -377,9 +369,7 @@ static void scenario_managed_instances(struct tap *t)
     close(fd2);
     is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
     is_int(t, fo_count_spans(&r.fo), 2, "LMI: two concurrent invocations, two spans");
-    if (t->failed)
-        fl_rig_dump_log(&r, 20);
-    fo_release(&r.fo);
+    fl_rig_done(t, &r, 0);
 }
 
 int main(int argc, char **argv)

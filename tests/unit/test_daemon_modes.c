@@ -10,14 +10,6 @@
 
 static char bin[512];
 
-static void rig_done(struct tap *t, struct fl_rig *r, int failed_before)
-{
-    if (t->failed > failed_before)
-        fl_rig_dump_log(r, 25);
-    fo_release(&r->fo);
-    unlink(r->log);
-}
-
 static int runtime_next(struct fl_rig *r)
 {
     struct rt_resp resp;
@@ -186,7 +178,7 @@ static void scenario_adaptive(struct tap *t)
             once += c.n[i] == 1;
         is_int(t, once, 7, "adaptive: every invocation's span exported exactly once");
     }
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 /* ---- SIGTERM ---- */
@@ -219,7 +211,7 @@ static void scenario_sigterm(struct tap *t)
     ok(t, access(r.ready, F_OK) != 0, "SIGTERM: ready file removed");
     fl_stop(&r.fl);
     fo_stop(&r.fo);
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 /* ---- streaming with error trailers ---- */
@@ -283,7 +275,7 @@ static void scenario_streaming_error(struct tap *t)
     is_str(t, e.type, "Runtime.StreamError",
            "streaming: exception.type from the Error-Type trailer");
     is_str(t, e.msg, "stream broke", "streaming: exception.message from the base64 Error-Body");
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 /* ---- the OTLP receiver ---- */
@@ -372,7 +364,7 @@ static void scenario_receiver(struct tap *t)
     is_int(t, fo_count_spans(&r.fo), 2, "receiver: two spans in all, nothing twice");
     buf_free(&payload);
     buf_free(&req);
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 static void scenario_self_loop(struct tap *t, const char *host)
@@ -397,7 +389,7 @@ static void scenario_self_loop(struct tap *t, const char *host)
     is_int(t, file_count_lines(r.log, "own receiver"), 1, "self-loop (%s): one warning", host);
     is_int(t, file_count_lines(r.log, "shutdown: 0 spans exported, 1 left unsent"), 1,
            "self-loop (%s): the span was made but never sent to ourselves", host);
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 /* ---- exports that outlive /event/next ---- */
@@ -430,7 +422,7 @@ static void scenario_no_duplicates(struct tap *t)
     for (int i = 1; i < r.fo.requests && i < FL_MAX; i++)
         serial = serial && r.fo.req_at[i] - r.fo.req_at[i - 1] >= 290;
     ok(t, serial, "overlap: one export request at a time (%d requests)", r.fo.requests);
-    rig_done(t, &r, f0);
+    fl_rig_done(t, &r, f0);
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* test_server.h: the threaded loopback HTTP/1.1 server under the unit tests' fake peers
- * (fake_http.h: Extensions, Runtime and OTLP APIs; proxy_harness.h: the proxy's upstream).
+ * (fake_http.h: Extensions, Runtime and OTLP APIs; proxy_harness.h: the proxy's upstream), and
+ * the blocking socket helpers the test clients share.
  * Blocking sockets and one thread per connection, so a fake may sleep or block (long-poll) on
  * one connection without stopping the others. Each connection parses requests with the fake's
  * http-parser settings; once one is complete, the fake answers it. Included by tests only. */
@@ -7,6 +8,7 @@
 #define TB_TEST_SERVER_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,17 +54,21 @@ struct test_server {
     bool stop;
 };
 
-static __attribute__((unused)) void test_send_all(int fd, const void *p, size_t n)
+/* Sends all n bytes (again after a signal). 0, or -errno (-EIO when nothing was taken). */
+static __attribute__((unused)) int test_send_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
 
     while (n > 0) {
         ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
-            return;
+            return w < 0 ? -errno : -EIO;
         c += w;
         n -= (size_t)w;
     }
+    return 0;
 }
 
 static __attribute__((unused)) int test_sock_port(int fd)
