@@ -967,7 +967,7 @@ class Emulator {
         };
         const r = await this.invoke({ payload: b.body, clientContext, trace, stream, source: 'invoke' });
         if (streamStarted) return;
-        const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart) };
+        const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart), 'X-Emu-Duration-Ms': String(r.durationMs) };
         if (r.functionError) h['X-Amz-Function-Error'] = r.functionError;
         if (r.errorType) h['X-Emu-Error-Type'] = r.errorType;
         if (r.contentType) h['Content-Type'] = r.contentType;
