@@ -8,11 +8,15 @@
 #include <zlib.h>
 
 #include "extension/cabundle.h"
+#include "extension/httpdate.h"
 #include "extension/otlp.h"
 
 #define MAX_HEADERS     32
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS  5000
+/* A longer Retry-After is cut to this, so that one answer cannot hold a sandbox's spans back
+ * for hours (they would be dropped for room long before). */
+#define RETRY_AFTER_MAX_MS 60000
 
 struct exporter {
     uv_loop_t *loop;
@@ -210,21 +214,40 @@ static uint64_t next_random(struct exporter *x)
     return x->rng;
 }
 
-/* Retry-After in seconds (HTTP-dates are rare for OTLP; they fall back to the backoff). */
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 when absent or invalid
+ * (the caller then uses its backoff). A date in the past means "now". */
 static long retry_after_ms(const struct httpc_result *r)
 {
     size_t n = 0;
     const char *v = httpc_header(r->req, "Retry-After", &n);
-    long secs = 0;
+    int64_t ms = 0;
+    int64_t when = 0;
 
-    if (!v || n == 0 || n > 6)
+    if (!v || n == 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -1;
-        secs = secs * 10 + (v[i] - '0');
+    if (v[0] >= '0' && v[0] <= '9') {
+        for (size_t i = 0; i < n; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return -1;
+            if (ms < RETRY_AFTER_MAX_MS)
+                ms = ms * 10 + (v[i] - '0') * 1000;
+        }
+    } else if (httpdate_parse(v, n, &when) == 0) {
+        ms = when * 1000 - wall_ms();
+        if (ms < 0)
+            ms = 0;
+    } else {
+        return -1;
     }
-    return secs * 1000;
+    return (long)(ms < RETRY_AFTER_MAX_MS ? ms : RETRY_AFTER_MAX_MS);
 }
 
 static uint64_t backoff_ms(struct exporter *x)
@@ -312,6 +335,11 @@ static void send_batch(struct exporter *x)
     long timeout = x->conf->timeout_ms;
     int rc;
 
+    /* One request at a time: the entries it carries stay in the buffer until it ends, and a
+     * second request would peek them again (the same spans twice at the backend). on_sent
+     * carries on from here. */
+    if (x->req)
+        return;
     if (spanbuf_spans(x->sb) == 0 && spanbuf_bytes(x->sb) == 0) {
         flush_done(x, false);
         return;

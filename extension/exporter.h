@@ -4,6 +4,11 @@
  *     (URL-decoded; values never logged);
  *   - entries are only removed once the backend accepted them (spanbuf peek/commit), so a failed
  *     export leaves them for the next flush;
+ *   - at most one request is in flight, across flushes: a flush asked for while one runs joins
+ *     it (with the later deadline), and entries pushed meanwhile go in the following request,
+ *     so no entry is ever in two requests at once. A request that timed out may still have
+ *     reached the backend; its entries are sent again later (at-least-once, as OTLP allows);
+ *   - Retry-After as delay-seconds or HTTP-date (httpdate.h), capped at 60 s;
  *   - 429/502/503/504 and transport errors are retried with exponential backoff and jitter,
  *     honouring Retry-After, but never past the flush deadline; other statuses are not
  *     retryable (OTLP spec): that batch is dropped and counted;

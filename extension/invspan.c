@@ -50,6 +50,28 @@ static enum span_kind kind_of(enum promote_trigger t)
     return SPAN_KIND_SERVER;
 }
 
+/* Whether the event gives a route template (low-cardinality, usable as http.route and in the
+ * span name): API Gateway's resource or routeKey. Function URLs and ALB only give the request
+ * path, which is url.path (HTTP semantic conventions: never a raw path as the route). */
+static bool has_route_template(enum promote_trigger t)
+{
+    return t == TRIGGER_APIGW_REST || t == TRIGGER_APIGW_HTTP;
+}
+
+/* The route template of an HTTP event, or "" when there is none. API Gateway v2 routeKeys are
+ * "<METHOD> <path>" (or "$default", which matches anything and is no template). */
+static const char *route_of(const struct promote_event_info *info)
+{
+    const char *r = info->http_route;
+    const char *sp;
+
+    if (!has_route_template(info->trigger) || r[0] == '$')
+        return "";
+    if (info->trigger == TRIGGER_APIGW_HTTP && r[0] != '/' && (sp = strchr(r, ' ')) != NULL)
+        return sp + 1;
+    return r;
+}
+
 static int set_name(struct span *s, const struct promote_event_info *info, const char *fn)
 {
     char name[PROMOTE_NAME_MAX + 32];
@@ -58,8 +80,8 @@ static int set_name(struct span *s, const struct promote_event_info *info, const
     if (info && (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE) &&
         info->destination[0])
         snprintf(name, sizeof(name), "process %s", info->destination);
-    else if (info && is_http(t) && info->http_method[0] && info->http_route[0])
-        snprintf(name, sizeof(name), "%s %s", info->http_method, info->http_route);
+    else if (info && is_http(t) && info->http_method[0] && route_of(info)[0])
+        snprintf(name, sizeof(name), "%s %s", info->http_method, route_of(info));
     else
         snprintf(name, sizeof(name), "%s", fn && fn[0] ? fn : "invoke");
     return span_set_name(s, name);
@@ -93,8 +115,10 @@ static int add_http(struct span *s, const struct promote_event_info *info)
         return 0;
     if (info->http_method[0])
         rc |= attr_list_add_str(&s->attrs, "http.request.method", info->http_method);
-    if (info->http_route[0])
-        rc |= attr_list_add_str(&s->attrs, "http.route", info->http_route);
+    if (route_of(info)[0])
+        rc |= attr_list_add_str(&s->attrs, "http.route", route_of(info));
+    else if (!has_route_template(info->trigger) && info->http_route[0] == '/')
+        rc |= attr_list_add_str(&s->attrs, "url.path", info->http_route);
     return rc;
 }
 
@@ -180,9 +204,15 @@ int invspan_base64_decode(const char *in, size_t n, struct buf *out)
 {
     unsigned acc = 0;
     int bits = 0;
+    size_t pad = 0;
 
-    while (n > 0 && in[n - 1] == '=')
+    while (n > 0 && in[n - 1] == '=' && pad < 2) {
         n--;
+        pad++;
+    }
+    /* One leftover character carries 6 bits: no whole byte, so it is not base64. */
+    if (n % 4 == 1 || (pad && (n + pad) % 4 != 0))
+        return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         int v = b64val(in[i]);
         int rc;
@@ -215,16 +245,37 @@ static void append_str_capped(struct buf *b, const char *s)
     append_capped(b, s, strlen(s));
 }
 
+/* One frame of a Go error: {"path":"…","line":42,"label":"fn"} → "fn (path:42)". */
+static bool go_frame(struct buf *st, const cJSON *item)
+{
+    const cJSON *path = cJSON_GetObjectItemCaseSensitive(item, "path");
+    const cJSON *line = cJSON_GetObjectItemCaseSensitive(item, "line");
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(item, "label");
+    char num[32];
+
+    if (!cJSON_IsString(path) || !cJSON_IsNumber(line) || !cJSON_IsString(label))
+        return false;
+    snprintf(num, sizeof(num), ":%.0f)", line->valuedouble);
+    append_str_capped(st, label->valuestring);
+    append_capped(st, " (", 2);
+    append_str_capped(st, path->valuestring);
+    append_str_capped(st, num);
+    return true;
+}
+
+/* Frames go one per line; Python's already end in a newline, so none is added after those. */
 static void stack_append(struct buf *st, const cJSON *item)
 {
     char *txt;
 
-    if (st->len)
+    if (st->len && st->data[st->len - 1] != '\n')
         append_capped(st, "\n", 1);
     if (cJSON_IsString(item)) {
         append_str_capped(st, item->valuestring);
         return;
     }
+    if (cJSON_IsObject(item) && go_frame(st, item))
+        return;
     txt = cJSON_PrintUnformatted(item);
     if (txt) {
         append_str_capped(st, txt);
@@ -240,6 +291,7 @@ static bool parse_error_json(const char *body, size_t len, struct buf *type, str
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "errorMessage");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "errorType");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "stackTrace");
+    const cJSON *node_trace = cJSON_GetObjectItemCaseSensitive(root, "trace"); /* Node.js */
     const cJSON *it;
     bool good = cJSON_IsObject(root) && (cJSON_IsString(m) || cJSON_IsString(t));
 
@@ -250,6 +302,8 @@ static bool parse_error_json(const char *body, size_t len, struct buf *type, str
             append_str_capped(type, t->valuestring);
         if (cJSON_IsString(st))
             append_str_capped(stack, st->valuestring);
+        if (!st && cJSON_IsArray(node_trace))
+            st = node_trace;
         if (cJSON_IsArray(st)) {
             cJSON_ArrayForEach(it, st) stack_append(stack, it);
         }

@@ -2,7 +2,9 @@
  *   SQS          CONSUMER "process <queue>", messaging.system=aws_sqs, faas.trigger=pubsub
  *   SNS          CONSUMER "process <topic>", messaging.system=aws.sns, faas.trigger=pubsub
  *   EventBridge  CONSUMER "process <source>", faas.trigger=pubsub
- *   HTTP events  SERVER "<METHOD> <route>" (function name without a route), faas.trigger=http
+ *   HTTP events  SERVER "<METHOD> <route>" with http.route for API Gateway (resource, or the
+ *                routeKey's path; "$default" is no route); Function URL and ALB have no route
+ *                template, so: SERVER <function>, url.path; faas.trigger=http
  *   Kinesis      CONSUMER <function>, faas.trigger=datasource; DynamoDB/S3 SERVER, datasource
  *   direct/other SERVER <function>, faas.trigger=other
  * Batches: messaging.batch.message_count (> 1 records) or messaging.message.id (one record), and
@@ -36,9 +38,10 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
 int invspan_add_xray_link(struct span *s, const struct trace_ctx *xray);
 
 /* Marks the span failed: status ERROR and an `exception` event (exception.type, .message,
- * .stacktrace) from a Lambda error body {"errorMessage","errorType","stackTrace":[..]} or, when
- * the body is not that JSON, its text. base64: the body is the Error-Body trailer value.
- * error_type (the header/trailer) wins over the body's errorType. 0 or -ENOMEM. */
+ * .stacktrace) from a Lambda error body {"errorMessage","errorType","stackTrace":[..]} (Node
+ * says "trace"; Go frames are {"path","line","label"} objects) or, when the body is not that
+ * JSON, its text (message and stack capped, never dropped). base64: the body is the Error-Body
+ * trailer value. error_type (the header/trailer) wins over the body's errorType. 0 or -ENOMEM. */
 int invspan_record_error(struct span *s, const char *error_type, const char *body, size_t len,
                          bool base64, uint64_t time_ns);
 

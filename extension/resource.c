@@ -111,8 +111,12 @@ static int add_user(const struct conf *c, struct attr_list *out, const struct lo
         log_warn(lg, "resource", "OTEL_RESOURCE_ATTRIBUTES is invalid; ignored as a whole");
         return 0;
     }
-    for (size_t i = 0; rc == 0 && i < user.len; i++)
+    for (size_t i = 0; rc == 0 && i < user.len; i++) {
+        /* telemetry.sdk.* describe tracebridge itself, whatever the function's own SDK is. */
+        if (strncmp(user.items[i].key, "telemetry.sdk.", 14) == 0)
+            continue;
         rc = add_if_absent(out, user.items[i].key, user.items[i].v.s);
+    }
     attr_list_free(&user);
     return rc;
 }
@@ -145,8 +149,10 @@ int resource_build(const struct conf *c, const struct resource_facts *f, struct 
 {
     int rc = 0;
 
+    /* No telemetry.sdk.language: its semantic-convention values name the OTel SDK languages
+     * (cpp, dotnet, erlang, go, java, nodejs, php, python, ruby, rust, swift, webjs); C is not
+     * one, and a made-up value would mislead backends that group by SDK language. */
     rc |= attr_list_add_str(out, "telemetry.sdk.name", "tracebridge");
-    rc |= attr_list_add_str(out, "telemetry.sdk.language", "c");
     rc |= attr_list_add_str(out, "telemetry.sdk.version", TRACEBRIDGE_VERSION);
     if (service_name_explicit(c))
         rc |= attr_list_add_str(out, "service.name", c->service_name);

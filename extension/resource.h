@@ -7,8 +7,10 @@
  *                       percent-decoded; per the OTel spec any error discards the whole value;
  *   cloud.provider=aws, cloud.platform=aws_lambda, cloud.region, cloud.account.id (from the
  *   register response), faas.name, faas.version, faas.max_memory (bytes), faas.instance (the
- *   log stream name, when the environment has it), telemetry.sdk.{name,language,version}.
- * User attributes win over detected ones; telemetry.sdk.* are always tracebridge's. */
+ *   log stream name, when the environment has it), telemetry.sdk.{name,version} (no
+ *   .language: the semantic conventions define no value for C).
+ * User attributes win over detected ones; telemetry.sdk.* are always tracebridge's (user
+ * values for them are ignored). */
 #ifndef TB_RESOURCE_H
 #define TB_RESOURCE_H
 

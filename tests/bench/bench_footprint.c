@@ -788,7 +788,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->runs = v;
         else if (strcmp(argv[i], "--invokes") == 0 && v > 0)
             o->invokes = v;
-        else if (strcmp(argv[i], "--event-kb") == 0 && v >= 32)
+        else if (strcmp(argv[i], "--event-kb") == 0 && v >= 2)
             o->event_kb = v;
         else
             return -EINVAL;

@@ -10,7 +10,7 @@ L=build/layer/x86_64
 
 # Relinking the layer binary is seconds once its dependencies are cached; building them from
 # source is not, so that is left to `make layer`.
-if [ "$(find "$L/stamps" -type f 2>/dev/null | wc -l)" -ge 7 ]; then
+if [ -f "$L/deps.ok" ]; then
     layer/build-layer.sh x86_64 >/dev/null 2>&1 || echo "footprint: layer relink failed; using what is there"
 fi
 if [ -x "$L/tracebridge" ]; then

@@ -40,7 +40,7 @@ case $B in
 esac
 
 deps_cached() { # arch: every dependency of that architecture already built
-    [ "$(find "build/layer/$1/stamps" -type f 2>/dev/null | wc -l)" -ge 7 ]
+    [ -f "build/layer/$1/deps.ok" ]
 }
 
 # ---- get the zips ----
@@ -139,7 +139,48 @@ check_commands() { # arch binary
 }
 
 emulator_checks() { # opt
-    skip "emulator run of the layer: not written yet"
+    local opt=$1
+    if ! command -v node >/dev/null || [ ! -d tests/node/node_modules/aws-lambda-ric ]; then
+        skip "emulator run of the layer: node or the npm test peers missing (tests/deps.sh)"
+        return
+    fi
+    # Its TAP lines continue this suite's numbering.
+    node tests/e2e/layer_emulator.test.mjs "$opt" >"$T/emu.tap" 2>&1
+    local rc=$? line
+    while IFS= read -r line; do
+        case $line in
+        'ok '* | 'not ok '*)
+            n=$((n + 1))
+            echo "$line" | sed -E "s/^(not )?ok [0-9]+/\1ok $n/"
+            ;;
+        '#'*) echo "$line" ;;
+        esac
+    done <"$T/emu.tap"
+    ok $rc "layer emulator test exits 0"
+}
+
+# The daemon's whole cycle against bench_footprint's fake Lambda (Extensions + Runtime API, OTLP
+# sink, a runtime client going through the proxy): register, invocations, exports, SHUTDOWN, exit 0.
+check_lifecycle() { # arch binary
+    local arch=$1 bin=$2 run=$2
+    if [ ! -x "$B/bench/bench_footprint" ]; then
+        skip "$arch: lifecycle: $B/bench/bench_footprint not built"
+        return
+    fi
+    if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ]; then
+        command -v qemu-aarch64-static >/dev/null || {
+            skip "$arch: lifecycle: no qemu-aarch64-static"
+            return
+        }
+        run=$T/qemu-$arch
+        printf '#!/bin/sh\nexec qemu-aarch64-static "%s" "$@"\n' "$bin" >"$run"
+        chmod +x "$run"
+    fi
+    "$B/bench/bench_footprint" "$run" --runs 3 --invokes 20 --event-kb 64 >"$T/fp" 2>&1
+    ok $? "$arch: daemon registers, relays 20 invocations through its proxy, exits 0 on SHUTDOWN"
+    ok "$(awk '$1 == "otlp_exports" && $2 >= 20 { f = 1 } END { print f ? 0 : 1 }' "$T/fp")" \
+        "$arch: one OTLP export per invocation reached the sink"
+    grep -E 'register_ms_median|idle_rss|exports' "$T/fp" | sed "s/^/# $arch: /"
 }
 
 for a in "${zips[@]}"; do
@@ -147,6 +188,7 @@ for a in "${zips[@]}"; do
     check_packaging "$a" "build/tracebridge-layer-$a.zip" "$opt"
     check_static "$a" "$opt/extensions/tracebridge"
     check_commands "$a" "$opt/extensions/tracebridge"
+    check_lifecycle "$a" "$opt/extensions/tracebridge"
 done
 
 # ---- the daemon from the layer, inside the local Lambda emulator ----

@@ -42,7 +42,7 @@ int main(void)
         "512",
         "OTEL_RESOURCE_ATTRIBUTES",
         " deployment.environment = prod%20eu , team=a%2Cb%3Dc,,service.name=svc-from-attrs,"
-        "cloud.region=override",
+        "cloud.region=override,telemetry.sdk.language=c,telemetry.sdk.name=fake",
         NULL};
     const char *env2[] = {"AWS_LAMBDA_FUNCTION_NAME",
                           "orders",
@@ -80,6 +80,9 @@ int main(void)
            attr_list_find(&l, "faas.max_memory")->v.i == 512LL * 1024 * 1024,
        "faas.max_memory in bytes");
     is_str(&t, str(&l, "telemetry.sdk.name"), "tracebridge", "telemetry.sdk.name");
+    is_str(&t, str(&l, "telemetry.sdk.version"), TRACEBRIDGE_VERSION, "telemetry.sdk.version");
+    ok(&t, !attr_list_find(&l, "telemetry.sdk.language"),
+       "no telemetry.sdk.language (semconv has no value for C), not even from the user");
     attr_list_free(&l);
 
     conf_load(&c, env_of, (void *)env2, NULL);
