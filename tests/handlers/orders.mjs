@@ -40,6 +40,7 @@ function record(event, context, extra = {}) {
         clientContext: context.clientContext ?? null,
         xrayEnv: process.env._X_AMZN_TRACE_ID ?? null,
         runtimeApi: process.env.AWS_LAMBDA_RUNTIME_API,
+        at: Date.now(),
         activeSpan: sc ? { traceId: sc.traceId, spanId: sc.spanId } : null,
         ...extra,
     }) + '\n');
