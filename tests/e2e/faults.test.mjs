@@ -22,6 +22,9 @@ const hex = (n) => crypto.randomBytes(n).toString('hex');
 const newTp = () => `00-${hex(16)}-${hex(8)}-01`;
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 const MAX_FLUSH_MS = 200; // TRACEBRIDGE_MAX_FLUSH_MS default
+// Peak RSS is only meaningful for the plain build (ASan's quarantine and valgrind's own memory
+// dwarf it); it is printed in every case.
+const MEASURE_RSS = !VALGRIND && !/asan/.test(process.env.TB_BUILD || '');
 
 function median(a) {
     if (a.length === 0) return NaN;
@@ -559,7 +562,7 @@ async function groupLoad() {
         info1 = procInfo(pid);
         t.ok(bad.length === 0 && rids.length >= Math.min(N, 300), `sequential: ${rids.length} invocations in ${took} ms (${fmt(rids.length / took * 1000)}/s), all with the right bytes`, bad.slice(0, 3));
         t.diag(`sequential: tracebridge VmHWM ${info1.hwmKb} kB, VmRSS ${info0.rssKb} → ${info1.rssKb} kB, fds ${info0.fds} → ${info1.fds} (peak sampled ${peakFds})`);
-        if (!VALGRIND) t.ok(info1.hwmKb < 32 * 1024, `sequential: tracebridge peak RSS ${(info1.hwmKb / 1024).toFixed(1)} MB < 32 MB`);
+        if (MEASURE_RSS) t.ok(info1.hwmKb < 32 * 1024, `sequential: tracebridge peak RSS ${(info1.hwmKb / 1024).toFixed(1)} MB < 32 MB`);
         t.ok(info1.fds <= info0.fds && info1.closeWait === 0 && info1.other === info0.other, `sequential: tracebridge fd count did not grow (${info0.fds} → ${info1.fds}), no socket left in CLOSE_WAIT`, info1);
         await emu.shutdown();
         const spans = sink.spans();
@@ -606,7 +609,7 @@ async function groupConcurrent() {
         for (const [, d] of evs) peak = Math.max(peak, (cur += d));
         t.ok(peak === C, `Managed Instances: ${peak} invocations were in flight at once`);
         t.diag(`Managed Instances: tracebridge VmHWM ${info1.hwmKb} kB, VmRSS ${info0.rssKb} → ${info1.rssKb} kB, fds ${info0.fds} → ${info1.fds}`);
-        if (!VALGRIND) t.ok(info1.hwmKb < 32 * 1024, `Managed Instances: tracebridge peak RSS ${(info1.hwmKb / 1024).toFixed(1)} MB < 32 MB`);
+        if (MEASURE_RSS) t.ok(info1.hwmKb < 32 * 1024, `Managed Instances: tracebridge peak RSS ${(info1.hwmKb / 1024).toFixed(1)} MB < 32 MB`);
         // The sockets are not flat here: the handler's SDK keeps adding keep-alive connections
         // to the receiver in bursts (all ESTABLISHED on both ends, bounded by
         // RECEIVER_MAX_CONNS). A leaked connection is one whose peer closed and tracebridge did
