@@ -4,7 +4,7 @@
 //   POST /publish → send_to_sqs (producer) → tracebridge span → handler span → business_logic
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW, QUICK, checkExtensionHealth as health } from './lib/harness.mjs';
+import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW, checkExtensionHealth as health } from './lib/harness.mjs';
 
 const t = new Tap();
 
