@@ -379,22 +379,40 @@ static void apply_var(struct conf *c, const struct conf_var *v, const char *val,
         v->parse(c, v, v->def);
 }
 
+/* Memory size in MB, or 0 when absent or not a plain number in Lambda's range (informational). */
+static int parse_memory_mb(const char *s)
+{
+    char *end;
+    long n;
+
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    n = strtol(s, &end, 10);
+    return errno || *end != '\0' || n < 1 || n > 1024 * 1024 ? 0 : (int)n;
+}
+
+/* An empty platform variable counts as absent, as for the table above. */
+static const char *fact(const char *(*get)(const char *, void *), void *arg, const char *name,
+                        const char *def)
+{
+    const char *s = get(name, arg);
+
+    return s && *s ? s : def;
+}
+
 static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, void *), void *arg)
 {
-    const char *s;
-
-    s = get("AWS_LAMBDA_RUNTIME_API", arg);
-    snprintf(c->runtime_api, sizeof(c->runtime_api), "%s", s ? s : "127.0.0.1:9001");
-    s = get("AWS_LAMBDA_FUNCTION_NAME", arg);
-    snprintf(c->function_name, sizeof(c->function_name), "%s", s ? s : "");
-    s = get("AWS_LAMBDA_FUNCTION_VERSION", arg);
-    snprintf(c->function_version, sizeof(c->function_version), "%s", s ? s : "");
-    s = get("AWS_REGION", arg);
-    snprintf(c->region, sizeof(c->region), "%s", s ? s : "");
-    s = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", arg);
-    c->memory_mb = s ? (int)strtol(s, NULL, 10) : 0; /* informational only */
-    s = get("AWS_LAMBDA_INITIALIZATION_TYPE", arg);
-    snprintf(c->init_type, sizeof(c->init_type), "%s", s ? s : "on-demand");
+    snprintf(c->runtime_api, sizeof(c->runtime_api), "%s",
+             fact(get, arg, "AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
+    snprintf(c->function_name, sizeof(c->function_name), "%s",
+             fact(get, arg, "AWS_LAMBDA_FUNCTION_NAME", ""));
+    snprintf(c->function_version, sizeof(c->function_version), "%s",
+             fact(get, arg, "AWS_LAMBDA_FUNCTION_VERSION", ""));
+    snprintf(c->region, sizeof(c->region), "%s", fact(get, arg, "AWS_REGION", ""));
+    c->memory_mb = parse_memory_mb(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", arg));
+    snprintf(c->init_type, sizeof(c->init_type), "%s",
+             fact(get, arg, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"));
     c->managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -230,14 +231,64 @@ int invspan_base64_decode(const char *in, size_t n, struct buf *out)
     return 0;
 }
 
+static bool cont(unsigned char c)
+{
+    return c >= 0x80 && c <= 0xbf;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF; NUL counts as ill-formed here), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (c > 0 && c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (!cont(p[i]))
+            return 0;
+    }
+    return len;
+}
+
 /* Appends as much as fits, keeping one byte for the terminating NUL: long messages and stacks
- * are cut, never lost. */
+ * are cut, never lost. OTLP strings must be UTF-8 (a collector rejects the whole request
+ * otherwise), and error text is whatever the handler wrote: ill-formed bytes become U+FFFD and
+ * a cut never splits a character. */
 static void append_capped(struct buf *b, const char *p, size_t n)
 {
-    size_t room = b->max - b->len;
+    static const char replacement[] = "\xef\xbf\xbd";
+    const unsigned char *u = (const unsigned char *)p;
+    size_t i = 0;
 
-    room = room > 0 ? room - 1 : 0;
-    (void)buf_append(b, p, n < room ? n : room);
+    while (i < n) {
+        size_t k = utf8_seq(u + i, n - i);
+        const char *src = k ? p + i : replacement;
+        size_t len = k ? k : 3;
+        if (b->len + len + 1 > b->max || buf_append(b, src, len) < 0)
+            return;
+        i += k ? k : 1;
+    }
 }
 
 static void append_str_capped(struct buf *b, const char *s)

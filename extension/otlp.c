@@ -83,12 +83,13 @@ static size_t str_field_size(uint32_t field, const char *s)
     return n ? pb_len_field_size(field, n) : 0;
 }
 
-static size_t any_value_size(const struct attr *a)
+/* vlen: the string value's length when a is a string (callers measure it once). */
+static size_t any_value_size(const struct attr *a, size_t vlen)
 {
     switch (a->type) {
     case ATTR_STRING:
         /* A oneof member is written even when empty: that is how "set to ''" is told apart. */
-        return pb_len_field_size(F_ANY_STRING, str_len(a->v.s));
+        return pb_len_field_size(F_ANY_STRING, vlen);
     case ATTR_INT:
         return 1 + pb_varint_size((uint64_t)a->v.i);
     case ATTR_DOUBLE:
@@ -99,17 +100,25 @@ static size_t any_value_size(const struct attr *a)
     return 0;
 }
 
-static size_t key_value_size(const struct attr *a)
+static size_t value_len(const struct attr *a)
 {
-    return str_field_size(F_KV_KEY, a->key) + pb_len_field_size(F_KV_VALUE, any_value_size(a));
+    return a->type == ATTR_STRING ? str_len(a->v.s) : 0;
+}
+
+static size_t key_value_size(size_t klen, size_t any_len)
+{
+    return (klen ? pb_len_field_size(F_KV_KEY, klen) : 0) + pb_len_field_size(F_KV_VALUE, any_len);
 }
 
 static size_t attrs_size(uint32_t field, const struct attr_list *l)
 {
     size_t n = 0;
 
-    for (size_t i = 0; i < l->len; i++)
-        n += pb_len_field_size(field, key_value_size(&l->items[i]));
+    for (size_t i = 0; i < l->len; i++) {
+        const struct attr *a = &l->items[i];
+        size_t any_len = any_value_size(a, value_len(a));
+        n += pb_len_field_size(field, key_value_size(str_len(a->key), any_len));
+    }
     return n;
 }
 
@@ -172,11 +181,11 @@ static uint8_t *put_double(uint8_t *p, double d)
     return pb_put_fixed64(p, bits);
 }
 
-static uint8_t *put_any_value(uint8_t *p, const struct attr *a)
+static uint8_t *put_any_value(uint8_t *p, const struct attr *a, size_t vlen)
 {
     switch (a->type) {
     case ATTR_STRING:
-        return pb_put_bytes_field(p, F_ANY_STRING, a->v.s ? a->v.s : "", str_len(a->v.s));
+        return pb_put_bytes_field(p, F_ANY_STRING, a->v.s, vlen);
     case ATTR_INT:
         *p++ = PB_TAG(F_ANY_INT, PB_VARINT);
         return pb_put_varint(p, (uint64_t)a->v.i);
@@ -195,10 +204,14 @@ static uint8_t *put_attrs(uint8_t *p, uint32_t field, const struct attr_list *l)
 {
     for (size_t i = 0; i < l->len; i++) {
         const struct attr *a = &l->items[i];
-        p = pb_put_len_header(p, field, key_value_size(a));
-        p = put_str_field(p, F_KV_KEY, a->key);
-        p = pb_put_len_header(p, F_KV_VALUE, any_value_size(a));
-        p = put_any_value(p, a);
+        size_t klen = str_len(a->key);
+        size_t vlen = value_len(a);
+        size_t any_len = any_value_size(a, vlen);
+        p = pb_put_len_header(p, field, key_value_size(klen, any_len));
+        if (klen)
+            p = pb_put_bytes_field(p, F_KV_KEY, a->key, klen);
+        p = pb_put_len_header(p, F_KV_VALUE, any_len);
+        p = put_any_value(p, a, vlen);
     }
     return p;
 }

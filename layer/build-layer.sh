@@ -155,7 +155,9 @@ setup_arch() { # arch: sets the variables every later step uses
     mkdir -p "$KH" "$P/include" "$P/lib" "$W" "$A/stamps"
     local d
     for d in "${KSRC[@]}"; do ln -sfn "$d" "$KH/$(basename "$d")"; done
-    DEP_CFLAGS="-Os -ffunction-sections -fdata-sections -isystem $KH"
+    # -ffile-prefix-map: assert() strings name sources relative to the checkout, so the binary
+    # (and the zip's sha256) does not depend on where the repository lives.
+    DEP_CFLAGS="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$ROOT/= -isystem $KH"
     export CC AR
 }
 
@@ -305,11 +307,16 @@ build_tracebridge() {
     rm -f "$tb/tracebridge"
     ln -sfn "$(command -v "$AR")" "$bin/ar"
     # OPT reaches every compile, generated protobuf-c code included (EXTRA_CFLAGS does not).
-    PATH="$bin:$PATH" make --no-print-directory -C "$ROOT" BUILD="$tb" CC="$CC" \
-        OPT="-Os -ffunction-sections -fdata-sections -isystem $P/include -isystem $KH" \
-        EXTRA_LDFLAGS="-static -L$P/lib -Wl,--gc-sections" \
-        LDLIBS="$malloc_obj -luv -lcurl -lwolfssl -lcjson -lprotobuf-c -lz -lhttp_parser -lm -lpthread" \
-        "$tb/tracebridge"
+    local opt="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$ROOT/= -isystem $P/include"
+    opt="$opt -isystem $KH"
+    local libs="$malloc_obj -luv -lcurl -lwolfssl -lcjson -lprotobuf-c -lz -lhttp_parser -lm -lpthread"
+    # make does not notice changed flags: start the objects afresh when they change.
+    if [ "$(cat "$A/tb.flags" 2>/dev/null)" != "$CC $opt $libs" ]; then
+        rm -rf "$tb"
+        printf '%s' "$CC $opt $libs" >"$A/tb.flags"
+    fi
+    PATH="$bin:$PATH" make --no-print-directory -C "$ROOT" BUILD="$tb" CC="$CC" OPT="$opt" \
+        EXTRA_LDFLAGS="-static -L$P/lib -Wl,--gc-sections" LDLIBS="$libs" "$tb/tracebridge"
     $STRIP -o "$A/tracebridge" "$tb/tracebridge"
 }
 

@@ -603,6 +603,24 @@ static int parse_request(struct ctx *c, const cJSON *o, void *msg, int depth)
  * digits) are put in quotes first; every integer field accepts a decimal string, and
  * doubleValue accepts numeric strings too, so the meaning is unchanged and nothing is lost.
  * Each quoted token has at least 16 characters, so the copy grows by at most 1/8. */
+/* The number token at in[i..n): its length, and whether it is a plain integer (-?[0-9]+) with
+ * more than 15 digits. */
+static size_t number_token(const char *in, size_t i, size_t n, bool *long_int)
+{
+    size_t j = i + (in[i] == '-');
+    size_t digits;
+
+    while (j < n && in[j] >= '0' && in[j] <= '9')
+        j++;
+    digits = j - i - (in[i] == '-');
+    *long_int = digits > 15;
+    while (j < n && strchr("0123456789+-.eE", in[j]) && in[j]) {
+        *long_int = false; /* a fraction or an exponent: a double, left as it is */
+        j++;
+    }
+    return j - i;
+}
+
 static int quote_long_integers(const char *in, size_t n, struct buf *out)
 {
     char *o;
@@ -613,8 +631,8 @@ static int quote_long_integers(const char *in, size_t n, struct buf *out)
     o = out->data;
     while (i < n) {
         char ch = in[i];
-        size_t j = i;
-        size_t digits;
+        size_t len;
+        bool long_int;
         if (in_str || (ch != '-' && (ch < '0' || ch > '9'))) {
             *o++ = in[i++];
             if (in_str && ch == '\\' && i < n)
@@ -623,20 +641,14 @@ static int quote_long_integers(const char *in, size_t n, struct buf *out)
                 in_str = !in_str;
             continue;
         }
-        j += ch == '-';
-        while (j < n && in[j] >= '0' && in[j] <= '9')
-            j++;
-        digits = j - i - (ch == '-');
-        if (digits > 15 && (j == n || !strchr(".eE", in[j]))) {
+        len = number_token(in, i, n, &long_int);
+        if (long_int)
             *o++ = '"';
-            memcpy(o, in + i, j - i);
-            o += j - i;
+        memcpy(o, in + i, len);
+        o += len;
+        if (long_int)
             *o++ = '"';
-        } else {
-            memcpy(o, in + i, j - i);
-            o += j - i;
-        }
-        i = j;
+        i += len;
     }
     out->len = (size_t)(o - out->data);
     return 0;

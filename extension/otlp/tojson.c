@@ -152,7 +152,9 @@ static void str_n(struct jw *w, const uint8_t *s, size_t n)
             raw(w, (const char *)s + i, seq);
             i += seq;
         } else {
-            RAW(w, "\\ufffd");
+            /* U+FFFD written as UTF-8, as a valid one would be: converting the output
+             * again gives the same text. */
+            RAW(w, "\xef\xbf\xbd");
             i++;
         }
     }
@@ -192,6 +194,19 @@ static void u32_member(struct jw *w, bool *first, const char *k, uint32_t v)
         return;
     key(w, first, k);
     n = snprintf(tmp, sizeof(tmp), "%" PRIu32, v);
+    raw(w, tmp, (size_t)n);
+}
+
+/* Enums are int32 on the wire, negative values included. */
+static void enum_member(struct jw *w, bool *first, const char *k, int v)
+{
+    char tmp[16];
+    int n;
+
+    if (!v)
+        return;
+    key(w, first, k);
+    n = snprintf(tmp, sizeof(tmp), "%d", v);
     raw(w, tmp, (size_t)n);
 }
 
@@ -403,7 +418,7 @@ static void status(struct jw *w, bool *first, const Status *s)
     key(w, first, "status");
     RAW(w, "{");
     str_member(w, &f, "message", s->message);
-    u32_member(w, &f, "code", (uint32_t)s->code);
+    enum_member(w, &f, "code", (int)s->code);
     RAW(w, "}");
 }
 
@@ -446,7 +461,7 @@ static void span(struct jw *w, const Span *s)
     hex_member(w, &first, "parentSpanId", &s->parent_span_id);
     u32_member(w, &first, "flags", s->flags);
     str_member(w, &first, "name", s->name);
-    u32_member(w, &first, "kind", (uint32_t)s->kind);
+    enum_member(w, &first, "kind", (int)s->kind);
     u64_member(w, &first, "startTimeUnixNano", s->start_time_unix_nano);
     u64_member(w, &first, "endTimeUnixNano", s->end_time_unix_nano);
     span_lists(w, &first, s);

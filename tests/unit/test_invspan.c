@@ -473,6 +473,70 @@ static void test_error_huge(struct tap *t)
     free(body);
 }
 
+/* Well-formed UTF-8 (what a collector demands of OTLP strings). */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (s && *p) {
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
+        if (!len || (len == 2 && *p < 0xc2))
+            return false;
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+        }
+        if (len == 3 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] > 0x9f)))
+            return false;
+        if (len == 4 && ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] > 0x8f) || *p > 0xf4))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+static void test_error_utf8(struct tap *t)
+{
+    struct span s;
+    struct exc e;
+    char *body = malloc(20000);
+    size_t n = 0;
+
+    e = record(&s, NULL, "bad \xff\xfe bytes \xed\xa0\x80 and \xc0\xaf end", 27, false);
+    is_str(t, e.message,
+           "bad \xef\xbf\xbd\xef\xbf\xbd bytes \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd and "
+           "\xef\xbf\xbd\xef\xbf\xbd end",
+           "ill-formed UTF-8 (invalid bytes, surrogate, overlong) becomes U+FFFD");
+    span_free(&s);
+
+    e = record(&s, NULL, "caf\xc3\xa9 \xf0\x9f\x98\x80", 10, false);
+    is_str(t, e.message, "caf\xc3\xa9 \xf0\x9f\x98\x80", "well-formed UTF-8 kept as is");
+    span_free(&s);
+
+    e = record(&s, NULL, "a\0b", 3, false);
+    is_str(t, e.message,
+           "a\xef\xbf\xbd"
+           "b",
+           "an embedded NUL does not cut the message");
+    span_free(&s);
+
+    /* 3-byte characters: the 4096-byte cap falls inside one; the cut must not split it. */
+    n = (size_t)sprintf(body, "{\"errorType\":\"E\",\"errorMessage\":\"");
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)sprintf(body + n, "\xe2\x82\xac");
+    n += (size_t)sprintf(body + n, "\"}");
+    e = record(&s, NULL, body, n, false);
+    ok(t, e.message && utf8_ok(e.message) && strlen(e.message) % 3 == 0 && strlen(e.message) > 4000,
+       "a cut message ends on a character boundary (%zu bytes)", e.message ? strlen(e.message) : 0);
+    ok(t, utf8_ok(s.status_message), "status message is UTF-8 too");
+    span_free(&s);
+    free(body);
+}
+
 static void test_error_trailers(struct tap *t)
 {
     /* base64 of {"errorMessage":"stream broke","errorType":"Error","stackTrace":["at s (a.js:1)"]}
@@ -525,6 +589,7 @@ int main(void)
     test_direct_unknown(&t);
     test_error_languages(&t);
     test_error_huge(&t);
+    test_error_utf8(&t);
     test_error_trailers(&t);
     return tap_done(&t);
 }

@@ -240,6 +240,10 @@ static void test_count_unknown(struct tap *t)
     is_int(t, count_bytes("\x0a\x03\xc2\x3e\x00", 5), 0,
            "reserved field 1000 of ResourceSpans skipped");
     is_int(t, count_bytes("\x0a\x06\x12\x04\x12\x02\x7a\x00", 8), 1, "empty status");
+    /* span { kind: -1 (10-byte varint) } */
+    is_int(t,
+           count_bytes("\x0a\x0f\x12\x0d\x12\x0b\x30\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 17),
+           1, "negative enum value");
 }
 
 static void test_count_malformed(struct tap *t)
@@ -501,6 +505,24 @@ static void test_json_accepts(struct tap *t)
     ok(t, sp && sp->attributes[0]->value->int_value == -12, "intValue as a number");
     if (req)
         unpack_free(req);
+    is_int(t,
+           j2p(SPAN_JSON("\"attributes\":[{\"value\":{\"doubleValue\":0.042000000000001411}},"
+                         "{\"value\":{\"doubleValue\":12345678901234567890.5}},"
+                         "{\"value\":{\"doubleValue\":-1234567890123456789e-3}},"
+                         "{\"value\":{\"intValue\":-9223372036854775808}}]"),
+               &pb),
+           0, "long doubles and a 19-digit negative integer as JSON numbers");
+    req = unpack(&pb);
+    sp = first_span(req);
+    ok(t,
+       sp && sp->n_attributes == 4 &&
+           sp->attributes[0]->value->double_value == 0.042000000000001411 &&
+           sp->attributes[1]->value->double_value == 12345678901234567890.5 &&
+           sp->attributes[2]->value->double_value == -1234567890123456789e-3 &&
+           sp->attributes[3]->value->int_value == INT64_MIN,
+       "each read exactly (fractions and exponents stay doubles)");
+    if (req)
+        unpack_free(req);
     is_int(t, j2p("{}", &pb), 0, "empty object: empty request");
     is_int(t, pb.len, 0, "which is zero bytes");
     is_int(t, j2p("{\"resourceSpans\":[]}", &pb), 0, "empty list");
@@ -598,6 +620,8 @@ static void test_json_depth(struct tap *t)
     buf_free(&pb);
 }
 
+#define R "\xef\xbf\xbd" /* U+FFFD */
+
 /* Hand-built protobuf with awkward strings: control bytes, invalid UTF-8, valid 4-byte UTF-8. */
 static void test_json_escaping(struct tap *t)
 {
@@ -620,7 +644,7 @@ static void test_json_escaping(struct tap *t)
     is_int(t, otlp_protobuf_to_json(pb.data, pb.len, &json), 0, "converted");
     is_str(t, json.data,
            "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\u0001\\u001f\\\"\\\\/"
-           "\x7f\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\xf0\x9f\x98\x80\"}]}]}]}",
+           "\x7f\xc3\xa9" R R R R R R "\xf0\x9f\x98\x80\"}]}]}]}",
            "control chars escaped, invalid bytes (incl. overlong, surrogate) become U+FFFD");
     buf_free(&pb);
     buf_free(&json);
@@ -646,6 +670,13 @@ static void test_json_limits(struct tap *t)
            "protobuf past max: -E2BIG");
     is_int(t, small.len, 0, "nothing appended");
     is_int(t, otlp_protobuf_to_json("\x08\x01", 2, &small), -EBADMSG, "malformed input: -EBADMSG");
+    buf_free(&small);
+    buf_init(&small, MB);
+    is_int(t,
+           otlp_protobuf_to_json(
+               "\x0a\x0f\x12\x0d\x12\x0b\x30\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 17, &small),
+           0, "negative kind converted");
+    ok(t, strstr(small.data, "\"kind\":-1"), "enums are signed int32 in JSON");
     buf_free(&small);
     buf_free(&pb);
     buf_free(&json);
