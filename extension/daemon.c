@@ -327,9 +327,9 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
         return;
     }
     uv_timer_start(&d->stop_timer, on_stop_timer, deadline - now + 1, 0);
-    exporter_flush(d->exp, deadline);
-    if (!exporter_busy(d->exp))
-        finish_shutdown(d);
+    /* A flush already running (begun at an INVOKE) goes on with this deadline; its end is the
+     * end of the shutdown (on_export_done). */
+    exporter_flush_final(d->exp, deadline);
 }
 
 static void on_export_done(void *arg)
@@ -338,13 +338,9 @@ static void on_export_done(void *arg)
 
     collect_dropped(d);
     if (d->state == ST_SHUTDOWN) {
-        /* A flush that began before SHUTDOWN ended: go on with the shutdown deadline. */
-        if (spanbuf_spans(d->sb) > 0 && uv_is_active((uv_handle_t *)&d->stop_timer) &&
-            uv_timer_get_due_in(&d->stop_timer) > 1) {
-            exporter_flush(d->exp, uv_now(&d->loop) + uv_timer_get_due_in(&d->stop_timer) - 1);
-            if (exporter_busy(d->exp))
-                return;
-        }
+        /* The final flush (exporter_flush_final took over any flush already running) ended:
+         * what is left could not be sent before the deadline. Flushing again from here could
+         * only spin until the deadline. */
         finish_shutdown(d);
         return;
     }

@@ -213,8 +213,15 @@ static uint64_t backoff_ms(struct exporter *x)
 static void retry_later(struct exporter *x, const struct httpc_result *r)
 {
     long ra = retry_after_ms(r);
-    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff_ms(x);
+    uint64_t backoff = backoff_ms(x);
+    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff;
     uint64_t now = uv_now(x->loop);
+
+    /* A backend that keeps answering Retry-After: 0 (or a date in the past) would otherwise get
+     * requests in a busy loop until the deadline: from the second retry on, the backoff is the
+     * least we wait. */
+    if (x->attempt > 0 && delay < backoff)
+        delay = backoff;
 
     x->attempt++;
     x->not_before = now + delay;
@@ -323,6 +330,8 @@ static void send_batch(struct exporter *x)
     buf_free(&body);
 }
 
+/* The first attempt runs from the loop, never inside exporter_flush: `done` must not run while
+ * the caller is still in the middle of deciding what to do (it may start another flush). */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms)
 {
     if (x->busy) {
@@ -332,7 +341,24 @@ void exporter_flush(struct exporter *x, uint64_t deadline_ms)
     }
     x->busy = true;
     x->deadline_ms = deadline_ms;
-    send_batch(x);
+    uv_timer_start(&x->retry, on_retry_timer, 0, 0);
+}
+
+void exporter_flush_final(struct exporter *x, uint64_t deadline_ms)
+{
+    /* A wait (backoff, Retry-After) that ends after the last deadline would lose every buffered
+     * span although the backend may well be back by now: one more attempt instead. */
+    if (x->not_before >= deadline_ms)
+        x->not_before = 0;
+    if (!x->busy) {
+        exporter_flush(x, deadline_ms);
+        return;
+    }
+    x->deadline_ms = deadline_ms;
+    if (!x->req) {
+        uint64_t now = uv_now(x->loop);
+        uv_timer_start(&x->retry, on_retry_timer, x->not_before > now ? x->not_before - now : 0, 0);
+    }
 }
 
 bool exporter_busy(const struct exporter *x)

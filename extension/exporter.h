@@ -47,8 +47,14 @@ struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *
 void exporter_free(struct exporter *x);
 
 /* Exports until the buffer is empty or deadline_ms (uv_now clock) would be passed. A flush
- * already running keeps going with the later of the two deadlines. */
+ * already running keeps going with the later of the two deadlines. The work starts from the
+ * loop: `done` never runs inside this call. */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms);
+
+/* The last flush (SHUTDOWN): like exporter_flush, but with exactly this deadline (also for a
+ * flush already running), and a backoff or Retry-After wait that would end past it is dropped
+ * so that at least one attempt is made. */
+void exporter_flush_final(struct exporter *x, uint64_t deadline_ms);
 
 bool exporter_busy(const struct exporter *x);
 
