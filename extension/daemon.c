@@ -222,7 +222,10 @@ static void gate_check(struct daemon *d)
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.timeout_ms);
     }
-    busy = d->export_enabled && exporter_busy(d->exp);
+    /* Hold /event/next for an export only while the backend is answering quickly; an outage
+     * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
+    busy = d->export_enabled && exporter_busy(d->exp) &&
+           exporter_responsive(d->exp, (uint64_t)d->conf.max_flush_ms);
     if (d->invoke_mode)
         ready = !busy || (d->settled && now >= budget_end);
     else

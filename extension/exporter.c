@@ -38,6 +38,10 @@ struct exporter {
     unsigned attempt;
     uint64_t rng;
     uint64_t batch_seq;
+    uint64_t sent_at;      /* loop time the request in flight started */
+    uint64_t last_took_ms; /* how long the last finished request took */
+    bool last_ok;          /* ... and whether the backend accepted it */
+    bool any_finished;
     size_t batch_spans;
     size_t dropped;
     struct exporter_stats stats;
@@ -247,7 +251,10 @@ static void on_sent(void *arg, const struct httpc_result *r)
     struct exporter *x = arg;
 
     x->req = NULL;
-    if (!r->err && r->status >= 200 && r->status < 300) {
+    x->any_finished = true;
+    x->last_took_ms = uv_now(x->loop) - x->sent_at;
+    x->last_ok = !r->err && r->status >= 200 && r->status < 300;
+    if (x->last_ok) {
         spanbuf_commit(x->sb, x->batch_seq);
         x->stats.successes++;
         x->stats.spans_sent += x->batch_spans;
@@ -281,6 +288,7 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
 
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
+    x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
 }
@@ -359,6 +367,16 @@ void exporter_flush_final(struct exporter *x, uint64_t deadline_ms)
         uint64_t now = uv_now(x->loop);
         uv_timer_start(&x->retry, on_retry_timer, x->not_before > now ? x->not_before - now : 0, 0);
     }
+}
+
+bool exporter_responsive(const struct exporter *x, uint64_t budget_ms)
+{
+    /* A request already in flight for longer than the budget says as much as a slow answer. */
+    if (x->req && uv_now(x->loop) - x->sent_at > budget_ms)
+        return false;
+    if (!x->any_finished)
+        return true; /* nothing known yet: give the first export its chance */
+    return x->last_ok && x->last_took_ms <= budget_ms;
 }
 
 bool exporter_busy(const struct exporter *x)

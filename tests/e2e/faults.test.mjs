@@ -112,6 +112,12 @@ async function groupBackend() {
                 for (let i = 0; i < PER_BLOCK; i++) base.push(await invokeEcho(emu, `${name}-ok-${seq++}`));
                 await sink.fault(mode);
                 for (let i = 0; i < PER_BLOCK; i++) res.push(await invokeEcho(emu, `${name}-${seq++}`));
+                if (mode.startsWith('429')) {
+                    // tracebridge no longer holds invocations for a refusing backend, so a block
+                    // is shorter than Retry-After: wait it out once so a retry meets the fault.
+                    await new Promise((r) => setTimeout(r, 1300));
+                    res.push(await invokeEcho(emu, `${name}-${seq++}`));
+                }
                 await sink.fault('ok');
             }
             const bad = [...base, ...res].filter((r) => !r.ok);
