@@ -159,7 +159,13 @@ static int walk_field(const uint8_t **pp, const uint8_t *end, enum msg m, int de
     uint64_t v;
     unsigned wire;
 
-    if (read_varint(pp, end, &tag) < 0 || tag > UINT32_MAX || (tag >> 3) == 0)
+    const uint8_t *tag_start = *pp;
+
+    /* A tag is at most 5 bytes on the wire (protobuf-c refuses longer ones, even padded with
+     * 0x80 continuation bytes): accepting them here would buffer requests the backend's
+     * decoder rejects. Field numbers are below 2^29. */
+    if (read_varint(pp, end, &tag) < 0 || *pp - tag_start > 5 || tag > UINT32_MAX ||
+        (tag >> 3) == 0)
         return -EBADMSG;
     field = tag >> 3;
     wire = (unsigned)(tag & 7);
