@@ -136,8 +136,11 @@ static int walk_len_field(const uint8_t **pp, const uint8_t *end, enum msg paren
     const uint8_t *body;
     int rc;
 
+    const uint8_t *len_start = *pp;
+
     rc = read_varint(pp, end, &len);
-    if (rc < 0 || len > (uint64_t)(end - *pp))
+    /* protobuf-c reads length prefixes of at most 5 bytes too (see walk_field). */
+    if (rc < 0 || *pp - len_start > 5 || len > (uint64_t)(end - *pp))
         return -EBADMSG;
     body = *pp;
     *pp += len;
