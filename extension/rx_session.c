@@ -654,6 +654,12 @@ void rx_session_resume(struct rx_session *s)
     http1_resume(&s->h);
 }
 
+bool rx_session_idle(const struct rx_session *s)
+{
+    return s->state == RX_HEAD && !s->blocked && s->out.len == 0 && s->h.head.len == 0 &&
+           !http1_has_held(&s->h);
+}
+
 bool rx_session_closing(const struct rx_session *s)
 {
     return s->state == RX_CLOSING;
