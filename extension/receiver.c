@@ -279,11 +279,16 @@ static void warn_full(struct receiver *r)
 {
     unsigned long held = 0;
 
-    if (ratelimit_hit(&r->full_log, uv_now(r->loop), &held))
+    if (!ratelimit_hit(&r->full_log, uv_now(r->loop), &held))
+        return;
+    if (held)
         log_warn(r->lg, "receiver",
-                 "%d connections open and none idle: refusing new ones (%lu more refused since "
+                 "%d connections open and none idle: still refusing new ones (%lu refused since "
                  "the last warning)",
-                 RECEIVER_MAX_CONNS, held);
+                 RECEIVER_MAX_CONNS, held + 1);
+    else
+        log_warn(r->lg, "receiver", "%d connections open and none idle: refusing new ones",
+                 RECEIVER_MAX_CONNS);
 }
 
 /* Over the connection limit with every connection busy: accept and close at once, so the
