@@ -43,6 +43,9 @@ struct exporter {
     bool last_ok;          /* ... and whether the backend accepted it */
     bool any_finished;
     size_t batch_spans;
+    size_t batch_raw_bytes;  /* protobuf as buffered */
+    size_t batch_sent_bytes; /* body as sent (JSON and/or gzip) */
+    uint64_t flush_started;  /* loop time, for the debug log */
     size_t dropped;
     struct exporter_stats stats;
 };
@@ -146,6 +149,9 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
 
 static void flush_done(struct exporter *x, bool gave_up)
 {
+    log_debug(x->lg, "exporter", "flush done result=%s ms=%llu buffered_spans=%zu",
+              gave_up ? "gave_up" : "empty",
+              (unsigned long long)(uv_now(x->loop) - x->flush_started), spanbuf_spans(x->sb));
     x->busy = false;
     if (gave_up)
         x->stats.gave_up++;
@@ -237,6 +243,8 @@ static void retry_later(struct exporter *x, const struct httpc_result *r)
         return;
     }
     x->stats.retries++;
+    log_debug(x->lg, "exporter", "export retry in %llu ms (%s)", (unsigned long long)delay,
+              ra >= 0 ? "Retry-After" : "backoff");
     uv_timer_start(&x->retry, on_retry_timer, delay, 0);
 }
 
@@ -244,6 +252,17 @@ static bool retryable(const struct httpc_result *r)
 {
     return r->err != 0 || r->status == 429 || r->status == 502 || r->status == 503 ||
            r->status == 504;
+}
+
+/* One debug line per request: what was sent and how the backend answered. The transport error
+ * is libcurl's text (host, reason), never a header. */
+static void log_sent(const struct exporter *x, const struct httpc_result *r)
+{
+    log_debug(x->lg, "exporter",
+              "export attempt=%u spans=%zu bytes=%zu sent_bytes=%zu status=%ld ms=%llu%s%s%s",
+              x->attempt + 1, x->batch_spans, x->batch_raw_bytes, x->batch_sent_bytes, r->status,
+              (unsigned long long)x->last_took_ms, r->err ? " error=\"" : "",
+              r->err ? (r->error ? r->error : "transport") : "", r->err ? "\"" : "");
 }
 
 static void on_sent(void *arg, const struct httpc_result *r)
@@ -254,6 +273,7 @@ static void on_sent(void *arg, const struct httpc_result *r)
     x->any_finished = true;
     x->last_took_ms = uv_now(x->loop) - x->sent_at;
     x->last_ok = !r->err && r->status >= 200 && r->status < 300;
+    log_sent(x, r);
     if (x->last_ok) {
         spanbuf_commit(x->sb, x->batch_seq);
         x->stats.successes++;
@@ -288,6 +308,7 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
 
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
+    x->batch_sent_bytes = body->len;
     x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
@@ -327,6 +348,7 @@ static void send_batch(struct exporter *x)
     buf_init(&raw, EXPORTER_BATCH_BYTES * 2);
     buf_init(&body, EXPORTER_BATCH_BYTES * 8);
     spanbuf_peek(x->sb, EXPORTER_BATCH_BYTES, &raw, &x->batch_spans, &x->batch_seq);
+    x->batch_raw_bytes = raw.len;
     rc = encode_body(x, &raw, &body);
     if (rc == 0)
         rc = start_request(x, &body, timeout);
@@ -349,6 +371,11 @@ void exporter_flush(struct exporter *x, uint64_t deadline_ms)
     }
     x->busy = true;
     x->deadline_ms = deadline_ms;
+    x->flush_started = uv_now(x->loop);
+    log_debug(
+        x->lg, "exporter", "flush start buffered_spans=%zu deadline_in_ms=%llu",
+        spanbuf_spans(x->sb),
+        (unsigned long long)(deadline_ms > x->flush_started ? deadline_ms - x->flush_started : 0));
     uv_timer_start(&x->retry, on_retry_timer, 0, 0);
 }
 
