@@ -160,10 +160,28 @@ static void on_gate_timer(uv_timer_t *t)
     gate_check(t->data);
 }
 
+/* Why /event/next is called now: how long after the invocation ended, and the export state. */
+static void log_call_next(struct daemon *d)
+{
+    uint64_t now = uv_now(&d->loop);
+    bool busy = d->export_enabled && exporter_busy(d->exp);
+
+    if (d->state != ST_INVOKE)
+        return;
+    log_debug(&d->lg, "daemon",
+              "event/next rid=%s ended=%d held_ms=%llu export=%s buffered_spans=%zu", d->rid,
+              d->settled, (unsigned long long)(d->settled ? now - d->settled_at : 0),
+              !busy            ? "idle"
+              : d->invoke_mode ? "running (overlaps the next invocation)"
+                               : "running (not waited for)",
+              spanbuf_spans(d->sb));
+}
+
 static void call_next(struct daemon *d)
 {
     int rc;
 
+    log_call_next(d);
     uv_timer_stop(&d->gate);
     d->state = ST_WAITING;
     rc = extapi_next(d->ext);
@@ -222,7 +240,10 @@ static void gate_check(struct daemon *d)
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.timeout_ms);
     }
-    busy = d->export_enabled && exporter_busy(d->exp);
+    /* Hold /event/next for an export only while the backend is answering quickly; an outage
+     * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
+    busy = d->export_enabled && exporter_busy(d->exp) &&
+           exporter_responsive(d->exp, (uint64_t)d->conf.max_flush_ms);
     if (d->invoke_mode)
         ready = !busy || (d->settled && now >= budget_end);
     else
@@ -281,6 +302,9 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
     d->flush_started = false;
     d->invoke_mode = choose_invoke_mode(d, now);
     d->last_invoke_at = now;
+    log_debug(&d->lg, "daemon", "INVOKE rid=%s deadline_in_ms=%llu flush_at=%s buffered_spans=%zu",
+              d->rid, (unsigned long long)(d->fn_deadline_at - now),
+              d->invoke_mode ? "invoke" : "end", spanbuf_spans(d->sb));
     if (d->invoke_mode) {
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.timeout_ms);
@@ -327,9 +351,9 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
         return;
     }
     uv_timer_start(&d->stop_timer, on_stop_timer, deadline - now + 1, 0);
-    exporter_flush(d->exp, deadline);
-    if (!exporter_busy(d->exp))
-        finish_shutdown(d);
+    /* A flush already running (begun at an INVOKE) goes on with this deadline; its end is the
+     * end of the shutdown (on_export_done). */
+    exporter_flush_final(d->exp, deadline);
 }
 
 static void on_export_done(void *arg)
@@ -338,13 +362,9 @@ static void on_export_done(void *arg)
 
     collect_dropped(d);
     if (d->state == ST_SHUTDOWN) {
-        /* A flush that began before SHUTDOWN ended: go on with the shutdown deadline. */
-        if (spanbuf_spans(d->sb) > 0 && uv_is_active((uv_handle_t *)&d->stop_timer) &&
-            uv_timer_get_due_in(&d->stop_timer) > 1) {
-            exporter_flush(d->exp, uv_now(&d->loop) + uv_timer_get_due_in(&d->stop_timer) - 1);
-            if (exporter_busy(d->exp))
-                return;
-        }
+        /* The final flush (exporter_flush_final took over any flush already running) ended:
+         * what is left could not be sent before the deadline. Flushing again from here could
+         * only spin until the deadline. */
         finish_shutdown(d);
         return;
     }
@@ -384,6 +404,9 @@ static void on_registered(void *arg, int err, const struct extapi_registration *
         return;
     }
     snprintf(d->account_id, sizeof(d->account_id), "%s", reg->account_id);
+    log_debug(&d->lg, "daemon", "registered function=%s version=%s account_id=%s",
+              reg->function_name, reg->function_version,
+              reg->account_id[0] ? reg->account_id : "(not granted)");
     lifecycle_set_account_id(d->lc, reg->account_id);
     ensure_resource(d);
     if (d->conf.managed_instances)
@@ -509,6 +532,37 @@ static void decide_export(struct daemon *d)
             "spans are not exported");
 }
 
+/* The settings that decide what happens per invocation, once at start-up. OTLP header values
+ * and the endpoint's path and query (vendors put keys there) are never logged. */
+static void log_config(struct daemon *d)
+{
+    static const char *const flush[] = {"invoke", "end", "adaptive"};
+    static const char *const sampler[] = {"parentbased_always_on",
+                                          "always_on",
+                                          "always_off",
+                                          "traceidratio",
+                                          "parentbased_always_off",
+                                          "parentbased_traceidratio"}; /* enum sampler_kind order */
+    char host[256] = "?";
+    char receiver[96] = "off";
+    long port = 0;
+
+    if (!log_enabled(&d->lg, LOG_DEBUG))
+        return;
+    (void)httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port);
+    if (d->recv)
+        snprintf(receiver, sizeof(receiver), "%s:%d", d->conf.receiver_host,
+                 receiver_port(d->recv));
+    log_debug(&d->lg, "daemon",
+              "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
+              "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
+              d->export_enabled ? "on" : "off", host, port,
+              d->conf.protocol == OTLP_JSON ? "http/json" : "http/protobuf", d->conf.gzip,
+              d->conf.headers[0] ? "set (values not logged)" : "none", flush[d->conf.flush],
+              d->conf.max_flush_ms, (unsigned)d->conf.sampler < 6 ? sampler[d->conf.sampler] : "?",
+              d->conf.sampler_ratio, receiver, d->conf.managed_instances);
+}
+
 static int start_parts(struct daemon *d)
 {
     struct lifecycle_hooks lh = {
@@ -532,6 +586,7 @@ static int start_parts(struct daemon *d)
     start_receiver(d);
     publish_ready(d);
     decide_export(d);
+    log_config(d);
     d->state = ST_REGISTERING;
     return extapi_register(d->ext);
 }

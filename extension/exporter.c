@@ -38,7 +38,14 @@ struct exporter {
     unsigned attempt;
     uint64_t rng;
     uint64_t batch_seq;
+    uint64_t sent_at;      /* loop time the request in flight started */
+    uint64_t last_took_ms; /* how long the last finished request took */
+    bool last_ok;          /* ... and whether the backend accepted it */
+    bool any_finished;
     size_t batch_spans;
+    size_t batch_raw_bytes;  /* protobuf as buffered */
+    size_t batch_sent_bytes; /* body as sent (JSON and/or gzip) */
+    uint64_t flush_started;  /* loop time, for the debug log */
     size_t dropped;
     struct exporter_stats stats;
 };
@@ -142,6 +149,9 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
 
 static void flush_done(struct exporter *x, bool gave_up)
 {
+    log_debug(x->lg, "exporter", "flush done result=%s ms=%llu buffered_spans=%zu",
+              gave_up ? "gave_up" : "empty",
+              (unsigned long long)(uv_now(x->loop) - x->flush_started), spanbuf_spans(x->sb));
     x->busy = false;
     if (gave_up)
         x->stats.gave_up++;
@@ -213,8 +223,15 @@ static uint64_t backoff_ms(struct exporter *x)
 static void retry_later(struct exporter *x, const struct httpc_result *r)
 {
     long ra = retry_after_ms(r);
-    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff_ms(x);
+    uint64_t backoff = backoff_ms(x);
+    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff;
     uint64_t now = uv_now(x->loop);
+
+    /* A backend that keeps answering Retry-After: 0 (or a date in the past) would otherwise get
+     * requests in a busy loop until the deadline: from the second retry on, the backoff is the
+     * least we wait. */
+    if (x->attempt > 0 && delay < backoff)
+        delay = backoff;
 
     x->attempt++;
     x->not_before = now + delay;
@@ -226,6 +243,8 @@ static void retry_later(struct exporter *x, const struct httpc_result *r)
         return;
     }
     x->stats.retries++;
+    log_debug(x->lg, "exporter", "export retry in %llu ms (%s)", (unsigned long long)delay,
+              ra >= 0 ? "Retry-After" : "backoff");
     uv_timer_start(&x->retry, on_retry_timer, delay, 0);
 }
 
@@ -235,12 +254,27 @@ static bool retryable(const struct httpc_result *r)
            r->status == 504;
 }
 
+/* One debug line per request: what was sent and how the backend answered. The transport error
+ * is libcurl's text (host, reason), never a header. */
+static void log_sent(const struct exporter *x, const struct httpc_result *r)
+{
+    log_debug(x->lg, "exporter",
+              "export attempt=%u spans=%zu bytes=%zu sent_bytes=%zu status=%ld ms=%llu%s%s%s",
+              x->attempt + 1, x->batch_spans, x->batch_raw_bytes, x->batch_sent_bytes, r->status,
+              (unsigned long long)x->last_took_ms, r->err ? " error=\"" : "",
+              r->err ? (r->error ? r->error : "transport") : "", r->err ? "\"" : "");
+}
+
 static void on_sent(void *arg, const struct httpc_result *r)
 {
     struct exporter *x = arg;
 
     x->req = NULL;
-    if (!r->err && r->status >= 200 && r->status < 300) {
+    x->any_finished = true;
+    x->last_took_ms = uv_now(x->loop) - x->sent_at;
+    x->last_ok = !r->err && r->status >= 200 && r->status < 300;
+    log_sent(x, r);
+    if (x->last_ok) {
         spanbuf_commit(x->sb, x->batch_seq);
         x->stats.successes++;
         x->stats.spans_sent += x->batch_spans;
@@ -274,6 +308,8 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
 
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
+    x->batch_sent_bytes = body->len;
+    x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
 }
@@ -312,6 +348,7 @@ static void send_batch(struct exporter *x)
     buf_init(&raw, EXPORTER_BATCH_BYTES * 2);
     buf_init(&body, EXPORTER_BATCH_BYTES * 8);
     spanbuf_peek(x->sb, EXPORTER_BATCH_BYTES, &raw, &x->batch_spans, &x->batch_seq);
+    x->batch_raw_bytes = raw.len;
     rc = encode_body(x, &raw, &body);
     if (rc == 0)
         rc = start_request(x, &body, timeout);
@@ -323,6 +360,8 @@ static void send_batch(struct exporter *x)
     buf_free(&body);
 }
 
+/* The first attempt runs from the loop, never inside exporter_flush: `done` must not run while
+ * the caller is still in the middle of deciding what to do (it may start another flush). */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms)
 {
     if (x->busy) {
@@ -332,7 +371,39 @@ void exporter_flush(struct exporter *x, uint64_t deadline_ms)
     }
     x->busy = true;
     x->deadline_ms = deadline_ms;
-    send_batch(x);
+    x->flush_started = uv_now(x->loop);
+    log_debug(
+        x->lg, "exporter", "flush start buffered_spans=%zu deadline_in_ms=%llu",
+        spanbuf_spans(x->sb),
+        (unsigned long long)(deadline_ms > x->flush_started ? deadline_ms - x->flush_started : 0));
+    uv_timer_start(&x->retry, on_retry_timer, 0, 0);
+}
+
+void exporter_flush_final(struct exporter *x, uint64_t deadline_ms)
+{
+    /* A wait (backoff, Retry-After) that ends after the last deadline would lose every buffered
+     * span although the backend may well be back by now: one more attempt instead. */
+    if (x->not_before >= deadline_ms)
+        x->not_before = 0;
+    if (!x->busy) {
+        exporter_flush(x, deadline_ms);
+        return;
+    }
+    x->deadline_ms = deadline_ms;
+    if (!x->req) {
+        uint64_t now = uv_now(x->loop);
+        uv_timer_start(&x->retry, on_retry_timer, x->not_before > now ? x->not_before - now : 0, 0);
+    }
+}
+
+bool exporter_responsive(const struct exporter *x, uint64_t budget_ms)
+{
+    /* A request already in flight for longer than the budget says as much as a slow answer. */
+    if (x->req && uv_now(x->loop) - x->sent_at > budget_ms)
+        return false;
+    if (!x->any_finished)
+        return true; /* nothing known yet: give the first export its chance */
+    return x->last_ok && x->last_took_ms <= budget_ms;
 }
 
 bool exporter_busy(const struct exporter *x)

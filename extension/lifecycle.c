@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/hex.h"
 #include "extension/base/ratelimit.h"
 #include "extension/invspan.h"
 
@@ -24,7 +25,8 @@ struct inv {
     char arn[EXTAPI_ARN_MAX];
     bool xray_valid;
     struct trace_ctx xray;
-    bool have_next; /* the runtime's /next went through the proxy */
+    bool have_next;      /* the runtime's /next went through the proxy */
+    uint64_t started_ns; /* /next handed to the runtime (for the debug log's duration) */
     bool ended;
     bool recording; /* span is live and sampled */
     struct span span;
@@ -291,11 +293,74 @@ static void fill_input(const struct proxy_next *ev, struct promote_input *in)
 static void record_next(struct lifecycle *lc, struct inv *v, const struct proxy_next *ev)
 {
     v->have_next = true;
+    v->started_ns = span_now_ns();
     if (!v->deadline_ms)
         v->deadline_ms = header_u64(ev, "Lambda-Runtime-Deadline-Ms");
     if (!v->arn[0])
         header_copy(ev, "Lambda-Runtime-Invoked-Function-Arn", v->arn, sizeof(v->arn));
     (void)lc;
+}
+
+/* What the debug line of one /next event reports besides the analysis. */
+struct next_summary {
+    const char *rid;
+    size_t bytes_in;
+    size_t bytes_out;
+    unsigned targets; /* enum promote_target bits written */
+    bool stripped;    /* reserved keys removed */
+    bool sampled;
+    bool recording;  /* our span exists */
+    bool own_parent; /* the handler's parent-id is our span id (written or recorded) */
+    int apply_rc;
+};
+
+static void targets_text(unsigned t, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s%s%s", t & PROMOTE_TARGET_HEADERS ? "headers," : "",
+             t & PROMOTE_TARGET_CLIENT_CONTEXT ? "client_context," : "",
+             t & PROMOTE_TARGET_XRAY ? "xray," : "", t ? "" : "none");
+    if (t)
+        out[strlen(out) - 1] = '\0';
+}
+
+/* Why no parent was found, when the analysis does not say. */
+static const char *why_no_carrier(const struct promote_analysis *a)
+{
+    if (a->warning)
+        return a->warning;
+    return a->json_object ? "no trace context in the event" : "event is not a JSON object";
+}
+
+/* One debug line per invocation: what tracebridge found in the event and what it wrote. Trace
+ * values come from parsed (valid) contexts, re-formatted; event text is never logged. */
+static void log_next(const struct lifecycle *lc, const struct promote_analysis *a,
+                     const struct trace_ctx *ctx, const struct next_summary *m)
+{
+    char parent[TRACEPARENT_LEN + 1] = "none";
+    char span[17] = "none";
+    char targets[64];
+    char why[256] = "";
+
+    if (!log_enabled(lc->lg, LOG_DEBUG))
+        return;
+    if (!a->found || a->warning)
+        snprintf(why, sizeof(why), " why=\"%s\"", why_no_carrier(a));
+    if (a->found)
+        traceparent_format(&a->parent.ctx, parent);
+    if (m->own_parent) {
+        hex_encode(ctx->span_id, 8, span);
+        span[16] = '\0';
+    }
+    targets_text(m->targets, targets, sizeof(targets));
+    log_debug(lc->lg, "lifecycle",
+              "next rid=%.128s trigger=%s carrier=%s parent=%s span=%s sampled=%d targets=%s%s "
+              "links=%u%s bytes=%zu->%zu%s%s",
+              m->rid[0] ? m->rid : "-", promote_trigger_name(a->info.trigger),
+              promote_carrier_name(a->carrier), parent, span, m->sampled, targets,
+              m->stripped ? " reserved_keys=stripped" : "",
+              a->n_links + (a->lambda_xray_valid ? 1u : 0u),
+              a->links_dropped ? " (some record links dropped)" : "", m->bytes_in, m->bytes_out,
+              why, m->apply_rc < 0 ? " apply=failed" : "");
 }
 
 static void on_next_event(void *arg, struct proxy_next *ev)
@@ -305,23 +370,28 @@ static void on_next_event(void *arg, struct proxy_next *ev)
     struct promote_input in;
     struct promote_output out;
     struct trace_ctx ctx;
-    bool sampled = false;
+    struct next_summary m = {.rid = ev->request_id, .bytes_in = ev->body_len};
     bool write;
     struct inv *v = ev->request_id[0] ? find_or_add(lc, ev->request_id, span_now_ns()) : NULL;
 
     fill_input(ev, &in);
     promote_analyse(&lc->conf->promote, &in, a);
-    if (a->warning)
-        log_debug(lc->lg, "lifecycle", "event left unchanged: %s", a->warning);
-    write = decide_context(lc, a, &ctx, &sampled);
-    if (promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out) == 0)
+    write = decide_context(lc, a, &ctx, &m.sampled);
+    m.apply_rc = promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out);
+    m.bytes_out = m.apply_rc == 0 && out.body_changed ? out.body.len : ev->body_len;
+    m.targets = m.apply_rc == 0 ? out.targets_written : 0;
+    m.stripped = m.apply_rc == 0 && out.reserved_stripped;
+    if (m.apply_rc == 0)
         apply_output(lc, ev, &out);
     promote_output_free(&out);
     if (v && !v->have_next) {
         record_next(lc, v, ev);
-        if (sampled && !lc->conf->sdk_disabled)
+        if (m.sampled && !lc->conf->sdk_disabled)
             start_span(lc, v, a, &ctx);
+        m.recording = v->recording;
     }
+    m.own_parent = !lc->conf->sdk_disabled && (m.recording || m.targets);
+    log_next(lc, a, &ctx, &m);
     promote_analysis_free(a);
 }
 
@@ -330,8 +400,11 @@ static void on_next_delivered(void *arg, const char *rid)
     struct lifecycle *lc = arg;
     struct inv *v = find(lc, rid);
 
-    if (v && v->recording)
-        v->span.start_ns = span_now_ns();
+    if (!v)
+        return;
+    v->started_ns = span_now_ns();
+    if (v->recording)
+        v->span.start_ns = v->started_ns;
 }
 
 /* Both sides seen and the span ended: the entry has nothing left to correlate. On Managed
@@ -342,15 +415,37 @@ static void maybe_retire(struct lifecycle *lc, struct inv *v)
         inv_remove(lc, v);
 }
 
+static const char *report_outcome(const struct proxy_report *r, bool is_error)
+{
+    if (is_error || r->error_type || r->error_body)
+        return "error";
+    if (r->upstream_status == 0)
+        return "undelivered"; /* the Runtime API did not answer */
+    return r->upstream_status >= 400 ? "rejected" : "success";
+}
+
+static void log_end(const struct lifecycle *lc, const struct inv *v, const struct proxy_report *r,
+                    bool is_error, uint64_t now_ns)
+{
+    uint64_t took = now_ns > v->started_ns ? now_ns - v->started_ns : 0;
+
+    log_debug(lc->lg, "lifecycle",
+              "end rid=%s outcome=%s%s duration_ms=%llu.%03llu runtime_api_status=%d sampled=%d",
+              v->rid, report_outcome(r, is_error), r->streaming ? " streaming=1" : "",
+              (unsigned long long)(took / 1000000), (unsigned long long)(took / 1000 % 1000),
+              r->upstream_status, v->recording);
+}
+
 static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool is_error)
 {
     struct inv *v = find(lc, r->request_id);
     char rid[RID_MAX];
+    uint64_t now = span_now_ns();
 
     if (!v || !v->have_next || v->ended)
         return;
+    log_end(lc, v, r, is_error, now);
     if (v->recording) {
-        uint64_t now = span_now_ns();
         v->span.end_ns = now;
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
@@ -406,6 +501,8 @@ static void bypass_span(struct lifecycle *lc, struct inv *v, uint64_t now_ns)
                               .coldstart = !lc->coldstart_done};
 
     lc->stats.bypassed++;
+    log_debug(lc->lg, "lifecycle", "bypass rid=%s: never seen at the proxy; span from INVOKE",
+              v->rid);
     if (!lc->bypass_warned) {
         lc->bypass_warned = true;
         log_warn(lc->lg, "lifecycle",

@@ -7,11 +7,10 @@
 #include <string.h>
 
 #include "extension/base/loopback.h"
+#include "extension/base/ratelimit.h"
 #include "extension/rx_session.h"
 
 #define RECV_READ_BUF 65536
-/* SDKs keep one or two connections; more than this is a leak or an attack. */
-#define RECV_MAX_CONNS 64
 /* Stop reading a connection while this many response bytes wait for the client to read. */
 #define RECV_PENDING_HIGH (256 * 1024)
 /* After a closing answer (413, broken request) the rest of the request is read and dropped for
@@ -19,6 +18,8 @@
 #define RECV_LINGER_MS 1000
 /* All connections together hold at most this many request bodies at once. */
 #define RECV_BODY_BUDGET_REQUESTS 4
+/* At most one "connection limit reached" warning per this period. */
+#define RECV_FULL_WARN_EVERY_MS (60 * 1000)
 
 struct rconn {
     struct receiver *r;
@@ -28,7 +29,8 @@ struct rconn {
     uv_timer_t linger;
     uv_shutdown_t shut;
     struct rx_session sess;
-    size_t pending; /* bytes handed to uv_write and not completed */
+    size_t pending;     /* bytes handed to uv_write and not completed */
+    uint64_t last_used; /* receiver's use count when bytes last arrived: orders evictions */
     unsigned handles;
     bool reading;
     bool peer_eof;
@@ -43,10 +45,12 @@ struct receiver {
     struct rx_ctx ctx;
     struct rconn *conns;
     unsigned long open_conns;
-    unsigned long handles; /* listener + connections not yet freed */
+    unsigned long closing_conns; /* open_conns whose close is under way */
+    unsigned long handles;       /* listener + connections not yet freed */
+    uint64_t uses;               /* reads so far: a clock for least-recently-used */
+    struct ratelimit full_log;
     int port;
     bool closing;
-    bool warned_full;
     char readbuf[RECV_READ_BUF];
 };
 
@@ -82,6 +86,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     r->open_conns--;
+    r->closing_conns--;
     free(c);
     r->handles--;
     receiver_maybe_free(r);
@@ -92,6 +97,7 @@ static void conn_close(struct rconn *c)
     if (c->closing)
         return;
     c->closing = true;
+    c->r->closing_conns++;
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->linger, on_conn_handle_closed);
 }
@@ -138,6 +144,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 
     if (nread == 0 || c->closing)
         return;
+    c->last_used = ++c->r->uses;
     if (nread < 0) {
         c->peer_eof = true;
         if (c->shutting || nread != UV_EOF) {
@@ -250,20 +257,71 @@ static void on_refused_closed(uv_handle_t *h)
     free(h);
 }
 
-/* Over the connection limit: accept and close at once, so the client sees a clear close. */
+/* Nothing in flight: no request begun, no answer waiting to be written, not closing. Closing
+ * such a connection loses nothing; the client's pool opens a new one when it needs it. */
+static bool conn_idle(const struct rconn *c)
+{
+    return !c->closing && !c->shutting && c->pending == 0 && rx_session_idle(&c->sess);
+}
+
+/* The idle connection that has waited longest since its last request, or NULL. */
+static struct rconn *lru_idle(const struct receiver *r)
+{
+    struct rconn *best = NULL;
+    struct rconn *c;
+
+    for (c = r->conns; c; c = c->next)
+        if (conn_idle(c) && (!best || c->last_used < best->last_used))
+            best = c;
+    return best;
+}
+
+static void warn_full(struct receiver *r)
+{
+    unsigned long held = 0;
+
+    if (!ratelimit_hit(&r->full_log, uv_now(r->loop), &held))
+        return;
+    if (held)
+        log_warn(r->lg, "receiver",
+                 "%d connections open and none idle: still refusing new ones (%lu refused since "
+                 "the last warning)",
+                 RECEIVER_MAX_CONNS, held + 1);
+    else
+        log_warn(r->lg, "receiver", "%d connections open and none idle: refusing new ones",
+                 RECEIVER_MAX_CONNS);
+}
+
+/* Over the connection limit with every connection busy: accept and close at once, so the
+ * client sees a clear close. */
 static void refuse(struct receiver *r)
 {
     uv_tcp_t *t = malloc(sizeof(*t));
 
+    r->ctx.stats.conns_refused++;
+    warn_full(r);
     if (!t || uv_tcp_init(r->loop, t) < 0) {
         free(t);
         return;
     }
     (void)uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, on_refused_closed);
-    if (!r->warned_full)
-        log_warn(r->lg, "receiver", "more than %d connections: refusing new ones", RECV_MAX_CONNS);
-    r->warned_full = true;
+}
+
+/* At the limit, an idle keep-alive connection makes room for the new one: SDK pools grow over
+ * a long life (Managed Instances run many invocations at once) and mostly sit idle, so
+ * refusing would fail live exports to keep dead ones. false when every connection is busy. */
+static bool evict_idle(struct receiver *r)
+{
+    struct rconn *victim = lru_idle(r);
+
+    if (!victim)
+        return false;
+    r->ctx.stats.conns_evicted++;
+    log_debug(r->lg, "receiver", "connection limit %d: closed the least recently used idle one",
+              RECEIVER_MAX_CONNS);
+    conn_close(victim);
+    return true;
 }
 
 static int conn_accept(struct receiver *r)
@@ -284,6 +342,7 @@ static int conn_accept(struct receiver *r)
     c->linger.data = c;
     c->handles = 2;
     rx_session_init(&c->sess, &r->ctx);
+    c->last_used = ++r->uses;
     c->next = r->conns;
     if (r->conns)
         r->conns->prev = c;
@@ -307,11 +366,10 @@ static void on_connection(uv_stream_t *server, int status)
 
     if (status < 0 || r->closing)
         return;
-    if (r->open_conns >= RECV_MAX_CONNS) {
+    if (r->open_conns - r->closing_conns >= RECEIVER_MAX_CONNS && !evict_idle(r)) {
         refuse(r);
         return;
     }
-    r->warned_full = false;
     rc = conn_accept(r);
     if (rc < 0)
         log_warn(r->lg, "receiver", "accept failed: %s", uv_strerror(rc));
@@ -364,6 +422,7 @@ struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_
     r->loop = loop;
     r->listener.data = r;
     r->handles = 1;
+    r->full_log = (struct ratelimit)RATELIMIT_INIT(RECV_FULL_WARN_EVERY_MS);
     init_ctx(r, max_request_bytes, sb, lg);
     rc = loopback_listen(&r->listener, &addr, on_connection, &r->port);
     if (rc < 0) {

@@ -18,6 +18,14 @@
 #include "extension/base/log.h"
 #include "extension/spanbuf.h"
 
+/* Connections open at once. At the limit a new connection closes the least recently used idle
+ * one (no request in progress, nothing left to write) and is served; only when every connection
+ * is busy is it accepted and closed at once. SDKs keep one or two per process, but on Managed
+ * Instances (up to 64 concurrent invocations in one runtime) a burst of concurrent exports opens
+ * about one each, and a refused connection makes the SDK retry with backoff inside the handler's
+ * flush (64 here made invocations time out). More than this is a leak or an attack. */
+#define RECEIVER_MAX_CONNS 256
+
 struct receiver;
 
 struct receiver_stats {
@@ -26,6 +34,8 @@ struct receiver_stats {
     unsigned long spans_rejected; /* dropped from the buffer to make room, reported back */
     unsigned long bad_requests;   /* 400/404/405/413/415 answers */
     unsigned long open_conns;
+    unsigned long conns_evicted; /* idle ones closed at the limit to serve a new one */
+    unsigned long conns_refused; /* new ones closed at the limit, none being idle */
 };
 
 /* Binds host:port (a loopback literal) and listens. Returns NULL with *err = -errno when it

@@ -487,9 +487,9 @@ static void on_raw(void *owner, const char *p, size_t n)
 
 /* ---------------- complete requests ---------------- */
 
-/* Validates, counts and buffers one export; returns the spans dropped for room, or -EBADMSG
- * (the body is not an ExportTraceServiceRequest) or -ENOMEM/-E2BIG (JSON conversion). */
-static long buffer_export(struct rx_session *s)
+/* Validates, counts (*spans) and buffers one export; returns the spans dropped for room, or
+ * -EBADMSG (the body is not an ExportTraceServiceRequest) or -ENOMEM/-E2BIG (JSON conversion). */
+static long buffer_export(struct rx_session *s, long *spans)
 {
     const char *pb = s->body.data ? s->body.data : "";
     size_t len = s->body.len;
@@ -511,6 +511,7 @@ static long buffer_export(struct rx_session *s)
         len = conv.len;
     }
     n = otlp_count_spans(pb, len);
+    *spans = n;
     if (n > 0) {
         dropped = spanbuf_push(s->ctx->sb, pb, len, (size_t)n);
         s->ctx->stats.spans_accepted += (unsigned long)n;
@@ -520,9 +521,19 @@ static long buffer_export(struct rx_session *s)
     return n < 0 ? n : (long)dropped;
 }
 
+/* One debug line per export the handler's SDK sent: what was taken and what was dropped. */
+static void log_export(const struct rx_session *s, long spans, long dropped)
+{
+    log_debug(s->ctx->lg, "receiver",
+              "request encoding=%s%s wire_bytes=%zu bytes=%zu spans=%ld rejected=%ld",
+              s->enc == RX_ENC_JSON ? "json" : "protobuf", s->gzip ? "+gzip" : "", s->wire_bytes,
+              s->body.len, spans, dropped);
+}
+
 static void answer_export(struct rx_session *s)
 {
-    long dropped = buffer_export(s);
+    long spans = 0;
+    long dropped = buffer_export(s, &spans);
 
     if (dropped == -EBADMSG) {
         answer_error(s, 400,
@@ -532,6 +543,7 @@ static void answer_export(struct rx_session *s)
     } else if (dropped < 0) {
         answer_error(s, 503, "receiver could not convert the request, retry", !s->keepalive);
     } else {
+        log_export(s, spans, dropped);
         if (dropped > 0)
             log_warn(s->ctx->lg, "receiver", "span buffer full: dropped %ld spans", dropped);
         answer_ok(s, (size_t)dropped);
@@ -652,6 +664,12 @@ void rx_session_resume(struct rx_session *s)
         return;
     s->blocked = false;
     http1_resume(&s->h);
+}
+
+bool rx_session_idle(const struct rx_session *s)
+{
+    return s->state == RX_HEAD && !s->blocked && s->out.len == 0 && s->h.head.len == 0 &&
+           !http1_has_held(&s->h);
 }
 
 bool rx_session_closing(const struct rx_session *s)

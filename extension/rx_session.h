@@ -78,6 +78,9 @@ char *rx_session_take_output(struct rx_session *s, size_t *len);
 bool rx_session_blocked(const struct rx_session *s);
 void rx_session_resume(struct rx_session *s);
 
+/* True between requests: no byte of a next request received, no answer waiting to be taken. */
+bool rx_session_idle(const struct rx_session *s);
+
 /* True once the connection must close after the pending output is written. */
 bool rx_session_closing(const struct rx_session *s);
 

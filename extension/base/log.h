@@ -4,6 +4,7 @@
 #ifndef TB_LOG_H
 #define TB_LOG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
@@ -22,6 +23,13 @@ int log_level_parse(const char *s, enum log_level *out);
  * Never write secrets (OTLP header values) into msg. */
 void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Whether a line at `level` would be written: lets a caller skip the work of preparing a
+ * debug line (formatting ids) when nobody will read it. */
+static inline bool log_enabled(const struct log *lg, enum log_level level)
+{
+    return lg && lg->level != LOG_OFF && level >= lg->level;
+}
 
 #define log_debug(lg, mod, ...) log_write((lg), LOG_DEBUG, (mod), __VA_ARGS__)
 #define log_info(lg, mod, ...)  log_write((lg), LOG_INFO, (mod), __VA_ARGS__)

@@ -136,8 +136,11 @@ static int walk_len_field(const uint8_t **pp, const uint8_t *end, enum msg paren
     const uint8_t *body;
     int rc;
 
+    const uint8_t *len_start = *pp;
+
     rc = read_varint(pp, end, &len);
-    if (rc < 0 || len > (uint64_t)(end - *pp))
+    /* protobuf-c reads length prefixes of at most 5 bytes too (see walk_field). */
+    if (rc < 0 || *pp - len_start > 5 || len > (uint64_t)(end - *pp))
         return -EBADMSG;
     body = *pp;
     *pp += len;
@@ -159,7 +162,13 @@ static int walk_field(const uint8_t **pp, const uint8_t *end, enum msg m, int de
     uint64_t v;
     unsigned wire;
 
-    if (read_varint(pp, end, &tag) < 0 || tag > UINT32_MAX || (tag >> 3) == 0)
+    const uint8_t *tag_start = *pp;
+
+    /* A tag is at most 5 bytes on the wire (protobuf-c refuses longer ones, even padded with
+     * 0x80 continuation bytes): accepting them here would buffer requests the backend's
+     * decoder rejects. Field numbers are below 2^29. */
+    if (read_varint(pp, end, &tag) < 0 || *pp - tag_start > 5 || tag > UINT32_MAX ||
+        (tag >> 3) == 0)
         return -EBADMSG;
     field = tag >> 3;
     wire = (unsigned)(tag & 7);

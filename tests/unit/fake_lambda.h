@@ -465,8 +465,9 @@ struct fl_rig {
 
 /* Starts the fake Lambda, the fake backend and bin with the environment every daemon test
  * needs (Runtime API, a free proxy port, the ready file, the OTLP endpoint: the fake backend
- * when endpoint is NULL; function name, region, debug logs), then extra (NULL-terminated
- * "K=V"; a name given twice keeps the first). Files: /tmp/<tag>-<pid>.{ready,log}. */
+ * when endpoint is NULL; function name, region, debug logs), with extra (NULL-terminated
+ * "K=V") first: a name given twice keeps the first, so extra overrides these defaults.
+ * Files: /tmp/<tag>-<pid>.{ready,log}. */
 static __attribute__((unused)) void fl_rig_start(struct fl_rig *r, const char *bin, const char *tag,
                                                  const char *endpoint, const char *const *extra)
 {
@@ -487,13 +488,13 @@ static __attribute__((unused)) void fl_rig_start(struct fl_rig *r, const char *b
         snprintf(buf[3], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=%s", endpoint);
     else
         snprintf(buf[3], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r->fo.http->port);
+    for (int i = 0; extra && extra[i] && n < 30; i++)
+        env[n++] = (char *)extra[i];
     for (int k = 0; k < 4; k++)
         env[n++] = buf[k];
     env[n++] = "AWS_LAMBDA_FUNCTION_NAME=orders";
     env[n++] = "AWS_REGION=eu-west-1";
     env[n++] = "TRACEBRIDGE_LOG_LEVEL=debug";
-    for (int i = 0; extra && extra[i] && n < 39; i++)
-        env[n++] = (char *)extra[i];
     env[n] = NULL;
     r->pid = spawn_daemon(bin, env, r->log);
 }

@@ -415,39 +415,113 @@ static unsigned long wait_idle(struct rig *g)
     return rig_stats(g).open_conns;
 }
 
+/* One export on an open connection; true when it is answered 200. */
+static bool post_ok(struct client *c, const void *req, size_t len)
+{
+    struct resp r;
+    bool good = client_post(c, TRACES, PB, NULL, req, len) == 0 && client_read(c, &r) == 0 &&
+                r.status == 200;
+
+    resp_free(&r);
+    return good;
+}
+
+/* Starts an export with Expect: 100-continue and waits for the 100: the receiver has then read
+ * the head, and the connection is busy (a request in progress) until the body is sent. */
+static bool begin_busy(struct client *c, size_t len)
+{
+    char head[256];
+    struct resp r;
+    bool got;
+
+    snprintf(head, sizeof(head),
+             "POST /v1/traces HTTP/1.1\r\nContent-Type: " PB
+             "\r\nContent-Length: %zu\r\nExpect: 100-continue\r\n\r\n",
+             len);
+    got = client_send(c, head, strlen(head)) == 0 && client_read(c, &r) == 0 && r.status == 100;
+    resp_free(&r);
+    return got;
+}
+
+static bool end_busy(struct client *c, const void *req, size_t len)
+{
+    struct resp r;
+    bool good = client_send(c, req, len) == 0 && client_read(c, &r) == 0 && r.status == 200;
+
+    resp_free(&r);
+    return good;
+}
+
+/* Fills the receiver with keep-alive connections, each idle after one export, in order. */
+static int fill_idle(struct client *cs, int n, int port, const void *req, size_t len)
+{
+    int good = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        client_open(&cs[i], port);
+        good += post_ok(&cs[i], req, len);
+    }
+    return good;
+}
+
+/* At the limit, a new connection closes the least recently used idle one (never a busy one)
+ * and is served; only when every connection is busy is it refused. */
 static void test_many_connections(struct tap *t, struct rig *g)
 {
-    struct client cs[64];
+    static struct client cs[RECEIVER_MAX_CONNS];
     struct client extra;
-    struct resp r;
+    struct client extra2;
     struct receiver_stats st;
     uint8_t *req;
     size_t len;
-    int good = 0;
+    int busy = 0;
     int i;
 
     is_int(t, wait_idle(g), 0, "earlier connections all released");
     make_export("svc", "scope", "m", 1, &req, &len);
-    for (i = 0; i < 64; i++) {
-        client_open(&cs[i], g->port);
-        client_post(&cs[i], TRACES, PB, NULL, req, len);
-    }
-    for (i = 0; i < 64; i++) {
-        good += client_read(&cs[i], &r) == 0 && r.status == 200;
-        resp_free(&r);
-    }
-    is_int(t, good, 64, "64 concurrent connections each exported");
-    st = rig_stats(g);
-    is_int(t, st.open_conns, 64, "64 connections open");
+    is_int(t, fill_idle(cs, RECEIVER_MAX_CONNS, g->port, req, len), RECEIVER_MAX_CONNS,
+           "%d keep-alive connections each exported", RECEIVER_MAX_CONNS);
+    is_int(t, rig_stats(g).open_conns, RECEIVER_MAX_CONNS, "%d connections open",
+           RECEIVER_MAX_CONNS);
+    /* cs[0], the oldest, is now mid-request; cs[1] exports again: cs[2] is the oldest idle. */
+    ok(t, begin_busy(&cs[0], len), "the oldest connection starts a request (busy)");
+    ok(t, post_ok(&cs[1], req, len), "the second oldest exports again (recently used)");
     client_open(&extra, g->port);
-    ok(t, client_sees_close(&extra), "a 65th connection is refused (closed at once)");
+    ok(t, post_ok(&extra, req, len), "a new connection at the limit is served (200)");
+    ok(t, client_sees_close(&cs[2]), "the least recently used idle connection was closed");
+    ok(t, end_busy(&cs[0], req, len), "the busy connection was kept: its export completes");
+    ok(t, post_ok(&cs[1], req, len), "the recently used connection was kept");
+    client_open(&extra2, g->port);
+    ok(t, post_ok(&extra2, req, len), "another new connection is served");
+    ok(t, client_sees_close(&cs[3]), "it closed the next oldest idle connection");
+    st = rig_stats(g);
+    ok(t, st.conns_evicted == 2 && st.conns_refused == 0, "stats: %lu evicted, %lu refused",
+       st.conns_evicted, st.conns_refused);
+    /* Every open connection busy: nothing can be evicted. */
+    client_close(&cs[2]);
+    client_close(&cs[3]);
+    cs[2] = extra;
+    cs[3] = extra2;
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++)
+        busy += begin_busy(&cs[i], len);
+    is_int(t, busy, RECEIVER_MAX_CONNS, "all %d connections mid-request", RECEIVER_MAX_CONNS);
+    client_open(&extra, g->port);
+    ok(t, client_sees_close(&extra), "with none idle, one more connection is refused");
     client_close(&extra);
-    for (i = 0; i < 64; i++)
+    busy = 0;
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++)
+        busy += end_busy(&cs[i], req, len);
+    is_int(t, busy, RECEIVER_MAX_CONNS, "no busy connection was closed: every export completes");
+    st = rig_stats(g);
+    ok(t, st.conns_evicted == 2 && st.conns_refused == 1, "stats: %lu evicted, %lu refused",
+       st.conns_evicted, st.conns_refused);
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++)
         client_close(&cs[i]);
     is_int(t, wait_idle(g), 0, "every connection released after clients close");
-    ok(t, one_post(g->port, TRACES, PB, NULL, req, len, &r) == 0 && r.status == 200,
-       "new connections work again");
-    resp_free(&r);
+    client_open(&extra, g->port);
+    ok(t, post_ok(&extra, req, len), "new connections work again");
+    client_close(&extra);
     drain(g);
     free(req);
 }
@@ -636,6 +710,43 @@ static void test_session_bytewise(struct tap *t)
     spanbuf_free(ctx.sb);
 }
 
+/* rx_session_idle, which decides what the receiver may evict, through one request's life. */
+static void test_session_idle(struct tap *t)
+{
+    static const char head[] = "POST /v1/traces HTTP/1.1\r\nContent-Type: " PB;
+    struct rx_ctx ctx;
+    struct rx_session s;
+    struct buf rest;
+    uint8_t *req;
+    size_t len;
+    size_t olen;
+    bool idle[4];
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.sb = spanbuf_new(1000, 1 << 20);
+    ctx.max_request_bytes = MAX_REQ;
+    ctx.body_budget = 4 * MAX_REQ;
+    make_export("svc", "scope", "i", 1, &req, &len);
+    buf_init(&rest, 1 << 20);
+    buf_appendf(&rest, "\r\nContent-Length: %zu\r\n\r\n", len);
+    rx_session_init(&s, &ctx);
+    idle[0] = rx_session_idle(&s);
+    rx_session_feed(&s, head, strlen(head));
+    idle[1] = rx_session_idle(&s);
+    rx_session_feed(&s, rest.data, rest.len);
+    rx_session_feed(&s, (const char *)req, len - 1);
+    idle[2] = rx_session_idle(&s);
+    rx_session_feed(&s, (const char *)req + len - 1, 1);
+    free(rx_session_take_output(&s, &olen));
+    idle[3] = rx_session_idle(&s);
+    ok(t, idle[0] && !idle[1] && !idle[2] && idle[3] && olen > 0,
+       "session idle when new, busy with part of a head or a body, idle once answered");
+    rx_session_free(&s);
+    buf_free(&rest);
+    free(req);
+    spanbuf_free(ctx.sb);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -668,5 +779,6 @@ int main(void)
     is_int(&t, rig_stop(&g), 0, "receiver_free leaves the loop empty (uv_loop_close == 0)");
     test_partial_success(&t);
     test_session_bytewise(&t);
+    test_session_idle(&t);
     return tap_done(&t);
 }
