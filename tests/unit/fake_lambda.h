@@ -16,6 +16,20 @@
 
 #define FL_MAX 64
 
+/* An SQS event of one record whose message attributes carry the traceparent FL_SQS_TP (trace
+ * FL_TID, parent span FL_PSPAN), as a producer instrumented with OTel sends it. */
+#define FL_TID    "4bf92f3577b34da6a3ce929d0e0e4736"
+#define FL_PSPAN  "00f067aa0ba902b7"
+#define FL_SQS_TP "00-" FL_TID "-" FL_PSPAN "-01"
+#define FL_SQS_EVENT                                                                               \
+    "{\"Records\":[{\"messageId\":\"m-1\",\"receiptHandle\":\"rh\",\"body\":\"hi\","               \
+    "\"attributes\":{\"ApproximateReceiveCount\":\"1\"},"                                          \
+    "\"messageAttributes\":{\"traceparent\":{\"stringValue\":\"" FL_SQS_TP "\","                   \
+    "\"stringListValues\":[],\"binaryListValues\":[],\"dataType\":\"String\"}},"                   \
+    "\"md5OfBody\":\"x\",\"eventSource\":\"aws:sqs\","                                             \
+    "\"eventSourceARN\":\"arn:aws:sqs:eu-west-1:123456789012:orders\",\"awsRegion\":\"eu-west-"    \
+    "1\"}]}"
+
 struct fl_invocation {
     char rid[64];
     char body[8192];

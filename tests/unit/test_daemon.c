@@ -4,19 +4,6 @@
 #include "tests/unit/fake_lambda.h"
 #include "tests/unit/tap.h"
 
-#define TID    "4bf92f3577b34da6a3ce929d0e0e4736"
-#define PSPAN  "00f067aa0ba902b7"
-#define SQS_TP "00-" TID "-" PSPAN "-01"
-
-static const char sqs_event[] =
-    "{\"Records\":[{\"messageId\":\"m-1\",\"receiptHandle\":\"rh\",\"body\":\"hi\","
-    "\"attributes\":{\"ApproximateReceiveCount\":\"1\"},"
-    "\"messageAttributes\":{\"traceparent\":{\"stringValue\":\"" SQS_TP "\","
-    "\"stringListValues\":[],\"binaryListValues\":[],\"dataType\":\"String\"}},"
-    "\"md5OfBody\":\"x\",\"eventSource\":\"aws:sqs\","
-    "\"eventSourceARN\":\"arn:aws:sqs:eu-west-1:123456789012:orders\",\"awsRegion\":\"eu-west-1\"}]"
-    "}";
-
 static char bin[512];
 
 /* The receiver stays off here: test_daemon_modes.c covers it. */
@@ -107,8 +94,8 @@ static void check_sqs_span(struct tap *t, struct fl_rig *r, const char *our_sid)
     hex(&s->trace_id, tid);
     hex(&s->span_id, sid);
     hex(&s->parent_span_id, psid);
-    is_str(t, tid, TID, "span continues the producer's trace");
-    is_str(t, psid, PSPAN, "parent = the producer's span");
+    is_str(t, tid, FL_TID, "span continues the producer's trace");
+    is_str(t, psid, FL_PSPAN, "parent = the producer's span");
     is_str(t, sid, our_sid, "the handler's parent-id is this span");
     is_int(t, s->kind, 5, "kind CONSUMER");
     is_str(t, fo_attr_str(s, "messaging.system"), "aws_sqs", "messaging.system");
@@ -160,12 +147,13 @@ static void scenario_end_mode(struct tap *t)
         snprintf(want, sizeof(want), "127.0.0.1:%d\n", r.proxy_port);
         is_str(t, line, want, "ready file names the proxy");
     }
-    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms() + 10000, true, true);
+    fl_invoke(&r.fl, "r-1", FL_SQS_EVENT, epoch_ms() + 10000, true, true);
     fd = runtime_next(&r, &resp);
     ok(t, fd >= 0 && resp.status == 200, "runtime got the event through the proxy");
     ok(t, handler_parent(&resp, tid, sid), "handler event carries headers.traceparent");
-    is_str(t, tid, TID, "handler sees the producer's trace id");
-    ok(t, strcmp(sid, PSPAN) != 0, "handler's parent-id is tracebridge's span, not the producer");
+    is_str(t, tid, FL_TID, "handler sees the producer's trace id");
+    ok(t, strcmp(sid, FL_PSPAN) != 0,
+       "handler's parent-id is tracebridge's span, not the producer");
     buf_free(&resp.body);
     responded = fake_now_ms();
     is_int(t, runtime_post(fd, "/2018-06-01/runtime/invocation/r-1/response", NULL, "\"ok\""), 202,
@@ -195,7 +183,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
     rig_start(&r, extra);
     ok(t, rig_registered(&r), "invoke mode: registered");
     /* r-2: the runtime's /next arrives first, INVOKE later (either order). */
-    fl_invoke(&r.fl, "r-2", "{\"__traceparent__\":\"" SQS_TP "\",\"x\":1}", epoch_ms() + 10000,
+    fl_invoke(&r.fl, "r-2", "{\"__traceparent__\":\"" FL_SQS_TP "\",\"x\":1}", epoch_ms() + 10000,
               false, true);
     fd = runtime_next(&r, &resp);
     ok(t, fd >= 0 && resp.body.data && !strstr(resp.body.data, "__traceparent__"),
@@ -291,7 +279,7 @@ static void scenario_backend_faults(struct tap *t)
     r.fo.statuses[0] = 503; /* first export: 503 with Retry-After: 1 */
     r.fo.retry_after = 1;
     ok(t, rig_registered(&r), "faults: registered");
-    fl_invoke(&r.fl, "r-1", sqs_event, epoch_ms() + 10000, true, true);
+    fl_invoke(&r.fl, "r-1", FL_SQS_EVENT, epoch_ms() + 10000, true, true);
     fd = runtime_next(&r, &resp);
     buf_free(&resp.body);
     responded = fake_now_ms();

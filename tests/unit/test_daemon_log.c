@@ -7,21 +7,9 @@
 #include "tests/unit/fake_lambda.h"
 #include "tests/unit/tap.h"
 
-#define TID    "4bf92f3577b34da6a3ce929d0e0e4736"
-#define PSPAN  "00f067aa0ba902b7"
-#define SQS_TP "00-" TID "-" PSPAN "-01"
 /* Header values that must reach the backend and never the log. */
 #define SECRET_AUTH "s3cr3t-Token-42"
 #define SECRET_KEY  "k3y-Value-99"
-
-static const char sqs_event[] =
-    "{\"Records\":[{\"messageId\":\"m-1\",\"receiptHandle\":\"rh\",\"body\":\"hi\","
-    "\"attributes\":{\"ApproximateReceiveCount\":\"1\"},"
-    "\"messageAttributes\":{\"traceparent\":{\"stringValue\":\"" SQS_TP "\","
-    "\"stringListValues\":[],\"binaryListValues\":[],\"dataType\":\"String\"}},"
-    "\"md5OfBody\":\"x\",\"eventSource\":\"aws:sqs\","
-    "\"eventSourceARN\":\"arn:aws:sqs:eu-west-1:123456789012:orders\",\"awsRegion\":\"eu-west-1\"}]"
-    "}";
 
 static char bin[512];
 
@@ -155,7 +143,7 @@ static void invocations(struct fl_rig *r, struct run *out, int rport)
     struct rt_resp resp;
     int fd;
 
-    fl_invoke(&r->fl, "r-1", sqs_event, epoch_ms() + 10000, true, true);
+    fl_invoke(&r->fl, "r-1", FL_SQS_EVENT, epoch_ms() + 10000, true, true);
     fd = runtime_next(r, &resp);
     if (fd >= 0) {
         handler_parent(&resp, out->handler_sid);
@@ -243,7 +231,7 @@ static void check_debug(struct tap *t, const struct run *w)
 {
     char span[32];
     const char *r1[] = {
-        "trigger=sqs", "carrier=sqs-attributes", "parent=" SQS_TP, span, "sampled=1", "links=",
+        "trigger=sqs", "carrier=sqs-attributes", "parent=" FL_SQS_TP, span, "sampled=1", "links=",
         NULL};
     const char *r2[] = {"carrier=none", "why=\\\"", NULL};
     const char *end1[] = {"outcome=success", "duration_ms=", NULL};
