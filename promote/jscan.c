@@ -174,6 +174,15 @@ static bool block_escapes_ok(const uint8_t *p, size_t i, size_t n, uint64_t othe
     return true;
 }
 
+/* Skips string bytes that are neither quotes, backslashes nor control bytes, a word or
+ * vector at a time; stops at the first word holding one, or where fewer than a word remain. */
+static size_t skip_plain(const uint8_t *p, size_t i, size_t n)
+{
+    while (n - i >= STOP_WIDTH && !stop_mask(p + i))
+        i += STOP_WIDTH;
+    return i;
+}
+
 /* String content from p[i] to the closing quote, 64 bytes at a time. Returns the offset just
  * past the closing quote, or 0 (raw control byte, bad escape, unterminated). The last partial
  * block is classified from a padded copy, so no read goes past n. */
@@ -211,6 +220,8 @@ static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
         if (blk == tail)
             return 0;
         i += 64;
+        if (!(m.quote | m.bslash | m.ctl))
+            i = skip_plain(p, i, n); /* a long plain stretch, e.g. text in a JSON body */
     }
 }
 
@@ -221,14 +232,13 @@ static size_t scan_string(const uint8_t *p, size_t i, size_t n, bool *esc)
     i++;
     while (n - i >= STOP_WIDTH) {
         unsigned m = stop_mask(p + i);
-        if (!m) {
-            i += STOP_WIDTH;
-            continue;
+        if (m) {
+            i += (size_t)__builtin_ctz(m);
+            if (p[i] == '"')
+                return i + 1;
+            break;
         }
-        i += (size_t)__builtin_ctz(m);
-        if (p[i] == '"')
-            return i + 1;
-        break;
+        i += STOP_WIDTH;
     }
     return scan_blocks(p, i, n, esc);
 }
