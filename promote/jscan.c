@@ -32,16 +32,30 @@ struct block_masks {
 };
 
 #if JSCAN_SSE2
-/* Bit k set when byte k of the 16 at p is a quote, a backslash or a control byte. */
-static unsigned stop_mask16(const uint8_t *p)
+/* 0xff in each of the 16 bytes at p that is a quote, a backslash or a control byte. */
+static __m128i stop_bytes16(const uint8_t *p)
 {
     const __m128i x = _mm_loadu_si128((const __m128i *)p);
     const __m128i c1f = _mm_set1_epi8(0x1f);
     __m128i hit =
         _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
 
-    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
-    return (unsigned)_mm_movemask_epi8(hit);
+    return _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+}
+
+/* Bit k set when byte k of the 16 at p is a quote, a backslash or a control byte. */
+static unsigned stop_mask16(const uint8_t *p)
+{
+    return (unsigned)_mm_movemask_epi8(stop_bytes16(p));
+}
+
+/* True when none of the 64 bytes at p is a quote, a backslash or a control byte. */
+static bool plain64(const uint8_t *p)
+{
+    __m128i hit = _mm_or_si128(_mm_or_si128(stop_bytes16(p), stop_bytes16(p + 16)),
+                               _mm_or_si128(stop_bytes16(p + 32), stop_bytes16(p + 48)));
+
+    return _mm_movemask_epi8(hit) == 0;
 }
 
 static void block_classify(const uint8_t *p, struct block_masks *m)
@@ -108,11 +122,25 @@ static uint64_t ctl_bytes(uint64_t w)
     return zero_bytes(w & (ONES * 0xe0));
 }
 
-static unsigned stop_mask8(const uint8_t *p)
+static uint64_t stop_bytes8(const uint8_t *p)
 {
     uint64_t w = load_le64(p);
 
-    return gather8(quote_bytes(w) | bslash_bytes(w) | ctl_bytes(w));
+    return quote_bytes(w) | bslash_bytes(w) | ctl_bytes(w);
+}
+
+static unsigned stop_mask8(const uint8_t *p)
+{
+    return gather8(stop_bytes8(p));
+}
+
+static bool plain64(const uint8_t *p)
+{
+    uint64_t hit = 0;
+
+    for (unsigned k = 0; k < 64; k += 8)
+        hit |= stop_bytes8(p + k);
+    return hit == 0;
 }
 
 static void block_classify(const uint8_t *p, struct block_masks *m)
@@ -174,10 +202,13 @@ static bool block_escapes_ok(const uint8_t *p, size_t i, size_t n, uint64_t othe
     return true;
 }
 
-/* Skips string bytes that are neither quotes, backslashes nor control bytes, a word or
- * vector at a time; stops at the first word holding one, or where fewer than a word remain. */
+/* Skips string bytes that are neither quotes, backslashes nor control bytes, 64 bytes at a
+ * time while it can, then a word or vector at a time; stops at the first word holding one,
+ * or where fewer than a word remain. */
 static size_t skip_plain(const uint8_t *p, size_t i, size_t n)
 {
+    while (n - i >= 64 && plain64(p + i))
+        i += 64;
     while (n - i >= STOP_WIDTH && !stop_mask(p + i))
         i += STOP_WIDTH;
     return i;
