@@ -37,11 +37,18 @@
 #include "extension/spanbuf.h"
 #include "proxy/proxy.h"
 
-#define BYPASS_GRACE_MS     500
-#define SHUTDOWN_MARGIN_MS  150
-#define SIGNAL_BUDGET_MS    500
-#define LMI_FLUSH_EVERY_MS  1000
-#define ADAPTIVE_FAST_MS    2000 /* INVOKEs closer than this count as frequent */
+#define BYPASS_GRACE_MS    500
+#define SHUTDOWN_MARGIN_MS 150
+#define SIGNAL_BUDGET_MS   500
+#define LMI_FLUSH_EVERY_MS 1000
+/* Adaptive flush. Flushing at INVOKE saves each invocation the export time after its response,
+ * but holds an invocation's spans until the next INVOKE: fine when that comes within a couple
+ * of seconds, not when the sandbox may sit frozen for minutes. So INVOKEs count as frequent
+ * when they come less than ADAPTIVE_FAST_MS apart (at most that much extra delay for the
+ * spans), and the mode switches to INVOKE only after ADAPTIVE_FAST_COUNT such gaps in a row, so
+ * that one quick retry or a pair of requests does not flip it; a single slow gap switches back
+ * at once, since that is exactly when spans would otherwise wait. */
+#define ADAPTIVE_FAST_MS    2000
 #define ADAPTIVE_FAST_COUNT 3
 #define SPAN_ENCODE_MAX     (4 * 1024 * 1024)
 
@@ -215,7 +222,10 @@ static void gate_check(struct daemon *d)
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.timeout_ms);
     }
-    busy = d->export_enabled && exporter_busy(d->exp);
+    /* Hold /event/next for an export only while the backend is answering quickly; an outage
+     * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
+    busy = d->export_enabled && exporter_busy(d->exp) &&
+           exporter_responsive(d->exp, (uint64_t)d->conf.max_flush_ms);
     if (d->invoke_mode)
         ready = !busy || (d->settled && now >= budget_end);
     else
@@ -320,9 +330,9 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
         return;
     }
     uv_timer_start(&d->stop_timer, on_stop_timer, deadline - now + 1, 0);
-    exporter_flush(d->exp, deadline);
-    if (!exporter_busy(d->exp))
-        finish_shutdown(d);
+    /* A flush already running (begun at an INVOKE) goes on with this deadline; its end is the
+     * end of the shutdown (on_export_done). */
+    exporter_flush_final(d->exp, deadline);
 }
 
 static void on_export_done(void *arg)
@@ -331,13 +341,9 @@ static void on_export_done(void *arg)
 
     collect_dropped(d);
     if (d->state == ST_SHUTDOWN) {
-        /* A flush that began before SHUTDOWN ended: go on with the shutdown deadline. */
-        if (spanbuf_spans(d->sb) > 0 && uv_is_active((uv_handle_t *)&d->stop_timer) &&
-            uv_timer_get_due_in(&d->stop_timer) > 1) {
-            exporter_flush(d->exp, uv_now(&d->loop) + uv_timer_get_due_in(&d->stop_timer) - 1);
-            if (exporter_busy(d->exp))
-                return;
-        }
+        /* The final flush (exporter_flush_final took over any flush already running) ended:
+         * what is left could not be sent before the deadline. Flushing again from here could
+         * only spin until the deadline. */
         finish_shutdown(d);
         return;
     }

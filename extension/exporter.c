@@ -7,6 +7,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "extension/base/kvlist.h"
 #include "extension/cabundle.h"
 #include "extension/httpdate.h"
 #include "extension/otlp.h"
@@ -37,6 +38,10 @@ struct exporter {
     unsigned attempt;
     uint64_t rng;
     uint64_t batch_seq;
+    uint64_t sent_at;      /* loop time the request in flight started */
+    uint64_t last_took_ms; /* how long the last finished request took */
+    bool last_ok;          /* ... and whether the backend accepted it */
+    bool any_finished;
     size_t batch_spans;
     size_t dropped;
     struct exporter_stats stats;
@@ -44,101 +49,50 @@ struct exporter {
 
 /* ---- headers ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static void trim(const char **p, size_t *n)
-{
-    while (*n > 0 && (**p == ' ' || **p == '\t')) {
-        (*p)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-        (*n)--;
-}
-
-/* Appends the percent-decoded text; control characters would allow header injection. */
-static int append_decoded(struct buf *out, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-            c = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7f)
-            return -EINVAL;
-        if (buf_append_byte(out, (char)c) < 0)
-            return -E2BIG;
-    }
-    return 0;
-}
-
 static bool token_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int add_header(struct buf *out, const char *p, size_t n)
-{
-    const char *eq = memchr(p, '=', n);
-    const char *k = p;
-    const char *v;
-    size_t kn, vn;
+struct header_ctx {
+    struct buf *out;
+    size_t count;
+};
 
-    if (!eq)
+/* One member as a "k: v" line: the key must be an HTTP token (so it is not decoded); the value
+ * is percent-decoded, leniently (a stray '%' stays), but control characters would allow
+ * header injection. */
+static int add_header(void *arg, const struct kvlist_member *m)
+{
+    struct header_ctx *c = arg;
+
+    if (c->count++ >= MAX_HEADERS)
+        return -E2BIG;
+    if (m->key_len == 0)
         return -EINVAL;
-    kn = (size_t)(eq - p);
-    v = eq + 1;
-    vn = n - kn - 1;
-    trim(&k, &kn);
-    trim(&v, &vn);
-    if (kn == 0)
-        return -EINVAL;
-    for (size_t i = 0; i < kn; i++) {
-        if (!token_char(k[i]))
+    for (size_t i = 0; i < m->key_len; i++) {
+        if (!token_char(m->key[i]))
             return -EINVAL;
     }
-    if (buf_append(out, k, kn) < 0 || buf_append(out, ": ", 2) < 0)
+    if (buf_append(c->out, m->key, m->key_len) < 0 || buf_append(c->out, ": ", 2) < 0)
         return -E2BIG;
-    if (append_decoded(out, v, vn) < 0)
+    if (kvlist_decode(m->value, m->value_len, KVLIST_NO_CONTROL, c->out) < 0)
         return -EINVAL;
-    return buf_append_byte(out, '\0');
+    return buf_append_byte(c->out, '\0');
 }
 
 int exporter_parse_headers(const char *s, struct buf *out, size_t *n)
 {
     size_t start_len = out->len;
-    size_t count = 0;
-    int rc = 0;
+    struct header_ctx c = {.out = out};
+    int rc = kvlist_each(s, add_header, &c);
 
-    while (rc == 0 && *s) {
-        size_t len = strcspn(s, ",");
-        const char *q = s;
-        size_t m = len;
-        trim(&q, &m);
-        if (m > 0) {
-            rc = count < MAX_HEADERS ? add_header(out, q, m) : -E2BIG;
-            count++;
-        }
-        s += len;
-        if (*s == ',')
-            s++;
-    }
     if (rc < 0) {
         out->len = start_len;
         return rc;
     }
-    *n = count;
+    *n = c.count;
     return 0;
 }
 
@@ -263,8 +217,15 @@ static uint64_t backoff_ms(struct exporter *x)
 static void retry_later(struct exporter *x, const struct httpc_result *r)
 {
     long ra = retry_after_ms(r);
-    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff_ms(x);
+    uint64_t backoff = backoff_ms(x);
+    uint64_t delay = ra >= 0 ? (uint64_t)ra : backoff;
     uint64_t now = uv_now(x->loop);
+
+    /* A backend that keeps answering Retry-After: 0 (or a date in the past) would otherwise get
+     * requests in a busy loop until the deadline: from the second retry on, the backoff is the
+     * least we wait. */
+    if (x->attempt > 0 && delay < backoff)
+        delay = backoff;
 
     x->attempt++;
     x->not_before = now + delay;
@@ -290,7 +251,10 @@ static void on_sent(void *arg, const struct httpc_result *r)
     struct exporter *x = arg;
 
     x->req = NULL;
-    if (!r->err && r->status >= 200 && r->status < 300) {
+    x->any_finished = true;
+    x->last_took_ms = uv_now(x->loop) - x->sent_at;
+    x->last_ok = !r->err && r->status >= 200 && r->status < 300;
+    if (x->last_ok) {
         spanbuf_commit(x->sb, x->batch_seq);
         x->stats.successes++;
         x->stats.spans_sent += x->batch_spans;
@@ -324,6 +288,7 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
 
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
+    x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
 }
@@ -373,6 +338,8 @@ static void send_batch(struct exporter *x)
     buf_free(&body);
 }
 
+/* The first attempt runs from the loop, never inside exporter_flush: `done` must not run while
+ * the caller is still in the middle of deciding what to do (it may start another flush). */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms)
 {
     if (x->busy) {
@@ -382,7 +349,34 @@ void exporter_flush(struct exporter *x, uint64_t deadline_ms)
     }
     x->busy = true;
     x->deadline_ms = deadline_ms;
-    send_batch(x);
+    uv_timer_start(&x->retry, on_retry_timer, 0, 0);
+}
+
+void exporter_flush_final(struct exporter *x, uint64_t deadline_ms)
+{
+    /* A wait (backoff, Retry-After) that ends after the last deadline would lose every buffered
+     * span although the backend may well be back by now: one more attempt instead. */
+    if (x->not_before >= deadline_ms)
+        x->not_before = 0;
+    if (!x->busy) {
+        exporter_flush(x, deadline_ms);
+        return;
+    }
+    x->deadline_ms = deadline_ms;
+    if (!x->req) {
+        uint64_t now = uv_now(x->loop);
+        uv_timer_start(&x->retry, on_retry_timer, x->not_before > now ? x->not_before - now : 0, 0);
+    }
+}
+
+bool exporter_responsive(const struct exporter *x, uint64_t budget_ms)
+{
+    /* A request already in flight for longer than the budget says as much as a slow answer. */
+    if (x->req && uv_now(x->loop) - x->sent_at > budget_ms)
+        return false;
+    if (!x->any_finished)
+        return true; /* nothing known yet: give the first export its chance */
+    return x->last_ok && x->last_took_ms <= budget_ms;
 }
 
 bool exporter_busy(const struct exporter *x)

@@ -47,9 +47,21 @@ struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *
 void exporter_free(struct exporter *x);
 
 /* Exports until the buffer is empty or deadline_ms (uv_now clock) would be passed. A flush
- * already running keeps going with the later of the two deadlines. */
+ * already running keeps going with the later of the two deadlines. The work starts from the
+ * loop: `done` never runs inside this call. */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms);
 
+/* The last flush (SHUTDOWN): like exporter_flush, but with exactly this deadline (also for a
+ * flush already running), and a backoff or Retry-After wait that would end past it is dropped
+ * so that at least one attempt is made. */
+void exporter_flush_final(struct exporter *x, uint64_t deadline_ms);
+
+/* Whether the backend answered the last finished request with success within budget_ms (true
+ * before any request finished), and no request has been in flight for longer than that. The daemon
+ * holds /event/next for an export only while this is true: waiting for a backend that is down,
+ * refusing or slow would only add billed time to every invocation, and the spans stay buffered for
+ * later flushes anyway. */
+bool exporter_responsive(const struct exporter *x, uint64_t budget_ms);
 bool exporter_busy(const struct exporter *x);
 
 /* Spans the backend rejected since the last call (for tracebridge.dropped_spans). */

@@ -142,9 +142,24 @@ int extapi_parse_register(const char *json, size_t len, struct extapi_registrati
 
 /* ---- requests ---- */
 
-static void url_for(const struct extapi *e, const char *path, char *out, size_t cap)
+#define URL_MAX 600
+
+/* Options for a request to path (under the API prefix), written into url (URL_MAX bytes).
+ * No timeout: /event/next blocks until the next event comes, however long that is. */
+static struct httpc_opts api_opts(const struct extapi *e, const char *method, const char *path,
+                                  char *url, const char *const *hdrs)
 {
-    snprintf(out, cap, "%s%s", e->base, path);
+    snprintf(url, URL_MAX, "%s%s", e->base, path);
+    return (struct httpc_opts){.method = method,
+                               .url = url,
+                               .headers = hdrs,
+                               .timeout_ms = 0,
+                               .max_response_bytes = EXTAPI_EVENT_MAX};
+}
+
+static void identifier_header(const struct extapi *e, char *out, size_t cap)
+{
+    snprintf(out, cap, "Lambda-Extension-Identifier: %s", e->reg.extension_id);
 }
 
 static unsigned next_backoff(struct extapi *e)
@@ -222,20 +237,15 @@ static void on_registered(void *arg, const struct httpc_result *r)
 
 static int start_register(struct extapi *e)
 {
-    char url[600];
+    char url[URL_MAX];
     char name_hdr[300];
     const char *hdrs[] = {name_hdr, "Lambda-Extension-Accept-Feature: accountId",
                           "Content-Type: application/json", NULL};
     struct buf body;
-    struct httpc_opts o = {.method = "POST",
-                           .url = url,
-                           .headers = hdrs,
-                           .body = &body,
-                           .timeout_ms = 0,
-                           .max_response_bytes = EXTAPI_EVENT_MAX};
+    struct httpc_opts o = api_opts(e, "POST", "/register", url, hdrs);
     int err;
 
-    url_for(e, "/register", url, sizeof(url));
+    o.body = &body;
     snprintf(name_hdr, sizeof(name_hdr), "Lambda-Extension-Name: %s", e->name);
     buf_init(&body, 256);
     buf_append_str(&body, e->shutdown_only ? "{\"events\":[\"SHUTDOWN\"]}"
@@ -265,18 +275,13 @@ static void on_event(void *arg, const struct httpc_result *r)
 
 static int start_next(struct extapi *e)
 {
-    char url[600];
+    char url[URL_MAX];
     char id_hdr[200];
     const char *hdrs[] = {id_hdr, NULL};
-    struct httpc_opts o = {.method = "GET",
-                           .url = url,
-                           .headers = hdrs,
-                           .timeout_ms = 0,
-                           .max_response_bytes = EXTAPI_EVENT_MAX};
+    struct httpc_opts o = api_opts(e, "GET", "/event/next", url, hdrs);
     int err;
 
-    url_for(e, "/event/next", url, sizeof(url));
-    snprintf(id_hdr, sizeof(id_hdr), "Lambda-Extension-Identifier: %s", e->reg.extension_id);
+    identifier_header(e, id_hdr, sizeof(id_hdr));
     e->next_req = httpc_start(e->http, &o, on_event, e, &err);
     return e->next_req ? 0 : err;
 }
@@ -344,24 +349,22 @@ static int error_body(const char *type, const char *message, struct buf *out)
 int extapi_report_error(struct extapi *e, bool init, const char *error_type, const char *message,
                         void (*done)(void *arg), void *arg)
 {
-    char url[600];
+    char url[URL_MAX];
     char id_hdr[200];
     char type_hdr[200];
     const char *hdrs[] = {id_hdr, type_hdr, "Content-Type: application/json", NULL};
     struct buf body;
-    struct httpc_opts o = {.method = "POST",
-                           .url = url,
-                           .headers = hdrs,
-                           .body = &body,
-                           .timeout_ms = 2000,
-                           .max_response_bytes = 4096};
+    struct httpc_opts o = api_opts(e, "POST", init ? "/init/error" : "/exit/error", url, hdrs);
     struct err_report *rep = calloc(1, sizeof(*rep));
     int err = -ENOMEM;
 
     if (!rep)
         return -ENOMEM;
-    url_for(e, init ? "/init/error" : "/exit/error", url, sizeof(url));
-    snprintf(id_hdr, sizeof(id_hdr), "Lambda-Extension-Identifier: %s", e->reg.extension_id);
+    /* Sent on the way out (init or exit error), so its wait is bounded. */
+    o.body = &body;
+    o.timeout_ms = 2000;
+    o.max_response_bytes = 4096;
+    identifier_header(e, id_hdr, sizeof(id_hdr));
     snprintf(type_hdr, sizeof(type_hdr), "Lambda-Extension-Function-Error-Type: %s", error_type);
     buf_init(&body, 8192);
     if (error_body(error_type, message, &body) == 0)

@@ -105,9 +105,9 @@ static void req_unlink(struct httpc_req *r)
     h->active--;
 }
 
-static void req_free(struct httpc_req *r)
+/* Frees a request that was never added to the multi handle. */
+static void req_discard(struct httpc_req *r)
 {
-    curl_multi_remove_handle(r->h->multi, r->easy);
     curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     curl_slist_free_all(r->resolve);
@@ -115,6 +115,12 @@ static void req_free(struct httpc_req *r)
     buf_free(&r->resp);
     buf_free(&r->hdrs);
     free(r);
+}
+
+static void req_free(struct httpc_req *r)
+{
+    curl_multi_remove_handle(r->h->multi, r->easy);
+    req_discard(r);
 }
 
 static int map_curl_error(CURLcode c, bool too_big)
@@ -516,17 +522,6 @@ static struct httpc_req *req_new(struct httpc *h, const struct httpc_opts *o)
     buf_init(&r->resp, o->max_response_bytes ? o->max_response_bytes : 1024 * 1024);
     buf_init(&r->hdrs, HEADERS_MAX);
     return r;
-}
-
-static void req_discard(struct httpc_req *r)
-{
-    curl_easy_cleanup(r->easy);
-    curl_slist_free_all(r->headers);
-    curl_slist_free_all(r->resolve);
-    free(r->body);
-    buf_free(&r->resp);
-    buf_free(&r->hdrs);
-    free(r);
 }
 
 struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc_done_fn cb,

@@ -4,9 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/ratelimit.h"
 #include "extension/invspan.h"
 
 #define RID_MAX 128
+/* A full table means more invocations in flight than it holds (a flood on Managed Instances,
+ * or request ids that never end): one warning per eviction would flood the logs as well. The
+ * first is logged, later ones at most once per this period with a count, the rest at
+ * SHUTDOWN. */
+#define EVICT_LOG_EVERY_MS 10000
 
 struct inv {
     bool used;
@@ -35,6 +41,7 @@ struct lifecycle {
     bool bypass_warned;
     size_t dropped_pending;
     unsigned long seq;
+    struct ratelimit evict_log;
     struct lifecycle_stats stats;
     struct promote_analysis analysis; /* scratch: large, so not on the stack */
     struct trace_ctx_full write;      /* scratch */
@@ -82,6 +89,33 @@ static struct inv *oldest(struct lifecycle *lc)
 static void end_with_outcome(struct lifecycle *lc, struct inv *v, const char *outcome,
                              uint64_t now_ns);
 
+static void warn_eviction(struct lifecycle *lc, const struct inv *v, uint64_t now_ns)
+{
+    unsigned long held = 0;
+
+    if (!ratelimit_hit(&lc->evict_log, now_ns / 1000000, &held))
+        return;
+    if (held)
+        log_warn(lc->lg, "lifecycle",
+                 "invocation table still full; giving up on %s (and on %lu others since the "
+                 "last warning)",
+                 v->rid, held);
+    else
+        log_warn(lc->lg, "lifecycle", "invocation table full; giving up on %s", v->rid);
+}
+
+/* The evictions not logged yet, in one line (at SHUTDOWN). */
+static void warn_evictions_held(struct lifecycle *lc)
+{
+    unsigned long held = ratelimit_take_held(&lc->evict_log);
+
+    if (held)
+        log_warn(lc->lg, "lifecycle",
+                 "invocation table was full: gave up on %lu more invocations since the last "
+                 "warning",
+                 held);
+}
+
 /* Finds the entry for rid or makes one; a full table gives up its oldest entry. */
 static struct inv *find_or_add(struct lifecycle *lc, const char *rid, uint64_t now_ns)
 {
@@ -95,7 +129,7 @@ static struct inv *find_or_add(struct lifecycle *lc, const char *rid, uint64_t n
     }
     if (!v) {
         v = oldest(lc);
-        log_warn(lc->lg, "lifecycle", "invocation table full; giving up on %s", v->rid);
+        warn_eviction(lc, v, now_ns);
         if (v->have_next && !v->ended)
             end_with_outcome(lc, v, "lost", now_ns);
         inv_remove(lc, v);
@@ -444,6 +478,7 @@ void lifecycle_on_invoke(struct lifecycle *lc, const struct extapi_event *ev, ui
 
 void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns)
 {
+    warn_evictions_held(lc);
     for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
         struct inv *o = &lc->table[i];
         if (o->used) {
@@ -476,6 +511,7 @@ struct lifecycle *lifecycle_new(const struct conf *c, struct ids *ids,
     lc->ids = ids;
     lc->hooks = *hooks;
     lc->lg = lg;
+    lc->evict_log = (struct ratelimit)RATELIMIT_INIT(EVICT_LOG_EVERY_MS);
     sampler_init(&lc->sampler, c->sampler, c->sampler_ratio, c->sdk_disabled);
     return lc;
 }

@@ -83,13 +83,12 @@ static size_t str_field_size(uint32_t field, const char *s)
     return n ? pb_len_field_size(field, n) : 0;
 }
 
-/* vlen: the string value's length when a is a string (callers measure it once). */
-static size_t any_value_size(const struct attr *a, size_t vlen)
+static size_t any_value_size(const struct attr *a)
 {
     switch (a->type) {
     case ATTR_STRING:
         /* A oneof member is written even when empty: that is how "set to ''" is told apart. */
-        return pb_len_field_size(F_ANY_STRING, vlen);
+        return pb_len_field_size(F_ANY_STRING, a->s_len);
     case ATTR_INT:
         return 1 + pb_varint_size((uint64_t)a->v.i);
     case ATTR_DOUBLE:
@@ -98,11 +97,6 @@ static size_t any_value_size(const struct attr *a, size_t vlen)
         return 1 + 1;
     }
     return 0;
-}
-
-static size_t value_len(const struct attr *a)
-{
-    return a->type == ATTR_STRING ? str_len(a->v.s) : 0;
 }
 
 static size_t key_value_size(size_t klen, size_t any_len)
@@ -116,8 +110,8 @@ static size_t attrs_size(uint32_t field, const struct attr_list *l)
 
     for (size_t i = 0; i < l->len; i++) {
         const struct attr *a = &l->items[i];
-        size_t any_len = any_value_size(a, value_len(a));
-        n += pb_len_field_size(field, key_value_size(str_len(a->key), any_len));
+        size_t any_len = any_value_size(a);
+        n += pb_len_field_size(field, key_value_size(a->key_len, any_len));
     }
     return n;
 }
@@ -181,11 +175,11 @@ static uint8_t *put_double(uint8_t *p, double d)
     return pb_put_fixed64(p, bits);
 }
 
-static uint8_t *put_any_value(uint8_t *p, const struct attr *a, size_t vlen)
+static uint8_t *put_any_value(uint8_t *p, const struct attr *a)
 {
     switch (a->type) {
     case ATTR_STRING:
-        return pb_put_bytes_field(p, F_ANY_STRING, a->v.s, vlen);
+        return pb_put_bytes_field(p, F_ANY_STRING, a->v.s, a->s_len);
     case ATTR_INT:
         *p++ = PB_TAG(F_ANY_INT, PB_VARINT);
         return pb_put_varint(p, (uint64_t)a->v.i);
@@ -204,14 +198,12 @@ static uint8_t *put_attrs(uint8_t *p, uint32_t field, const struct attr_list *l)
 {
     for (size_t i = 0; i < l->len; i++) {
         const struct attr *a = &l->items[i];
-        size_t klen = str_len(a->key);
-        size_t vlen = value_len(a);
-        size_t any_len = any_value_size(a, vlen);
-        p = pb_put_len_header(p, field, key_value_size(klen, any_len));
-        if (klen)
-            p = pb_put_bytes_field(p, F_KV_KEY, a->key, klen);
+        size_t any_len = any_value_size(a);
+        p = pb_put_len_header(p, field, key_value_size(a->key_len, any_len));
+        if (a->key_len)
+            p = pb_put_bytes_field(p, F_KV_KEY, a->key, a->key_len);
         p = pb_put_len_header(p, F_KV_VALUE, any_len);
-        p = put_any_value(p, a, vlen);
+        p = put_any_value(p, a);
     }
     return p;
 }

@@ -9,8 +9,6 @@
 #include "extension/rx_session.h"
 
 #define RECV_READ_BUF 65536
-/* SDKs keep one or two connections; more than this is a leak or an attack. */
-#define RECV_MAX_CONNS 64
 /* Stop reading a connection while this many response bytes wait for the client to read. */
 #define RECV_PENDING_HIGH (256 * 1024)
 /* After a closing answer (413, broken request) the rest of the request is read and dropped for
@@ -261,7 +259,8 @@ static void refuse(struct receiver *r)
     (void)uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)t);
     uv_close((uv_handle_t *)t, on_refused_closed);
     if (!r->warned_full)
-        log_warn(r->lg, "receiver", "more than %d connections: refusing new ones", RECV_MAX_CONNS);
+        log_warn(r->lg, "receiver", "more than %d connections: refusing new ones",
+                 RECEIVER_MAX_CONNS);
     r->warned_full = true;
 }
 
@@ -306,7 +305,7 @@ static void on_connection(uv_stream_t *server, int status)
 
     if (status < 0 || r->closing)
         return;
-    if (r->open_conns >= RECV_MAX_CONNS) {
+    if (r->open_conns >= RECEIVER_MAX_CONNS) {
         refuse(r);
         return;
     }

@@ -18,6 +18,13 @@
 #include "extension/base/log.h"
 #include "extension/spanbuf.h"
 
+/* Connections open at once; over it a new one is accepted and closed at once. SDKs keep one or
+ * two per process, but on Managed Instances (up to 64 concurrent invocations in one runtime) a
+ * burst of concurrent exports opens about one each, and a refused connection makes the SDK
+ * retry with backoff inside the handler's flush (64 here made invocations time out). More than
+ * this is a leak or an attack. */
+#define RECEIVER_MAX_CONNS 256
+
 struct receiver;
 
 struct receiver_stats {

@@ -4,91 +4,47 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PAIR_MAX 4096
+#include "extension/base/kvlist.h"
 
-static int hexval(char c)
+/* Bounds of one decoded member, so that a huge variable cannot make huge attributes. */
+#define KEY_MAX   255
+#define VALUE_MAX 4095
+
+struct parse_ctx {
+    struct attr_list *out;
+    struct buf key;
+    struct buf value;
+};
+
+/* One "key=value" member: both sides percent-decoded, strictly (OTel spec: any error discards
+ * the whole variable). */
+static int add_member(void *arg, const struct kvlist_member *m)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+    struct parse_ctx *c = arg;
 
-static void trim(const char **p, size_t *n)
-{
-    while (*n > 0 && (**p == ' ' || **p == '\t')) {
-        (*p)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-        (*n)--;
-}
-
-/* Trims spaces and tabs, then percent-decodes [p, p+n) into out (cap bytes incl. NUL). A
- * truncated or non-hex escape is an error, as is a decoded NUL. */
-static int decode(const char *p, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    trim(&p, &n);
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return -EINVAL;
-            if (hexval(p[i + 1]) < 0 || hexval(p[i + 2]) < 0)
-                return -EINVAL;
-            c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-            i += 2;
-        }
-        if (c == '\0' || o + 1 >= cap)
-            return -EINVAL;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* One "key=value" member. */
-static int parse_pair(const char *p, size_t n, struct attr_list *tmp)
-{
-    const char *eq = memchr(p, '=', n);
-    char key[256];
-    char val[PAIR_MAX];
-
-    if (!eq)
+    buf_reset(&c->key);
+    buf_reset(&c->value);
+    if (kvlist_decode(m->key, m->key_len, KVLIST_STRICT_ESCAPES, &c->key) < 0 || c->key.len == 0)
         return -EINVAL;
-    if (decode(p, (size_t)(eq - p), key, sizeof(key)) < 0 || key[0] == '\0')
+    if (kvlist_decode(m->value, m->value_len, KVLIST_STRICT_ESCAPES, &c->value) < 0)
         return -EINVAL;
-    if (decode(eq + 1, n - (size_t)(eq - p) - 1, val, sizeof(val)) < 0)
-        return -EINVAL;
-    return attr_list_add_str(tmp, key, val);
+    return attr_list_add_str(c->out, c->key.data, c->value.data);
 }
 
 int resource_parse_env(const char *s, struct attr_list *out)
 {
     struct attr_list tmp = {0};
-    const char *p = s;
-    int rc = 0;
+    struct parse_ctx c = {.out = &tmp};
+    int rc;
 
-    while (rc == 0 && *p) {
-        size_t n = strcspn(p, ",");
-        const char *q = p;
-        size_t m = n;
-
-        trim(&q, &m);
-        if (m > 0)
-            rc = parse_pair(q, m, &tmp);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
+    buf_init(&c.key, KEY_MAX);
+    buf_init(&c.value, VALUE_MAX);
+    rc = kvlist_each(s, add_member, &c);
     for (size_t i = 0; rc == 0 && i < tmp.len; i++)
         rc = attr_list_add_str(out, tmp.items[i].key, tmp.items[i].v.s);
     attr_list_free(&tmp);
+    buf_free(&c.key);
+    buf_free(&c.value);
     return rc;
 }
 

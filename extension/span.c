@@ -95,6 +95,7 @@ static struct attr *attr_list_push(struct attr_list *l, const char *key)
     a = &l->items[l->len++];
     memset(a, 0, sizeof(*a));
     a->key = k;
+    a->key_len = strlen(k);
     return a;
 }
 
@@ -112,6 +113,7 @@ int attr_list_add_strn(struct attr_list *l, const char *key, const char *val, si
     }
     a->type = ATTR_STRING;
     a->v.s = v;
+    a->s_len = strlen(v);
     return 0;
 }
 

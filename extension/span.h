@@ -22,8 +22,11 @@ enum span_status { SPAN_STATUS_UNSET = 0, SPAN_STATUS_OK = 1, SPAN_STATUS_ERROR 
 
 enum attr_type { ATTR_STRING, ATTR_INT, ATTR_DOUBLE, ATTR_BOOL };
 
+/* The lengths are kept next to the strings (set by the adders; strings are never changed in
+ * place) so that encoding, which needs each length several times, never measures them. */
 struct attr {
     char *key;
+    size_t key_len;
     enum attr_type type;
     union {
         char *s;
@@ -31,6 +34,7 @@ struct attr {
         double d;
         bool b;
     } v;
+    size_t s_len; /* strlen(v.s) for ATTR_STRING, else 0 */
 };
 
 struct attr_list {

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "extension/base/hex.h"
+
 #if defined(__SSE2__) && !defined(JSCAN_PORTABLE)
 #include <emmintrin.h>
 #define JSCAN_SSE2 1
@@ -530,21 +532,11 @@ int jscan_run(struct jscan *s, int root_node, const char **why)
     return -EPROTO;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static long u4(const char *p)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = v << 4 | h;

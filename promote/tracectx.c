@@ -4,38 +4,6 @@
 
 #include <string.h>
 
-static const char HEX[] = "0123456789abcdef";
-
-void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX[in[i] >> 4];
-        out[2 * i + 1] = HEX[in[i] & 15];
-    }
-}
-
-/* Lower-case hex digit values plus one; 0 for everything else (upper-case hex is invalid in
- * W3C and X-Ray values). A table: every record of a batch decodes ~100 digits. */
-static const uint8_t LHEX1[256] = {
-    ['0'] = 1, ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-};
-
-bool hex_decode_lower(const char *in, size_t n2, uint8_t *out)
-{
-    unsigned bad = 0;
-
-    if (n2 % 2)
-        return false;
-    for (size_t i = 0; i < n2; i += 2) {
-        unsigned hi = LHEX1[(unsigned char)in[i]];
-        unsigned lo = LHEX1[(unsigned char)in[i + 1]];
-        bad |= !hi | !lo;
-        out[i / 2] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 15));
-    }
-    return !bad;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "extension/base/hex.h"
+
 #define TRACEPARENT_LEN    55   /* "00-" 32 "-" 16 "-" 2 */
 #define TRACESTATE_MAX     512  /* W3C: propagate at least 512 chars; longer is truncated */
 #define BAGGAGE_MAX        8192 /* W3C baggage: propagate at least 8192 bytes */
@@ -53,9 +55,6 @@ bool xray_parse(const char *s, size_t n, struct trace_ctx *out);
  * other field of `orig` in order. Writes at most cap bytes incl. NUL; false if it cannot. */
 bool xray_rewrite(const char *orig, size_t n, const struct trace_ctx *ctx, char *out, size_t cap);
 
-/* Lower-case hex helpers. hex_decode_lower reads n2 hex chars; `out` is undefined if false. */
-void hex_encode(const uint8_t *in, size_t n, char *out); /* writes 2n chars, no NUL */
-bool hex_decode_lower(const char *in, size_t n2, uint8_t *out);
 bool trace_id_is_zero(const uint8_t id[16]);
 bool span_id_is_zero(const uint8_t id[8]);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one "N passed, N failed" line.
-#   tests/run.sh              every suite (unit + e2e, plain and ASan+UBSan builds, fuzz smoke)
+#   tests/run.sh              every suite (unit + e2e, plain and ASan+UBSan builds, fuzz smoke,
+#                             the e2e suites that honour TB_VALGRIND under valgrind)
 #   tests/run.sh unit e2e     only those suites
 # Every test program prints TAP ("ok N - ..." / "not ok N - ..."); a program that exits non-zero
 # without a failing line counts as one failure. Logs go to tests/out/.
@@ -48,12 +49,14 @@ suite_e2e() { # build dir
     local b=$1 t
     for t in tests/e2e/*.sh; do
         [ -x "$t" ] || continue
+        # Under valgrind, only the suites that run something under it (they mention TB_VALGRIND).
+        if [ "${TB_VALGRIND:-0}" = 1 ] && ! grep -q TB_VALGRIND "$t"; then continue; fi
         TB_BUILD=$b run_tap "e2e:${b#build}:$(basename "$t" .sh)" "$t"
     done
 }
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan e2e e2e-asan fuzz)
+[ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan e2e e2e-asan fuzz valgrind)
 for s in "${suites[@]}"; do
     echo "== $s"
     case $s in

@@ -17,22 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/hex.h"
 #include "extension/otlp/internal.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
-typedef Opentelemetry__Proto__Trace__V1__Span Span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link Link;
-typedef Opentelemetry__Proto__Trace__V1__Status Status;
-typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
-typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
-typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
-typedef Opentelemetry__Proto__Common__V1__ArrayValue ArrayValue;
-typedef Opentelemetry__Proto__Common__V1__KeyValueList KeyValueList;
 
 /* ---- arena: every protobuf-c struct of one conversion, freed together ---- */
 
@@ -193,17 +179,6 @@ static int get_enum(const cJSON *o, const char *camel, const char *snake, const 
     return 0;
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A trace or span id: "" (none) or exactly 2 * want hex digits. */
 static int get_id(struct ctx *c, const cJSON *o, const char *camel, const char *snake, size_t want,
                   ProtobufCBinaryData *out)
@@ -225,13 +200,8 @@ static int get_id(struct ctx *c, const cJSON *o, const char *camel, const char *
     out->data = arena_alloc(&c->arena, want);
     if (!out->data)
         return -ENOMEM;
-    for (size_t i = 0; i < want; i++) {
-        int hi = hex_nibble(s[2 * i]);
-        int lo = hex_nibble(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -EBADMSG;
-        out->data[i] = (uint8_t)(hi << 4 | lo);
-    }
+    if (!hex_decode(s, n, out->data))
+        return -EBADMSG;
     out->len = want;
     return 0;
 }

@@ -14,20 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "extension/base/hex.h"
 #include "extension/otlp/internal.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
-typedef Opentelemetry__Proto__Trace__V1__Span Span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event Event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link Link;
-typedef Opentelemetry__Proto__Trace__V1__Status Status;
-typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
-typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
-typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 /* protobuf-c allocates ~100 bytes for the smallest (2-byte) span and ~20x the wire size for
  * typical attribute lists; real requests stay far below this budget. */
@@ -105,8 +93,9 @@ static size_t utf8_seq_len(const uint8_t *p, size_t left)
 
 static void escape_byte(struct jw *w, uint8_t c)
 {
-    static const char hex[] = "0123456789abcdef";
-    char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    char e[6] = {'\\', 'u', '0', '0'};
+
+    hex_encode(&c, 1, e + 4);
 
     switch (c) {
     case '"':
@@ -225,14 +214,14 @@ static void u64_member(struct jw *w, bool *first, const char *k, uint64_t v)
 
 static void hex_member(struct jw *w, bool *first, const char *k, const ProtobufCBinaryData *d)
 {
-    static const char hex[] = "0123456789abcdef";
+    char two[2];
 
     if (!d->len)
         return;
     key(w, first, k);
     RAW(w, "\"");
     for (size_t i = 0; i < d->len && !w->err; i++) {
-        char two[2] = {hex[d->data[i] >> 4], hex[d->data[i] & 15]};
+        hex_encode(&d->data[i], 1, two);
         raw(w, two, 2);
     }
     RAW(w, "\"");

@@ -4,21 +4,11 @@
 //   POST /publish → send_to_sqs (producer) → tracebridge span → handler span → business_logic
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, readJsonl } from './lib/harness.mjs';
+import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW, checkExtensionHealth as health } from './lib/harness.mjs';
 
 const t = new Tap();
 
-// After the emulator stopped: every tracebridge process exited 0 (an ASan/LSan report exits non-zero)
-// and nothing in its output looks like a sanitizer report.
-function checkExtensionHealth(dir, label) {
-    const exits = readJsonl(path.join(dir, 'emulator.jsonl')).filter((x) => x.type === 'exit' && x.kind === 'extension');
-    const procLog = fs.readFileSync(path.join(dir, 'processes.log'), 'utf8');
-    const bad = procLog.split('\n').filter((l) => l.startsWith('[ext:tracebridge]') && /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
-    t.ok(exits.length > 0 && exits.every((x) => x.code === 0), `${label}: every tracebridge process (${exits.length}) exited 0 after SHUTDOWN`, exits);
-    t.ok(bad.length === 0, `${label}: no sanitizer report from tracebridge`, bad.slice(0, 10).join('\n'));
-}
-
-async function waitChain(sink, requestId, prod, timeoutMs = 4000) {
+async function waitChain(sink, requestId, prod, timeoutMs = 4000 * SLOW) {
     return waitFor(() => {
         const spans = sink.spans();
         if (prod && !spans.some((s) => s.spanId === prod.sendSpanId)) return false;
@@ -131,9 +121,9 @@ async function groupMain() {
         p = await prod.run((tp) => emu.invoke({ mode: 'timeout', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], outcome: r.headers['x-emu-outcome'] })), { sendName: 'invoke_lambda' });
         rid = p.result.requestId;
         t.eq(p.result.outcome, 'timeout', 'timeout: the caller gets the timeout');
-        const tbT = await waitFor(() => tbSpan(sink.spans(), rid), 4000);
+        const tbT = await waitFor(() => tbSpan(sink.spans(), rid), 4000 * SLOW);
         t.ok(tbT && tbT.status.code === 'ERROR' && tbT.traceId === p.traceId && tbT.parentSpanId === p.sendSpanId, 'timeout: tracebridge span exported at the reset SHUTDOWN, status ERROR, still joined to the producer', tbT && { status: tbT.status, attrs: tbT.attributes });
-        const sd = await waitFor(async () => (await emu.log()).find((x) => x.type === 'shutdown-done' && x.reason === 'timeout'), 4000);
+        const sd = await waitFor(async () => (await emu.log()).find((x) => x.type === 'shutdown-done' && x.reason === 'timeout'), 4000 * SLOW);
         t.ok(sd && sd.extensions[0].code === 0 && !sd.extensions[0].killed, 'timeout: tracebridge exited 0 within the SHUTDOWN deadline', sd);
         p = await prod.run((tp) => emu.invoke({ order: 9, __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'] })), { sendName: 'invoke_lambda' });
         rid = p.result.requestId;
@@ -148,7 +138,7 @@ async function groupMain() {
         await emu.stop();
         await sink.stop();
     }
-    checkExtensionHealth(dir, 'event sources');
+    health(t, dir, 'event sources');
 }
 
 // Streaming response and the default flush mode (invoke): the last invocation's spans leave at
@@ -173,16 +163,16 @@ async function groupStreamingShutdown() {
         const t0 = Date.now();
         const sd = await emu.shutdown();
         const took = Date.now() - t0;
-        const spans = await waitFor(() => sink.spans().some((s) => s.spanId === p.sendSpanId) && sink.spans(), 2000);
+        const spans = await waitFor(() => sink.spans().some((s) => s.spanId === p.sendSpanId) && sink.spans(), 2000 * SLOW);
         const c = checkChain(spans, p, rid, 'streaming, exported at SHUTDOWN');
-        t.ok(sd.extensions[0].code === 0 && !sd.extensions[0].killed && took < 2000, `SHUTDOWN: tracebridge flushed and exited 0 before the deadline (${took} ms)`, sd);
+        t.ok(sd.extensions[0].code === 0 && !sd.extensions[0].killed && took < 2000 * SLOW, `SHUTDOWN: tracebridge flushed and exited 0 before the deadline (${took} ms)`, sd);
         if (c.tb) t.ok(BigInt(c.tb.endTimeUnixNano) >= BigInt(c.bl.endTimeUnixNano), 'streaming: tracebridge span ends after the stream ended (after business_logic)');
     } finally {
         await prod.shutdown();
         await emu.stop();
         await sink.stop();
     }
-    checkExtensionHealth(dir, 'streaming');
+    health(t, dir, 'streaming');
 }
 
 if (!fs.existsSync(TRACEBRIDGE)) {

@@ -101,6 +101,19 @@ const EXT_API = '/2020-01-01';
 const hex = (n) => randomBytes(n).toString('hex');
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
 
+// The X-Ray error cause a runtime sent with /error (up to ~1 MiB): its size, whether it is JSON,
+// and a digest of the first exception's message, for tests that check it arrived intact.
+function describeXrayCause(v) {
+    const out = { bytes: Buffer.byteLength(v), json: false, messageSha256: null };
+    try {
+        const j = JSON.parse(v);
+        out.json = true;
+        const m = j?.exceptions?.[0]?.message;
+        if (typeof m === 'string') out.messageSha256 = sha256(m);
+    } catch { /* not JSON */ }
+    return out;
+}
+
 function errorBody(errorType, errorMessage) {
     return JSON.stringify({ errorMessage, errorType });
 }
@@ -769,6 +782,8 @@ class Emulator {
         if (inv.state !== 'running') return replyError(res, 403, 'InvalidStateTransition', 'State transition to InvocationErrorResponse is not allowed');
         this.responded(inv);
         const errorType = req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.Unknown';
+        const cause = req.headers['lambda-runtime-function-xray-error-cause'];
+        if (cause) this.log('xray-error-cause', { requestId: id, ...describeXrayCause(cause) });
         this.finishResult(inv, { outcome: 'error', functionError: 'Unhandled', errorType, body: b.body, xrayErrorCause: req.headers['lambda-runtime-function-xray-error-cause'] ? true : undefined });
         reply(res, 202, '{"status":"OK"}');
         this.checkInvokeDone(env);
@@ -967,7 +982,7 @@ class Emulator {
         };
         const r = await this.invoke({ payload: b.body, clientContext, trace, stream, source: 'invoke' });
         if (streamStarted) return;
-        const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart) };
+        const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart), 'X-Emu-Duration-Ms': String(r.durationMs) };
         if (r.functionError) h['X-Amz-Function-Error'] = r.functionError;
         if (r.errorType) h['X-Emu-Error-Type'] = r.errorType;
         if (r.contentType) h['Content-Type'] = r.contentType;

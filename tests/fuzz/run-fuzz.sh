@@ -14,11 +14,11 @@ CLANG=${CLANG:-clang}
 mkdir -p "$OUT/obj" "$OUT/work"
 CFLAGS=(-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla)
 SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
-# Only what the targets need: the promote engine, the bounded buffer and log, and the proxy's
+# Only what the targets need: the promote engine, extension/base (buf, log, hex, ...), and the proxy's
 # relay without its socket layer (fuzz_http1 stubs proxy/conn.c). Linked from an archive, so
 # each target pulls in only the objects it uses.
 SRCS=()
-for s in promote/*.c extension/base/buf.c extension/base/log.c proxy/http1.c proxy/nextbuf.c \
+for s in promote/*.c extension/base/*.c proxy/http1.c proxy/nextbuf.c \
     proxy/relay.c; do
     [ "$s" = promote/cli.c ] || SRCS+=("$s")
 done

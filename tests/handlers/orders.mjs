@@ -2,7 +2,8 @@
 // received (HANDLER_EVENTS_OUT, one JSON line per invocation) so tests can check what tracebridge
 // delivered, and makes a child span "business_logic" under the instrumentation's handler span.
 // Mode: event.mode, else the JSON body of the first SQS/SNS record's "mode", else HANDLER_MODE:
-//   ok | error (throws) | timeout (sleeps past any timeout) | crash (process.exit(3))
+//   ok | error (throws; event.errorBytes: message length) | timeout (sleeps past any timeout) |
+//   crash (process.exit(3); mid-stream for `stream`)
 // `handler` answers buffered; `stream` streams its answer (awslambda.streamifyResponse).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +40,7 @@ function record(event, context, extra = {}) {
         clientContext: context.clientContext ?? null,
         xrayEnv: process.env._X_AMZN_TRACE_ID ?? null,
         runtimeApi: process.env.AWS_LAMBDA_RUNTIME_API,
+        at: Date.now(),
         activeSpan: sc ? { traceId: sc.traceId, spanId: sc.spanId } : null,
         ...extra,
     }) + '\n');
@@ -51,7 +53,8 @@ async function businessLogic(event, mode) {
         try {
             span.setAttribute('orders.count', Array.isArray(event?.Records) ? event.Records.length : 1);
             await sleep(Number(process.env.HANDLER_WORK_MS ?? 15));
-            if (mode === 'error') throw new Error('order validation failed');
+            // errorBytes: a long message, so the runtime's X-Ray error-cause header gets that big.
+            if (mode === 'error') throw new Error(event?.errorBytes ? 'E'.repeat(Number(event.errorBytes)) : 'order validation failed');
             if (mode === 'timeout') await sleep(10 * 60 * 1000);
             if (mode === 'crash') process.exit(3);
             const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
@@ -91,6 +94,7 @@ export const stream = awslambda.streamifyResponse(async (event, responseStream, 
                 responseStream.write(String.fromCharCode(97 + (i % 26)).repeat(size - 1) + '\n');
                 await sleep(Number(event?.gapMs ?? 20));
                 if (mode === 'error' && i === 1) throw new Error('stream broke');
+                if (mode === 'crash' && i === 1) process.exit(3);
             }
         } catch (err) {
             span.recordException(err);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "extension/base/buf.h"
 
@@ -88,6 +89,60 @@ static __attribute__((unused)) const char *fake_req_header(const struct fake_req
         p = eol + 2;
     }
     return NULL;
+}
+
+/* Copies header `name` of rq into out (cap bytes incl. NUL; "" when absent). */
+static __attribute__((unused)) void fake_req_copy_header(const struct fake_req *rq,
+                                                         const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *v = fake_req_header(rq, name, &n);
+
+    snprintf(out, cap, "%.*s", v ? (int)(n < cap ? n : cap - 1) : 0, v ? v : "");
+}
+
+/* Appends rq's body to out, gunzipped when it came with Content-Encoding: gzip. */
+static __attribute__((unused)) void fake_req_body_decoded(const struct fake_req *rq,
+                                                          struct buf *out)
+{
+    char enc[32];
+    z_stream zs;
+    char tmp[65536];
+    int rc;
+
+    fake_req_copy_header(rq, "Content-Encoding", enc, sizeof(enc));
+    if (strcmp(enc, "gzip") != 0) {
+        buf_append(out, rq->body.data, rq->body.len);
+        return;
+    }
+    memset(&zs, 0, sizeof(zs));
+    inflateInit2(&zs, 15 + 16);
+    zs.next_in = (Bytef *)rq->body.data;
+    zs.avail_in = (uInt)rq->body.len;
+    do {
+        zs.next_out = (Bytef *)tmp;
+        zs.avail_out = sizeof(tmp);
+        rc = inflate(&zs, Z_NO_FLUSH);
+        buf_append(out, tmp, sizeof(tmp) - zs.avail_out);
+    } while (rc == Z_OK);
+    inflateEnd(&zs);
+}
+
+/* A loopback port that was free a moment ago (for a server the test starts, or for nothing to
+ * listen on). */
+static __attribute__((unused)) int fake_free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int port;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&a, sizeof(a));
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
 }
 
 static void fake_send_all(int fd, const void *p, size_t n)

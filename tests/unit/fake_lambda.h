@@ -57,14 +57,6 @@ struct fake_otlp {
     int accepted;
 };
 
-static void fl_copy_hdr(const struct fake_req *rq, const char *name, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *v = fake_req_header(rq, name, &n);
-
-    snprintf(out, cap, "%.*s", v ? (int)(n < cap ? n : cap - 1) : 0, v ? v : "");
-}
-
 static void fl_ext(struct fake_lambda *fl, const struct fake_req *rq, struct fake_resp *rs)
 {
     struct stat st;
@@ -221,27 +213,6 @@ static __attribute__((unused)) bool fl_wait_ext_next(struct fake_lambda *fl, int
 
 /* ---- OTLP backend ---- */
 
-#include <zlib.h>
-
-static void fo_gunzip(const struct buf *in, struct buf *out)
-{
-    z_stream zs;
-    char tmp[65536];
-    int rc;
-
-    memset(&zs, 0, sizeof(zs));
-    inflateInit2(&zs, 15 + 16);
-    zs.next_in = (Bytef *)in->data;
-    zs.avail_in = (uInt)in->len;
-    do {
-        zs.next_out = (Bytef *)tmp;
-        zs.avail_out = sizeof(tmp);
-        rc = inflate(&zs, Z_NO_FLUSH);
-        buf_append(out, tmp, sizeof(tmp) - zs.avail_out);
-    } while (rc == Z_OK);
-    inflateEnd(&zs);
-}
-
 static void fo_handler(void *arg, const struct fake_req *rq, struct fake_resp *rs)
 {
     struct fake_otlp *fo = arg;
@@ -264,14 +235,11 @@ static void fo_handler(void *arg, const struct fake_req *rq, struct fake_resp *r
     pthread_mutex_lock(&fo->mu);
     if (fo->accepted < FL_MAX) {
         int k = fo->accepted++;
-        fl_copy_hdr(rq, "Content-Type", fo->ctype[k], sizeof(fo->ctype[k]));
-        fl_copy_hdr(rq, "Content-Encoding", fo->cenc[k], sizeof(fo->cenc[k]));
-        fl_copy_hdr(rq, "Authorization", fo->auth[k], sizeof(fo->auth[k]));
+        fake_req_copy_header(rq, "Content-Type", fo->ctype[k], sizeof(fo->ctype[k]));
+        fake_req_copy_header(rq, "Content-Encoding", fo->cenc[k], sizeof(fo->cenc[k]));
+        fake_req_copy_header(rq, "Authorization", fo->auth[k], sizeof(fo->auth[k]));
         buf_init(&fo->bodies[k], 64 << 20);
-        if (strcmp(fo->cenc[k], "gzip") == 0)
-            fo_gunzip(&rq->body, &fo->bodies[k]);
-        else
-            buf_append(&fo->bodies[k], rq->body.data, rq->body.len);
+        fake_req_body_decoded(rq, &fo->bodies[k]);
     }
     pthread_mutex_unlock(&fo->mu);
     buf_append_str(&rs->headers, "Content-Type: application/x-protobuf\r\n");
@@ -438,21 +406,6 @@ static __attribute__((unused)) void binary_path(const char *argv0, char *out, si
     snprintf(out, cap, "%.*s/../tracebridge", dir, slash ? argv0 : ".");
 }
 
-static __attribute__((unused)) int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* Starts the daemon with env (NULL-terminated "K=V" list added to a clean environment);
  * its stderr goes to log_path. */
 static __attribute__((unused)) pid_t spawn_daemon(const char *bin, char *const *env,
@@ -495,6 +448,84 @@ static __attribute__((unused)) uint64_t epoch_ms_now(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the whole rig: the fakes and the real daemon ---- */
+
+struct fl_rig {
+    struct fake_lambda fl;
+    struct fake_otlp fo;
+    pid_t pid;
+    int proxy_port;
+    char ready[128];
+    char log[128];
+};
+
+/* Starts the fake Lambda, the fake backend and bin with the environment every daemon test
+ * needs (Runtime API, a free proxy port, the ready file, the OTLP endpoint: the fake backend
+ * when endpoint is NULL; function name, region, debug logs), then extra (NULL-terminated
+ * "K=V"; a name given twice keeps the first). Files: /tmp/<tag>-<pid>.{ready,log}. */
+static __attribute__((unused)) void fl_rig_start(struct fl_rig *r, const char *bin, const char *tag,
+                                                 const char *endpoint, const char *const *extra)
+{
+    char *env[40];
+    char buf[4][256];
+    int n = 0;
+
+    snprintf(r->ready, sizeof(r->ready), "/tmp/%s-%d.ready", tag, (int)getpid());
+    snprintf(r->log, sizeof(r->log), "/tmp/%s-%d.log", tag, (int)getpid());
+    unlink(r->ready);
+    fl_start(&r->fl, r->ready);
+    fo_start(&r->fo);
+    r->proxy_port = fake_free_port();
+    snprintf(buf[0], 256, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", r->fl.http->port);
+    snprintf(buf[1], 256, "TRACEBRIDGE_PROXY_PORT=%d", r->proxy_port);
+    snprintf(buf[2], 256, "TRACEBRIDGE_READY_FILE=%s", r->ready);
+    if (endpoint)
+        snprintf(buf[3], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=%s", endpoint);
+    else
+        snprintf(buf[3], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r->fo.http->port);
+    for (int k = 0; k < 4; k++)
+        env[n++] = buf[k];
+    env[n++] = "AWS_LAMBDA_FUNCTION_NAME=orders";
+    env[n++] = "AWS_REGION=eu-west-1";
+    env[n++] = "TRACEBRIDGE_LOG_LEVEL=debug";
+    for (int i = 0; extra && extra[i] && n < 39; i++)
+        env[n++] = (char *)extra[i];
+    env[n] = NULL;
+    r->pid = spawn_daemon(bin, env, r->log);
+}
+
+/* Sends SHUTDOWN (reason), waits for the daemon and stops the fakes; its exit code or -1. */
+static __attribute__((unused)) int fl_rig_stop(struct fl_rig *r, const char *reason)
+{
+    int code;
+
+    fl_shutdown(&r->fl, reason, epoch_ms_now() + 2000);
+    code = wait_exit(r->pid, 4000);
+    fl_stop(&r->fl);
+    fo_stop(&r->fo);
+    return code;
+}
+
+/* Prints the daemon log's last lines as TAP comments (after a failure). */
+static __attribute__((unused)) void fl_rig_dump_log(const struct fl_rig *r, int lines)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof(cmd), "sed 's/^/#   /' %s | tail -%d", r->log, lines);
+    if (system(cmd) != 0)
+        printf("# (no log)\n");
+}
+
+/* A span's string attribute, or NULL. */
+static __attribute__((unused)) const char *fo_attr_str(const fo_span *s, const char *key)
+{
+    const Opentelemetry__Proto__Common__V1__AnyValue *v = fo_attr(s, key);
+
+    return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+               ? v->string_value
+               : NULL;
 }
 
 #endif

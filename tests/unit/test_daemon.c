@@ -17,74 +17,27 @@ static const char sqs_event[] =
     "\"eventSourceARN\":\"arn:aws:sqs:eu-west-1:123456789012:orders\",\"awsRegion\":\"eu-west-1\"}]"
     "}";
 
-struct rig {
-    struct fake_lambda fl;
-    struct fake_otlp fo;
-    pid_t pid;
-    int proxy_port;
-    char ready[128];
-    char log[128];
-};
-
 static char bin[512];
 
-static void rig_start(struct rig *r, const char *const *extra)
+/* The receiver stays off here: test_daemon_modes.c covers it. */
+static void rig_start(struct fl_rig *r, const char *const *extra)
 {
-    char *env[40];
-    char buf[16][256];
-    int n = 0, k = 0;
+    const char *env[32] = {"TRACEBRIDGE_OTLP_LISTEN=off"};
+    int n = 1;
 
-    snprintf(r->ready, sizeof(r->ready), "/tmp/tb-test-%d.ready", (int)getpid());
-    snprintf(r->log, sizeof(r->log), "/tmp/tb-test-%d.log", (int)getpid());
-    unlink(r->ready);
-    fl_start(&r->fl, r->ready);
-    fo_start(&r->fo);
-    r->proxy_port = free_port();
-    snprintf(buf[k], 256, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", r->fl.http->port);
-    env[n++] = buf[k++];
-    snprintf(buf[k], 256, "TRACEBRIDGE_PROXY_PORT=%d", r->proxy_port);
-    env[n++] = buf[k++];
-    snprintf(buf[k], 256, "TRACEBRIDGE_READY_FILE=%s", r->ready);
-    env[n++] = buf[k++];
-    snprintf(buf[k], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r->fo.http->port);
-    env[n++] = buf[k++];
-    env[n++] = "TRACEBRIDGE_OTLP_LISTEN=off";
-    env[n++] = "AWS_LAMBDA_FUNCTION_NAME=orders";
-    env[n++] = "AWS_REGION=eu-west-1";
-    env[n++] = "TRACEBRIDGE_LOG_LEVEL=debug";
-    for (int i = 0; extra && extra[i]; i++)
-        env[n++] = (char *)extra[i];
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        env[n++] = extra[i];
     env[n] = NULL;
-    r->pid = spawn_daemon(bin, env, r->log);
+    fl_rig_start(r, bin, "tb-test", NULL, env);
 }
 
-static bool rig_registered(struct rig *r)
+static bool rig_registered(struct fl_rig *r)
 {
     return fl_wait_ext_next(&r->fl, 1, 3000);
 }
 
-static int rig_stop(struct rig *r, const char *reason)
-{
-    int code;
-
-    fl_shutdown(&r->fl, reason, epoch_ms_now() + 2000);
-    code = wait_exit(r->pid, 4000);
-    fl_stop(&r->fl);
-    fo_stop(&r->fo);
-    return code;
-}
-
-static void dump_log(struct rig *r)
-{
-    char cmd[256];
-
-    snprintf(cmd, sizeof(cmd), "sed 's/^/#   /' %s | tail -20", r->log);
-    if (system(cmd) != 0)
-        return;
-}
-
 /* The runtime's part of one invocation: GET /next through the proxy. */
-static int runtime_next(struct rig *r, struct rt_resp *resp)
+static int runtime_next(struct fl_rig *r, struct rt_resp *resp)
 {
     int fd = rt_connect(r->proxy_port);
 
@@ -131,16 +84,7 @@ static void hex(const ProtobufCBinaryData *b, char *out)
     out[2 * b->len] = '\0';
 }
 
-static const char *attr_str(const fo_span *s, const char *k)
-{
-    const Opentelemetry__Proto__Common__V1__AnyValue *v = fo_attr(s, k);
-
-    return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
-               ? v->string_value
-               : NULL;
-}
-
-static void wait_accepted(struct rig *r, int n, int ms)
+static void wait_accepted(struct fl_rig *r, int n, int ms)
 {
     uint64_t end = fake_now_ms() + (uint64_t)ms;
 
@@ -150,7 +94,7 @@ static void wait_accepted(struct rig *r, int n, int ms)
 
 /* ---- scenarios ---- */
 
-static void check_sqs_span(struct tap *t, struct rig *r, const char *our_sid)
+static void check_sqs_span(struct tap *t, struct fl_rig *r, const char *our_sid)
 {
     fo_request *req = NULL;
     const fo_span *s = fo_find(&r->fo, "process orders", &req);
@@ -167,12 +111,12 @@ static void check_sqs_span(struct tap *t, struct rig *r, const char *our_sid)
     is_str(t, psid, PSPAN, "parent = the producer's span");
     is_str(t, sid, our_sid, "the handler's parent-id is this span");
     is_int(t, s->kind, 5, "kind CONSUMER");
-    is_str(t, attr_str(s, "messaging.system"), "aws_sqs", "messaging.system");
-    is_str(t, attr_str(s, "messaging.destination.name"), "orders", "messaging.destination.name");
-    is_str(t, attr_str(s, "messaging.message.id"), "m-1", "single record: messaging.message.id");
-    is_str(t, attr_str(s, "faas.invocation_id"), "r-1", "faas.invocation_id");
-    is_str(t, attr_str(s, "faas.trigger"), "pubsub", "faas.trigger");
-    is_str(t, attr_str(s, "cloud.account.id"), "123456789012", "cloud.account.id from register");
+    is_str(t, fo_attr_str(s, "messaging.system"), "aws_sqs", "messaging.system");
+    is_str(t, fo_attr_str(s, "messaging.destination.name"), "orders", "messaging.destination.name");
+    is_str(t, fo_attr_str(s, "messaging.message.id"), "m-1", "single record: messaging.message.id");
+    is_str(t, fo_attr_str(s, "faas.invocation_id"), "r-1", "faas.invocation_id");
+    is_str(t, fo_attr_str(s, "faas.trigger"), "pubsub", "faas.trigger");
+    is_str(t, fo_attr_str(s, "cloud.account.id"), "123456789012", "cloud.account.id from register");
     cold = fo_attr(s, "faas.coldstart");
     ok(t, cold && cold->bool_value, "faas.coldstart on the first invocation");
     ok(t, s->n_links >= 1, "links: record context and Lambda X-Ray (%zu)", s->n_links);
@@ -193,7 +137,7 @@ static void check_sqs_span(struct tap *t, struct rig *r, const char *our_sid)
 static void scenario_end_mode(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rt_resp resp;
     char tid[33] = "", sid[17] = "";
     char line[64] = "";
@@ -234,17 +178,17 @@ static void scenario_end_mode(struct tap *t)
     is_str(t, r.fo.ctype[0], "application/x-protobuf", "protobuf content type");
     check_sqs_span(t, &r, sid);
     close(fd);
-    is_int(t, rig_stop(&r, "spindown"), 0, "exit 0 after SHUTDOWN");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0 after SHUTDOWN");
     ok(t, access(r.ready, F_OK) != 0, "ready file removed at exit");
     if (t->failed)
-        dump_log(&r);
+        fl_rig_dump_log(&r, 20);
     fo_release(&r.fo);
 }
 
 static void scenario_error_timeout_bypass(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=invoke", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rt_resp resp;
     int fd;
     fo_request *req = NULL;
@@ -280,7 +224,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
     fl_invoke(&r.fl, "r-4", "", epoch_ms_now() + 10000, true, false);
     ok(t, fl_wait_ext_next(&r.fl, 4, 3000), "next after the bypassed INVOKE");
     close(fd);
-    is_int(t, rig_stop(&r, "spindown"), 0, "exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
 
     s = fo_find(&r.fo, "orders", &req);
     (void)s;
@@ -296,8 +240,8 @@ static void scenario_error_timeout_bypass(struct tap *t)
                     q->resource_spans[a]->scope_spans[0];
                 for (size_t c = 0; c < ss->n_spans; c++) {
                     const fo_span *x = ss->spans[c];
-                    const char *rid = attr_str(x, "faas.invocation_id");
-                    const char *outcome = attr_str(x, "tracebridge.invocation.outcome");
+                    const char *rid = fo_attr_str(x, "faas.invocation_id");
+                    const char *outcome = fo_attr_str(x, "tracebridge.invocation.outcome");
                     if (rid && strcmp(rid, "r-2") == 0 && x->status && x->status->code == 2 &&
                         x->n_events == 1 && strcmp(x->events[0]->name, "exception") == 0)
                         errors++;
@@ -332,7 +276,7 @@ static void scenario_error_timeout_bypass(struct tap *t)
         is_int(t, bypass, 1, "r-4: bypass span from the INVOKE event");
     }
     if (t->failed)
-        dump_log(&r);
+        fl_rig_dump_log(&r, 20);
     fo_release(&r.fo);
 }
 
@@ -341,7 +285,7 @@ static void scenario_backend_faults(struct tap *t)
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", "TRACEBRIDGE_MAX_FLUSH_MS=200",
                            "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
                            "OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20s3cret", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rt_resp resp;
     uint64_t responded;
     int fd;
@@ -362,7 +306,7 @@ static void scenario_backend_faults(struct tap *t)
        (unsigned long long)(r.fl.ext_next_at[1] - responded));
     is_int(t, r.fo.accepted, 0, "nothing accepted yet");
     close(fd);
-    is_int(t, rig_stop(&r, "spindown"), 0, "exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
     is_int(t, r.fo.accepted, 1, "the span stayed buffered and went out at SHUTDOWN");
     ok(t, r.fo.accepted >= 1 && r.fo.req_at[1] - r.fo.req_at[0] >= 990,
        "the retry honoured Retry-After (%llu ms)",
@@ -373,7 +317,7 @@ static void scenario_backend_faults(struct tap *t)
     snprintf(cmd, sizeof(cmd), "grep -q s3cret %s", r.log);
     ok(t, system(cmd) != 0, "the header value never appears in the log");
     if (t->failed)
-        dump_log(&r);
+        fl_rig_dump_log(&r, 20);
     fo_release(&r.fo);
 }
 
@@ -381,7 +325,7 @@ static void scenario_slow_backend_json(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", "TRACEBRIDGE_MAX_FLUSH_MS=100",
                            "OTEL_EXPORTER_OTLP_PROTOCOL=http/json", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rt_resp resp;
     uint64_t responded;
     int fd;
@@ -399,20 +343,20 @@ static void scenario_slow_backend_json(struct tap *t)
        "a 1.5 s backend held /event/next at most ~max flush (%llu ms)",
        (unsigned long long)(r.fl.ext_next_at[1] - responded));
     close(fd);
-    is_int(t, rig_stop(&r, "spindown"), 0, "exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
     is_int(t, r.fo.accepted, 1, "the slow request completed");
     is_str(t, r.fo.ctype[0], "application/json", "JSON content type");
     ok(t, r.fo.accepted && r.fo.bodies[0].data && strstr(r.fo.bodies[0].data, "\"resourceSpans\""),
        "OTLP/JSON body");
     if (t->failed)
-        dump_log(&r);
+        fl_rig_dump_log(&r, 20);
     fo_release(&r.fo);
 }
 
 static void scenario_managed_instances(struct tap *t)
 {
     const char *extra[] = {"AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rt_resp resp;
     int fd1, fd2;
 
@@ -431,10 +375,10 @@ static void scenario_managed_instances(struct tap *t)
     ok(t, r.fo.accepted >= 1, "LMI: spans exported without INVOKE events (periodic flush)");
     close(fd1);
     close(fd2);
-    is_int(t, rig_stop(&r, "spindown"), 0, "exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "exit 0");
     is_int(t, fo_count_spans(&r.fo), 2, "LMI: two concurrent invocations, two spans");
     if (t->failed)
-        dump_log(&r);
+        fl_rig_dump_log(&r, 20);
     fo_release(&r.fo);
 }
 

@@ -6,92 +6,19 @@
 #include "extension/otlp.h"
 #include "tests/unit/fake_lambda.h"
 #include "tests/unit/tap.h"
-
-struct rig {
-    struct fake_lambda fl;
-    struct fake_otlp fo;
-    pid_t pid;
-    int proxy_port;
-    char ready[128];
-    char log[128];
-};
+#include "tests/unit/test_util.h"
 
 static char bin[512];
 
-/* endpoint NULL: the fake backend. */
-static void rig_start(struct rig *r, const char *const *extra, const char *endpoint)
+static void rig_done(struct tap *t, struct fl_rig *r, int failed_before)
 {
-    char *env[40];
-    char buf[8][256];
-    int n = 0, k = 0;
-
-    snprintf(r->ready, sizeof(r->ready), "/tmp/tb-test-modes-%d.ready", (int)getpid());
-    snprintf(r->log, sizeof(r->log), "/tmp/tb-test-modes-%d.log", (int)getpid());
-    unlink(r->ready);
-    fl_start(&r->fl, r->ready);
-    fo_start(&r->fo);
-    r->proxy_port = free_port();
-    snprintf(buf[k], 256, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", r->fl.http->port);
-    env[n++] = buf[k++];
-    snprintf(buf[k], 256, "TRACEBRIDGE_PROXY_PORT=%d", r->proxy_port);
-    env[n++] = buf[k++];
-    snprintf(buf[k], 256, "TRACEBRIDGE_READY_FILE=%s", r->ready);
-    env[n++] = buf[k++];
-    if (endpoint)
-        snprintf(buf[k], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=%s", endpoint);
-    else
-        snprintf(buf[k], 256, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", r->fo.http->port);
-    env[n++] = buf[k++];
-    env[n++] = "AWS_LAMBDA_FUNCTION_NAME=orders";
-    env[n++] = "AWS_REGION=eu-west-1";
-    env[n++] = "TRACEBRIDGE_LOG_LEVEL=debug";
-    for (int i = 0; extra && extra[i]; i++)
-        env[n++] = (char *)extra[i];
-    env[n] = NULL;
-    r->pid = spawn_daemon(bin, env, r->log);
-}
-
-static int rig_stop(struct rig *r)
-{
-    int code;
-
-    fl_shutdown(&r->fl, "spindown", epoch_ms_now() + 2000);
-    code = wait_exit(r->pid, 4000);
-    fl_stop(&r->fl);
-    fo_stop(&r->fo);
-    return code;
-}
-
-static void rig_done(struct tap *t, struct rig *r, int failed_before)
-{
-    char cmd[256];
-
-    if (t->failed > failed_before) {
-        snprintf(cmd, sizeof(cmd), "sed 's/^/#   /' %s | tail -25", r->log);
-        if (system(cmd) != 0)
-            printf("# (no log)\n");
-    }
+    if (t->failed > failed_before)
+        fl_rig_dump_log(r, 25);
     fo_release(&r->fo);
     unlink(r->log);
 }
 
-static int log_count(struct rig *r, const char *needle)
-{
-    char cmd[512];
-    char out[32] = "0";
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", needle, r->log);
-    p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(out, sizeof(out), p))
-            out[0] = '\0';
-        pclose(p);
-    }
-    return atoi(out);
-}
-
-static int runtime_next(struct rig *r)
+static int runtime_next(struct fl_rig *r)
 {
     struct rt_resp resp;
     int fd = rt_connect(r->proxy_port);
@@ -155,17 +82,8 @@ static int raw_call(int fd, const void *req, size_t n)
     return atoi(head + 9);
 }
 
-static const char *attr_s(const fo_span *s, const char *k)
-{
-    const Opentelemetry__Proto__Common__V1__AnyValue *v = fo_attr(s, k);
-
-    return v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
-               ? v->string_value
-               : NULL;
-}
-
 /* Calls fn on every span the backend accepted, with the index of its request. */
-static void each_span(struct rig *r, void (*fn)(void *arg, int req, const fo_span *s), void *arg)
+static void each_span(struct fl_rig *r, void (*fn)(void *arg, int req, const fo_span *s), void *arg)
 {
     for (int i = 0; i < r->fo.accepted; i++) {
         fo_request *q = fo_decode(&r->fo, i);
@@ -191,7 +109,7 @@ struct rid_count {
 static void count_rid(void *arg, int req, const fo_span *s)
 {
     struct rid_count *c = arg;
-    const char *rid = attr_s(s, "faas.invocation_id");
+    const char *rid = fo_attr_str(s, "faas.invocation_id");
 
     for (int i = 0; rid && i < 16; i++) {
         if (strcmp(c->rid[i], rid) == 0) {
@@ -205,7 +123,7 @@ static void count_rid(void *arg, int req, const fo_span *s)
 
 /* One invocation: the handler takes handler_ms; returns whether /event/next (call number
  * next_no) came before the response (the invoke-mode behaviour) — or -1 on failure. */
-static int one_invocation(struct rig *r, const char *rid, int next_no, int handler_ms)
+static int one_invocation(struct fl_rig *r, const char *rid, int next_no, int handler_ms)
 {
     int fd;
     uint64_t responded;
@@ -231,12 +149,12 @@ static int one_invocation(struct rig *r, const char *rid, int next_no, int handl
 static void scenario_adaptive(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=adaptive", "TRACEBRIDGE_OTLP_LISTEN=off", NULL};
-    struct rig r;
+    struct fl_rig r;
     int f0 = t->failed;
     int modes[8];
     char rid[16];
 
-    rig_start(&r, extra, NULL);
+    fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "adaptive: registered");
     /* Back to back: INVOKEs 2, 3 and 4 come < 2 s after the previous one; the 4th switches. */
     for (int i = 0; i < 6; i++) {
@@ -249,14 +167,14 @@ static void scenario_adaptive(struct tap *t)
     ok(t, modes[3] == 1 && modes[4] == 1 && modes[5] == 1,
        "adaptive: frequent invocations switch to invoke mode (next before the response: %d %d %d)",
        modes[3], modes[4], modes[5]);
-    is_int(t, log_count(&r, "invocations are frequent"), 1,
+    is_int(t, file_count_lines(r.log, "invocations are frequent"), 1,
            "adaptive: one log line for the switch");
     usleep(2200 * 1000);
     modes[6] = one_invocation(&r, "a-6", 8, 150);
     is_int(t, modes[6], 0, "adaptive: after a pause, back to end mode");
-    is_int(t, log_count(&r, "invocations are rare"), 1,
+    is_int(t, file_count_lines(r.log, "invocations are rare"), 1,
            "adaptive: one log line for the switch back");
-    is_int(t, rig_stop(&r), 0, "adaptive: exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "adaptive: exit 0");
     {
         struct rid_count c;
         int once = 0;
@@ -276,13 +194,13 @@ static void scenario_adaptive(struct tap *t)
 static void scenario_sigterm(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=invoke", "TRACEBRIDGE_OTLP_LISTEN=off", NULL};
-    struct rig r;
+    struct fl_rig r;
     int f0 = t->failed;
     int fd;
     uint64_t t0;
     int code;
 
-    rig_start(&r, extra, NULL);
+    fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "SIGTERM: registered");
     fl_invoke(&r.fl, "s-1", "{}", epoch_ms_now() + 10000, true, true);
     fd = runtime_next(&r);
@@ -315,7 +233,7 @@ struct exc_found {
 static void find_exc(void *arg, int req, const fo_span *s)
 {
     struct exc_found *e = arg;
-    const char *rid = attr_s(s, "faas.invocation_id");
+    const char *rid = fo_attr_str(s, "faas.invocation_id");
 
     (void)req;
     if (!rid || strcmp(rid, "st-1") != 0 || s->n_events != 1)
@@ -345,20 +263,20 @@ static void scenario_streaming_error(struct tap *t)
         "Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n"
         "Lambda-Runtime-Function-Error-Body: "
         "eyJlcnJvck1lc3NhZ2UiOiJzdHJlYW0gYnJva2UiLCJlcnJvclR5cGUiOiJFcnJvciJ9\r\n\r\n";
-    struct rig r;
+    struct fl_rig r;
     struct exc_found e;
     int f0 = t->failed;
     int fd;
 
     memset(&e, 0, sizeof(e));
-    rig_start(&r, extra, NULL);
+    fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "streaming: registered");
     fl_invoke(&r.fl, "st-1", "{}", epoch_ms_now() + 10000, true, true);
     fd = runtime_next(&r);
     is_int(t, raw_call(fd, req, strlen(req)), 202, "streaming: response with trailers relayed");
     close(fd);
     ok(t, fl_wait_ext_next(&r.fl, 2, 3000), "streaming: next after the stream ended");
-    is_int(t, rig_stop(&r), 0, "streaming: exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "streaming: exit 0");
     is_int(t, r.fl.responses, 1, "streaming: the fake Lambda got the response");
     each_span(&r, find_exc, &e);
     ok(t, e.found && e.status == 2, "streaming: span ERROR with an exception event");
@@ -380,7 +298,8 @@ static void find_both(void *arg, int req, const fo_span *s)
 
     if (!strcmp(s->name, "handler-work"))
         b->handler_req = req;
-    if (attr_s(s, "faas.invocation_id") && !strcmp(attr_s(s, "faas.invocation_id"), "rc-1"))
+    if (fo_attr_str(s, "faas.invocation_id") &&
+        !strcmp(fo_attr_str(s, "faas.invocation_id"), "rc-1"))
         b->own_req = req;
 }
 
@@ -412,11 +331,11 @@ static void scenario_receiver(struct tap *t)
 {
     char listen[64];
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", listen, NULL};
-    struct rig r;
+    struct fl_rig r;
     struct both b = {-1, -1};
     struct buf payload, req;
     int f0 = t->failed;
-    int rport = free_port();
+    int rport = fake_free_port();
     int fd, cfd;
 
     snprintf(listen, sizeof(listen), "TRACEBRIDGE_OTLP_LISTEN=127.0.0.1:%d", rport);
@@ -428,7 +347,7 @@ static void scenario_receiver(struct tap *t)
                 "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
                 payload.len);
     buf_append(&req, payload.data, payload.len);
-    rig_start(&r, extra, NULL);
+    fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "receiver: registered");
     fl_invoke(&r.fl, "rc-1", "{}", epoch_ms_now() + 10000, true, true);
     fd = runtime_next(&r);
@@ -441,7 +360,7 @@ static void scenario_receiver(struct tap *t)
     runtime_respond(fd, "rc-1");
     close(fd);
     ok(t, fl_wait_ext_next(&r.fl, 2, 3000), "receiver: next after the end flush");
-    is_int(t, rig_stop(&r), 0, "receiver: exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "receiver: exit 0");
     each_span(&r, find_both, &b);
     ok(t, b.own_req >= 0 && b.own_req == b.handler_req,
        "receiver: the handler's span and tracebridge's own left in the same export (%d, %d)",
@@ -460,23 +379,23 @@ static void scenario_self_loop(struct tap *t, const char *host)
 {
     char listen[64], endpoint[96];
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", listen, NULL};
-    struct rig r;
+    struct fl_rig r;
     int f0 = t->failed;
-    int rport = free_port();
+    int rport = fake_free_port();
     int fd;
 
     snprintf(listen, sizeof(listen), "TRACEBRIDGE_OTLP_LISTEN=127.0.0.1:%d", rport);
     snprintf(endpoint, sizeof(endpoint), "http://%s:%d", host, rport);
-    rig_start(&r, extra, endpoint);
+    fl_rig_start(&r, bin, "tb-test-modes", endpoint, extra);
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "self-loop (%s): registered", host);
     fl_invoke(&r.fl, "sl-1", "{}", epoch_ms_now() + 10000, true, true);
     fd = runtime_next(&r);
     runtime_respond(fd, "sl-1");
     close(fd);
     ok(t, fl_wait_ext_next(&r.fl, 2, 3000), "self-loop (%s): the invocation completes", host);
-    is_int(t, rig_stop(&r), 0, "self-loop (%s): exit 0", host);
-    is_int(t, log_count(&r, "own receiver"), 1, "self-loop (%s): one warning", host);
-    is_int(t, log_count(&r, "shutdown: 0 spans exported, 1 left unsent"), 1,
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "self-loop (%s): exit 0", host);
+    is_int(t, file_count_lines(r.log, "own receiver"), 1, "self-loop (%s): one warning", host);
+    is_int(t, file_count_lines(r.log, "shutdown: 0 spans exported, 1 left unsent"), 1,
            "self-loop (%s): the span was made but never sent to ourselves", host);
     rig_done(t, &r, f0);
 }
@@ -487,14 +406,14 @@ static void scenario_no_duplicates(struct tap *t)
 {
     const char *extra[] = {"TRACEBRIDGE_FLUSH=end", "TRACEBRIDGE_MAX_FLUSH_MS=50",
                            "TRACEBRIDGE_OTLP_LISTEN=off", NULL};
-    struct rig r;
+    struct fl_rig r;
     struct rid_count c;
     int f0 = t->failed;
     int once = 0;
     bool serial = true;
 
     memset(&c, 0, sizeof(c));
-    rig_start(&r, extra, NULL);
+    fl_rig_start(&r, bin, "tb-test-modes", NULL, extra);
     r.fo.delay_ms = 300; /* every export outlives the 50 ms wait before /event/next */
     ok(t, fl_wait_ext_next(&r.fl, 1, 3000), "overlap: registered");
     for (int i = 0; i < 6; i++) {
@@ -503,7 +422,7 @@ static void scenario_no_duplicates(struct tap *t)
             break;
     }
     ok(t, r.fl.n_ext_next >= 7, "overlap: six invocations done while exports were running");
-    is_int(t, rig_stop(&r), 0, "overlap: exit 0");
+    is_int(t, fl_rig_stop(&r, "spindown"), 0, "overlap: exit 0");
     each_span(&r, count_rid, &c);
     for (int i = 0; i < 6; i++)
         once += c.n[i] == 1;

@@ -3,7 +3,6 @@
  * HTTP-date), deadlines, gzip and JSON bodies, header decoding and secrecy, and one request in
  * flight at a time (no entry in two exports). Also the HTTP-date parser on its own. */
 #include <signal.h>
-#include <zlib.h>
 
 #include "extension/exporter.h"
 #include "extension/httpdate.h"
@@ -11,6 +10,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/fake_http.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define MAXREQ 32
 
@@ -33,33 +33,6 @@ struct backend {
     char tenant[MAXREQ][64];
 };
 
-static void copy_hdr(const struct fake_req *rq, const char *name, char *out, size_t cap)
-{
-    size_t n = 0;
-    const char *v = fake_req_header(rq, name, &n);
-
-    snprintf(out, cap, "%.*s", v ? (int)(n < cap ? n : cap - 1) : 0, v ? v : "");
-}
-
-static void gunzip(const struct buf *in, struct buf *out)
-{
-    z_stream zs;
-    char tmp[65536];
-    int rc;
-
-    memset(&zs, 0, sizeof(zs));
-    inflateInit2(&zs, 15 + 16);
-    zs.next_in = (Bytef *)in->data;
-    zs.avail_in = (uInt)in->len;
-    do {
-        zs.next_out = (Bytef *)tmp;
-        zs.avail_out = sizeof(tmp);
-        rc = inflate(&zs, Z_NO_FLUSH);
-        buf_append(out, tmp, sizeof(tmp) - zs.avail_out);
-    } while (rc == Z_OK);
-    inflateEnd(&zs);
-}
-
 static void backend_handler(void *arg, const struct fake_req *rq, struct fake_resp *rs)
 {
     struct backend *b = arg;
@@ -72,15 +45,12 @@ static void backend_handler(void *arg, const struct fake_req *rq, struct fake_re
         b->max_in_flight = b->in_flight;
     if (i < MAXREQ) {
         b->at[i] = fake_now_ms();
-        copy_hdr(rq, "Content-Type", b->ctype[i], sizeof(b->ctype[i]));
-        copy_hdr(rq, "Content-Encoding", b->cenc[i], sizeof(b->cenc[i]));
-        copy_hdr(rq, "Authorization", b->auth[i], sizeof(b->auth[i]));
-        copy_hdr(rq, "X-Tenant", b->tenant[i], sizeof(b->tenant[i]));
+        fake_req_copy_header(rq, "Content-Type", b->ctype[i], sizeof(b->ctype[i]));
+        fake_req_copy_header(rq, "Content-Encoding", b->cenc[i], sizeof(b->cenc[i]));
+        fake_req_copy_header(rq, "Authorization", b->auth[i], sizeof(b->auth[i]));
+        fake_req_copy_header(rq, "X-Tenant", b->tenant[i], sizeof(b->tenant[i]));
         buf_init(&b->body[i], 64 << 20);
-        if (strcmp(b->cenc[i], "gzip") == 0)
-            gunzip(&rq->body, &b->body[i]);
-        else
-            buf_append(&b->body[i], rq->body.data, rq->body.len);
+        fake_req_body_decoded(rq, &b->body[i]);
     }
     pthread_mutex_unlock(&b->mu);
     if (b->delay_ms)
@@ -110,17 +80,6 @@ struct rig {
     uint64_t done_at;
     bool timed_out;
 };
-
-static const char *env_of(const char *name, void *arg)
-{
-    const char *const *kv = arg;
-
-    for (int i = 0; kv && kv[i]; i += 2) {
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    }
-    return NULL;
-}
 
 static void on_done(void *arg)
 {

@@ -93,21 +93,6 @@ static struct httpc_req *get(struct httpc *h, const char *url, long timeout, siz
     return r;
 }
 
-static int closed_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t al = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -156,7 +141,7 @@ int main(void)
     run_until(&loop, &pending);
     is_int(&t, o[3].err, -E2BIG, "response over max_response_bytes -> -E2BIG");
 
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", closed_port());
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/ok", fake_free_port());
     get(h, url, 2000, 0, &o[4], &pending);
     run_until(&loop, &pending);
     is_int(&t, o[4].err, -ECONNREFUSED, "closed port -> -ECONNREFUSED");

@@ -12,6 +12,7 @@
 #include "extension/lifecycle.h"
 #include "proxy/nextbuf.h"
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 #define TID   "4bf92f3577b34da6a3ce929d0e0e4736"
 #define PSPAN "00f067aa0ba902b7"
@@ -114,17 +115,6 @@ struct rig {
     char log_path[96];
 };
 
-static const char *env_of(const char *name, void *arg)
-{
-    const char *const *kv = arg;
-
-    for (int i = 0; kv && kv[i]; i += 2) {
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    }
-    return NULL;
-}
-
 static struct rig *rig_new(const char *const *env)
 {
     struct rig *g = calloc(1, sizeof(*g));
@@ -150,19 +140,8 @@ static void rig_free(struct rig *g)
 
 static int log_count(struct rig *g, const char *needle)
 {
-    char cmd[256];
-    char out[32] = "0";
-    FILE *p;
-
     fflush(g->lg.out);
-    snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", needle, g->log_path);
-    p = popen(cmd, "r");
-    if (p) {
-        if (!fgets(out, sizeof(out), p))
-            out[0] = '\0';
-        pclose(p);
-    }
-    return atoi(out);
+    return file_count_lines(g->log_path, needle);
 }
 
 static uint64_t epoch_ms(void)
@@ -414,6 +393,29 @@ static void test_table_bound(struct tap *t)
     rig_free(g);
 }
 
+/* A flood past the table: one warning, not one per eviction; the count comes at SHUTDOWN. */
+static void test_eviction_log(struct tap *t)
+{
+    struct rig *g = rig_new(env_lmi);
+    uint64_t far = epoch_ms() + 60000;
+    char rid[32];
+    char body[4096];
+
+    for (int i = 0; i < LIFECYCLE_MAX_INFLIGHT + 41; i++) {
+        snprintf(rid, sizeof(rid), "f-%d", i);
+        next_event(g, rid, "{\"__traceparent__\":\"" TP "\"}", far, body, sizeof(body));
+    }
+    is_int(t, find(&g->rec, "f-40") != NULL && find(&g->rec, "f-41") == NULL, 1,
+           "flood: the 41 oldest were given up");
+    is_int(t, log_count(g, "giving up on"), 1, "flood: 41 evictions, one warning");
+    is_int(t, log_count(g, "giving up on f-0\""), 1, "flood: the warning names the first");
+    is_int(t, log_count(g, "gave up on"), 0, "flood: no summary before SHUTDOWN");
+    shutdown_ev(g, "spindown");
+    is_int(t, log_count(g, "gave up on 40 more invocations"), 1,
+           "SHUTDOWN: one line counts the 40 evictions not logged");
+    rig_free(g);
+}
+
 static void test_timeout_crash(struct tap *t)
 {
     struct rig *g = rig_new(env_default);
@@ -559,6 +561,7 @@ int main(void)
     test_both_orders(&t);
     test_many_in_flight(&t);
     test_table_bound(&t);
+    test_eviction_log(&t);
     test_timeout_crash(&t);
     test_bypass(&t);
     test_errors_and_drops(&t);

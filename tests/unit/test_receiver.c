@@ -417,7 +417,7 @@ static unsigned long wait_idle(struct rig *g)
 
 static void test_many_connections(struct tap *t, struct rig *g)
 {
-    struct client cs[64];
+    static struct client cs[RECEIVER_MAX_CONNS];
     struct client extra;
     struct resp r;
     struct receiver_stats st;
@@ -428,21 +428,22 @@ static void test_many_connections(struct tap *t, struct rig *g)
 
     is_int(t, wait_idle(g), 0, "earlier connections all released");
     make_export("svc", "scope", "m", 1, &req, &len);
-    for (i = 0; i < 64; i++) {
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++) {
         client_open(&cs[i], g->port);
         client_post(&cs[i], TRACES, PB, NULL, req, len);
     }
-    for (i = 0; i < 64; i++) {
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++) {
         good += client_read(&cs[i], &r) == 0 && r.status == 200;
         resp_free(&r);
     }
-    is_int(t, good, 64, "64 concurrent connections each exported");
+    is_int(t, good, RECEIVER_MAX_CONNS, "%d concurrent connections each exported",
+           RECEIVER_MAX_CONNS);
     st = rig_stats(g);
-    is_int(t, st.open_conns, 64, "64 connections open");
+    is_int(t, st.open_conns, RECEIVER_MAX_CONNS, "%d connections open", RECEIVER_MAX_CONNS);
     client_open(&extra, g->port);
-    ok(t, client_sees_close(&extra), "a 65th connection is refused (closed at once)");
+    ok(t, client_sees_close(&extra), "one more connection is refused (closed at once)");
     client_close(&extra);
-    for (i = 0; i < 64; i++)
+    for (i = 0; i < RECEIVER_MAX_CONNS; i++)
         client_close(&cs[i]);
     is_int(t, wait_idle(g), 0, "every connection released after clients close");
     ok(t, one_post(g->port, TRACES, PB, NULL, req, len, &r) == 0 && r.status == 200,

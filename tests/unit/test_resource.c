@@ -5,23 +5,13 @@
 #include <stdlib.h>
 
 #include "tests/unit/tap.h"
+#include "tests/unit/test_util.h"
 
 static const char *str(const struct attr_list *l, const char *k)
 {
     const struct attr *a = attr_list_find(l, k);
 
     return a && a->type == ATTR_STRING ? a->v.s : NULL;
-}
-
-static const char *env_of(const char *name, void *arg)
-{
-    const char *const *kv = arg;
-
-    for (int i = 0; kv[i]; i += 2) {
-        if (strcmp(kv[i], name) == 0)
-            return kv[i + 1];
-    }
-    return NULL;
 }
 
 int main(void)

@@ -19,6 +19,13 @@ export const requireNode = createRequire(path.join(REPO, 'tests/node/package.jso
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// TB_VALGRIND=1: the real extension runs under valgrind (memcheck), which makes it ~20-50x
+// slower to start and to answer; SLOW scales the timeouts and deadlines that depend on it.
+// TB_QUICK=1 (set by the valgrind suite too): suites run only their essential groups.
+export const VALGRIND = process.env.TB_VALGRIND === '1';
+export const QUICK = VALGRIND || process.env.TB_QUICK === '1';
+export const SLOW = VALGRIND ? 6 : 1;
+
 export class Tap {
     constructor() {
         this.n = 0;
@@ -182,8 +189,47 @@ export function ricCommand({ otel = true } = {}) {
 export function extensionsDir(dir, entries) {
     const d = path.join(dir, 'extensions');
     fs.mkdirSync(d, { recursive: true });
-    for (const [name, target] of Object.entries(entries)) fs.symlinkSync(target, path.join(d, name));
+    for (const [name, target] of Object.entries(entries)) {
+        if (VALGRIND && target === TRACEBRIDGE) writeValgrindShim(path.join(d, name), dir);
+        else fs.symlinkSync(target, path.join(d, name));
+    }
     return d;
+}
+
+// The extension under valgrind: a shim with the extension's name execs valgrind on the real
+// binary (argv[0] keeps the basename "tracebridge", which is the Lambda-Extension-Name). Errors
+// go to <dir>/valgrind.<pid>.log and make the process exit 99.
+function writeValgrindShim(file, dir) {
+    const q = (x) => `'${String(x).replace(/'/g, "'\\''")}'`;
+    const args = ['valgrind', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite', '--track-fds=no', '-q',
+        `--log-file=${path.join(dir, 'valgrind.%p.log')}`, TRACEBRIDGE];
+    fs.writeFileSync(file, `#!/bin/sh\nexec ${args.map(q).join(' ')} "$@"\n`, { mode: 0o755 });
+}
+
+// After the emulator stopped: how every tracebridge process of the run ended. exits: the
+// emulator's exit records; sanitizer: ASan/LSan/UBSan lines in its output; valgrind: the
+// non-empty valgrind logs (VALGRIND only).
+export function extensionHealth(dir) {
+    const exits = readJsonl(path.join(dir, 'emulator.jsonl')).filter((x) => x.type === 'exit' && x.kind === 'extension');
+    let procLog = '';
+    try { procLog = fs.readFileSync(path.join(dir, 'processes.log'), 'utf8'); } catch { /* none */ }
+    const sanitizer = procLog.split('\n').filter((l) => l.startsWith('[ext:tracebridge]') && /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
+    const valgrind = [];
+    for (const f of fs.readdirSync(dir).filter((x) => /^valgrind\.\d+\.log$/.test(x))) {
+        const text = fs.readFileSync(path.join(dir, f), 'utf8');
+        if (text.trim()) valgrind.push(`${f}:\n${text}`);
+    }
+    return { exits, sanitizer, valgrind, procLog };
+}
+
+// TAP checks on extensionHealth(): every tracebridge process exited 0 at SHUTDOWN, no sanitizer
+// report, and under valgrind no valgrind error (exit code 99) or leak.
+export function checkExtensionHealth(t, dir, label) {
+    const h = extensionHealth(dir);
+    t.ok(h.exits.length > 0 && h.exits.every((x) => x.code === 0), `${label}: every tracebridge process (${h.exits.length}) exited 0 after SHUTDOWN`, h.exits);
+    t.ok(h.sanitizer.length === 0, `${label}: no sanitizer report from tracebridge`, h.sanitizer.slice(0, 10).join('\n'));
+    if (VALGRIND) t.ok(h.valgrind.length === 0 && h.exits.every((x) => x.code !== 99), `${label}: valgrind found no error or definite leak in tracebridge`, h.valgrind.join('\n').slice(0, 4000));
+    return h;
 }
 
 // Starts the emulator. o: {dir, extensions, handler, timeoutMs, env, extEnv, rtEnv, runtime, mi,
@@ -191,7 +237,7 @@ export function extensionsDir(dir, entries) {
 export async function startEmulator(o) {
     const args = [path.join(REPO, 'tests/emulator/emulator.mjs'), '--task-root', HANDLERS, '--handler', o.handler ?? 'orders.handler',
         '--timeout-ms', String(o.timeoutMs ?? 3000), '--log', path.join(o.dir, 'emulator.jsonl'), '--proc-log', path.join(o.dir, 'processes.log'),
-        '--shutdown-ms', String(o.shutdownMs ?? 2000)];
+        '--shutdown-ms', String(o.shutdownMs ?? 2000), '--init-timeout-ms', String(10000 * SLOW)];
     if (o.port) args.push('--port', String(o.port));
     if (o.extensions) args.push('--extensions', o.extensions);
     if (o.mi) args.push('--managed-instances', '--max-concurrency', String(o.maxConcurrency ?? 4));
@@ -201,7 +247,7 @@ export async function startEmulator(o) {
     }
     args.push(...(o.args || []));
     args.push('--', ...(o.runtime ?? ricCommand()));
-    const { child, ports } = await startReady(process.execPath, args, { log: path.join(o.dir, 'emulator.log') });
+    const { child, ports } = await startReady(process.execPath, args, { log: path.join(o.dir, 'emulator.log'), timeoutMs: 15000 * SLOW });
     const [apiPort, controlPort] = ports;
     const emu = {
         child, apiPort, controlPort,
@@ -294,7 +340,8 @@ export function renderTree(spans) {
 // The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
-// the SDK default, then the handler gets no endpoint at all), lazyInit}
+// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime}.
+// Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
     const sink = o.sink ?? (await startSink(o.dir));
     const exts = extensionsDir(o.dir, { tracebridge: TRACEBRIDGE });
@@ -313,8 +360,9 @@ export async function startTracebridgeStack(o) {
     };
     // The handler and tracebridge share the function's environment in Lambda; only in tests do
     // they get different OTLP endpoints: tracebridge → the sink, the handler → tracebridge.
-    const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint };
+    const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, ...(o.extEnv || {}) };
     const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
-    const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: o.timeoutMs ?? 3000, shutdownMs: o.shutdownMs ?? 2000, env, extEnv, rtEnv, lazyInit: o.lazyInit });
+    const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: (o.timeoutMs ?? 3000) * SLOW, shutdownMs: (o.shutdownMs ?? 2000) * SLOW,
+        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime });
     return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
 }
