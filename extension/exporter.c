@@ -145,6 +145,46 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
     return rc;
 }
 
+/* Drops the entry just peeked: it cannot be converted for this backend, and keeping it would
+ * block every span behind it forever. */
+static void drop_poison(struct exporter *x)
+{
+    log_error(x->lg, "exporter",
+              "%zu buffered spans cannot be converted to OTLP/JSON (undecodable request from the "
+              "receiver); dropped",
+              x->batch_spans);
+    spanbuf_commit(x->sb, x->batch_seq);
+    x->dropped += x->batch_spans;
+    x->stats.spans_dropped += x->batch_spans;
+}
+
+/* Peeks the next batch and encodes it. Protobuf bodies are sent as buffered; only the JSON
+ * conversion can fail on bytes the receiver accepted (its validation is a wire walk, protobuf-c
+ * is stricter in corner cases): then the batch is retried one entry at a time and the entry
+ * that fails alone is dropped. -ENODATA when nothing is left. */
+static int next_body(struct exporter *x, struct buf *raw, struct buf *body)
+{
+    size_t max = EXPORTER_BATCH_BYTES;
+    int rc;
+
+    for (;;) {
+        buf_reset(raw);
+        buf_reset(body);
+        if (spanbuf_peek(x->sb, max, raw, &x->batch_spans, &x->batch_seq) == 0)
+            return -ENODATA;
+        x->batch_raw_bytes = raw->len;
+        rc = encode_body(x, raw, body);
+        if (rc != -EBADMSG)
+            return rc;
+        if (max > 0) {
+            max = 0; /* spanbuf_peek takes exactly one entry */
+            continue;
+        }
+        drop_poison(x);
+        max = EXPORTER_BATCH_BYTES;
+    }
+}
+
 /* ---- the flush state machine ---- */
 
 static void flush_done(struct exporter *x, bool gave_up)
@@ -347,9 +387,13 @@ static void send_batch(struct exporter *x)
         timeout = (long)(x->deadline_ms - now);
     buf_init(&raw, EXPORTER_BATCH_BYTES * 2);
     buf_init(&body, EXPORTER_BATCH_BYTES * 8);
-    spanbuf_peek(x->sb, EXPORTER_BATCH_BYTES, &raw, &x->batch_spans, &x->batch_seq);
-    x->batch_raw_bytes = raw.len;
-    rc = encode_body(x, &raw, &body);
+    rc = next_body(x, &raw, &body);
+    if (rc == -ENODATA) {
+        buf_free(&raw);
+        buf_free(&body);
+        flush_done(x, false);
+        return;
+    }
     if (rc == 0)
         rc = start_request(x, &body, timeout);
     if (rc < 0) {

@@ -1,7 +1,8 @@
 /* jscan: strict single-pass JSON validation with hooks for the containers the caller marks.
- * Speed comes from skipping string bodies (most of an SQS batch) in 16-byte blocks with SSE2,
- * or 8 bytes at a time through a lookup table elsewhere, and from calling no hook at all in
- * containers nobody asked about. */
+ * Speed comes from classifying string bytes in blocks instead of one at a time (most of an SQS
+ * batch is string bodies, often escape-dense JSON inside a string), and from calling no hook at
+ * all in containers nobody asked about. Blocks are classified with SSE2 on x86_64 and with
+ * portable word-at-a-time arithmetic (SWAR) elsewhere, e.g. on arm64; both give the same masks. */
 #include "promote/jscan.h"
 
 #include <errno.h>
@@ -9,54 +10,156 @@
 
 #include "extension/base/hex.h"
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(JSCAN_PORTABLE)
 #include <emmintrin.h>
 #define JSCAN_SSE2 1
 #else
 #define JSCAN_SSE2 0
 #endif
 
-/* Bytes that end a run of plain string content: '"', '\\' and controls < 0x20. */
-static const uint8_t STR_STOP[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
-};
+#define EVEN_BITS 0x5555555555555555ull
+#define ODD_BITS  0xaaaaaaaaaaaaaaaaull
 
 static const uint8_t IS_WS[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
+/* Characters allowed after a backslash ('u' also needs four hex digits). */
+static const uint8_t ESC_OK[256] = {['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1,
+                                    ['n'] = 1, ['r'] = 1,  ['t'] = 1, ['u'] = 1};
+
+/* Bit k of each mask describes byte k of a 64-byte block. */
+struct block_masks {
+    uint64_t quote;
+    uint64_t bslash;
+    uint64_t ctl; /* bytes < 0x20, never allowed raw in a string */
+};
+
 #if JSCAN_SSE2
-static size_t str_skip(const uint8_t *p, size_t i, size_t n)
+/* 0xff in each of the 16 bytes at p that is a quote, a backslash or a control byte. */
+static __m128i stop_bytes16(const uint8_t *p)
+{
+    const __m128i x = _mm_loadu_si128((const __m128i *)p);
+    const __m128i c1f = _mm_set1_epi8(0x1f);
+    __m128i hit =
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+
+    return _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+}
+
+/* Bit k set when byte k of the 16 at p is a quote, a backslash or a control byte. */
+static unsigned stop_mask16(const uint8_t *p)
+{
+    return (unsigned)_mm_movemask_epi8(stop_bytes16(p));
+}
+
+/* True when none of the 64 bytes at p is a quote, a backslash or a control byte. */
+static bool plain64(const uint8_t *p)
+{
+    __m128i hit = _mm_or_si128(_mm_or_si128(stop_bytes16(p), stop_bytes16(p + 16)),
+                               _mm_or_si128(stop_bytes16(p + 32), stop_bytes16(p + 48)));
+
+    return _mm_movemask_epi8(hit) == 0;
+}
+
+static void block_classify(const uint8_t *p, struct block_masks *m)
 {
     const __m128i q = _mm_set1_epi8('"');
     const __m128i bs = _mm_set1_epi8('\\');
     const __m128i c1f = _mm_set1_epi8(0x1f);
 
-    while (i + 16 <= n) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)), ctl);
-        int m = _mm_movemask_epi8(hit);
-        if (m)
-            return i + (size_t)__builtin_ctz((unsigned)m);
-        i += 16;
+    m->quote = 0;
+    m->bslash = 0;
+    m->ctl = 0;
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + k));
+        m->quote |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, q)) << k;
+        m->bslash |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, bs)) << k;
+        m->ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f))
+                  << k;
     }
-    while (i < n && !STR_STOP[p[i]])
-        i++;
-    return i;
 }
+
+#define STOP_WIDTH 16
+#define stop_mask  stop_mask16
 #else
-static size_t str_skip(const uint8_t *p, size_t i, size_t n)
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define LOWS  0x7f7f7f7f7f7f7f7full
+
+/* The 8 bytes at p as a word with p[k] in bits 8k..8k+7, whatever the host byte order. */
+static uint64_t load_le64(const uint8_t *p)
 {
-    while (i + 8 <= n) {
-        if (STR_STOP[p[i]] | STR_STOP[p[i + 1]] | STR_STOP[p[i + 2]] | STR_STOP[p[i + 3]] |
-            STR_STOP[p[i + 4]] | STR_STOP[p[i + 5]] | STR_STOP[p[i + 6]] | STR_STOP[p[i + 7]])
-            break;
-        i += 8;
-    }
-    while (i < n && !STR_STOP[p[i]])
-        i++;
-    return i;
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w)); /* unaligned access without UB */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
 }
+
+/* 0x80 in each byte of w that is zero, 0 elsewhere; exact (no carries between bytes). */
+static uint64_t zero_bytes(uint64_t w)
+{
+    return ~(((w & LOWS) + LOWS) | w) & HIGHS;
+}
+
+/* Gathers the 0x80 bits of the 8 bytes into bits 0..7. */
+static unsigned gather8(uint64_t highs)
+{
+    return (unsigned)(((highs >> 7) * 0x0102040810204080ull) >> 56);
+}
+
+static uint64_t quote_bytes(uint64_t w)
+{
+    return zero_bytes(w ^ (ONES * '"'));
+}
+
+static uint64_t bslash_bytes(uint64_t w)
+{
+    return zero_bytes(w ^ (ONES * '\\'));
+}
+
+static uint64_t ctl_bytes(uint64_t w)
+{
+    return zero_bytes(w & (ONES * 0xe0));
+}
+
+static uint64_t stop_bytes8(const uint8_t *p)
+{
+    uint64_t w = load_le64(p);
+
+    return quote_bytes(w) | bslash_bytes(w) | ctl_bytes(w);
+}
+
+static unsigned stop_mask8(const uint8_t *p)
+{
+    return gather8(stop_bytes8(p));
+}
+
+static bool plain64(const uint8_t *p)
+{
+    uint64_t hit = 0;
+
+    for (unsigned k = 0; k < 64; k += 8)
+        hit |= stop_bytes8(p + k);
+    return hit == 0;
+}
+
+static void block_classify(const uint8_t *p, struct block_masks *m)
+{
+    m->quote = 0;
+    m->bslash = 0;
+    m->ctl = 0;
+    for (unsigned k = 0; k < 64; k += 8) {
+        uint64_t w = load_le64(p + k);
+        m->quote |= (uint64_t)gather8(quote_bytes(w)) << k;
+        m->bslash |= (uint64_t)gather8(bslash_bytes(w)) << k;
+        m->ctl |= (uint64_t)gather8(ctl_bytes(w)) << k;
+    }
+}
+
+#define STOP_WIDTH 8
+#define stop_mask  stop_mask8
 #endif
 
 static bool is_hex(uint8_t c)
@@ -64,108 +167,113 @@ static bool is_hex(uint8_t c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-/* Validates the escape at p[i] (a backslash); returns its length or 0. */
-static size_t escape_len(const uint8_t *p, size_t i, size_t n)
+/* p[pos] follows an escaping backslash: is it a valid escape (within p[0..n))? */
+static bool escape_ok(const uint8_t *p, size_t pos, size_t n)
 {
-    if (i + 1 >= n)
-        return 0;
-    switch (p[i + 1]) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
-        return 2;
-    case 'u':
-        if (i + 6 > n || !is_hex(p[i + 2]) || !is_hex(p[i + 3]) || !is_hex(p[i + 4]) ||
-            !is_hex(p[i + 5]))
-            return 0;
-        return 6;
-    default:
-        return 0;
+    if (pos >= n || !ESC_OK[p[pos]])
+        return false;
+    if (p[pos] != 'u')
+        return true;
+    return n - pos > 4 && is_hex(p[pos + 1]) && is_hex(p[pos + 2]) && is_hex(p[pos + 3]) &&
+           is_hex(p[pos + 4]);
+}
+
+/* The bytes of a block that follow an escaping backslash. `carry` is 1 when the block's first
+ * byte is escaped by a backslash at the end of the previous block, and is updated for the next
+ * one. A run of backslashes escapes in pairs from its start: the subtraction below marks, for
+ * each run, the bytes at an odd distance from where it starts (the simdjson technique). */
+static uint64_t escaped_bytes(uint64_t bslash, uint64_t *carry)
+{
+    uint64_t starts = bslash & ~*carry;
+    uint64_t code = (((starts << 1) | ODD_BITS) - starts) ^ ODD_BITS;
+    uint64_t escaped = code ^ (bslash | *carry);
+
+    *carry = (code & bslash) >> 63;
+    return escaped;
+}
+
+/* Checks the escapes of a block before its closing quote; true when all are valid. `\"` and
+ * `\\` (by far the most common) are valid by construction; the rest are looked at one by one. */
+static bool block_escapes_ok(const uint8_t *p, size_t i, size_t n, uint64_t others)
+{
+    while (others) {
+        if (!escape_ok(p, i + (size_t)__builtin_ctzll(others), n))
+            return false;
+        others &= others - 1;
     }
+    return true;
 }
 
-#if JSCAN_SSE2
-static unsigned stop_mask16(const uint8_t *p)
+/* Skips string bytes that are neither quotes, backslashes nor control bytes, 64 bytes at a
+ * time while it can, then a word or vector at a time; stops at the first word holding one,
+ * or where fewer than a word remain. */
+static size_t skip_plain(const uint8_t *p, size_t i, size_t n)
 {
-    const __m128i x = _mm_loadu_si128((const __m128i *)p);
-    const __m128i c1f = _mm_set1_epi8(0x1f);
-    __m128i hit =
-        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
-
-    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
-    return (unsigned)_mm_movemask_epi8(hit);
+    while (n - i >= 64 && plain64(p + i))
+        i += 64;
+    while (n - i >= STOP_WIDTH && !stop_mask(p + i))
+        i += STOP_WIDTH;
+    return i;
 }
 
-/* Escape-dense strings (JSON inside an SQS body) would reload a block per escape; instead the
- * stop bits of a 32-byte window are walked in place. Returns the position of the closing quote
- * (or 0 on error) once found, else the position where block scanning should resume. */
-static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
+/* String content from p[i] to the closing quote, 64 bytes at a time. Returns the offset just
+ * past the closing quote, or 0 (raw control byte, bad escape, unterminated). The last partial
+ * block is classified from a padded copy, so no read goes past n. */
+static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
 {
-    while (i + 32 <= n) {
-        uint32_t m = stop_mask16(p + i) | stop_mask16(p + i + 16) << 16;
-        while (m) {
-            size_t pos = i + (size_t)__builtin_ctz(m);
-            size_t el;
-            if (p[pos] == '"') {
-                *done = true;
-                return pos + 1;
-            }
-            *esc = true;
-            if (p[pos] != '\\' || !(el = escape_len(p, pos, n))) {
-                *done = true;
+    uint64_t carry = 0;
+    uint8_t tail[64];
+
+    for (;;) {
+        struct block_masks m;
+        const uint8_t *blk = p + i;
+        uint64_t escaped;
+        uint64_t close;
+        uint64_t before;
+
+        if (n - i < 64) {
+            if (i >= n)
                 return 0;
-            }
-            if (pos + el >= i + 32) {
-                i = pos + el;
-                goto next_window;
-            }
-            m &= ~((1u << (pos + el - i)) - 1u);
+            memset(tail, 'x', sizeof(tail));
+            memcpy(tail, p + i, n - i);
+            blk = tail;
         }
-        i += 32;
-    next_window:;
+        block_classify(blk, &m);
+        escaped = escaped_bytes(m.bslash, &carry);
+        close = m.quote & ~escaped;
+        before = close ? (close & (0 - close)) - 1 : ~0ull;
+        if (m.ctl & before)
+            return 0;
+        if (m.bslash & before)
+            *esc = true;
+        if (!block_escapes_ok(p, i, n, escaped & ~m.quote & ~m.bslash & before))
+            return 0;
+        if (close)
+            return i + (size_t)__builtin_ctzll(close) + 1;
+        if (blk == tail)
+            return 0;
+        i += 64;
+        if (!(m.quote | m.bslash | m.ctl))
+            i = skip_plain(p, i, n); /* a long plain stretch, e.g. text in a JSON body */
     }
-    *done = false;
-    return i;
 }
-#else
-static size_t walk_blocks(const uint8_t *p, size_t i, size_t n, bool *esc, bool *done)
-{
-    (void)p;
-    (void)n;
-    (void)esc;
-    *done = false;
-    return i;
-}
-#endif
 
-/* p[i] is the opening quote. Returns the offset just past the closing quote, or 0. */
+/* p[i] is the opening quote. Returns the offset just past the closing quote, or 0. Short and
+ * plain strings (keys, ids) end within the first stop byte check; the rest go to blocks. */
 static size_t scan_string(const uint8_t *p, size_t i, size_t n, bool *esc)
 {
-    bool done;
-    size_t el;
-
-    i = walk_blocks(p, i + 1, n, esc, &done);
-    if (done)
-        return i;
-    for (;;) {
-        i = str_skip(p, i, n);
-        if (i >= n)
-            return 0;
-        if (p[i] == '"')
-            return i + 1;
-        if (p[i] != '\\')
-            return 0; /* raw control byte */
-        *esc = true;
-        el = escape_len(p, i, n);
-        if (!el)
-            return 0;
-        i += el;
+    i++;
+    while (n - i >= STOP_WIDTH) {
+        unsigned m = stop_mask(p + i);
+        if (m) {
+            i += (size_t)__builtin_ctz(m);
+            if (p[i] == '"')
+                return i + 1;
+            break;
+        }
+        i += STOP_WIDTH;
     }
+    return scan_blocks(p, i, n, esc);
 }
 
 static size_t digits(const uint8_t *p, size_t i, size_t n)

@@ -87,21 +87,17 @@ struct rec {
     bool body_esc;
 };
 
+/* Laid out for a cheap start (plan_new): the facts up to `ms` are zeroed, the tables and
+ * value buffers after it are reset by their counters, flags and first bytes only, and the
+ * scratch at the end is left as malloc returns it. */
 struct plan {
-    struct mapset ms;
-    struct tvals direct; /* top-level __traceparent__ & co */
-    struct tvals detail; /* detail.traceparent & co, and detail.__traceparent__ */
-    struct tvals http;   /* headers / multiValueHeaders[0] */
-    struct rec rec;
     struct tvals *sa_dst; /* where Sns MessageAttributes values go (record or envelope) */
     /* keep mode: headers already hold a valid lower-case traceparent */
     bool keep_ok;
     struct trace_ctx keep;
-    char keep_ts[TRACESTATE_MAX + 1];
     /* batch */
     bool rec_found;
-    struct promote_link first;
-    char first_bg[BAGGAGE_MAX + 1];
+    struct trace_ctx first_ctx;
     enum promote_carrier first_carrier;
     /* shape facts */
     bool has_detail_type, has_source, has_detail, has_http_method, has_resource, has_reqctx;
@@ -110,11 +106,24 @@ struct plan {
     char path[PROMOTE_NAME_MAX];
     char raw_path[PROMOTE_NAME_MAX];
     char rec0_source[32];
+    char *body_buf; /* unescaped SQS body (SNS envelope), lazily allocated */
+    /* reset, not zeroed */
+    struct mapset ms;
+    struct tvals direct; /* top-level __traceparent__ & co */
+    struct tvals detail; /* detail.traceparent & co, and detail.__traceparent__ */
+    struct tvals http;   /* headers / multiValueHeaders[0] */
+    struct rec rec;
+    char keep_ts[TRACESTATE_MAX + 1];
+    char first_ts[TRACESTATE_MAX + 1];
+    char first_bg[BAGGAGE_MAX + 1];
+    /* scratch */
     char tmp[BAGGAGE_MAX + 16]; /* unescape scratch for short values */
-    char *body_buf;             /* unescaped SQS body (SNS envelope), lazily allocated */
     struct jscan_frame stack[PROMOTE_MAX_DEPTH + 1];
     struct jscan_frame stack2[PROMOTE_MAX_DEPTH + 1];
 };
+
+/* Empties a member table (counters and flags only). */
+void plan_mapset_reset(struct mapset *ms);
 
 /* Scans a client-context JSON value into ms (root object and its "custom" map). 0 or -EPROTO. */
 int plan_scan_cc(const char *p, size_t n, struct mapset *ms, struct jscan_frame *stack);

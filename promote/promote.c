@@ -4,6 +4,7 @@
 #include "promote/promote.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -487,6 +488,16 @@ static void tv_reset(struct tvals *tv)
     tv->bg[0] = '\0';
 }
 
+static void rec_reset(struct rec *r)
+{
+    tv_reset(&r->ma);
+    tv_reset(&r->sa);
+    tv_reset(&r->env);
+    r->aws_ok = false;
+    r->msgid[0] = '\0';
+    r->has_body = false;
+}
+
 static void close_map(struct jscan_frame *f, struct actx *c, size_t end)
 {
     int mi = frame_map(f);
@@ -619,20 +630,15 @@ static void record_done(struct jscan *s, struct actx *c)
         add_link(c, &t, tv ? tv->ts : "", r->msgid);
         if (!pl->rec_found) {
             pl->rec_found = true;
-            pl->first.ctx = t;
-            memcpy(pl->first.tracestate, tv ? tv->ts : "", tv ? strlen(tv->ts) + 1 : 1);
+            pl->first_ctx = t;
+            memcpy(pl->first_ts, tv ? tv->ts : "", tv ? strlen(tv->ts) + 1 : 1);
             memcpy(pl->first_bg, tv ? tv->bg : "", tv ? strlen(tv->bg) + 1 : 1);
             pl->first_carrier = car;
-        } else if (memcmp(t.trace_id, pl->first.ctx.trace_id, 16) != 0) {
+        } else if (memcmp(t.trace_id, pl->first_ctx.trace_id, 16) != 0) {
             c->a->records_disagree = true;
         }
     }
-    tv_reset(&r->ma);
-    tv_reset(&r->sa);
-    tv_reset(&r->env);
-    r->aws_ok = false;
-    r->msgid[0] = '\0';
-    r->has_body = false;
+    rec_reset(r);
 }
 
 static void record_value(struct jscan *s, struct actx *c, int node, char type, size_t off,
@@ -940,7 +946,7 @@ static void decide_parent(const struct promote_conf *conf, struct plan *pl,
         set_parent(a, CARRIER_DIRECT, &pl->direct.tp, pl->direct.ts, pl->direct.bg);
     } else if (pl->rec_found) {
         if (!a->records_disagree || conf->batch_parent == PROMOTE_BATCH_FIRST)
-            set_parent(a, pl->first_carrier, &pl->first.ctx, pl->first.tracestate, pl->first_bg);
+            set_parent(a, pl->first_carrier, &pl->first_ctx, pl->first_ts, pl->first_bg);
         return;
     } else if (pl->detail.tp_ok) {
         set_parent(a, CARRIER_EVENTBRIDGE, &pl->detail.tp, pl->detail.ts, pl->detail.bg);
@@ -991,18 +997,68 @@ static void analyse_body(const struct promote_conf *conf, const struct promote_i
     decide_parent(conf, pl, a);
 }
 
+void plan_mapset_reset(struct mapset *ms)
+{
+    ms->n_maps = 0;
+    ms->n_mem = 0;
+    ms->n_nulls = 0;
+    ms->other = false;
+    ms->absent_ok = false;
+}
+
+/* A plan ready for one scan. Only what is read before it is written gets cleared (see
+ * struct plan): zeroing all ~105 KB of it cost more than scanning a 1 KB event. */
+static struct plan *plan_new(void)
+{
+    struct plan *pl = malloc(sizeof(*pl));
+
+    if (!pl)
+        return NULL;
+    memset(pl, 0, offsetof(struct plan, ms));
+    plan_mapset_reset(&pl->ms);
+    tv_reset(&pl->direct);
+    tv_reset(&pl->detail);
+    tv_reset(&pl->http);
+    rec_reset(&pl->rec);
+    pl->keep_ts[0] = '\0';
+    pl->first_ts[0] = '\0';
+    pl->first_bg[0] = '\0';
+    return pl;
+}
+
+/* Clears every field of the analysis, but not the link table past n_links nor the bytes
+ * behind the parent's string terminators: those ~95 KB of zeroes were most of a small
+ * event's cost. add_link() and set_parent() write everything they make meaningful. */
+static void analysis_reset(struct promote_analysis *a)
+{
+    a->json_object = false;
+    a->found = false;
+    a->carrier = CARRIER_NONE;
+    memset(&a->parent.ctx, 0, sizeof(a->parent.ctx));
+    a->parent.tracestate[0] = '\0';
+    a->parent.baggage[0] = '\0';
+    a->lambda_xray_valid = false;
+    memset(&a->lambda_xray, 0, sizeof(a->lambda_xray));
+    a->records_disagree = false;
+    a->n_links = 0;
+    a->links_dropped = 0;
+    memset(&a->info, 0, sizeof(a->info));
+    a->warning = NULL;
+    a->plan = NULL;
+}
+
 void promote_analyse(const struct promote_conf *conf, const struct promote_input *in,
                      struct promote_analysis *a)
 {
     struct plan *pl;
 
-    memset(a, 0, sizeof(*a));
+    analysis_reset(a);
     if (in->trace_id_header && in->trace_id_header_len)
         a->lambda_xray_valid =
             xray_parse(in->trace_id_header, in->trace_id_header_len, &a->lambda_xray);
     if (in->body_len > conf->max_event_bytes) {
         a->warning = "event larger than max_event_bytes; passed unchanged";
-    } else if (!(pl = calloc(1, sizeof(*pl)))) {
+    } else if (!(pl = plan_new())) {
         a->warning = "out of memory; event passed unchanged";
     } else {
         a->plan = pl;
@@ -1031,7 +1087,7 @@ int plan_scan_cc(const char *p, size_t n, struct mapset *ms, struct jscan_frame 
     const char *why;
 
     memset(&c, 0, sizeof(c));
-    memset(ms, 0, sizeof(*ms));
+    plan_mapset_reset(ms);
     c.ms = ms;
     c.a = dummy;
     c.base = p;

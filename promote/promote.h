@@ -85,6 +85,9 @@ struct promote_event_info {
     char http_route[PROMOTE_NAME_MAX];  /* resource / routeKey / rawPath */
 };
 
+/* Filled by promote_analyse(), which resets every field but writes only what is meaningful:
+ * links[0, n_links) and strings up to their terminator (copy fields, not the whole struct,
+ * when comparing). */
 struct promote_analysis {
     bool json_object; /* the event is a well-formed JSON object */
     bool found;       /* a valid parent context was found */
@@ -95,7 +98,7 @@ struct promote_analysis {
     bool records_disagree;  /* batch records carry different trace ids */
     unsigned n_links;       /* one per record context found (batch), <= MAX_LINKS */
     unsigned links_dropped; /* record contexts beyond MAX_LINKS */
-    struct promote_link links[PROMOTE_MAX_LINKS];
+    struct promote_link links[PROMOTE_MAX_LINKS]; /* only [0, n_links) are set */
     struct promote_event_info info;
     const char *warning; /* static string: why the event is left unchanged, or NULL */
     void *plan;          /* private edit plan, freed by promote_analysis_free */

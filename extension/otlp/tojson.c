@@ -26,14 +26,17 @@
 
 struct budget {
     size_t left;
+    bool exhausted; /* an allocation was refused */
 };
 
 static void *budget_alloc(void *data, size_t size)
 {
     struct budget *b = data;
 
-    if (size > b->left)
+    if (size > b->left) {
+        b->exhausted = true;
         return NULL;
+    }
     b->left -= size;
     return malloc(size);
 }
@@ -471,7 +474,7 @@ static void request(struct jw *w, const Request *req)
 
 int otlp__protobuf_to_json(const void *data, size_t len, struct buf *out)
 {
-    struct budget b = {UNPACK_BUDGET_BASE};
+    struct budget b = {UNPACK_BUDGET_BASE, false};
     ProtobufCAllocator a = {budget_alloc, budget_free, &b};
     struct jw w = {out, 0};
     size_t start = out->len;
@@ -484,8 +487,11 @@ int otlp__protobuf_to_json(const void *data, size_t len, struct buf *out)
     b.left += len * UNPACK_BUDGET_PER_BYTE;
     req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(&a, len,
                                                                                            data);
+    /* The walker accepted it, so either the allocation budget ran out or protobuf-c is stricter
+     * than the wire format in a corner case (a singular message field repeated with empty
+     * values fails its merge): both mean these bytes cannot be converted. */
     if (!req)
-        return -ENOMEM; /* the walker accepted it: only the allocator can have failed */
+        return b.exhausted ? -ENOMEM : -EBADMSG;
     request(&w, req);
     opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
                                                                                             &a);

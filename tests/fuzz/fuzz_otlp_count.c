@@ -78,8 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(n >= 0 || n == -EBADMSG);
     r = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, size,
                                                                                          data);
-    if (n >= 0) {
-        FUZZ_ASSERT(r != NULL);
+    if (n >= 0 && r == NULL) {
+        /* protobuf-c is stricter than the wire format in corner cases (a singular message
+         * field repeated with empty values fails its merge): the JSON path must then say
+         * EBADMSG, which makes the exporter drop that one entry instead of blocking. */
+        struct buf json;
+        buf_init(&json, 64u << 20);
+        FUZZ_ASSERT(otlp_protobuf_to_json(data, size, &json) == -EBADMSG);
+        buf_free(&json);
+    } else if (n >= 0) {
         FUZZ_ASSERT(tree_spans(r) == n);
         check_json(data, size, r, n);
     }

@@ -438,6 +438,39 @@ static void test_gzip_json(struct tap *t)
     rig_stop(&r);
 }
 
+/* An entry the receiver accepted (a valid wire walk) that protobuf-c cannot unpack — a
+ * singular message field given twice, both empty — cannot be converted to JSON: it is dropped
+ * alone, the spans around it still go out, and nothing stays stuck at the front. */
+static void test_json_poison(struct tap *t)
+{
+    static const unsigned char poison[] = {0x0a, 0x0d, 0x12, 0x0b, 0x12, 0x09, 0x4a, 0x07,
+                                           0x0a, 0x01, 0x78, 0x12, 0x00, 0x12, 0x00};
+    const char *js[] = {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", NULL};
+    struct rig r;
+    struct buf pb;
+    long total = 0;
+
+    rig_start(&r, js, 0);
+    push_span(&r, "s0");
+    ok(t, otlp_count_spans(poison, sizeof(poison)) == 1, "poison: the wire walk accepts it");
+    spanbuf_push(r.sb, poison, sizeof(poison), 1);
+    push_span(&r, "s1");
+    exporter_flush(r.x, in_ms(&r, 3000));
+    ok(t, run_until_done(&r, 1, 4000), "poison: flush finished");
+    buf_init(&pb, 1 << 20);
+    for (int i = 0; i < r.be.requests && i < MAXREQ; i++) {
+        buf_reset(&pb);
+        if (otlp_json_to_protobuf(r.be.body[i].data, r.be.body[i].len, &pb) == 0)
+            total += otlp_count_spans(pb.data, pb.len);
+    }
+    buf_free(&pb);
+    is_int(t, total, 2, "poison: both good spans reached the backend");
+    is_int(t, spanbuf_spans(r.sb), 0, "poison: nothing left stuck in the buffer");
+    is_int(t, exporter_take_dropped(r.x), 1, "poison: the bad entry counted as dropped");
+    ok(t, log_contains(&r, "cannot be converted to OTLP/JSON"), "poison: logged");
+    rig_stop(&r);
+}
+
 static void test_headers(struct tap *t)
 {
     const char *env[] = {"OTEL_EXPORTER_OTLP_HEADERS",
@@ -556,6 +589,7 @@ int main(void)
     test_retry_after(&t);
     test_slow_backend_deadline(&t);
     test_gzip_json(&t);
+    test_json_poison(&t);
     test_headers(&t);
     test_one_in_flight(&t);
     return tap_done(&t);
