@@ -87,13 +87,17 @@ async function main() {
         // One direct invoke first, so the handler's OTel exporter has loaded its encoders and
         // opened its connection to tracebridge's receiver (first-use costs of the SDK, not ours).
         await emu.invoke({ warmup: true });
-        const warmups = (await emu.log()).filter((x) => x.type === 'invoke-done').length;
         console.log('demo: producer: POST /publish → send_to_sqs (traceparent in MessageAttributes) → queue "orders" → function');
         const p = await prod.run((tp) => emu.post('/sqs/send', { queue: 'orders', messages: [{ body: JSON.stringify({ orderId: 'A-1001', items: 3 }), messageAttributes: { traceparent: sqsAttr(tp), tenant: sqsAttr('acme') } }], wait: false }));
         await prod.flush();
         // The queue delivers on its own (like the SQS event source mapping); find the invocation
         // by the tracebridge span that joined this trace, or by the emulator's log.
-        await waitFor(async () => (await emu.log()).filter((x) => x.type === 'invoke-done').length > warmups, 8000);
+        // Wait for the invocation the queue made (not the warm-up) to finish.
+        const sqsDone = (log) => {
+            const r = log.filter((x) => x.type === 'invoke' && x.source === 'sqs').map((x) => x.requestId)[0];
+            return r && log.some((x) => x.type === 'invoke-done' && x.requestId === r);
+        };
+        await waitFor(async () => sqsDone(await emu.log()), 8000);
         const rid = (await emu.log()).filter((x) => x.type === 'invoke' && x.source === 'sqs').map((x) => x.requestId)[0];
         const spans = await waitFor(() => {
             const s = sink.spans();
