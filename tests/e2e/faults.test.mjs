@@ -14,7 +14,7 @@
 // TB_E2E_ONLY=<group> runs one group.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { Tap, tmpDir, startTracebridgeStack, waitFor, sleep, json, tbSpan, handlerSpan, TRACEBRIDGE, SLOW, QUICK, VALGRIND, checkExtensionHealth } from './lib/harness.mjs';
+import { Tap, withStack, waitFor, sleep, json, tbSpan, handlerSpan, TRACEBRIDGE, SLOW, QUICK, VALGRIND } from './lib/harness.mjs';
 
 const t = new Tap();
 const STRICT_TP = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -90,9 +90,10 @@ const alive = (pid) => {
 // ---- backend faults -------------------------------------------------------------------------
 
 async function groupBackend() {
-    const dir = tmpDir('faults-backend');
-    const st = await startTracebridgeStack({ dir, flush: 'invoke', env: { HANDLER_WORK_MS: '2' }, extEnv: { OTEL_EXPORTER_OTLP_TIMEOUT: '5000' } });
-    const { emu, sink } = st;
+    await withStack(t, 'backend faults', { tmp: 'faults-backend', flush: 'invoke', env: { HANDLER_WORK_MS: '2' }, extEnv: { OTEL_EXPORTER_OTLP_TIMEOUT: '5000' } }, backendFaults);
+}
+
+async function backendFaults({ emu, sink }, dir) {
     // Each fault is measured against a healthy baseline taken in the same minute, interleaved in
     // blocks (the machine's load drifts more than the effect looked for).
     const BLOCKS = QUICK ? 2 : 4;
@@ -162,28 +163,21 @@ async function groupBackend() {
         t.diag('handler-observed invocation time (ms, emulator: event released → response), fault vs healthy baseline;');
         t.diag('and response → next invocation ready (ms, billed time after the response):');
         t.diag(rows.map((r) => `${r.name.padEnd(20)} healthy median ${fmt(r.base)} | fault median ${fmt(r.median)} (${r.median - r.base >= 0 ? '+' : ''}${fmt(r.median - r.base)}) p90 ${fmt(r.p90)} max ${fmt(r.max)} | after response median ${fmt(r.afterMedian)} max ${fmt(r.afterMax)}`).join('\n'));
-        await emu.stop();
-        await sink.stop();
     }
-    checkExtensionHealth(t, dir, 'backend faults');
 }
 
 // A long outage, then SHUTDOWN once the backend is back: the backoff grown meanwhile must not
 // make the last flush give up (it once recursed until the stack overflowed: SIGSEGV at
 // SHUTDOWN, every buffered span lost). And Retry-After: 0 must not become a busy loop.
 async function groupOutage() {
-    const dir = tmpDir('faults-outage');
-    const st = await startTracebridgeStack({ dir, flush: 'end', shutdownMs: 1000, extEnv: { OTEL_EXPORTER_OTLP_TIMEOUT: '500' } });
-    const { emu, sink } = st;
     const rids = [];
-    let sd;
-    let n429 = 0;
-    try {
+    const opts = { tmp: 'faults-outage', flush: 'end', shutdownMs: 1000, extEnv: { OTEL_EXPORTER_OTLP_TIMEOUT: '500' } };
+    await withStack(t, 'outage then SHUTDOWN', opts, async ({ emu, sink }) => {
         await sink.fault('429:0');
         const t0 = Date.now();
         for (let i = 0; i < 5; i++) rids.push((await invokeEcho(emu, `ra0-${i}`)).rid);
         await sleep(1000);
-        n429 = sink.requests().filter((q) => q.status === 429).length;
+        const n429 = sink.requests().filter((q) => q.status === 429).length;
         t.ok(n429 <= 40, `Retry-After: 0 answered to every request: ${n429} requests in ${Date.now() - t0} ms (backoff, not a busy loop)`);
         await sink.fault('down');
         for (let i = 0; i < 20; i++) {
@@ -193,26 +187,20 @@ async function groupOutage() {
             await sleep(100);
         }
         await sink.fault('ok');
-        sd = await emu.shutdown();
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    const ext = sd?.extensions?.[0];
-    t.ok(ext && ext.code === 0 && !ext.killed, 'after an outage: tracebridge flushed and exited 0 at SHUTDOWN', sd);
-    const spans = sink.spans();
-    const lost = rids.filter((r) => !tbSpan(spans, r) || !handlerSpan(spans, r));
-    t.ok(lost.length === 0, `after an outage: the ${rids.length} invocations' spans buffered during it were delivered at SHUTDOWN`, { lost: lost.length });
-    checkExtensionHealth(t, dir, 'outage then SHUTDOWN');
+        return emu.shutdown();
+    }, (sd, { sink }) => {
+        const ext = sd?.extensions?.[0];
+        t.ok(ext && ext.code === 0 && !ext.killed, 'after an outage: tracebridge flushed and exited 0 at SHUTDOWN', sd);
+        const spans = sink.spans();
+        const lost = rids.filter((r) => !tbSpan(spans, r) || !handlerSpan(spans, r));
+        t.ok(lost.length === 0, `after an outage: the ${rids.length} invocations' spans buffered during it were delivered at SHUTDOWN`, { lost: lost.length });
+    });
 }
 
 // ---- crash, timeout -----------------------------------------------------------------------------
 
 async function groupFailures() {
-    const dir = tmpDir('faults-fail');
-    const st = await startTracebridgeStack({ dir, flush: 'invoke', timeoutMs: 1500, shutdownMs: 1500 });
-    const { emu, sink } = st;
-    try {
+    await withStack(t, 'crash/timeout', { tmp: 'faults-fail', flush: 'invoke', timeoutMs: 1500, shutdownMs: 1500 }, async ({ emu, sink }) => {
         const w = await invokeEcho(emu, 'warm');
         t.ok(w.ok && w.cold, 'first invocation works (cold start)', w);
         for (const [label, payload, outcome, wantOutcome] of [
@@ -231,18 +219,12 @@ async function groupFailures() {
         }
         const resets = (await emu.log()).filter((x) => x.type === 'shutdown-done');
         t.ok(resets.length >= 2 && resets.every((s) => s.extensions.every((e) => e.code === 0 && !e.killed)), `every reset (${resets.map((s) => s.reason).join(', ')}): tracebridge flushed and exited 0 within the SHUTDOWN deadline`, resets);
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'crash/timeout');
+    });
 }
 
 async function groupStreamCrash() {
-    const dir = tmpDir('faults-stream');
-    const st = await startTracebridgeStack({ dir, handler: 'orders.stream', flush: 'invoke', timeoutMs: 2000, shutdownMs: 1500 });
-    const { emu, sink } = st;
-    try {
+    const opts = { tmp: 'faults-stream', handler: 'orders.stream', flush: 'invoke', timeoutMs: 2000, shutdownMs: 1500 };
+    await withStack(t, 'crash mid-stream', opts, async ({ emu, sink }) => {
         const w = await emu.invoke({ chunks: 3, chunkSize: 100 });
         t.ok(w.status === 200 && w.body.length === 300, 'streaming handler works', w.status);
         const tp = newTp();
@@ -258,31 +240,24 @@ async function groupStreamCrash() {
         const sp = await waitFor(() => tbSpan(sink.spans(), rid), 6000 * SLOW);
         t.ok(sp && sp.status.code === 'ERROR' && sp.attributes['tracebridge.invocation.outcome'] === 'crash' && sp.traceId === tp.slice(3, 35),
             'crash mid-stream: span ERROR with tracebridge.invocation.outcome=crash', sp && { status: sp.status, attrs: sp.attributes });
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'crash mid-stream');
+    });
 }
 
 // ---- big events and headers --------------------------------------------------------------------
 
 async function groupBig() {
-    const dir = tmpDir('faults-big');
-    const st = await startTracebridgeStack({ dir, flush: 'invoke' });
-    const { emu, sink } = st;
     const big = (n) => {
         const blob = crypto.randomBytes(n * 3 / 4).toString('base64');
         return { blob, sha: sha256(blob) };
     };
-    try {
+    await withStack(t, 'big events', { tmp: 'faults-big', flush: 'invoke' }, async ({ emu, sink, handled }) => {
         // 6 MB event (under the default 8 MiB limit): rewritten.
         const b = big(6 * 1000 * 1000);
         const tp = newTp();
         const r = await emu.invoke({ order: 1, __traceparent__: tp, blob: b.blob, tail: 'end', echo: 'big' });
         const rid = r.headers['x-amzn-requestid'];
         t.ok(r.status === 200 && r.body.toString() === '{"ok":true,"processed":1,"echo":"big"}', '6 MB event: the function works, answer byte-identical', r.body.toString().slice(0, 100));
-        const ev = st.handled().find((x) => x.requestId === rid)?.event;
+        const ev = handled().find((x) => x.requestId === rid)?.event;
         t.ok(ev && !('__traceparent__' in ev) && ev.tail === 'end' && sha256(ev.blob) === b.sha && STRICT_TP.test(ev.headers?.traceparent ?? '') && ev.headers.traceparent.slice(3, 35) === tp.slice(3, 35),
             '6 MB event: rewritten (traceparent promoted into headers, __traceparent__ stripped, 6 MB of data intact)', ev && { keys: Object.keys(ev), headers: ev.headers });
         const sp = await waitFor(async () => {
@@ -310,29 +285,20 @@ async function groupBig() {
         t.ok(xc && xc.bytes > n && xc.json && xc.messageSha256 === sha256('E'.repeat(n)), `~1 MiB header: the X-Ray error cause (${xc?.bytes} bytes) reached the Runtime API intact`, xc);
         const after = await invokeEcho(emu, 'after-big');
         t.ok(after.ok, 'after the big ones: the next invocation works', after);
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'big events');
+    });
 
     // Over TRACEBRIDGE_MAX_EVENT_BYTES: relayed unchanged, the function still works.
-    const dir2 = tmpDir('faults-big2');
-    const st2 = await startTracebridgeStack({ dir: dir2, flush: 'invoke', env: { TRACEBRIDGE_MAX_EVENT_BYTES: String(4 * 1024 * 1024) } });
-    try {
+    const overOpts = { tmp: 'faults-big2', flush: 'invoke', env: { TRACEBRIDGE_MAX_EVENT_BYTES: String(4 * 1024 * 1024) } };
+    await withStack(t, 'event over the limit', overOpts, async ({ emu, handled }) => {
         const b = big(6 * 1000 * 1000);
         const tp = newTp();
         const raw = JSON.stringify({ order: 1, __traceparent__: tp, blob: b.blob, echo: 'over' });
-        const r = await st2.emu.invoke(raw);
+        const r = await emu.invoke(raw);
         const rid = r.headers['x-amzn-requestid'];
         t.ok(r.status === 200 && r.body.toString() === '{"ok":true,"processed":1,"echo":"over"}', '6 MB event over a 4 MiB limit: the function works');
-        const ev = st2.handled().find((x) => x.requestId === rid)?.event;
+        const ev = handled().find((x) => x.requestId === rid)?.event;
         t.ok(ev && JSON.stringify(ev) === raw, '6 MB event over the limit: the handler got it unchanged', ev && Object.keys(ev));
-    } finally {
-        await st2.emu.stop();
-        await st2.sink.stop();
-    }
-    checkExtensionHealth(t, dir2, 'event over the limit');
+    });
 }
 
 // ---- hostile trace values -----------------------------------------------------------------------
@@ -402,10 +368,7 @@ function hostileCases() {
 }
 
 async function groupHostile() {
-    const dir = tmpDir('faults-hostile');
-    const st = await startTracebridgeStack({ dir, flush: 'invoke' });
-    const { emu, sink } = st;
-    try {
+    await withStack(t, 'hostile trace values', { tmp: 'faults-hostile', flush: 'invoke' }, async ({ emu, handled }) => {
         await invokeEcho(emu, 'warm');
         const pid = await extensionPid(emu);
         const bad = [];
@@ -446,7 +409,7 @@ async function groupHostile() {
                 bad.push({ label, why: 'invocation failed', status: r.status, outcome: r.headers['x-emu-outcome'], body: r.body.toString().slice(0, 200) });
                 continue;
             }
-            check(label, buf, st.handled().find((x) => x.requestId === rid));
+            check(label, buf, handled().find((x) => x.requestId === rid));
         }
         // Hostile Client Context (the Java channel) with a valid and with no event context.
         const hostileCc = JSON.stringify({ custom: { traceparent: `${newTp()}\r\nx-evil: 1`, other: 'a"b\\c' }, env: {}, client: {} });
@@ -454,39 +417,38 @@ async function groupHostile() {
             const buf = Buffer.from(JSON.stringify(payload));
             const r = await emu.invoke(buf, { 'X-Amz-Client-Context': Buffer.from(hostileCc).toString('base64') });
             const rid = r.headers['x-amzn-requestid'];
-            const rec = st.handled().find((x) => x.requestId === rid);
+            const rec = handled().find((x) => x.requestId === rid);
             if (r.headers['x-emu-outcome'] !== 'success') bad.push({ label, why: 'invocation failed', body: r.body.toString().slice(0, 200) });
             else {
                 check(label, buf, rec, undefined, JSON.parse(hostileCc).custom.traceparent);
                 if (rec && rec.clientContext?.Custom?.other !== 'a"b\\c' && rec.clientContext?.custom?.other !== 'a"b\\c') bad.push({ label, why: 'Client-Context custom.other changed', cc: rec.clientContext });
             }
         }
-        // SQS message attributes and API Gateway headers with hostile values.
-        for (const v of [`${newTp()}\r\nx-evil: 1`, newTp().toUpperCase(), `${newTp()}"}`, 'x'.repeat(70000)]) {
-            const label = `SQS attribute ${JSON.stringify(v.slice(0, 40))}`;
-            const out = await emu.post('/sqs/send', { queue: 'orders', messages: [{ body: '{"order":1}', messageAttributes: { traceparent: { DataType: 'String', StringValue: v } } }], returnEvent: true });
-            const inv = out.invocations?.[0];
+        // SQS message attributes and API Gateway headers with hostile values. viaSource: the
+        // handler's record of the event source's invocation ({rec}), or null when it failed.
+        const viaSource = async (label, route, body) => {
+            const inv = (await emu.post(route, body)).invocations?.[0];
             if (!inv || inv.outcome !== 'success') {
                 bad.push({ label, why: 'invocation failed', inv });
-                continue;
+                return null;
             }
             n++;
-            const rec = st.handled().find((x) => x.requestId === inv.requestId);
+            return { rec: handled().find((x) => x.requestId === inv.requestId) };
+        };
+        for (const v of [`${newTp()}\r\nx-evil: 1`, newTp().toUpperCase(), `${newTp()}"}`, 'x'.repeat(70000)]) {
+            const label = `SQS attribute ${JSON.stringify(v.slice(0, 40))}`;
+            const got = await viaSource(label, '/sqs/send', { queue: 'orders', messages: [{ body: '{"order":1}', messageAttributes: { traceparent: { DataType: 'String', StringValue: v } } }], returnEvent: true });
+            if (!got) continue;
+            const rec = got.rec;
             const tp = rec?.event?.headers?.traceparent;
             if (tp !== undefined && !STRICT_TP.test(tp)) bad.push({ label, why: 'invalid headers.traceparent', tp: String(tp).slice(0, 100) });
             if (rec?.event?.Records?.[0]?.messageAttributes?.traceparent?.stringValue !== v) bad.push({ label, why: 'the message attribute changed' });
         }
         for (const v of [`${newTp()}\r\nx-evil: 1`, newTp().toUpperCase(), 'evil', newTp() + ','.repeat(10000)]) {
             const label = `API GW v2 header ${JSON.stringify(v.slice(0, 40))}`;
-            const out = await emu.post('/apigw/v2', { method: 'POST', path: '/orders', headers: { traceparent: v, 'x-amzn-trace-id': `Root=1-${v}` }, body: '{}' });
-            const inv = out.invocations?.[0];
-            if (!inv || inv.outcome !== 'success') {
-                bad.push({ label, why: 'invocation failed', inv });
-                continue;
-            }
-            n++;
-            const rec = st.handled().find((x) => x.requestId === inv.requestId);
-            const tp = rec?.event?.headers?.traceparent;
+            const got = await viaSource(label, '/apigw/v2', { method: 'POST', path: '/orders', headers: { traceparent: v, 'x-amzn-trace-id': `Root=1-${v}` }, body: '{}' });
+            if (!got) continue;
+            const tp = got.rec?.event?.headers?.traceparent;
             if (tp !== v && !STRICT_TP.test(tp ?? '')) bad.push({ label, why: 'headers.traceparent neither original nor valid', tp: String(tp).slice(0, 100) });
         }
         t.diag(outcomes.join('\n'));
@@ -495,34 +457,29 @@ async function groupHostile() {
         t.ok(alive(pid) && crashes.length === 0, 'hostile trace values: tracebridge still running (no crash, no reset)', crashes);
         const ok = await invokeEcho(emu, 'after-hostile');
         t.ok(ok.ok && !ok.cold, 'hostile trace values: the next invocation works in the same environment', ok);
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'hostile trace values');
+    });
 }
 
 // ---- secrets -------------------------------------------------------------------------------------
 
 async function groupSecrets() {
-    const dir = tmpDir('faults-secrets');
     const secret = `s3cr3t-${hex(8)}`;
-    const st = await startTracebridgeStack({
-        dir, flush: 'invoke',
+    const opts = {
+        tmp: 'faults-secrets', flush: 'invoke',
         extEnv: { OTEL_EXPORTER_OTLP_HEADERS: `authorization=Bearer%20${secret},x-api-key=${secret}k` },
         env: { TRACEBRIDGE_LOG_LEVEL: 'debug' },
-    });
-    const { emu, sink } = st;
-    try {
+    };
+    await withStack(t, 'secrets', opts, async ({ emu, sink }) => {
         for (const mode of ['ok', '500', '429:0', 'down', 'ok']) {
             await sink.fault(mode);
             for (let i = 0; i < 3; i++) await invokeEcho(emu, `s-${mode}-${i}`);
         }
         await emu.shutdown();
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
+    }, (_, { sink }, dir) => secretsNotLogged(secret, sink, dir));
+}
+
+// After the secrets run: the headers were sent, and their values are in no log of the run.
+function secretsNotLogged(secret, sink, dir) {
     const procLog = fs.readFileSync(`${dir}/processes.log`, 'utf8');
     const extLines = procLog.split('\n').filter((l) => l.startsWith('[ext:tracebridge]'));
     // The export error paths are where a request's details could end up in a log line.
@@ -537,25 +494,19 @@ async function groupSecrets() {
         if (text.includes(secret) || text.includes(encodeURIComponent(secret))) leaks.push(f);
     }
     t.ok(leaks.length === 0 && !extLines.some((l) => /s3cr3t/.test(l)), 'secrets: the OTLP header values appear in no tracebridge log line (and in no other log of the run)', leaks);
-    checkExtensionHealth(t, dir, 'secrets');
 }
 
 // ---- load: sequential and Managed Instances -------------------------------------------------------
 
 async function groupLoad() {
-    const dir = tmpDir('faults-load');
-    const st = await startTracebridgeStack({ dir, flush: 'invoke', env: { HANDLER_WORK_MS: '0' } });
-    const { emu, sink } = st;
     const N = QUICK ? 150 : 1000;
     const budgetMs = (QUICK ? 15000 : 30000) * SLOW;
-    const rids = [];
-    let info0;
-    let info1;
-    let peakFds = 0;
-    try {
+    await withStack(t, 'sequential load', { tmp: 'faults-load', flush: 'invoke', env: { HANDLER_WORK_MS: '0' } }, async ({ emu, sink }) => {
+        const rids = [];
+        let peakFds = 0;
         const pid = await extensionPid(emu);
         for (let i = 0; i < 20; i++) await invokeEcho(emu, `warm${i}`);
-        info0 = procInfo(pid);
+        const info0 = procInfo(pid);
         const t0 = Date.now();
         const bad = [];
         for (let i = 0; i < N && Date.now() - t0 < budgetMs; i++) {
@@ -565,7 +516,7 @@ async function groupLoad() {
             if (i % 50 === 0) peakFds = Math.max(peakFds, procInfo(pid).fds);
         }
         const took = Date.now() - t0;
-        info1 = procInfo(pid);
+        const info1 = procInfo(pid);
         t.ok(bad.length === 0 && rids.length >= Math.min(N, 300), `sequential: ${rids.length} invocations in ${took} ms (${fmt(rids.length / took * 1000)}/s), all with the right bytes`, bad.slice(0, 3));
         t.diag(`sequential: tracebridge VmHWM ${info1.hwmKb} kB, VmRSS ${info0.rssKb} → ${info1.rssKb} kB, fds ${info0.fds} → ${info1.fds} (peak sampled ${peakFds})`);
         if (MEASURE_RSS) t.ok(info1.hwmKb < 32 * 1024, `sequential: tracebridge peak RSS ${(info1.hwmKb / 1024).toFixed(1)} MB < 32 MB`);
@@ -576,20 +527,13 @@ async function groupLoad() {
         const hIds = new Set(spans.filter((s) => s.scope.name === '@opentelemetry/instrumentation-aws-lambda').map((s) => s.attributes['faas.invocation_id']));
         const lost = rids.filter((r) => !tbIds.has(r) || !hIds.has(r));
         t.ok(lost.length === 0, `sequential: every invocation's tracebridge span and handler span reached the backend (${rids.length} each)`, { lost: lost.length });
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'sequential load');
+    });
 }
 
 async function groupConcurrent() {
-    const dir = tmpDir('faults-mi');
     const C = 64;
     const rounds = QUICK ? 2 : 4;
-    const st = await startTracebridgeStack({ dir, mi: true, maxConcurrency: C, env: { HANDLER_WORK_MS: '150' } });
-    const { emu, sink } = st;
-    try {
+    await withStack(t, 'Managed Instances load', { tmp: 'faults-mi', mi: true, maxConcurrency: C, env: { HANDLER_WORK_MS: '150' } }, async ({ emu, sink }) => {
         const pid = await extensionPid(emu);
         const round = async (tag) => Promise.all(Array.from({ length: C }, (_, i) => invokeEcho(emu, `${tag}-${i}-${hex(4)}`)));
         // The SDKs' keep-alive pools grow to the burst's peak over the first rounds (each
@@ -627,11 +571,7 @@ async function groupConcurrent() {
         const tbIds = new Set(spans.filter((s) => s.scope.name.startsWith('tracebridge')).map((s) => s.attributes['faas.invocation_id']));
         const lost = all.filter((x) => !tbIds.has(x.rid));
         t.ok(lost.length === 0, `Managed Instances: every invocation's tracebridge span reached the backend at SHUTDOWN (${all.length})`, { lost: lost.length });
-    } finally {
-        await emu.stop();
-        await sink.stop();
-    }
-    checkExtensionHealth(t, dir, 'Managed Instances load');
+    });
 }
 
 if (!fs.existsSync(TRACEBRIDGE)) {

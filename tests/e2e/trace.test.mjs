@@ -4,7 +4,7 @@
 //   POST /publish → send_to_sqs (producer) → tracebridge span → handler span → business_logic
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, tmpDir, startTracebridgeStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW, checkExtensionHealth as health } from './lib/harness.mjs';
+import { Tap, withStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW } from './lib/harness.mjs';
 
 const t = new Tap();
 
@@ -34,121 +34,122 @@ function checkChain(spans, prod, requestId, label, want = {}) {
     return { tb, hs, bl };
 }
 
-async function groupMain() {
-    const dir = tmpDir('trace');
-    const st = await startTracebridgeStack({ dir, timeoutMs: 1500, shutdownMs: 1500 });
-    const { emu, sink } = st;
-    const prod = makeProducer(sink.endpoint);
-    const lastHandled = () => st.handled().at(-1);
+// A withStack body run(st, prod) with a producer exporting to the stack's sink, shut down
+// before the stack stops.
+const withProducer = (run) => async (st) => {
+    const prod = makeProducer(st.sink.endpoint);
     try {
-        // SQS, one message, traceparent in MessageAttributes (SDK shape).
-        let p = await prod.run((tp) => emu.post('/sqs/send', { queue: 'orders', messages: [{ body: '{"order":1}', messageAttributes: { traceparent: sqsAttr(tp) } }] }));
-        let rid = p.result.invocations[0].requestId;
-        const ev1 = lastHandled();
-        t.ok(ev1.runtimeApi !== `127.0.0.1:${emu.apiPort}`, 'the wrapper pointed the runtime at the tracebridge proxy', ev1.runtimeApi);
-        let spans = await waitChain(sink, rid, p);
-        let c = checkChain(spans, p, rid, 'SQS single message', { name: 'process orders', kind: 'CONSUMER' });
-        if (c.tb) {
-            t.ok(c.tb.attributes['faas.coldstart'] === true && c.tb.attributes['faas.invocation_id'] === rid, 'SQS: tracebridge span has faas.invocation_id and faas.coldstart=true on the first invocation', c.tb.attributes);
-            t.ok(c.tb.attributes['messaging.system'] === 'aws_sqs' && c.tb.attributes['messaging.destination.name'] === 'orders' && c.tb.attributes['messaging.message.id'] === p.result.messageIds[0], 'SQS: messaging.* attributes', c.tb.attributes);
-            t.ok(ev1.event.headers && ev1.event.headers.traceparent === `00-${p.traceId}-${c.tb.spanId}-01`, 'SQS: the handler event carries headers.traceparent = tracebridge span', ev1.event.headers);
-        }
-
-        // SQS mixed batch: two traces in one batch → parent = first record, links to both.
-        const q = [];
-        const p1 = prod.run(async (tp) => { q.push({ body: '{"order":2}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
-        const p2 = prod.run(async (tp) => { q.push({ body: '{"order":3}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
-        const [r1, r2] = await Promise.all([p1, p2]);
-        const sent = await emu.post('/sqs/send', { queue: 'orders', messages: q });
-        rid = sent.invocations[0].requestId;
-        t.ok(sent.invocations.length === 1, 'mixed batch: two messages, one invocation');
-        spans = await waitChain(sink, rid, r1) && await waitChain(sink, rid, r2);
-        const firstTrace = JSON.parse(JSON.stringify(q[0])).messageAttributes.traceparent.StringValue.slice(3, 35);
-        const pFirst = [r1, r2].find((r) => r.traceId === firstTrace);
-        c = checkChain(spans, pFirst, rid, 'SQS mixed batch (first record is the parent)');
-        if (c.tb) {
-            const linked = new Set(c.tb.links.map((l) => l.traceId + '/' + l.spanId));
-            t.ok(linked.has(`${r1.traceId}/${r1.sendSpanId}`) && linked.has(`${r2.traceId}/${r2.sendSpanId}`), 'mixed batch: links to every record\'s context', c.tb.links);
-            t.ok(c.tb.attributes['messaging.batch.message_count'] === 2, 'mixed batch: messaging.batch.message_count = 2', c.tb.attributes);
-            t.ok(c.tb.attributes['faas.coldstart'] === false, 'second invocation: faas.coldstart=false');
-        }
-
-        // SNS.
-        p = await prod.run((tp) => emu.post('/sns/publish', { topic: 'orders-topic', message: '{"order":4}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
-        rid = p.result.invocations[0].requestId;
-        checkChain(await waitChain(sink, rid, p), p, rid, 'SNS');
-
-        // SNS → SQS (raw delivery off: the SNS envelope is the SQS body).
-        p = await prod.run((tp) => emu.post('/sns-sqs/publish', { topic: 'orders-topic', queue: 'orders', message: '{"order":5}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
-        rid = p.result.invocations[0].requestId;
-        checkChain(await waitChain(sink, rid, p), p, rid, 'SNS → SQS', { name: 'process orders' });
-
-        // EventBridge: detail.traceparent.
-        p = await prod.run((tp) => emu.post('/eventbridge/put', { source: 'com.example.orders', detailType: 'OrderPlaced', detail: { traceparent: tp, order: 6 } }), { sendName: 'put_events' });
-        rid = p.result.invocations[0].requestId;
-        checkChain(await waitChain(sink, rid, p), p, rid, 'EventBridge');
-
-        // Direct invoke with __traceparent__: the key is gone from the handler's event.
-        p = await prod.run(async (tp) => {
-            const r = await emu.invoke({ order: 7, __traceparent__: tp });
-            return { status: r.status, requestId: r.headers['x-amzn-requestid'], body: json(r) };
-        }, { sendName: 'invoke_lambda' });
-        rid = p.result.requestId;
-        const ev7 = lastHandled().event;
-        t.ok(!('__traceparent__' in ev7) && ev7.order === 7 && typeof ev7.headers?.traceparent === 'string', 'direct invoke: __traceparent__ stripped, headers.traceparent added', ev7);
-        checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with __traceparent__');
-
-        // API Gateway v1 and v2: headers.traceparent (kept trace id, parent-id = tracebridge span).
-        for (const v of ['v1', 'v2']) {
-            p = await prod.run((tp) => emu.post(`/apigw/${v}`, { method: 'POST', path: '/orders', headers: { traceparent: tp, 'content-type': 'application/json' }, body: '{"order":8}' }), { sendName: 'http_client' });
-            rid = p.result.invocations[0].requestId;
-            c = checkChain(await waitChain(sink, rid, p), p, rid, `API Gateway ${v}`);
-            t.ok(p.result.invocations[0].payload.statusCode === 200, `API Gateway ${v}: proxy result intact`);
-        }
-
-        // Error: tracebridge span status ERROR with an exception event; the invoke result unchanged.
-        p = await prod.run((tp) => emu.invoke({ mode: 'error', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], err: r.headers['x-amz-function-error'], body: json(r) })), { sendName: 'invoke_lambda' });
-        rid = p.result.requestId;
-        t.ok(p.result.err === 'Unhandled' && p.result.body.errorMessage === 'order validation failed', 'error: the caller gets the handler error unchanged');
-        c = checkChain(await waitChain(sink, rid, p), p, rid, 'error invocation');
-        if (c.tb) {
-            const exc = c.tb.events.find((e) => e.name === 'exception');
-            t.ok(c.tb.status.code === 'ERROR' && exc && /order validation failed/.test(JSON.stringify(exc.attributes)), 'error: tracebridge span status ERROR with an exception event from the /error body', { status: c.tb.status, events: c.tb.events });
-        }
-
-        // Timeout: the environment resets (SHUTDOWN reason timeout); the span is ended as an error
-        // and flushed during that SHUTDOWN; the next invocation is a cold start again.
-        p = await prod.run((tp) => emu.invoke({ mode: 'timeout', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], outcome: r.headers['x-emu-outcome'] })), { sendName: 'invoke_lambda' });
-        rid = p.result.requestId;
-        t.eq(p.result.outcome, 'timeout', 'timeout: the caller gets the timeout');
-        const tbT = await waitFor(() => tbSpan(sink.spans(), rid), 4000 * SLOW);
-        t.ok(tbT && tbT.status.code === 'ERROR' && tbT.traceId === p.traceId && tbT.parentSpanId === p.sendSpanId, 'timeout: tracebridge span exported at the reset SHUTDOWN, status ERROR, still joined to the producer', tbT && { status: tbT.status, attrs: tbT.attributes });
-        const sd = await waitFor(async () => (await emu.log()).find((x) => x.type === 'shutdown-done' && x.reason === 'timeout'), 4000 * SLOW);
-        t.ok(sd && sd.extensions[0].code === 0 && !sd.extensions[0].killed, 'timeout: tracebridge exited 0 within the SHUTDOWN deadline', sd);
-        p = await prod.run((tp) => emu.invoke({ order: 9, __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'] })), { sendName: 'invoke_lambda' });
-        rid = p.result.requestId;
-        c = checkChain(await waitChain(sink, rid, p), p, rid, 'after the timeout (new environment)');
-        if (c.tb) t.ok(c.tb.attributes['faas.coldstart'] === true, 'after the reset: faas.coldstart=true again');
-
-        // Everything the handler exported went through tracebridge, none straight to the sink.
-        const fromHandler = sink.spans().filter((s) => s.service === 'orders-fn' && !s.scope.name.startsWith('tracebridge'));
-        t.ok(fromHandler.length > 10 && fromHandler.every((s) => !/OTel-OTLP-Exporter-JavaScript/.test(s.userAgent)), `the handler's ${fromHandler.length} spans all reached the sink through tracebridge's receiver, none directly`, [...new Set(fromHandler.map((s) => s.userAgent))]);
+        return await run(st, prod);
     } finally {
         await prod.shutdown();
-        await emu.stop();
-        await sink.stop();
     }
-    health(t, dir, 'event sources');
+};
+
+async function groupMain() {
+    await withStack(t, 'event sources', { tmp: 'trace', timeoutMs: 1500, shutdownMs: 1500 }, withProducer(eventSources));
+}
+
+async function eventSources({ emu, sink, handled }, prod) {
+    const lastHandled = () => handled().at(-1);
+    // SQS, one message, traceparent in MessageAttributes (SDK shape).
+    let p = await prod.run((tp) => emu.post('/sqs/send', { queue: 'orders', messages: [{ body: '{"order":1}', messageAttributes: { traceparent: sqsAttr(tp) } }] }));
+    let rid = p.result.invocations[0].requestId;
+    const ev1 = lastHandled();
+    t.ok(ev1.runtimeApi !== `127.0.0.1:${emu.apiPort}`, 'the wrapper pointed the runtime at the tracebridge proxy', ev1.runtimeApi);
+    let spans = await waitChain(sink, rid, p);
+    let c = checkChain(spans, p, rid, 'SQS single message', { name: 'process orders', kind: 'CONSUMER' });
+    if (c.tb) {
+        t.ok(c.tb.attributes['faas.coldstart'] === true && c.tb.attributes['faas.invocation_id'] === rid, 'SQS: tracebridge span has faas.invocation_id and faas.coldstart=true on the first invocation', c.tb.attributes);
+        t.ok(c.tb.attributes['messaging.system'] === 'aws_sqs' && c.tb.attributes['messaging.destination.name'] === 'orders' && c.tb.attributes['messaging.message.id'] === p.result.messageIds[0], 'SQS: messaging.* attributes', c.tb.attributes);
+        t.ok(ev1.event.headers && ev1.event.headers.traceparent === `00-${p.traceId}-${c.tb.spanId}-01`, 'SQS: the handler event carries headers.traceparent = tracebridge span', ev1.event.headers);
+    }
+
+    // SQS mixed batch: two traces in one batch → parent = first record, links to both.
+    const q = [];
+    const p1 = prod.run(async (tp) => { q.push({ body: '{"order":2}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
+    const p2 = prod.run(async (tp) => { q.push({ body: '{"order":3}', messageAttributes: { traceparent: sqsAttr(tp) } }); });
+    const [r1, r2] = await Promise.all([p1, p2]);
+    const sent = await emu.post('/sqs/send', { queue: 'orders', messages: q });
+    rid = sent.invocations[0].requestId;
+    t.ok(sent.invocations.length === 1, 'mixed batch: two messages, one invocation');
+    spans = await waitChain(sink, rid, r1) && await waitChain(sink, rid, r2);
+    const firstTrace = JSON.parse(JSON.stringify(q[0])).messageAttributes.traceparent.StringValue.slice(3, 35);
+    const pFirst = [r1, r2].find((r) => r.traceId === firstTrace);
+    c = checkChain(spans, pFirst, rid, 'SQS mixed batch (first record is the parent)');
+    if (c.tb) {
+        const linked = new Set(c.tb.links.map((l) => l.traceId + '/' + l.spanId));
+        t.ok(linked.has(`${r1.traceId}/${r1.sendSpanId}`) && linked.has(`${r2.traceId}/${r2.sendSpanId}`), 'mixed batch: links to every record\'s context', c.tb.links);
+        t.ok(c.tb.attributes['messaging.batch.message_count'] === 2, 'mixed batch: messaging.batch.message_count = 2', c.tb.attributes);
+        t.ok(c.tb.attributes['faas.coldstart'] === false, 'second invocation: faas.coldstart=false');
+    }
+
+    // SNS.
+    p = await prod.run((tp) => emu.post('/sns/publish', { topic: 'orders-topic', message: '{"order":4}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
+    rid = p.result.invocations[0].requestId;
+    checkChain(await waitChain(sink, rid, p), p, rid, 'SNS');
+
+    // SNS → SQS (raw delivery off: the SNS envelope is the SQS body).
+    p = await prod.run((tp) => emu.post('/sns-sqs/publish', { topic: 'orders-topic', queue: 'orders', message: '{"order":5}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
+    rid = p.result.invocations[0].requestId;
+    checkChain(await waitChain(sink, rid, p), p, rid, 'SNS → SQS', { name: 'process orders' });
+
+    // EventBridge: detail.traceparent.
+    p = await prod.run((tp) => emu.post('/eventbridge/put', { source: 'com.example.orders', detailType: 'OrderPlaced', detail: { traceparent: tp, order: 6 } }), { sendName: 'put_events' });
+    rid = p.result.invocations[0].requestId;
+    checkChain(await waitChain(sink, rid, p), p, rid, 'EventBridge');
+
+    // Direct invoke with __traceparent__: the key is gone from the handler's event.
+    p = await prod.run(async (tp) => {
+        const r = await emu.invoke({ order: 7, __traceparent__: tp });
+        return { status: r.status, requestId: r.headers['x-amzn-requestid'], body: json(r) };
+    }, { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    const ev7 = lastHandled().event;
+    t.ok(!('__traceparent__' in ev7) && ev7.order === 7 && typeof ev7.headers?.traceparent === 'string', 'direct invoke: __traceparent__ stripped, headers.traceparent added', ev7);
+    checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with __traceparent__');
+
+    // API Gateway v1 and v2: headers.traceparent (kept trace id, parent-id = tracebridge span).
+    for (const v of ['v1', 'v2']) {
+        p = await prod.run((tp) => emu.post(`/apigw/${v}`, { method: 'POST', path: '/orders', headers: { traceparent: tp, 'content-type': 'application/json' }, body: '{"order":8}' }), { sendName: 'http_client' });
+        rid = p.result.invocations[0].requestId;
+        c = checkChain(await waitChain(sink, rid, p), p, rid, `API Gateway ${v}`);
+        t.ok(p.result.invocations[0].payload.statusCode === 200, `API Gateway ${v}: proxy result intact`);
+    }
+
+    // Error: tracebridge span status ERROR with an exception event; the invoke result unchanged.
+    p = await prod.run((tp) => emu.invoke({ mode: 'error', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], err: r.headers['x-amz-function-error'], body: json(r) })), { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    t.ok(p.result.err === 'Unhandled' && p.result.body.errorMessage === 'order validation failed', 'error: the caller gets the handler error unchanged');
+    c = checkChain(await waitChain(sink, rid, p), p, rid, 'error invocation');
+    if (c.tb) {
+        const exc = c.tb.events.find((e) => e.name === 'exception');
+        t.ok(c.tb.status.code === 'ERROR' && exc && /order validation failed/.test(JSON.stringify(exc.attributes)), 'error: tracebridge span status ERROR with an exception event from the /error body', { status: c.tb.status, events: c.tb.events });
+    }
+
+    // Timeout: the environment resets (SHUTDOWN reason timeout); the span is ended as an error
+    // and flushed during that SHUTDOWN; the next invocation is a cold start again.
+    p = await prod.run((tp) => emu.invoke({ mode: 'timeout', __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'], outcome: r.headers['x-emu-outcome'] })), { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    t.eq(p.result.outcome, 'timeout', 'timeout: the caller gets the timeout');
+    const tbT = await waitFor(() => tbSpan(sink.spans(), rid), 4000 * SLOW);
+    t.ok(tbT && tbT.status.code === 'ERROR' && tbT.traceId === p.traceId && tbT.parentSpanId === p.sendSpanId, 'timeout: tracebridge span exported at the reset SHUTDOWN, status ERROR, still joined to the producer', tbT && { status: tbT.status, attrs: tbT.attributes });
+    const sd = await waitFor(async () => (await emu.log()).find((x) => x.type === 'shutdown-done' && x.reason === 'timeout'), 4000 * SLOW);
+    t.ok(sd && sd.extensions[0].code === 0 && !sd.extensions[0].killed, 'timeout: tracebridge exited 0 within the SHUTDOWN deadline', sd);
+    p = await prod.run((tp) => emu.invoke({ order: 9, __traceparent__: tp }).then((r) => ({ requestId: r.headers['x-amzn-requestid'] })), { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    c = checkChain(await waitChain(sink, rid, p), p, rid, 'after the timeout (new environment)');
+    if (c.tb) t.ok(c.tb.attributes['faas.coldstart'] === true, 'after the reset: faas.coldstart=true again');
+
+    // Everything the handler exported went through tracebridge, none straight to the sink.
+    const fromHandler = sink.spans().filter((s) => s.service === 'orders-fn' && !s.scope.name.startsWith('tracebridge'));
+    t.ok(fromHandler.length > 10 && fromHandler.every((s) => !/OTel-OTLP-Exporter-JavaScript/.test(s.userAgent)), `the handler's ${fromHandler.length} spans all reached the sink through tracebridge's receiver, none directly`, [...new Set(fromHandler.map((s) => s.userAgent))]);
 }
 
 // Streaming response and the default flush mode (invoke): the last invocation's spans leave at
 // SHUTDOWN, within its deadline.
 async function groupStreamingShutdown() {
-    const dir = tmpDir('trace-stream');
-    const st = await startTracebridgeStack({ dir, handler: 'orders.stream', flush: 'invoke', shutdownMs: 2000 });
-    const { emu, sink } = st;
-    const prod = makeProducer(sink.endpoint);
-    try {
+    const opts = { tmp: 'trace-stream', handler: 'orders.stream', flush: 'invoke', shutdownMs: 2000 };
+    await withStack(t, 'streaming', opts, withProducer(async ({ emu, sink }, prod) => {
         let want = '';
         for (let i = 0; i < 5; i++) want += String.fromCharCode(97 + i).repeat(999) + '\n';
         const p = await prod.run(async (tp) => {
@@ -167,12 +168,7 @@ async function groupStreamingShutdown() {
         const c = checkChain(spans, p, rid, 'streaming, exported at SHUTDOWN');
         t.ok(sd.extensions[0].code === 0 && !sd.extensions[0].killed && took < 2000 * SLOW, `SHUTDOWN: tracebridge flushed and exited 0 before the deadline (${took} ms)`, sd);
         if (c.tb) t.ok(BigInt(c.tb.endTimeUnixNano) >= BigInt(c.bl.endTimeUnixNano), 'streaming: tracebridge span ends after the stream ended (after business_logic)');
-    } finally {
-        await prod.shutdown();
-        await emu.stop();
-        await sink.stop();
-    }
-    health(t, dir, 'streaming');
+    }));
 }
 
 if (!fs.existsSync(TRACEBRIDGE)) {

@@ -366,3 +366,24 @@ export async function startTracebridgeStack(o) {
         env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime });
     return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
 }
+
+// One test group's stack, from start to health check: a fresh tmpDir(o.tmp), the stack of
+// startTracebridgeStack(o), run(st, dir), then — whatever run did, even throw — the emulator and
+// the sink stopped (which ends tracebridge with SHUTDOWN), afterStop(result of run, st, dir) for
+// the checks that need the run over (what reached the sink, the logs), and last
+// checkExtensionHealth(t, dir, label). A throw from run or afterStop skips the health checks and
+// reaches the caller (the suites report it as "<group> ran to the end"). Returns run's result.
+export async function withStack(t, label, o, run, afterStop) {
+    const dir = tmpDir(o.tmp);
+    const st = await startTracebridgeStack({ ...o, dir });
+    let result;
+    try {
+        result = await run(st, dir);
+    } finally {
+        await st.emu.stop();
+        await st.sink.stop();
+    }
+    if (afterStop) await afterStop(result, st, dir);
+    checkExtensionHealth(t, dir, label);
+    return result;
+}
