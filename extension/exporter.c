@@ -145,14 +145,10 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
     return rc;
 }
 
-/* Drops the entry just peeked: it cannot be converted for this backend, and keeping it would
- * block every span behind it forever. */
-static void drop_poison(struct exporter *x)
+/* Removes the batch just peeked without sending it, counted as dropped (reported on the next
+ * span and in the stats): keeping what can never be sent would block every span behind it. */
+static void drop_batch(struct exporter *x)
 {
-    log_error(x->lg, "exporter",
-              "%zu buffered spans cannot be converted to OTLP/JSON (undecodable request from the "
-              "receiver); dropped",
-              x->batch_spans);
     spanbuf_commit(x->sb, x->batch_seq);
     x->dropped += x->batch_spans;
     x->stats.spans_dropped += x->batch_spans;
@@ -180,7 +176,11 @@ static int next_body(struct exporter *x, struct buf *raw, struct buf *body)
             max = 0; /* spanbuf_peek takes exactly one entry */
             continue;
         }
-        drop_poison(x);
+        log_error(x->lg, "exporter",
+                  "%zu buffered spans cannot be converted to OTLP/JSON (undecodable request from "
+                  "the receiver); dropped",
+                  x->batch_spans);
+        drop_batch(x);
         max = EXPORTER_BATCH_BYTES;
     }
 }
@@ -328,9 +328,7 @@ static void on_sent(void *arg, const struct httpc_result *r)
     }
     log_error(x->lg, "exporter", "backend rejected %zu spans with status %ld; dropped",
               x->batch_spans, r->status);
-    spanbuf_commit(x->sb, x->batch_seq);
-    x->dropped += x->batch_spans;
-    x->stats.spans_dropped += x->batch_spans;
+    drop_batch(x);
     send_batch(x);
 }
 
