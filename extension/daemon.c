@@ -1,7 +1,8 @@
 /* daemon: wires the parts together on one libuv loop and decides when to call /event/next.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
- * config, proxy listening, ready file (the wrapper's signal), OTLP receiver, THEN register.
+ * config, proxy listening, OTLP receiver, ready file (the wrapper's signal: proxy address and,
+ * when the receiver listens, its address for the handler's SDK), THEN register.
  *
  * When /event/next is called after an INVOKE (TRACEBRIDGE_FLUSH):
  *   invoke    the flush of what earlier invocations left starts at INVOKE and overlaps the
@@ -10,6 +11,8 @@
  *   end       when the invocation ended (response/error at the proxy), the flush starts; next
  *             is called when it finished or max_flush_ms later, whichever is first;
  *   adaptive  end while invocations are rare, invoke once they come back to back.
+ * The wait happens only while the backend answers quickly (exporter_responsive): a backend that
+ * is down, refusing or slow would otherwise cost every invocation the whole max_flush_ms.
  * The export itself may outlive that wait (it carries on across the freeze, bounded by
  * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms.
  * An invocation the proxy has not seen BYPASS_GRACE_MS after its INVOKE is presumed to bypass
