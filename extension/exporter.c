@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <zlib.h>
 
 #include "extension/base/kvlist.h"
@@ -214,14 +213,6 @@ static uint64_t next_random(struct exporter *x)
     return x->rng;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; -1 when absent or invalid
  * (the caller then uses its backoff). A date in the past means "now". */
 static long retry_after_ms(const struct httpc_result *r)
@@ -241,7 +232,7 @@ static long retry_after_ms(const struct httpc_result *r)
                 ms = ms * 10 + (v[i] - '0') * 1000;
         }
     } else if (httpdate_parse(v, n, &when) == 0) {
-        ms = when * 1000 - wall_ms();
+        ms = when * 1000 - (int64_t)(span_now_ns() / 1000000u); /* wall clock, as the date */
         if (ms < 0)
             ms = 0;
     } else {
