@@ -28,8 +28,8 @@ PROTOS := $(shell find $(PROTO_DIR) -name '*.proto' 2>/dev/null | sort)
 GEN_C := $(patsubst $(PROTO_DIR)/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_O := $(GEN_C:.c=.o)
 
-LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/base/*.c extension/*.c \
-	extension/otlp/*.c proxy/*.c promote/*.c))
+LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/*.c extension/*/*.c proxy/*.c \
+	proxy/promote/*.c))
 LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libtracebridge.a
 BIN := $(BUILD)/tracebridge
@@ -98,7 +98,7 @@ fuzz:
 layer:
 	$(Q)layer/build-layer.sh
 
-FMT_SRC = $(shell find extension proxy promote tests/unit tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
+FMT_SRC = $(shell find extension proxy tests/unit tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
 fmt:
 	$(Q)clang-format -i $(FMT_SRC)
 fmt-check:

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "extension/base/log.h"
-#include "promote/promote.h"
+#include "extension/base/base.h"
+#include "proxy/promote/promote.h"
 
 #define CONF_STR_MAX 1024
 

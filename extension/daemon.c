@@ -27,17 +27,14 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "extension/base/log.h"
+#include "extension/base/base.h"
 #include "extension/conf.h"
-#include "extension/exporter.h"
-#include "extension/extapi.h"
-#include "extension/httpc.h"
-#include "extension/ids.h"
-#include "extension/lifecycle.h"
-#include "extension/otlp.h"
-#include "extension/receiver.h"
-#include "extension/resource.h"
-#include "extension/spanbuf.h"
+#include "extension/export/export.h"
+#include "extension/lifecycle/lifecycle.h"
+#include "extension/net/net.h"
+#include "extension/spans/spans.h"
+#include "extension/otlp/otlp.h"
+#include "extension/receiver/receiver.h"
 #include "proxy/proxy.h"
 
 #define BYPASS_GRACE_MS    500

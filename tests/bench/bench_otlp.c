@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/otlp_sample.h"
 

@@ -18,9 +18,9 @@ SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 # relay without its socket layer (fuzz_http1 stubs proxy/conn.c). Linked from an archive, so
 # each target pulls in only the objects it uses.
 SRCS=()
-for s in promote/*.c extension/base/*.c proxy/http1.c proxy/nextbuf.c \
+for s in proxy/promote/*.c extension/base/*.c extension/net/http1.c proxy/nextbuf.c \
     proxy/relay.c; do
-    [ "$s" = promote/cli.c ] || SRCS+=("$s")
+    SRCS+=("$s")
 done
 LIBS=(-lhttp_parser -luv)
 n=0

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "tests/unit/otlp_sample.h"
 
 int main(int argc, char **argv)

@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 #include "tests/unit/test_server.h"
 
 struct fake_req {

@@ -6,9 +6,9 @@
 
 #include <string.h>
 
-#include "extension/otlp.h"
-#include "extension/span.h"
-#include "promote/tracectx.h"
+#include "extension/otlp/otlp.h"
+#include "extension/spans/spans.h"
+#include "extension/base/base.h"
 
 #define SAMPLE_TRACE_ID   "0af7651916cd43dd8448eb211c80319c"
 #define SAMPLE_SPAN_ID    "b7ad6b7169203331"

@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 #include "proxy/proxy.h"
 #include "tests/unit/test_server.h"
 

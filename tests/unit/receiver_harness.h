@@ -23,9 +23,9 @@
 #include <uv.h>
 #include <zlib.h>
 
-#include "extension/base/buf.h"
-#include "extension/receiver.h"
-#include "extension/spanbuf.h"
+#include "extension/base/base.h"
+#include "extension/receiver/receiver.h"
+#include "extension/export/export.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/test_server.h"
 

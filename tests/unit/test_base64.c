@@ -1,7 +1,7 @@
 /* base64: the RFC 4648 test vectors both ways, both alphabets, what each padding rule accepts,
  * the characters refused, output bounds, and a round trip of every byte value across the
  * decoder's internal chunks. */
-#include "extension/base/base64.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <string.h>

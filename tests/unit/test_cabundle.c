@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "extension/cabundle.h"
+#include "extension/net/net.h"
 #include "tests/unit/tap.h"
 
 struct files {

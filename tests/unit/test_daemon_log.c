@@ -3,7 +3,7 @@
  * answers "what did tracebridge do with this invocation?" (event analysis, what was written,
  * end, export, receiver requests, INVOKE); at info nothing is logged per invocation; at no level
  * does an OTLP header value appear. */
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "tests/unit/fake_lambda.h"
 #include "tests/unit/tap.h"
 

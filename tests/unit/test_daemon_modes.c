@@ -3,7 +3,7 @@
  * ways, SIGTERM, streaming responses with error trailers, the OTLP receiver feeding the same
  * export byte for byte, the self-loop guard, and no span in two exports when exports outlive
  * /event/next. */
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "tests/unit/fake_lambda.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/test_util.h"

@@ -4,9 +4,9 @@
  * flight at a time (no entry in two exports). Also the HTTP-date parser on its own. */
 #include <signal.h>
 
-#include "extension/exporter.h"
-#include "extension/httpdate.h"
-#include "extension/otlp.h"
+#include "extension/export/export.h"
+#include "extension/base/base.h"
+#include "extension/otlp/otlp.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/fake_http.h"
 #include "tests/unit/tap.h"

@@ -1,5 +1,5 @@
 /* extapi: event parsing, and register / next / error against a fake Extensions API. */
-#include "extension/extapi.h"
+#include "extension/lifecycle/lifecycle.h"
 
 #include "tests/unit/fake_http.h"
 #include "tests/unit/tap.h"

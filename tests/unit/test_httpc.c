@@ -1,5 +1,5 @@
 /* httpc: libcurl multi on libuv against a loopback fake server. */
-#include "extension/httpc.h"
+#include "extension/net/net.h"
 
 #include <stdlib.h>
 

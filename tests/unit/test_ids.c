@@ -1,5 +1,5 @@
 /* ids: uniqueness, never all-zero, pool refills. */
-#include "extension/ids.h"
+#include "extension/spans/spans.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

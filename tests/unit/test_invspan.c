@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/base/utf8.h"
-#include "extension/invspan.h"
+#include "extension/base/base.h"
+#include "extension/spans/spans.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/test_util.h"
 

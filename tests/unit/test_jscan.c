@@ -3,7 +3,7 @@
  * lengths that put every construct across the 16- and 64-byte block edges and at the very end
  * of the buffer (each case is an exact-size heap copy, so ASan sees any read past the end).
  * test_jscan_portable.c runs the same checks on the portable (SWAR) path that arm64 uses. */
-#include "promote/jscan.c"
+#include "proxy/promote/jscan.c"
 
 #include <stdint.h>
 #include <stdio.h>

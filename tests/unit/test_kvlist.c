@@ -1,10 +1,9 @@
 /* kvlist and hex: splitting "k=v,k2=v2" lists, trimming, percent-decoding under each rule. */
-#include "extension/base/kvlist.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <stdint.h>
 
-#include "extension/base/hex.h"
 #include "tests/unit/tap.h"
 
 /* Collects the members as "key|value;" so that one string shows splitting and trimming. */

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "extension/lifecycle.h"
-#include "proxy/nextbuf.h"
+#include "extension/lifecycle/lifecycle.h"
+#include "proxy/internal.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/test_util.h"
 

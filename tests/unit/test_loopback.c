@@ -1,6 +1,6 @@
 /* loopback: which addresses are accepted as loopback literals, and listening on one (the port
  * reported for port 0 is the one connected to; a taken port is refused). */
-#include "extension/base/loopback.h"
+#include "extension/net/net.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "extension/otlp/internal.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/unit/otlp_sample.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/test_util.h"
 

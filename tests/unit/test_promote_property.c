@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "tests/unit/tap.h"
 
 #define TPA   "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -1,5 +1,5 @@
 /* ratelimit: first occurrence through, then at most one per period with the held-back count. */
-#include "extension/base/ratelimit.h"
+#include "extension/base/base.h"
 
 #include "tests/unit/tap.h"
 

@@ -1,7 +1,7 @@
 /* test_receiver: the OTLP/HTTP receiver on real loopback sockets (receiver_harness.h), plus the
  * socket-free session (rx_session) fed byte by byte. Requests are built and answers decoded
  * with the protobuf-c code generated from the repo's protos. */
-#include "extension/rx_session.h"
+#include "extension/receiver/internal.h"
 #include "tests/unit/receiver_harness.h"
 #include "tests/unit/tap.h"
 

@@ -1,5 +1,5 @@
 /* resource: OTEL_RESOURCE_ATTRIBUTES decoding and precedence. */
-#include "extension/resource.h"
+#include "extension/spans/spans.h"
 
 #include <errno.h>
 #include <stdlib.h>

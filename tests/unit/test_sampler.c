@@ -1,5 +1,5 @@
 /* sampler: OTEL_TRACES_SAMPLER semantics. */
-#include "extension/sampler.h"
+#include "extension/spans/spans.h"
 
 #include <string.h>
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/span.h"
-#include "extension/spanbuf.h"
+#include "extension/spans/spans.h"
+#include "extension/export/export.h"
 #include "tests/unit/tap.h"
 
 static void push_str(struct spanbuf *sb, const char *s, size_t spans, size_t *dropped)

@@ -1,7 +1,7 @@
 /* Strict parsing of traceparent, tracestate, baggage and X-Ray headers (lambda-apis.md §5). */
 #include <string.h>
 
-#include "promote/tracectx.h"
+#include "extension/base/base.h"
 #include "tests/unit/tap.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
