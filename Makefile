@@ -39,7 +39,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
 
-.PHONY: all test unit e2e demo bench fuzz layer fmt fmt-check lint deps clean
+.PHONY: all test unit e2e demo bench fuzz layer layers fmt fmt-check lint deps clean
 all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/gen/.stamp: $(PROTOS)
@@ -103,6 +103,10 @@ fmt:
 	$(Q)clang-format -i $(FMT_SRC)
 fmt-check:
 	$(Q)clang-format --dry-run -Werror $(FMT_SRC)
+
+# Include directions between the rooms (README, Layout): each room includes only rooms below it.
+layers:
+	$(Q)tests/tools/check-layers.sh
 
 # Banned functions (curl's list): unbounded string building.
 lint:

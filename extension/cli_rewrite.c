@@ -182,14 +182,14 @@ static int run(const struct cli_args *args, struct conf *c, struct buf *in_buf)
 
     if (!a)
         return 1;
-    promote_analyse(&c->promote, &in, a);
+    promote_analyse(&c->lifecycle.promote, &in, a);
     warning = a->warning;
     if (a->found && make_write(a, args->span_id, &w) < 0) {
         /* no span id: like the proxy, hand the event over without promoting */
         a->found = false;
         warning = "no span id available; context not promoted";
     }
-    rc = promote_apply(&c->promote, &in, a, a->found ? &w : NULL, &out);
+    rc = promote_apply(&c->lifecycle.promote, &in, a, a->found ? &w : NULL, &out);
     if (rc < 0)
         warning = "internal error while rewriting; event passed unchanged";
     if (out.body_changed)
@@ -227,11 +227,12 @@ int promote_cli_main(int argc, char **argv)
               stderr);
         return 2;
     }
-    if (args.targets && parse_targets(args.targets, &c->promote.targets) < 0) {
+    if (args.targets && parse_targets(args.targets, &c->lifecycle.promote.targets) < 0) {
         free(c);
         return cli_usage();
     }
-    cap = c->promote.max_event_bytes > CLI_MIN_READ ? c->promote.max_event_bytes : CLI_MIN_READ;
+    cap = c->lifecycle.promote.max_event_bytes > CLI_MIN_READ ? c->lifecycle.promote.max_event_bytes
+                                                              : CLI_MIN_READ;
     buf_init(&in, cap + (1u << 20));
     rc = read_all(&in);
     if (rc == -E2BIG) {

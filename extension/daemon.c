@@ -131,7 +131,7 @@ static void ensure_resource(struct daemon *d)
     if (d->res)
         return;
     f.log_stream = getenv("AWS_LAMBDA_LOG_STREAM_NAME");
-    if (resource_build(&d->conf, &f, &attrs, &d->lg) == 0)
+    if (resource_build(&d->conf.resource, &f, &attrs, &d->lg) == 0)
         d->res = otlp_resource_new(&attrs, TRACEBRIDGE_SCOPE, TRACEBRIDGE_VERSION);
     attr_list_free(&attrs);
 }
@@ -238,7 +238,7 @@ static void gate_check(struct daemon *d)
     budget_end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
     if (d->settled && !d->invoke_mode && !d->flush_started) {
         d->flush_started = true;
-        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
+        start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
     }
     /* Hold /event/next for an export only while the backend is answering quickly; an outage
      * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
@@ -307,7 +307,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
               d->invoke_mode ? "invoke" : "end", spanbuf_spans(d->sb));
     if (d->invoke_mode) {
         d->flush_started = true;
-        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
+        start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
     }
     gate_check(d);
 }
@@ -388,7 +388,7 @@ static void on_periodic(uv_timer_t *t)
     struct daemon *d = t->data;
 
     if (d->state == ST_WAITING && d->export_enabled && !exporter_busy(d->exp))
-        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.timeout_ms);
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.exporter.timeout_ms);
 }
 
 static void on_registered(void *arg, int err, const struct extapi_registration *reg)
@@ -409,7 +409,7 @@ static void on_registered(void *arg, int err, const struct extapi_registration *
               reg->account_id[0] ? reg->account_id : "(not granted)");
     lifecycle_set_account_id(d->lc, reg->account_id);
     ensure_resource(d);
-    if (d->conf.managed_instances)
+    if (d->conf.lifecycle.managed_instances)
         uv_timer_start(&d->periodic, on_periodic, LMI_FLUSH_EVERY_MS, LMI_FLUSH_EVERY_MS);
     call_next(d);
 }
@@ -520,9 +520,10 @@ static void decide_export(struct daemon *d)
 {
     char host[256];
     long port = 0;
-    bool loops = d->recv && httpc_url_is_loopback(d->conf.traces_endpoint) &&
-                 httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port) == 0 &&
-                 port == receiver_port(d->recv);
+    bool loops =
+        d->recv && httpc_url_is_loopback(d->conf.exporter.traces_endpoint) &&
+        httpc_url_host_port(d->conf.exporter.traces_endpoint, host, sizeof(host), &port) == 0 &&
+        port == receiver_port(d->recv);
 
     d->export_enabled = !loops;
     if (loops)
@@ -549,7 +550,7 @@ static void log_config(struct daemon *d)
 
     if (!log_enabled(&d->lg, LOG_DEBUG))
         return;
-    (void)httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port);
+    (void)httpc_url_host_port(d->conf.exporter.traces_endpoint, host, sizeof(host), &port);
     if (d->recv)
         snprintf(receiver, sizeof(receiver), "%s:%d", d->conf.receiver_host,
                  receiver_port(d->recv));
@@ -557,10 +558,12 @@ static void log_config(struct daemon *d)
               "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
               "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
               d->export_enabled ? "on" : "off", host, port,
-              d->conf.protocol == OTLP_JSON ? "http/json" : "http/protobuf", d->conf.gzip,
-              d->conf.headers[0] ? "set (values not logged)" : "none", flush[d->conf.flush],
-              d->conf.max_flush_ms, (unsigned)d->conf.sampler < 6 ? sampler[d->conf.sampler] : "?",
-              d->conf.sampler_ratio, receiver, d->conf.managed_instances);
+              d->conf.exporter.protocol == OTLP_JSON ? "http/json" : "http/protobuf",
+              d->conf.exporter.gzip,
+              d->conf.exporter.headers[0] ? "set (values not logged)" : "none",
+              flush[d->conf.flush], d->conf.max_flush_ms,
+              (unsigned)d->conf.lifecycle.sampler < 6 ? sampler[d->conf.lifecycle.sampler] : "?",
+              d->conf.lifecycle.sampler_ratio, receiver, d->conf.lifecycle.managed_instances);
 }
 
 static int start_parts(struct daemon *d)
@@ -570,15 +573,17 @@ static int start_parts(struct daemon *d)
     struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
     struct extapi_conf ec = {.runtime_api = d->conf.runtime_api,
                              .name = d->name,
-                             .shutdown_only = d->conf.managed_instances};
+                             .shutdown_only = d->conf.lifecycle.managed_instances};
     int err = 0;
 
     d->sb = spanbuf_new(d->conf.buffer_spans, d->conf.buffer_bytes);
     d->http = httpc_new(&d->loop, &d->lg, &err);
-    d->lc = lifecycle_new(&d->conf, &d->ids, &lh, &d->lg);
+    d->conf.lifecycle.function_name = d->conf.resource.function_name;
+    d->lc = lifecycle_new(&d->conf.lifecycle, &d->ids, &lh, &d->lg);
     if (!d->sb || !d->http || !d->lc)
         return -ENOMEM;
-    d->exp = exporter_new(&d->loop, d->http, d->sb, &d->conf, on_export_done, d, &d->lg, &err);
+    d->exp =
+        exporter_new(&d->loop, d->http, d->sb, &d->conf.exporter, on_export_done, d, &d->lg, &err);
     d->ext = d->exp ? extapi_new(&d->loop, d->http, &ec, &eh, &d->lg, &err) : NULL;
     if (!d->ext)
         return -ENOMEM;

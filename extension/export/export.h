@@ -9,7 +9,6 @@
 #include <uv.h>
 
 #include "extension/base/base.h"
-#include "extension/conf.h"
 #include "extension/net/net.h"
 
 /* ---- spanbuf ----------------------------------------------------------------------- */
@@ -58,6 +57,18 @@ size_t spanbuf_take_dropped(struct spanbuf *sb);
  *   - each request's timeout is the smaller of OTEL_EXPORTER_OTLP_TIMEOUT and the time left. */
 #define EXPORTER_BATCH_BYTES (2 * 1024 * 1024)
 
+enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
+
+/* The OTEL_EXPORTER_OTLP_* settings the exporter uses. */
+struct exporter_conf {
+    char traces_endpoint[1024]; /* full URL, /v1/traces already applied */
+    char headers[4096];         /* raw "k=v,k2=v2" (URL-encoded); secrets: never log */
+    int timeout_ms;
+    bool gzip;
+    enum otlp_protocol protocol;
+    char certificate[1024];
+};
+
 struct exporter;
 
 struct exporter_stats {
@@ -72,7 +83,7 @@ struct exporter_stats {
 
 /* done runs each time a flush finishes (buffer empty, deadline reached or gave up). */
 struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
-                              const struct conf *c, void (*done)(void *arg), void *arg,
+                              const struct exporter_conf *c, void (*done)(void *arg), void *arg,
                               const struct log *lg, int *err);
 void exporter_free(struct exporter *x);
 

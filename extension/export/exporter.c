@@ -21,7 +21,7 @@ struct exporter {
     uv_loop_t *loop;
     struct httpc *http;
     struct spanbuf *sb;
-    const struct conf *conf;
+    const struct exporter_conf *conf;
     const struct log *lg;
     void (*done)(void *arg);
     void *done_arg;
@@ -498,7 +498,7 @@ static void pick_ca_file(struct exporter *x)
 }
 
 struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
-                              const struct conf *c, void (*done)(void *arg), void *arg,
+                              const struct exporter_conf *c, void (*done)(void *arg), void *arg,
                               const struct log *lg, int *err)
 {
     struct exporter *x = calloc(1, sizeof(*x));

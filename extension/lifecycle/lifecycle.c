@@ -32,7 +32,7 @@ struct inv {
 };
 
 struct lifecycle {
-    const struct conf *conf;
+    const struct lifecycle_conf *conf;
     struct ids *ids;
     struct lifecycle_hooks hooks;
     const struct log *lg;
@@ -213,7 +213,7 @@ static uint64_t header_u64(const struct proxy_next *ev, const char *name)
 static bool decide_context(struct lifecycle *lc, const struct promote_analysis *a,
                            struct trace_ctx *span_ctx, bool *sampled)
 {
-    const struct conf *c = lc->conf;
+    const struct lifecycle_conf *c = lc->conf;
     struct trace_ctx_full *w = &lc->write;
     bool parent_sampled = a->found && (a->parent.ctx.flags & TRACE_FLAG_SAMPLED);
 
@@ -596,7 +596,7 @@ enum inv_state lifecycle_state(const struct lifecycle *lc, const char *rid)
 
 /* ---- lifetime ---- */
 
-struct lifecycle *lifecycle_new(const struct conf *c, struct ids *ids,
+struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
                                 const struct lifecycle_hooks *hooks, const struct log *lg)
 {
     struct lifecycle *lc = calloc(1, sizeof(*lc));

@@ -11,7 +11,6 @@
 
 #include "extension/base/base.h"
 #include "extension/net/net.h"
-#include "extension/conf.h"
 #include "extension/spans/spans.h"
 #include "proxy/proxy.h"
 
@@ -122,10 +121,21 @@ enum inv_state {
     INV_ENDED,       /* /response or /error seen */
 };
 
+/* What the lifecycle takes from the configuration. */
+struct lifecycle_conf {
+    struct promote_conf promote;
+    bool root_inject;       /* TRACEBRIDGE_ROOT_CONTEXT=inject */
+    bool sdk_disabled;      /* OTEL_SDK_DISABLED */
+    bool managed_instances; /* AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances */
+    enum sampler_kind sampler;
+    double sampler_ratio;
+    const char *function_name; /* span name of direct invokes; must outlive the lifecycle */
+};
+
 struct lifecycle;
 
 /* conf, ids must outlive the lifecycle. */
-struct lifecycle *lifecycle_new(const struct conf *c, struct ids *ids,
+struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
                                 const struct lifecycle_hooks *hooks, const struct log *lg);
 void lifecycle_free(struct lifecycle *lc);
 

@@ -56,7 +56,7 @@ static int add_if_absent(struct attr_list *l, const char *key, const char *val)
     return attr_list_add_str(l, key, val);
 }
 
-static int add_user(const struct conf *c, struct attr_list *out, const struct log *lg)
+static int add_user(const struct resource_conf *c, struct attr_list *out, const struct log *lg)
 {
     struct attr_list user = {0};
     int rc = 0;
@@ -77,13 +77,14 @@ static int add_user(const struct conf *c, struct attr_list *out, const struct lo
     return rc;
 }
 
-static bool service_name_explicit(const struct conf *c)
+static bool service_name_explicit(const struct resource_conf *c)
 {
     return c->service_name[0] && strcmp(c->service_name, c->function_name) != 0 &&
            strcmp(c->service_name, "unknown_service") != 0;
 }
 
-static int add_detected(const struct conf *c, const struct resource_facts *f, struct attr_list *out)
+static int add_detected(const struct resource_conf *c, const struct resource_facts *f,
+                        struct attr_list *out)
 {
     int rc = 0;
 
@@ -100,8 +101,8 @@ static int add_detected(const struct conf *c, const struct resource_facts *f, st
     return rc ? -ENOMEM : 0;
 }
 
-int resource_build(const struct conf *c, const struct resource_facts *f, struct attr_list *out,
-                   const struct log *lg)
+int resource_build(const struct resource_conf *c, const struct resource_facts *f,
+                   struct attr_list *out, const struct log *lg)
 {
     int rc = 0;
 

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "extension/base/base.h"
-#include "extension/conf.h"
 #include "proxy/promote/promote.h"
 
 /* ---- span -------------------------------------------------------------------------- */
@@ -128,6 +127,15 @@ void ids_span_id(struct ids *g, uint8_t out[8]);
  *     fall below ratio * 2^63, so every service using the same ratio agrees on a trace;
  *   parentbased_*: a valid parent's sampled flag decides; the named sampler decides roots.
  * OTEL_SDK_DISABLED: nothing is ever sampled (promotion still runs). */
+enum sampler_kind {
+    SAMPLER_PARENT_ALWAYS_ON = 0, /* parentbased_always_on (default) */
+    SAMPLER_ALWAYS_ON,
+    SAMPLER_ALWAYS_OFF,
+    SAMPLER_TRACEIDRATIO,
+    SAMPLER_PARENT_ALWAYS_OFF,
+    SAMPLER_PARENT_TRACEIDRATIO,
+};
+
 struct sampler {
     enum sampler_kind kind;
     double ratio;
@@ -161,6 +169,16 @@ bool sampler_ratio_sample(double ratio, const uint8_t trace_id[16]);
 #define TRACEBRIDGE_VERSION "0.1.0"
 #define TRACEBRIDGE_SCOPE   "tracebridge"
 
+/* What the resource is made of: the OTEL_* settings and the function's own facts. */
+struct resource_conf {
+    char service_name[1024];
+    char resource_attributes[4096];
+    char function_name[1024];
+    char function_version[1024];
+    char region[64];
+    int memory_mb;
+};
+
 struct resource_facts {
     const char *account_id; /* from register (accountId feature), or NULL */
     const char *log_stream; /* AWS_LAMBDA_LOG_STREAM_NAME if visible, or NULL */
@@ -168,8 +186,8 @@ struct resource_facts {
 
 /* Appends the resource attributes to out (which the caller owns). 0 or -ENOMEM. An invalid
  * OTEL_RESOURCE_ATTRIBUTES is logged once and ignored. */
-int resource_build(const struct conf *c, const struct resource_facts *f, struct attr_list *out,
-                   const struct log *lg);
+int resource_build(const struct resource_conf *c, const struct resource_facts *f,
+                   struct attr_list *out, const struct log *lg);
 
 /* Parses OTEL_RESOURCE_ATTRIBUTES into out (appended). 0, -EINVAL (out unchanged) or -ENOMEM. */
 int resource_parse_env(const char *s, struct attr_list *out);

@@ -4,6 +4,7 @@
  * flight at a time (no entry in two exports). Also the HTTP-date parser on its own. */
 #include <signal.h>
 
+#include "extension/conf.h"
 #include "extension/export/export.h"
 #include "extension/base/base.h"
 #include "extension/otlp/otlp.h"
@@ -115,7 +116,7 @@ static void rig_start(struct rig *r, const char *const *env, int endpoint_port)
     uv_loop_init(&r->loop);
     r->h = httpc_new(&r->loop, &r->lg, &err);
     r->sb = spanbuf_new(10000, 64 << 20);
-    r->x = exporter_new(&r->loop, r->h, r->sb, &r->c, on_done, r, &r->lg, &err);
+    r->x = exporter_new(&r->loop, r->h, r->sb, &r->c.exporter, on_done, r, &r->lg, &err);
     attr_list_add_str(&attrs, "service.name", "exporter-test");
     r->res = otlp_resource_new(&attrs, "tracebridge", "test");
     attr_list_free(&attrs);

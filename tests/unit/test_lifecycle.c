@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "extension/conf.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "proxy/internal.h"
 #include "tests/unit/tap.h"
@@ -125,7 +126,8 @@ static struct rig *rig_new(const char *const *env)
     g->lg.out = fopen(g->log_path, "w");
     conf_load(&g->c, env_of, (void *)env, &g->lg);
     ids_init(&g->ids);
-    g->lc = lifecycle_new(&g->c, &g->ids, &h, &g->lg);
+    g->c.lifecycle.function_name = g->c.resource.function_name;
+    g->lc = lifecycle_new(&g->c.lifecycle, &g->ids, &h, &g->lg);
     lifecycle_set_account_id(g->lc, "123456789012");
     g->ph = lifecycle_proxy_hooks(g->lc);
     return g;

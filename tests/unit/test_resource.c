@@ -1,4 +1,5 @@
 /* resource: OTEL_RESOURCE_ATTRIBUTES decoding and precedence. */
+#include "extension/conf.h"
 #include "extension/spans/spans.h"
 
 #include <errno.h>
@@ -53,7 +54,7 @@ int main(void)
     is_int(&t, resource_parse_env("", &l), 0, "empty value is fine");
 
     conf_load(&c, env_of, (void *)env1, NULL);
-    is_int(&t, resource_build(&c, &f, &l, NULL), 0, "build");
+    is_int(&t, resource_build(&c.resource, &f, &l, NULL), 0, "build");
     is_str(&t, str(&l, "service.name"), "svc-from-attrs",
            "service.name from attributes beats the function-name default");
     is_str(&t, str(&l, "deployment.environment"), "prod eu", "trimmed, decoded");
@@ -76,7 +77,7 @@ int main(void)
     attr_list_free(&l);
 
     conf_load(&c, env_of, (void *)env2, NULL);
-    resource_build(&c, NULL, &l, NULL);
+    resource_build(&c.resource, NULL, &l, NULL);
     is_str(&t, str(&l, "service.name"), "explicit", "OTEL_SERVICE_NAME wins");
     ok(&t, !attr_list_find(&l, "bad") && !attr_list_find(&l, "cloud.account.id"),
        "invalid OTEL_RESOURCE_ATTRIBUTES dropped as a whole; no account id without register");
