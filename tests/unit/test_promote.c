@@ -532,6 +532,38 @@ static void test_cc_xray(struct tap *t)
     done(r);
 }
 
+/* The client context is scanned with the event's nesting limit (PROMOTE_MAX_DEPTH). */
+static void test_cc_depth(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
+    char *cc = calloc(1, 4096);
+    struct run *r;
+
+    strcpy(cc, "{\"custom\":{},\"x\":");
+    for (int i = 0; i < 100; i++)
+        strcat(cc, "[");
+    for (int i = 0; i < 100; i++)
+        strcat(cc, "]");
+    strcat(cc, "}");
+    r = go(&c, ev, strlen(ev), NULL, cc, NULL);
+    ok(t, r->o.client_context_changed && strstr(r->o.client_context.data, WA),
+       "client context nested 100 deep: custom.traceparent written");
+    done(r);
+    memset(cc, 0, 4096);
+    strcpy(cc, "{\"custom\":{},\"x\":");
+    for (int i = 0; i < PROMOTE_MAX_DEPTH; i++)
+        strcat(cc, "[");
+    for (int i = 0; i < PROMOTE_MAX_DEPTH; i++)
+        strcat(cc, "]");
+    strcat(cc, "}");
+    r = go(&c, ev, strlen(ev), NULL, cc, NULL);
+    ok(t, !r->o.client_context_changed && r->o.body_changed,
+       "client context nested past the limit: left alone, the event still rewritten");
+    done(r);
+    free(cc);
+}
+
 /* More records than PROMOTE_MAX_LINKS: links are capped and counted, all agree. */
 static void test_many_records(struct tap *t)
 {
@@ -570,6 +602,7 @@ int main(void)
     test_direct(&t);
     test_hostile(&t);
     test_cc_xray(&t);
+    test_cc_depth(&t);
     test_many_records(&t);
     is_str(&t, promote_carrier_name(CARRIER_SQS_SNS), "sqs-sns", "carrier names");
     is_str(&t, promote_trigger_name(TRIGGER_FUNCTION_URL), "function-url", "trigger names");
