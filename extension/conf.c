@@ -134,22 +134,8 @@ static int parse_targets(struct conf *c, const struct conf_var *v, const char *v
         if (*p == ',')
             p++;
     }
-    /* The X-Ray header is rewritten only when both the target list and
-     * TRACEBRIDGE_XRAY_HEADER=rewrite ask for it; keep the xray bit from that variable. */
-    c->lifecycle.promote.targets = bits | (c->lifecycle.promote.targets & PROMOTE_TARGET_XRAY);
-    return 0;
-}
-
-static int parse_xray_header(struct conf *c, const struct conf_var *v, const char *val)
-{
-    int i = find_choice(v, val);
-
-    if (i < 0)
-        return i;
-    if (i == 1)
-        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
-    else
-        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    /* xray here means "per TRACEBRIDGE_XRAY_HEADER"; without it, the header is never written */
+    c->lifecycle.promote.targets = bits;
     return 0;
 }
 
@@ -262,7 +248,7 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
 
 static const char *const flush_choices[] = {"invoke", "end", "adaptive", NULL};
 static const char *const batch_choices[] = {"first", "none", NULL};
-static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
+static const char *const xray_header_choices[] = {"auto", "keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
 static const char *const sampler_choices[] = {
     "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
@@ -282,10 +268,16 @@ static const struct conf_var vars[] = {
      "points the runtime at the proxy only when it exists."},
     {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
      NULL, false, "Events larger than this are relayed unchanged."},
-    {"TRACEBRIDGE_TARGETS", "headers,client-context", parse_targets, 0, 0, 0, NULL, false,
-     "Where the promoted context is written: any of headers, client-context, xray (or none)."},
-    {"TRACEBRIDGE_XRAY_HEADER", "keep", parse_xray_header, 0, 0, 0, xray_header_choices, false,
-     "rewrite: also rewrite Lambda-Runtime-Trace-Id to the promoted context (Lineage kept)."},
+    {"TRACEBRIDGE_TARGETS", "headers,client-context,xray", parse_targets, 0, 0, 0, NULL, false,
+     "Where the promoted context is written: any of headers, client-context, xray (or none). "
+     "xray: Lambda-Runtime-Trace-Id, as TRACEBRIDGE_XRAY_HEADER says; without it, never."},
+    {"TRACEBRIDGE_XRAY_HEADER", "auto", parse_enum, FIELD(lifecycle.promote.xray_header), 0, 0,
+     xray_header_choices, false,
+     "When the xray target rewrites Lambda-Runtime-Trace-Id to the X-Ray form of the promoted "
+     "context (Root, Parent = the tracebridge span, Sampled from the W3C flags; Lineage and "
+     "other fields kept): auto = unless Lambda's own X-Ray tracing is active for the invocation "
+     "(its header says Sampled=1) or the header does not parse; rewrite = always; keep = "
+     "never."},
     {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(lifecycle.promote.xray_parent), 0, 0, NULL,
      false,
      "on: use Lambda-Runtime-Trace-Id as the parent when the event carries no context "

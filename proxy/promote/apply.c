@@ -506,6 +506,31 @@ out_free:
     return rc;
 }
 
+/* Whether the xray target rewrites Lambda-Runtime-Trace-Id for this invocation. In auto mode
+ * only when Lambda's own X-Ray tracing is not active for it: the header is absent, or valid
+ * with Sampled other than 1 (PassThrough sends Sampled=0 and records no segments). With
+ * Sampled=1 Lambda records segments under its root, which a rewrite would orphan; a header
+ * that does not parse is left as it is (in doubt, keep). */
+static bool xray_wanted(const struct promote_conf *conf, const struct promote_input *in,
+                        const struct promote_analysis *a)
+{
+    if (!(conf->targets & PROMOTE_TARGET_XRAY))
+        return false;
+    switch (conf->xray_header) {
+    case PROMOTE_XRAY_REWRITE:
+        return true;
+    case PROMOTE_XRAY_AUTO:
+        if (!in->trace_id_header || !in->trace_id_header_len)
+            return true;
+        return a->lambda_xray_valid && !(a->lambda_xray.flags & TRACE_FLAG_SAMPLED);
+    default:
+        return false;
+    }
+}
+
+/* Lambda-Runtime-Trace-Id in the X-Ray form of `write` (Root from its trace id, Parent its span
+ * id, Sampled from its flags), every other field of the original header kept in order when
+ * that header passes the X-Ray byte checks (xray_rewrite). */
 static int apply_xray(const struct promote_input *in, const struct trace_ctx_full *write,
                       struct promote_output *out)
 {
@@ -563,7 +588,7 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
             out->targets_written &= ~(unsigned)PROMOTE_TARGET_CLIENT_CONTEXT;
         }
     }
-    if (write && (conf->targets & PROMOTE_TARGET_XRAY)) {
+    if (write && xray_wanted(conf, in, a)) {
         rc = apply_xray(in, write, out);
         if (rc < 0) {
             first_err = first_err ? first_err : rc;

@@ -24,16 +24,24 @@
 enum promote_target {
     PROMOTE_TARGET_HEADERS = 1u << 0,        /* event headers.traceparent (+multiValueHeaders) */
     PROMOTE_TARGET_CLIENT_CONTEXT = 1u << 1, /* Lambda-Runtime-Client-Context custom.traceparent */
-    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id (opt-in) */
+    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id, per xray_header */
 };
 
 enum promote_batch_parent { PROMOTE_BATCH_FIRST = 0, PROMOTE_BATCH_NONE };
+
+/* When the xray target rewrites Lambda-Runtime-Trace-Id (TRACEBRIDGE_XRAY_HEADER). */
+enum promote_xray_header {
+    PROMOTE_XRAY_AUTO = 0, /* unless Lambda's own X-Ray tracing is active (Sampled=1) */
+    PROMOTE_XRAY_KEEP,     /* never */
+    PROMOTE_XRAY_REWRITE,  /* whenever a context is written */
+};
 
 struct promote_conf {
     unsigned targets;                       /* enum promote_target bits */
     bool xray_parent;                       /* TRACEBRIDGE_XRAY_PARENT=on */
     enum promote_batch_parent batch_parent; /* TRACEBRIDGE_BATCH_PARENT */
     size_t max_event_bytes;                 /* larger events pass through unchanged */
+    enum promote_xray_header xray_header;   /* for PROMOTE_TARGET_XRAY */
 };
 
 /* Where the parent context came from. */

@@ -27,8 +27,9 @@ struct run {
 
 static struct promote_conf conf_default(void)
 {
-    struct promote_conf c = {PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT, false,
-                             PROMOTE_BATCH_FIRST, 8u << 20};
+    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT,
+                             .batch_parent = PROMOTE_BATCH_FIRST,
+                             .max_event_bytes = 8u << 20};
     return c;
 }
 
@@ -532,6 +533,93 @@ static void test_cc_xray(struct tap *t)
     done(r);
 }
 
+#define XR_NEW "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=1111111111111111;"
+
+/* Runs the direct event `ev` with the Lambda header `hdr` under the xray settings; returns the
+ * new Lambda-Runtime-Trace-Id, or "" when the header is left as it was. */
+static char *xray_out(unsigned targets, enum promote_xray_header mode, const char *ev,
+                      const char *hdr, bool inject)
+{
+    struct promote_conf c = conf_default();
+    struct run *r;
+    char *got;
+
+    c.targets = targets;
+    c.xray_header = mode;
+    r = go(&c, ev, strlen(ev), hdr, NULL, inject ? WROOT : NULL);
+    got = strdup(r->o.trace_id_changed ? r->o.trace_id.data : "");
+    if (r->o.trace_id_changed != ((r->o.targets_written & PROMOTE_TARGET_XRAY) != 0))
+        got[0] = '!'; /* targets_written must say what was written */
+    done(r);
+    return got;
+}
+
+static void check_xray(struct tap *t, unsigned targets, enum promote_xray_header mode,
+                       const char *ev, const char *hdr, const char *want, const char *name)
+{
+    char *got = xray_out(targets, mode, ev, hdr, false);
+
+    is_str(t, got, want, "%s", name);
+    free(got);
+}
+
+/* The xray target (TRACEBRIDGE_XRAY_HEADER): auto rewrites Lambda-Runtime-Trace-Id unless
+ * Lambda's own X-Ray tracing is active for the invocation. */
+static void test_xray_header(struct tap *t)
+{
+    const unsigned all =
+        PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT | PROMOTE_TARGET_XRAY;
+    const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
+    const char *ev00 = "{\"__traceparent__\":\"00-0af7651916cd43dd8448eb211c80319c-"
+                       "b7ad6b7169203331-00\"}";
+    const char *passthrough = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+                              "Sampled=0;Lineage=1:8a3f2b1c:0";
+    const char *active = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;"
+                         "Sampled=1;Lineage=1:8a3f2b1c:0";
+    const char *bad_root = "Root=1-zz;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:8a3f2b1c:0";
+    char *got;
+
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, NULL, XR_NEW "Sampled=1",
+               "auto, no Lambda header: created from the promoted context");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, passthrough, XR_NEW "Sampled=1;Lineage=1:8a3f2b1c:0",
+               "auto, Sampled=0 (PassThrough): rewritten, Lineage kept");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev00, passthrough,
+               XR_NEW "Sampled=0;Lineage=1:8a3f2b1c:0",
+               "auto: Sampled follows the W3C flags (00 -> 0)");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, active, "",
+               "auto, Sampled=1 (active tracing): Lambda's header kept");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev,
+               "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?;"
+               "Self=1-5759e988-bd862e3fe1be46a994272794;Lineage=1:8a3f2b1c:0;Foo=bar",
+               XR_NEW "Sampled=1;Self=1-5759e988-bd862e3fe1be46a994272794;Lineage=1:8a3f2b1c:0;"
+                      "Foo=bar",
+               "auto, Sampled=?: rewritten, every other field kept in order");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, bad_root, "",
+               "auto, Lambda header that does not parse: kept (in doubt)");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, "Root=1-5759e988-bd862e3fe1be46a994272793\r\nX: 1",
+               "", "auto, header with control bytes: kept");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, "{\"a\":1}", passthrough, "",
+               "auto, no context promoted: kept");
+    check_xray(t, all, PROMOTE_XRAY_REWRITE, ev, active, XR_NEW "Sampled=1;Lineage=1:8a3f2b1c:0",
+               "rewrite: rewritten even with active tracing");
+    check_xray(t, all, PROMOTE_XRAY_REWRITE, ev, bad_root, XR_NEW "Sampled=1;Lineage=1:8a3f2b1c:0",
+               "rewrite, Root that does not parse: built from the promoted context only");
+    check_xray(t, all, PROMOTE_XRAY_REWRITE, ev, "Root=\"x\";Lineage=1:8a3f2b1c:0",
+               XR_NEW "Sampled=1", "rewrite, header with bytes never copied: none of it kept");
+    check_xray(t, all, PROMOTE_XRAY_REWRITE, "{\"a\":1}", passthrough, "",
+               "rewrite, no context promoted: kept");
+    check_xray(t, all, PROMOTE_XRAY_KEEP, ev, passthrough, "", "keep: never rewritten");
+    check_xray(t, all, PROMOTE_XRAY_KEEP, ev, NULL, "", "keep: never created");
+    check_xray(t, PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT, PROMOTE_XRAY_REWRITE, ev,
+               passthrough, "", "targets without xray: never, whatever the mode");
+    got = xray_out(all, PROMOTE_XRAY_AUTO, "{\"a\":1}", passthrough, true);
+    is_str(t, got,
+           "Root=1-01234567-89abcdef0123456789abcdef;Parent=1111111111111111;Sampled=1;"
+           "Lineage=1:8a3f2b1c:0",
+           "auto with an injected root context: written like the other targets");
+    free(got);
+}
+
 /* The client context is scanned with the event's nesting limit (PROMOTE_MAX_DEPTH). */
 static void test_cc_depth(struct tap *t)
 {
@@ -603,6 +691,7 @@ int main(void)
     test_hostile(&t);
     test_cc_xray(&t);
     test_cc_depth(&t);
+    test_xray_header(&t);
     test_many_records(&t);
     is_str(&t, promote_carrier_name(CARRIER_SQS_SNS), "sqs-sns", "carrier names");
     is_str(&t, promote_trigger_name(TRIGGER_FUNCTION_URL), "function-url", "trigger names");
