@@ -245,7 +245,7 @@ struct shape {
 extern const struct shape SHAPES[];
 extern const unsigned N_SHAPES;
 
-#define PREF_MAX 8 /* carrier preferences in the event (Lambda-Runtime-Trace-Id comes after) */
+#define PREF_MAX 12 /* carrier preferences in the event (Lambda-Runtime-Trace-Id comes after) */
 
 /* ---- plan ---------------------------------------------------------------------------- */
 /* plan: what promote_analyse() learns in its one pass and promote_apply() turns into

@@ -188,26 +188,30 @@ static const struct row EVENT_ROWS[] = {
 
     /* Carriers, in DESIGN.md's order. The event shape, the carrier, its preference (1 = first;
      * within a record as within the event), how the value is read, the key path. */
-    /* 1. Direct invoke: stripped (the event's own target above). */
-    CARRIER("direct",      CARRIER_DIRECT,         1, &W3C_STRING,      RESERVED),
+    /* 1. Direct invoke: the reserved keys (stripped: the event's own target above), then plain
+     * W3C keys at the top and in request.headers (read and kept). */
+    CARRIER("direct",      CARRIER_DIRECT,          1, &W3C_STRING,      RESERVED),
+    CARRIER("direct",      CARRIER_DIRECT_PLAIN,    2, &W3C_STRING,      TRIO),
+    CARRIER("direct",      CARRIER_REQUEST_HEADERS, 3, &W3C_STRING,      KEY("request"),
+            KEY("headers"), TRIO_CI),
     /* 2. SQS records. */
-    CARRIER("sqs",         CARRIER_SQS_ATTRIBUTES, 2, &W3C_STRING,      RECORDS,
+    CARRIER("sqs",         CARRIER_SQS_ATTRIBUTES,  4, &W3C_STRING,      RECORDS,
             KEY2("messageAttributes", "MessageAttributes"), TRIO, KEY2("stringValue", "StringValue")),
-    CARRIER("sqs",         CARRIER_SQS_SNS,        4, &SNS_IN_SQS_BODY, RECORDS, KEY2("body", "Body")),
-    CARRIER("sqs",         CARRIER_SQS_XRAY,       5, &XRAY_STRING,     RECORDS,
+    CARRIER("sqs",         CARRIER_SQS_SNS,         6, &SNS_IN_SQS_BODY, RECORDS, KEY2("body", "Body")),
+    CARRIER("sqs",         CARRIER_SQS_XRAY,        7, &XRAY_STRING,     RECORDS,
             KEY2("attributes", "Attributes"), KEY("AWSTraceHeader")),
     /* 3. SNS records (preferred to the SQS fallbacks in a record that has both). */
-    CARRIER("sns",         CARRIER_SNS,            3, &W3C_STRING,      RECORDS,
+    CARRIER("sns",         CARRIER_SNS,             5, &W3C_STRING,      RECORDS,
             KEY("Sns"), KEY("MessageAttributes"), TRIO, KEY("Value")),
     /* 4. EventBridge: detail.__traceparent__ is stripped (the detail target below). */
-    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,    6, &W3C_STRING,      KEY("detail"), TRIO),
-    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,    6, &W3C_STRING,      KEY("detail"), RESERVED),
+    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,     8, &W3C_STRING,      KEY("detail"), TRIO),
+    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,     8, &W3C_STRING,      KEY("detail"), RESERVED),
     /* 5.-9. Kafka, Datadog, streams, Step Functions, durable functions: issue 14. */
-    /* 10. HTTP events (API Gateway v1/v2, ALB, Function URL). */
-    CARRIER("http",        CARRIER_HTTP,           7, &W3C_STRING,      KEY("headers"), TRIO_CI),
-    CARRIER("http",        CARRIER_HTTP,           7, &W3C_STRING,      KEY("multiValueHeaders"),
+    /* 10. HTTP events (API Gateway v1/v2, ALB, Function URL), and a direct invoke's headers. */
+    CARRIER("http",        CARRIER_HTTP,            9, &W3C_STRING,      KEY("headers"), TRIO_CI),
+    CARRIER("http",        CARRIER_HTTP,            9, &W3C_STRING,      KEY("multiValueHeaders"),
             TRIO_CI, FIRST),
-    CARRIER("http",        CARRIER_HTTP_XRAY,      8, &XRAY_STRING,     KEY("headers"),
+    CARRIER("http",        CARRIER_HTTP_XRAY,      10, &XRAY_STRING,     KEY("headers"),
             KEY_CI("x-amzn-trace-id")),
     /* 11. Lambda-Runtime-Trace-Id: a header, not in the event (promote_analyse). */
 
@@ -242,7 +246,7 @@ static const struct row EVENT_ROWS[] = {
 
 /* The SNS envelope inside an SQS body (read by SNS_IN_SQS_BODY, as part of its record). */
 static const struct row SNS_ENVELOPE_ROWS[] = {
-    CARRIER("sqs", CARRIER_SQS_SNS, 4, &W3C_STRING, KEY("MessageAttributes"), TRIO, KEY("Value")),
+    CARRIER("sqs", CARRIER_SQS_SNS, 6, &W3C_STRING, KEY("MessageAttributes"), TRIO, KEY("Value")),
     FACT(F_MSGID, note_if_unset, KEY("MessageId")),
 };
 
@@ -311,6 +315,8 @@ const char *promote_carrier_name(enum promote_carrier c)
         [CARRIER_HTTP] = "http",
         [CARRIER_HTTP_XRAY] = "http-xray",
         [CARRIER_LAMBDA_XRAY] = "lambda-xray",
+        [CARRIER_DIRECT_PLAIN] = "direct-plain",
+        [CARRIER_REQUEST_HEADERS] = "request-headers",
     };
     return (unsigned)c < ARRAY_LEN(names) && names[c] ? names[c] : "unknown";
 }

@@ -110,6 +110,16 @@ async function eventSources({ emu, sink, handled }, prod) {
     t.ok(!('__traceparent__' in ev7) && ev7.order === 7 && typeof ev7.headers?.traceparent === 'string', 'direct invoke: __traceparent__ stripped, headers.traceparent added', ev7);
     checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with __traceparent__');
 
+    // Direct invoke with a plain top-level traceparent: read, and kept in the event.
+    p = await prod.run(async (tp) => {
+        const r = await emu.invoke({ order: 72, traceparent: tp });
+        return { requestId: r.headers['x-amzn-requestid'], tp };
+    }, { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    const ev72 = lastHandled().event;
+    t.ok(ev72.traceparent === p.result.tp && typeof ev72.headers?.traceparent === 'string', 'direct invoke, plain traceparent: kept, headers.traceparent added', ev72);
+    checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with a plain top-level traceparent');
+
     // Lambda's own X-Ray tracing active for the invocation (Sampled=1): its header is kept, so
     // its segments stay under its root; the W3C targets still join the trace.
     const active = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=1:8a3f2b1c:0';

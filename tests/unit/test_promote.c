@@ -406,6 +406,66 @@ static void test_direct(struct tap *t)
     }
 }
 
+/* Direct invokes that carry W3C as plain keys: top-level traceparent/tracestate/baggage and
+ * request.headers are read and kept; a top-level headers object is an HTTP carrier. */
+static void test_direct_plain(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    const char *top = "{\"traceparent\":\"" TPA "\",\"tracestate\":\"congo=t61rcWkgMzE\","
+                      "\"baggage\":\"userId=alice\",\"order\":1}";
+    const char *req = "{\"arguments\":{\"id\":1},\"request\":{\"headers\":{\"Traceparent\":\"" TPB
+                      "\",\"host\":\"x\"}}}";
+    const char *hdr = "{\"headers\":{\"traceparent\":\"" TPA "\"},\"order\":2}";
+    const char *both = "{\"__traceparent__\":\"" TPB "\",\"traceparent\":\"" TPA "\"}";
+    const char *bad =
+        "{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01\"}";
+    char buf[64];
+    char *want;
+    struct run *r;
+
+    r = go(&c, top, strlen(top), NULL, NULL, NULL);
+    want =
+        root_insert(top, "\"headers\":{\"traceparent\":\"" WA
+                         "\",\"tracestate\":\"congo=t61rcWkgMzE\",\"baggage\":\"userId=alice\"}");
+    is_int(t, r->a.carrier, CARRIER_DIRECT_PLAIN, "top-level traceparent: the carrier");
+    is_str(t, parent_str(r, buf), TPA, "top-level traceparent: the parent");
+    ok(t,
+       !strcmp(r->a.parent.tracestate, "congo=t61rcWkgMzE") &&
+           !strcmp(r->a.parent.baggage, "userId=alice"),
+       "top-level tracestate and baggage go with it");
+    is_int(t, r->a.info.trigger, TRIGGER_DIRECT, "top-level traceparent: a direct invoke");
+    ok(t, same_body(r, want) && !r->o.reserved_stripped,
+       "top-level keys kept byte for byte, headers added");
+    done(r);
+    free(want);
+
+    r = go(&c, req, strlen(req), NULL, NULL, NULL);
+    want = root_insert(req, "\"headers\":{\"traceparent\":\"" WB "\"}");
+    is_int(t, r->a.carrier, CARRIER_REQUEST_HEADERS, "request.headers: the carrier");
+    is_str(t, parent_str(r, buf), TPB, "request.headers: parent (case-insensitive key)");
+    ok(t, same_body(r, want), "request.headers kept as they were, headers added at the top");
+    done(r);
+    free(want);
+
+    r = go(&c, hdr, strlen(hdr), NULL, NULL, NULL);
+    is_int(t, r->a.carrier, CARRIER_HTTP, "top-level headers of a direct invoke: the HTTP carrier");
+    is_int(t, r->a.info.trigger, TRIGGER_DIRECT, "top-level headers: still a direct invoke");
+    ok(t, same_body(r, "{\"headers\":{\"traceparent\":\"" WA "\"},\"order\":2}"),
+       "top-level headers: parent-id replaced in place");
+    done(r);
+
+    r = go(&c, both, strlen(both), NULL, NULL, NULL);
+    is_int(t, r->a.carrier, CARRIER_DIRECT, "__traceparent__ is preferred to a plain traceparent");
+    ok(t, same_body(r, "{\"headers\":{\"traceparent\":\"" WB "\"},\"traceparent\":\"" TPA "\"}"),
+       "the reserved key stripped, the plain one kept");
+    done(r);
+
+    r = go(&c, bad, strlen(bad), NULL, NULL, NULL);
+    ok(t, !r->a.found && !r->o.body_changed, "invalid top-level traceparent: ignored, kept");
+    done(r);
+    is_str(t, promote_carrier_name(CARRIER_REQUEST_HEADERS), "request-headers", "carrier name");
+}
+
 /* Runs a literal event with write = parent (or WROOT); checks the exact output. */
 static void lit(struct tap *t, const struct promote_conf *c, const char *in, const char *want,
                 const char *name)
@@ -688,6 +748,7 @@ int main(void)
     test_http(&t);
     test_streams(&t);
     test_direct(&t);
+    test_direct_plain(&t);
     test_hostile(&t);
     test_cc_xray(&t);
     test_cc_depth(&t);
