@@ -13,31 +13,15 @@ import path from 'node:path';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Tap, REPO, TRACEBRIDGE, WRAPPER, withStack, makeProducer, sqsAttr, readJsonl, ricCommand, tmpDir, freePort, startSink, request, sleep, waitFor, tbSpan, renderTree, stopChild } from './lib/harness.mjs';
+import { Tap, REPO, TRACEBRIDGE, WRAPPER, withStack, makeProducer, sqsAttr, readJsonl, tmpDir, freePort, startSink, request, sleep, waitFor, tbSpan, renderTree, stopChild } from './lib/harness.mjs';
 import { sqsRecord, sqsEvent } from '../emulator/events.mjs';
+import { STACKS } from '../stacks/lib/stacks.mjs';
 
 const t = new Tap();
 const STK = path.join(REPO, 'tests/stacks');
 const HANDLERS = path.join(REPO, 'tests/handlers');
 const RIE = path.join(STK, 'rie/.installed/aws-lambda-rie');
 const RESULTS = path.join(REPO, 'tests/out/stack-results');
-const NODE_SCOPE = '@opentelemetry/instrumentation-aws-lambda';
-const PY_SCOPE = 'opentelemetry.instrumentation.aws_lambda';
-
-const python = (name) => ({
-    name, scope: PY_SCOPE, next: path.join(STK, name, 'otel-instrument'), execEnv: 'AWS_Lambda_python3.11',
-    runtime: [path.join(STK, name, '.venv/bin/python'), path.join(STK, 'lib/python_bootstrap.py')],
-    missing: () => !fs.existsSync(path.join(STK, name, '.venv/bin/python')) && `tests/stacks/${name}/install.sh has not run`,
-});
-const STACKS = [
-    python('python-otel'),
-    python('python-adot'),
-    { name: 'node-otel', scope: NODE_SCOPE, next: null, execEnv: 'AWS_Lambda_nodejs24.x', runtime: ricCommand(), missing: () => false },
-    {
-        name: 'node-adot', scope: NODE_SCOPE, next: path.join(STK, 'node-adot/otel-instrument'), execEnv: 'AWS_Lambda_nodejs24.x', runtime: ricCommand({ otel: false }),
-        missing: () => !fs.existsSync(path.join(STK, 'node-adot/node_modules/@aws/aws-distro-opentelemetry-node-autoinstrumentation')) && 'tests/stacks/node-adot/install.sh has not run',
-    },
-];
 
 // Where each stack's invocation span SHOULD get its parent. Lambda's X-Ray tracing active
 // (Sampled=1): ADOT Node lets X-Ray win (its layer's OTEL_PROPAGATORS=baggage,tracecontext,xray),
