@@ -25,6 +25,6 @@ echo "deps: installing $(basename "$dir") Python stack (pip --require-hashes)"
 rm -rf "$venv"
 "$py" -m venv "$venv"
 # Only what the lock file names, from the registry: no local wheel folders, no version check.
-PIP_FIND_LINKS= PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --quiet --no-input \
+PIP_FIND_LINKS='' PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install --quiet --no-input \
     --require-hashes --only-binary=:all: -r "$dir/requirements.txt"
 cp "$dir/requirements.txt" "$stamp"
