@@ -31,7 +31,6 @@
 #define SHUTDOWN_MARGIN_MS 150
 #define SIGNAL_BUDGET_MS   500
 #define LMI_FLUSH_EVERY_MS 1000
-#define SPAN_ENCODE_MAX    (4 * 1024 * 1024)
 
 enum daemon_state { ST_INIT = 0, ST_REGISTERING, ST_WAITING, ST_INVOKE, ST_SHUTDOWN, ST_DONE };
 
@@ -108,15 +107,10 @@ static void ensure_resource(struct daemon *d)
 static void on_span_done(void *arg, struct span *s)
 {
     struct daemon *d = arg;
-    struct buf out;
 
     ensure_resource(d);
-    buf_init(&out, SPAN_ENCODE_MAX);
-    if (d->res && otlp_encode_span(d->res, s, &out) == 0)
-        spanbuf_push(d->sb, out.data, out.len, 1);
-    else
+    if (!d->res || spanbuf_push_span(d->sb, d->res, s) < 0)
         log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
-    buf_free(&out);
     collect_dropped(d);
 }
 
