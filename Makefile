@@ -43,8 +43,10 @@ LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libtracebridge.a
 BIN := $(BUILD)/tracebridge
 
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# tests/unit/<room>/test_<module>.c (tests/unit/ itself for extension/'s own modules) and
+# tests/integ/test_*.c (programs that start the binary) -> $(BUILD)/tests/{unit,integ}/...
+UNIT_SRC := $(shell find tests/unit tests/integ -name 'test_*.c' 2>/dev/null | sort)
+UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
 # Fuzz targets: libFuzzer binaries under FUZZ=1, replay programs (tests/fuzz/fuzz_common.h's
@@ -90,7 +92,7 @@ $(LIB): $(LIB_O) $(GEN_O)
 $(BIN): $(BUILD)/obj/extension/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/gen/.stamp
+$(BUILD)/tests/%: tests/%.c $(LIB) | $(BUILD)/gen/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
 
@@ -128,7 +130,7 @@ fuzz:
 layer:
 	$(Q)layer/build-layer.sh
 
-FMT_SRC = $(shell find extension proxy tests/unit tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
+FMT_SRC = $(shell find extension proxy tests/unit tests/integ tests/lib tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
 fmt:
 	$(Q)clang-format -i $(FMT_SRC)
 fmt-check:

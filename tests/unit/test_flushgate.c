@@ -2,7 +2,7 @@
  * the budget, a backend that stops answering quickly, and the adaptive switch. */
 #include "extension/flushgate.c"
 
-#include "tests/unit/tap.h"
+#include "tests/lib/tap.h"
 
 static const struct flushgate_facts seen_idle = {.have_proxy = true, .seen_at_proxy = true};
 static const struct flushgate_facts seen_busy = {
