@@ -293,7 +293,10 @@ async function rieStack(stack, results) {
     t.ok(rows.every((r) => r.status === 200), `${stack.name} (RIE): every invoke answered 200`, rows.map((r) => r.status));
     t.ok(handled.every((h) => h.xrayEnv === null), `${stack.name} (RIE): no Lambda-Runtime-Trace-Id reached the handler (RIE sends none)`, handled.map((h) => h.xrayEnv));
     for (const row of rows) results.push(checkRow(stack, 'rie', row, spans, handled));
-    checkNothingLost(`${stack.name} (RIE)`, rie.log());
+    const log = rie.log();
+    checkNothingLost(`${stack.name} (RIE)`, log);
+    const san = log.split('\n').filter((l) => /AddressSanitizer|LeakSanitizer|runtime error:/.test(l));
+    t.ok(san.length === 0, `${stack.name} (RIE): no sanitizer report from tracebridge`, san.slice(0, 10).join('\n'));
 }
 
 // ---- main ------------------------------------------------------------------------------------------
