@@ -105,52 +105,8 @@ static int parse_enum(struct conf *c, const struct conf_var *v, const char *val)
 
 static int parse_targets(struct conf *c, const struct conf_var *v, const char *val)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
-                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
-                 {"xray", PROMOTE_TARGET_XRAY}};
-    unsigned bits = 0;
-    const char *p = val;
-
     (void)v;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        size_t i;
-        while (n > 0 && (*p == ' ')) {
-            p++;
-            n--;
-        }
-        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (strlen(names[i].name) == n && strncasecmp(p, names[i].name, n) == 0)
-                break;
-        }
-        if (i == sizeof(names) / sizeof(names[0]) && !(n == 4 && strncasecmp(p, "none", 4) == 0))
-            return -EINVAL;
-        if (i < sizeof(names) / sizeof(names[0]))
-            bits |= names[i].bit;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    /* The X-Ray header is rewritten only when both the target list and
-     * TRACEBRIDGE_XRAY_HEADER=rewrite ask for it; keep the xray bit from that variable. */
-    c->lifecycle.promote.targets = bits | (c->lifecycle.promote.targets & PROMOTE_TARGET_XRAY);
-    return 0;
-}
-
-static int parse_xray_header(struct conf *c, const struct conf_var *v, const char *val)
-{
-    int i = find_choice(v, val);
-
-    if (i < 0)
-        return i;
-    if (i == 1)
-        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
-    else
-        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
-    return 0;
+    return promote_targets_parse(val, &c->lifecycle.promote.targets);
 }
 
 static int parse_root_context(struct conf *c, const struct conf_var *v, const char *val)
@@ -261,7 +217,6 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
 }
 
 static const char *const batch_choices[] = {"first", "none", NULL};
-static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
 static const char *const sampler_choices[] = {
     "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
@@ -281,10 +236,15 @@ static const struct conf_var vars[] = {
      "points the runtime at the proxy only when it exists."},
     {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
      NULL, false, "Events larger than this are relayed unchanged."},
-    {"TRACEBRIDGE_TARGETS", "headers,client-context", parse_targets, 0, 0, 0, NULL, false,
-     "Where the promoted context is written: any of headers, client-context, xray (or none)."},
-    {"TRACEBRIDGE_XRAY_HEADER", "keep", parse_xray_header, 0, 0, 0, xray_header_choices, false,
-     "rewrite: also rewrite Lambda-Runtime-Trace-Id to the promoted context (Lineage kept)."},
+    {"TRACEBRIDGE_TARGETS", "headers,client-context,xray", parse_targets, 0, 0, 0, NULL, false,
+     "Where the promoted context is written: any of headers, client-context, xray (the "
+     "Lambda-Runtime-Trace-Id header, as TRACEBRIDGE_XRAY_HEADER says), or none."},
+    {"TRACEBRIDGE_XRAY_HEADER", "auto", parse_enum, FIELD(lifecycle.promote.xray_header), 0, 0,
+     promote_xray_header_names, false,
+     "Rewriting Lambda-Runtime-Trace-Id to the X-Ray form of the promoted context (Lineage "
+     "kept, Sampled from the W3C flags). auto: when a context was promoted and Lambda's own "
+     "X-Ray tracing is not active for the invocation (no header, or not Sampled=1); keep: "
+     "never; rewrite: always."},
     {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(lifecycle.promote.xray_parent), 0, 0, NULL,
      false,
      "on: use Lambda-Runtime-Trace-Id as the parent when the event carries no context "
@@ -461,6 +421,11 @@ void conf_load(struct conf *c, const char *(*get)(const char *, void *), void *a
         snprintf(c->resource.service_name, sizeof(c->resource.service_name), "%s",
                  c->resource.function_name[0] ? c->resource.function_name : "unknown_service");
     c->lifecycle.promote.max_event_bytes = c->max_event_bytes;
+    /* keep and rewrite force the X-Ray target either way; auto follows TRACEBRIDGE_TARGETS */
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_KEEP)
+        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_REWRITE)
+        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
 }
 
 static const char *getenv_adapter(const char *name, void *arg)

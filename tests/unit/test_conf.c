@@ -45,6 +45,9 @@ int main(void)
     is_int(&t, r.c.exporter.protocol, OTLP_PROTOBUF, "default protocol");
     is_str(&t, r.c.exporter.traces_endpoint, "http://localhost:4318/v1/traces", "default endpoint");
     is_int(&t, (int)r.n, 0, "no warning for an empty environment");
+    is_int(&t, r.c.lifecycle.promote.targets, 7, "default targets: headers, client-context, xray");
+    is_int(&t, r.c.lifecycle.promote.xray_header, PROMOTE_XRAY_AUTO,
+           "default X-Ray header mode: auto");
     done(&r);
 
     static const char *const env2[] = {"OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -81,6 +84,23 @@ int main(void)
        r.mem && strstr(r.mem, "TRACEBRIDGE_PROXY_PORT") &&
            strstr(r.mem, "TRACEBRIDGE_BUFFER_SPANS") && strstr(r.mem, "OTEL_EXPORTER_OTLP_TIMEOUT"),
        "each invalid value gets a warning naming its variable");
+    done(&r);
+
+    static const char *const env5[] = {"TRACEBRIDGE_TARGETS", "headers,client-context,xray",
+                                       "TRACEBRIDGE_XRAY_HEADER", "rewrite", NULL};
+    load(&r, env5);
+    ok(&t, r.c.lifecycle.promote.targets & PROMOTE_TARGET_XRAY,
+       "an explicit xray target is kept (was dropped)");
+    is_int(&t, r.c.lifecycle.promote.xray_header, PROMOTE_XRAY_REWRITE, "rewrite");
+    done(&r);
+    static const char *const env6[] = {"TRACEBRIDGE_TARGETS", "headers", "TRACEBRIDGE_XRAY_HEADER",
+                                       "rewrite", NULL};
+    load(&r, env6);
+    ok(&t, r.c.lifecycle.promote.targets & PROMOTE_TARGET_XRAY, "rewrite forces the X-Ray target");
+    done(&r);
+    static const char *const env7[] = {"TRACEBRIDGE_XRAY_HEADER", "keep", NULL};
+    load(&r, env7);
+    ok(&t, !(r.c.lifecycle.promote.targets & PROMOTE_TARGET_XRAY), "keep removes the X-Ray target");
     done(&r);
 
     static const char *const env4[] = {

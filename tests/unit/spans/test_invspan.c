@@ -25,8 +25,9 @@ struct parent_seen {
 static int describe_body_p(struct span *s, const char *body, size_t n, bool coldstart,
                            struct parent_seen *p)
 {
-    struct promote_conf pc = {PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT, false,
-                              PROMOTE_BATCH_FIRST, 8u << 20};
+    struct promote_conf pc = {.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT,
+                              .batch_parent = PROMOTE_BATCH_FIRST,
+                              .max_event_bytes = 8u << 20};
     struct promote_input in = {.body = body,
                                .body_len = n,
                                .trace_id_header = LXRAY,

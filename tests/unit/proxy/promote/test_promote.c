@@ -1,6 +1,7 @@
 /* Carriers and targets on real event shapes (tests/fixtures), asserting exact bytes, plus
  * hostile inputs. Expected outputs are built from the fixture by explicit string edits. */
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +28,9 @@ struct run {
 
 static struct promote_conf conf_default(void)
 {
-    struct promote_conf c = {PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT, false,
-                             PROMOTE_BATCH_FIRST, 8u << 20};
+    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT,
+                             .batch_parent = PROMOTE_BATCH_FIRST,
+                             .max_event_bytes = 8u << 20};
     return c;
 }
 
@@ -557,6 +559,80 @@ static void test_many_records(struct tap *t)
     buf_free(&b);
 }
 
+/* TRACEBRIDGE_XRAY_HEADER: auto rewrites Lambda-Runtime-Trace-Id when a context was promoted and
+ * Lambda's own tracing is not active (no header or Sampled other than 1); keep never; rewrite
+ * always; nothing without a promoted context; the value is built only from validated ids. */
+static void test_xray_modes(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
+    const char *active =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const char *want0 =
+        "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=1111111111111111;Sampled=1";
+    struct run *r;
+
+    c.targets |= PROMOTE_TARGET_XRAY;
+    c.xray_header = PROMOTE_XRAY_AUTO;
+    r = go(&c, ev, strlen(ev), LXRAY ";Lineage=1:8a3f2b1c:0", NULL, NULL);
+    is_str(t, r->o.trace_id.data,
+           "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=1111111111111111;Sampled=1;Lineage=1:"
+           "8a3f2b1c:0",
+           "auto, Sampled=0 (PassThrough): rewritten to the promoted context, Lineage kept");
+    done(r);
+    r = go(&c, ev, strlen(ev), NULL, NULL, NULL);
+    is_str(t, r->o.trace_id.data, want0, "auto, no header: written");
+    done(r);
+    r = go(&c, ev, strlen(ev), active, NULL, NULL);
+    ok(t, !r->o.trace_id_changed && !(r->o.targets_written & PROMOTE_TARGET_XRAY),
+       "auto, Sampled=1 (active tracing): Lambda's header kept");
+    done(r);
+    r = go(&c, ev, strlen(ev), "Root=1-zz;Parent=1;Sampled=1x", NULL, NULL);
+    ok(t, r->o.trace_id_changed && strncmp(r->o.trace_id.data, "Root=1-0af76519-", 16) == 0,
+       "auto, an invalid incoming header is not active tracing: a valid header is written");
+    ok(t, !strstr(r->o.trace_id.data, "zz"), "nothing of the invalid header's Root is copied");
+    done(r);
+    r = go(&c, "{\"a\":1}", 7, LXRAY, NULL, NULL);
+    ok(t, !r->o.trace_id_changed, "auto, no promoted context: header kept");
+    done(r);
+    {
+        const char *ev0 =
+            "{\"__traceparent__\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00\"}";
+        r = go(&c, ev0, strlen(ev0), LXRAY, NULL, NULL);
+    }
+    ok(t, r->o.trace_id_changed && strstr(r->o.trace_id.data, ";Sampled=0"),
+       "Sampled comes from the W3C flags (00 -> 0)");
+    done(r);
+    c.xray_header = PROMOTE_XRAY_REWRITE;
+    r = go(&c, ev, strlen(ev), active, NULL, NULL);
+    is_str(t, r->o.trace_id.data, want0, "rewrite: rewritten even when Lambda's tracing is active");
+    done(r);
+    c.xray_header = PROMOTE_XRAY_KEEP;
+    r = go(&c, ev, strlen(ev), LXRAY, NULL, NULL);
+    ok(t, !r->o.trace_id_changed, "keep: never rewritten");
+    done(r);
+    c.xray_header = PROMOTE_XRAY_AUTO;
+    c.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    r = go(&c, ev, strlen(ev), LXRAY, NULL, NULL);
+    ok(t, !r->o.trace_id_changed, "auto without xray in the targets: never rewritten");
+    done(r);
+}
+
+static void test_targets_parse(struct tap *t)
+{
+    unsigned b = 99;
+
+    is_int(t, promote_targets_parse("headers,client-context,xray", &b), 0, "targets: all three");
+    is_int(t, b, 7, "targets: all three bits, xray included");
+    is_int(t, promote_targets_parse(" Headers , XRAY ", &b), 0, "targets: spaces and case");
+    is_int(t, b, PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_XRAY, "targets: headers and xray");
+    is_int(t, promote_targets_parse("none", &b), 0, "targets: none");
+    is_int(t, b, 0, "targets: none is no bit");
+    b = 5;
+    is_int(t, promote_targets_parse("headers,bogus", &b), -EINVAL, "targets: unknown name refused");
+    is_int(t, b, 5, "targets: unchanged on error");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -570,6 +646,8 @@ int main(void)
     test_direct(&t);
     test_hostile(&t);
     test_cc_xray(&t);
+    test_xray_modes(&t);
+    test_targets_parse(&t);
     test_many_records(&t);
     is_str(&t, promote_carrier_name(CARRIER_SQS_SNS), "sqs-sns", "carrier names");
     is_str(&t, promote_trigger_name(TRIGGER_FUNCTION_URL), "function-url", "trigger names");

@@ -373,7 +373,9 @@ struct counts {
 
 static void run_one(const char *in, size_t n, bool mutated, struct counts *c)
 {
-    struct promote_conf conf = {PROMOTE_TARGET_HEADERS, false, PROMOTE_BATCH_FIRST, 1u << 20};
+    struct promote_conf conf = {.targets = PROMOTE_TARGET_HEADERS,
+                                .batch_parent = PROMOTE_BATCH_FIRST,
+                                .max_event_bytes = 1u << 20};
     struct promote_input pi = {in, n, NULL, 0, NULL, 0};
     static struct promote_analysis a;
     struct promote_output o;
