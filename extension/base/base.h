@@ -152,6 +152,19 @@ bool utf8_valid(const char *s, size_t n);
  * What was appended before a cut stays. */
 int utf8_append_sanitized(struct buf *b, const char *s, size_t n, size_t limit);
 
+/* ---- json string -------------------------------------------------------------- */
+/* The one JSON string escaper (log lines, OTLP/JSON export, the receiver's JSON answers, the
+ * rewrite report). RFC 8259 section 7 requires escapes for '"', '\\' and U+0000..U+001F only,
+ * and allows any character to be escaped. DEL (0x7f) is escaped too, on purpose: it is a control
+ * character (kvlist and the trace-context validators treat it as one) that a terminal or log
+ * viewer may act on or hide, and escaping it costs nothing, since \u007f decodes to the same
+ * string. So the output is printable ASCII plus well-formed UTF-8, on one line, whatever s held. */
+/* Appends s[0..n) to b as the inside of a JSON string (no quotes): '"' and '\\' get a
+ * backslash, \b \f \n \r \t their short escapes, the other bytes below 0x20 and 0x7f become
+ * \u00xx, well-formed UTF-8 is copied and each byte that starts no well-formed character becomes
+ * U+FFFD. 0, or -E2BIG / -ENOMEM: then b holds what went in before, cut between characters. */
+int json_escape_append(struct buf *b, const char *s, size_t n);
+
 /* ---- kvlist ------------------------------------------------------------------- */
 /* kvlist: the "key=value,key2=value2" lists that OTel environment variables carry
  * (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS: W3C Baggage members without

@@ -114,16 +114,8 @@ static int put_json_string(struct buf *b, const char *s)
 {
     int rc = buf_append_byte(b, '"');
 
-    for (; rc == 0 && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            rc = buf_appendf(b, "\\%c", c);
-        else if (c < 0x20)
-            rc = buf_appendf(b, "\\u%04x", c);
-        else
-            rc = buf_append_byte(b, (char)c);
-    }
+    if (rc == 0)
+        rc = json_escape_append(b, s, strlen(s));
     return rc == 0 ? buf_append_byte(b, '"') : rc;
 }
 

@@ -642,10 +642,11 @@ static void test_json_escaping(struct tap *t)
     buf_append(&pb, span, (size_t)(p - span));
     is_int(t, otlp_count_spans(pb.data, pb.len), 1, "invalid UTF-8 does not stop the walker");
     is_int(t, otlp_protobuf_to_json(pb.data, pb.len, &json), 0, "converted");
-    is_str(t, json.data,
-           "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\u0001\\u001f\\\"\\\\/"
-           "\x7f\xc3\xa9" R R R R R R "\xf0\x9f\x98\x80\"}]}]}]}",
-           "control chars escaped, invalid bytes (incl. overlong, surrogate) become U+FFFD");
+    is_str(
+        t, json.data,
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\u0001\\u001f\\\"\\\\/"
+        "\\u007f\xc3\xa9" R R R R R R "\xf0\x9f\x98\x80\"}]}]}]}",
+        "control chars and DEL escaped, invalid bytes (incl. overlong, surrogate) become U+FFFD");
     buf_free(&pb);
     buf_free(&json);
 }
