@@ -1,5 +1,5 @@
-/* otlp: hand-written protobuf encoding of tracebridge's own span, plus the entry points of the
- * walker and the JSON converters (extension/otlp/).
+/* otlp: hand-written protobuf encoding of tracebridge's own span and of the receiver's two
+ * answers, plus the entry points of the walker and the JSON converters (extension/otlp/).
  *
  * The span is encoded straight into the output buffer in two passes: one computes every
  * message length (a length prefix precedes its payload), the other writes. The resource and the
@@ -348,6 +348,53 @@ int otlp_encode_span(const struct otlp_resource *r, const struct span *s, struct
     p = pb_put_bytes_field(p, F_SS_SCOPE, r->scope, r->scope_len);
     p = pb_put_len_header(p, F_SS_SPANS, span_len);
     put_span(p, s);
+    out->len += total;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ---- the receiver's answers ---- */
+
+/* google.rpc.Status {int32 code = 1; string message = 2}; code is never 0 here. */
+int otlp_encode_status(struct buf *out, int code, const char *msg)
+{
+    size_t mlen = strlen(msg);
+    uint64_t c = (uint64_t)(int64_t)code; /* int32: a negative one takes 10 bytes */
+    size_t total = 1 + pb_varint_size(c) + pb_len_field_size(2, mlen);
+    uint8_t *p;
+    int rc = buf_reserve(out, total);
+
+    if (rc < 0)
+        return rc;
+    p = (uint8_t *)out->data + out->len;
+    *p++ = PB_TAG(1, PB_VARINT);
+    p = pb_put_varint(p, c);
+    pb_put_bytes_field(p, 2, msg, mlen);
+    out->len += total;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* ExportTraceServiceResponse {ExportTracePartialSuccess partial_success = 1}, where
+ * ExportTracePartialSuccess is {int64 rejected_spans = 1; string error_message = 2}. */
+int otlp_encode_partial_success(struct buf *out, uint64_t rejected, const char *msg)
+{
+    size_t mlen = strlen(msg);
+    size_t inner = 1 + pb_varint_size(rejected) + pb_len_field_size(2, mlen);
+    size_t total = pb_len_field_size(1, inner);
+    uint8_t *p;
+    int rc;
+
+    if (rejected == 0)
+        return 0;
+    rc = buf_reserve(out, total);
+    if (rc < 0)
+        return rc;
+    p = (uint8_t *)out->data + out->len;
+    p = pb_put_len_header(p, 1, inner);
+    *p++ = PB_TAG(1, PB_VARINT);
+    p = pb_put_varint(p, rejected);
+    pb_put_bytes_field(p, 2, msg, mlen);
     out->len += total;
     out->data[out->len] = '\0';
     return 0;

@@ -75,40 +75,6 @@ static const char *content_type_of(enum rx_encoding enc)
 
 /* ---------------- response bodies ---------------- */
 
-static int put_varint(struct buf *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return buf_append(b, tmp, n);
-}
-
-/* A length-delimited protobuf field: tag, length, bytes. */
-static int put_bytes_field(struct buf *b, unsigned field, const void *p, size_t n)
-{
-    int rc = put_varint(b, (uint64_t)field << 3 | 2);
-
-    if (rc == 0)
-        rc = put_varint(b, n);
-    if (rc == 0)
-        rc = buf_append(b, p, n);
-    return rc;
-}
-
-static int put_varint_field(struct buf *b, unsigned field, uint64_t v)
-{
-    int rc = put_varint(b, (uint64_t)field << 3);
-
-    return rc == 0 ? put_varint(b, v) : rc;
-}
-
 /* The messages here are tracebridge's own text, but escape anyway so JSON stays valid. */
 static int put_json_string(struct buf *b, const char *s)
 {
@@ -125,10 +91,8 @@ static int status_body(struct buf *b, enum rx_encoding enc, int status, const ch
 {
     int rc;
 
-    if (enc == RX_ENC_PROTOBUF) {
-        rc = put_varint_field(b, 1, (uint64_t)rpc_code_of(status));
-        return rc == 0 ? put_bytes_field(b, 2, msg, strlen(msg)) : rc;
-    }
+    if (enc == RX_ENC_PROTOBUF)
+        return otlp_encode_status(b, (int)rpc_code_of(status), msg);
     if (enc == RX_ENC_JSON) {
         rc = buf_appendf(b, "{\"code\":%d,\"message\":", (int)rpc_code_of(status));
         if (rc == 0)
@@ -141,7 +105,6 @@ static int status_body(struct buf *b, enum rx_encoding enc, int status, const ch
 /* ExportTraceServiceResponse: empty, or partial_success {rejected_spans, error_message}. */
 static int success_body(struct buf *b, enum rx_encoding enc, size_t rejected, const char *msg)
 {
-    struct buf inner;
     int rc;
 
     if (enc == RX_ENC_JSON && rejected == 0)
@@ -153,16 +116,7 @@ static int success_body(struct buf *b, enum rx_encoding enc, size_t rejected, co
             rc = put_json_string(b, msg);
         return rc == 0 ? buf_append_str(b, "}}") : rc;
     }
-    if (rejected == 0)
-        return 0;
-    buf_init(&inner, STATUS_MSG_MAX);
-    rc = put_varint_field(&inner, 1, rejected);
-    if (rc == 0)
-        rc = put_bytes_field(&inner, 2, msg, strlen(msg));
-    if (rc == 0)
-        rc = put_bytes_field(b, 1, inner.data, inner.len);
-    buf_free(&inner);
-    return rc;
+    return otlp_encode_partial_success(b, rejected, msg);
 }
 
 /* ---------------- writing answers ---------------- */
