@@ -232,6 +232,18 @@ unsigned long ratelimit_take_held(struct ratelimit *r);
 /* Parses s[0..n) into seconds since the Unix epoch (UTC). 0 or -EINVAL. */
 int httpdate_parse(const char *s, size_t n, int64_t *epoch);
 
+/* ---- token ------------------------------------------------------------------------ */
+/* token: RFC 9110 section 5.6 tokens and optional whitespace (OWS), for header names and for
+ * the W3C/OTel lists that reuse that grammar (baggage keys, OTEL_*_HEADERS, kvlist members). */
+/* tchar: a letter, a digit or one of !#$%&'*+-.^_`|~ (never NUL). */
+bool http_tchar(char c);
+
+/* Whether s[0..n) is a token: one or more tchars and nothing else. */
+bool http_token(const char *s, size_t n);
+
+/* Narrows *s[0..*n) to drop spaces and tabs at both ends (nothing is written). */
+void http_trim_ows(const char **s, size_t *n);
+
 /* ---- tracectx ------------------------------------------------------------------------ */
 /* tracectx: W3C trace context and X-Ray trace header values: strict parsers, validators and
  * formatters. Every value that tracebridge writes anywhere passed one of these parsers first;

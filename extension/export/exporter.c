@@ -50,12 +50,6 @@ struct exporter {
 
 /* ---- headers ---- */
 
-static bool token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 struct header_ctx {
     struct buf *out;
     size_t count;
@@ -70,12 +64,8 @@ static int add_header(void *arg, const struct kvlist_member *m)
 
     if (c->count++ >= MAX_HEADERS)
         return -E2BIG;
-    if (m->key_len == 0)
+    if (!http_token(m->key, m->key_len))
         return -EINVAL;
-    for (size_t i = 0; i < m->key_len; i++) {
-        if (!token_char(m->key[i]))
-            return -EINVAL;
-    }
     if (buf_append(c->out, m->key, m->key_len) < 0 || buf_append(c->out, ": ", 2) < 0)
         return -E2BIG;
     if (kvlist_decode(m->value, m->value_len, KVLIST_NO_CONTROL, c->out) < 0)

@@ -194,16 +194,6 @@ static void answer_ok(struct rx_session *s, size_t rejected)
 
 /* ---------------- request head ---------------- */
 
-static void trim(const char **v, size_t *n)
-{
-    while (*n > 0 && (**v == ' ' || **v == '\t')) {
-        (*v)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
-        (*n)--;
-}
-
 static bool token_is(const char *v, size_t n, const char *want)
 {
     return n == strlen(want) && strncasecmp(v, want, n) == 0;
@@ -216,7 +206,7 @@ static enum rx_encoding media_encoding(const char *v, size_t n)
 
     if (semi)
         n = (size_t)(semi - v);
-    trim(&v, &n);
+    http_trim_ows(&v, &n);
     if (token_is(v, n, "application/x-protobuf"))
         return RX_ENC_PROTOBUF;
     if (token_is(v, n, "application/json"))
@@ -262,7 +252,7 @@ static int classify(struct rx_session *s, const char **msg)
     }
     v = http1_header(&s->h, "Content-Encoding", &n);
     if (v)
-        trim(&v, &n);
+        http_trim_ows(&v, &n);
     s->gzip = v && (token_is(v, n, "gzip") || token_is(v, n, "x-gzip"));
     if (v && !s->gzip && !token_is(v, n, "identity")) {
         *msg = "unsupported Content-Encoding: use gzip or none";
@@ -277,7 +267,7 @@ static bool expects_continue(const struct rx_session *s)
     const char *v = http1_header(&s->h, "Expect", &n);
 
     if (v)
-        trim(&v, &n);
+        http_trim_ows(&v, &n);
     return v && token_is(v, n, "100-continue") && s->h.parser.http_minor >= 1;
 }
 
