@@ -186,13 +186,13 @@ static int parse_log_level(struct conf *c, const struct conf_var *v, const char 
 static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strcmp(val, "http/protobuf") == 0)
-        c->exporter.protocol = OTLP_PROTOBUF;
-    else if (strcmp(val, "http/json") == 0)
-        c->exporter.protocol = OTLP_JSON;
-    else
-        return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
-    return 0;
+    for (int i = 0; OTLP_PROTOCOL_NAMES[i]; i++) {
+        if (strcmp(val, OTLP_PROTOCOL_NAMES[i]) == 0) { /* exact, as the OTel spec spells them */
+            c->exporter.protocol = (enum otlp_protocol)i;
+            return 0;
+        }
+    }
+    return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
 }
 
 static int parse_compression(struct conf *c, const struct conf_var *v, const char *val)
@@ -260,13 +260,15 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
     return 0;
 }
 
-static const char *const flush_choices[] = {"invoke", "end", "adaptive", NULL};
+const char *const FLUSH_MODE_NAMES[] = {
+    [FLUSH_INVOKE] = "invoke",
+    [FLUSH_END] = "end",
+    [FLUSH_ADAPTIVE] = "adaptive",
+    [FLUSH_ADAPTIVE + 1] = NULL,
+};
 static const char *const batch_choices[] = {"first", "none", NULL};
 static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
-static const char *const sampler_choices[] = {
-    "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
-    "parentbased_traceidratio", NULL};
 
 /* Order matters where two variables set one field: each signal-specific OTEL variable comes
  * right before its generic twin, and the loader skips the twin when the specific one is set. */
@@ -296,7 +298,7 @@ static const struct conf_var vars[] = {
      batch_choices, false,
      "Parent of a batch whose records carry different traces: first record, or none (links "
      "only)."},
-    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_choices, false,
+    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, FLUSH_MODE_NAMES, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},
     {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL, false,
@@ -323,7 +325,7 @@ static const struct conf_var vars[] = {
     {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource.resource_attributes), 0,
      CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
     {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(lifecycle.sampler), 0, 0,
-     sampler_choices, false, "Sampler for tracebridge's own spans."},
+     SAMPLER_NAMES, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
      "Ratio for traceidratio samplers (0..1)."},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,

@@ -304,7 +304,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
     d->last_invoke_at = now;
     log_debug(&d->lg, "daemon", "INVOKE rid=%s deadline_in_ms=%llu flush_at=%s buffered_spans=%zu",
               d->rid, (unsigned long long)(d->fn_deadline_at - now),
-              d->invoke_mode ? "invoke" : "end", spanbuf_spans(d->sb));
+              FLUSH_MODE_NAMES[d->invoke_mode ? FLUSH_INVOKE : FLUSH_END], spanbuf_spans(d->sb));
     if (d->invoke_mode) {
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
@@ -537,13 +537,6 @@ static void decide_export(struct daemon *d)
  * and the endpoint's path and query (vendors put keys there) are never logged. */
 static void log_config(struct daemon *d)
 {
-    static const char *const flush[] = {"invoke", "end", "adaptive"};
-    static const char *const sampler[] = {"parentbased_always_on",
-                                          "always_on",
-                                          "always_off",
-                                          "traceidratio",
-                                          "parentbased_always_off",
-                                          "parentbased_traceidratio"}; /* enum sampler_kind order */
     char host[256] = "?";
     char receiver[96] = "off";
     long port = 0;
@@ -558,12 +551,11 @@ static void log_config(struct daemon *d)
               "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
               "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
               d->export_enabled ? "on" : "off", host, port,
-              d->conf.exporter.protocol == OTLP_JSON ? "http/json" : "http/protobuf",
-              d->conf.exporter.gzip,
+              OTLP_PROTOCOL_NAMES[d->conf.exporter.protocol], d->conf.exporter.gzip,
               d->conf.exporter.headers[0] ? "set (values not logged)" : "none",
-              flush[d->conf.flush], d->conf.max_flush_ms,
-              (unsigned)d->conf.lifecycle.sampler < 6 ? sampler[d->conf.lifecycle.sampler] : "?",
-              d->conf.lifecycle.sampler_ratio, receiver, d->conf.lifecycle.managed_instances);
+              FLUSH_MODE_NAMES[d->conf.flush], d->conf.max_flush_ms,
+              sampler_name(d->conf.lifecycle.sampler), d->conf.lifecycle.sampler_ratio, receiver,
+              d->conf.lifecycle.managed_instances);
 }
 
 static int start_parts(struct daemon *d)

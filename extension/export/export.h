@@ -59,6 +59,10 @@ size_t spanbuf_take_dropped(struct spanbuf *sb);
 
 enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
 
+/* The OTEL_EXPORTER_OTLP_PROTOCOL value of each otlp_protocol ("http/protobuf", "http/json"),
+ * indexed by it; NULL after the last. */
+extern const char *const OTLP_PROTOCOL_NAMES[];
+
 /* The OTEL_EXPORTER_OTLP_* settings the exporter uses. */
 struct exporter_conf {
     char traces_endpoint[1024]; /* full URL, /v1/traces already applied */

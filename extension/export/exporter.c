@@ -48,6 +48,12 @@ struct exporter {
     struct exporter_stats stats;
 };
 
+const char *const OTLP_PROTOCOL_NAMES[] = {
+    [OTLP_PROTOBUF] = "http/protobuf",
+    [OTLP_JSON] = "http/json",
+    [OTLP_JSON + 1] = NULL,
+};
+
 /* ---- headers ---- */
 
 struct header_ctx {
