@@ -77,14 +77,14 @@ struct daemon {
     char name[256];
     char account_id[32];
     /* the current invocation (between INVOKE and the next /event/next) */
-    char rid[EXTAPI_ID_MAX];
+    char rid[REQUEST_ID_MAX];
     uint64_t invoke_at; /* uv_now */
     uint64_t fn_deadline_at;
     uint64_t settled_at;
     bool settled;
     bool flush_started;
     bool invoke_mode; /* effective mode for this invocation */
-    char last_ended[EXTAPI_ID_MAX];
+    char last_ended[REQUEST_ID_MAX];
     /* adaptive */
     uint64_t last_invoke_at;
     int fast_streak;

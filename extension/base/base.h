@@ -244,6 +244,14 @@ bool http_token(const char *s, size_t n);
 /* Narrows *s[0..*n) to drop spaces and tabs at both ends (nothing is written). */
 void http_trim_ows(const char **s, size_t *n);
 
+/* ---- request id -------------------------------------------------------------------- */
+/* The Lambda request id names one invocation on both APIs: Lambda-Runtime-Aws-Request-Id on the
+ * Runtime API (the proxy) and requestId in the Extensions API INVOKE event (extapi). Lambda
+ * sends UUIDs (36 characters). REQUEST_ID_MAX is the buffer size, NUL included; an id that does
+ * not fit is treated as absent (proxy, lifecycle) or makes the event invalid (extapi), and since
+ * every room uses this one limit they all agree on which ids can be correlated. */
+#define REQUEST_ID_MAX 128
+
 /* ---- tracectx ------------------------------------------------------------------------ */
 /* tracectx: W3C trace context and X-Ray trace header values: strict parsers, validators and
  * formatters. Every value that tracebridge writes anywhere passed one of these parsers first;

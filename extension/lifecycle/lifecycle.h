@@ -24,7 +24,7 @@
  *   init/error, exit/error   POST with Lambda-Extension-Function-Error-Type and a JSON body.
  * Event bodies are parsed strictly with cJSON, size-bounded; unknown fields are ignored. */
 #define EXTAPI_EVENT_MAX   (64 * 1024) /* larger event bodies are rejected */
-#define EXTAPI_ID_MAX      128
+#define EXTAPI_ID_MAX      128         /* Lambda-Extension-Identifier (a UUID), NUL included */
 #define EXTAPI_ARN_MAX     512
 #define EXTAPI_TRACING_MAX 512
 
@@ -33,7 +33,7 @@ enum extapi_event_type { EXTAPI_INVOKE = 1, EXTAPI_SHUTDOWN };
 struct extapi_event {
     enum extapi_event_type type;
     uint64_t deadline_ms; /* epoch ms */
-    char request_id[EXTAPI_ID_MAX];
+    char request_id[REQUEST_ID_MAX];
     char function_arn[EXTAPI_ARN_MAX];
     char tracing_value[EXTAPI_TRACING_MAX]; /* X-Amzn-Trace-Id value, "" when absent */
     char shutdown_reason[32];               /* lower-cased: spindown, timeout, failure, ... */
