@@ -41,9 +41,6 @@ int buf_append_byte(struct buf *b, char c);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-/* Drops the first n bytes (n <= len), moving the rest to the front. */
-void buf_consume(struct buf *b, size_t n);
-
 /* Hands the bytes to the caller, who frees them with free(); the buffer is reset to empty.
  * Returns NULL for an empty buffer that never allocated. */
 char *buf_take(struct buf *b, size_t *len);

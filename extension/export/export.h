@@ -119,7 +119,4 @@ void exporter_get_stats(const struct exporter *x, struct exporter_stats *out);
  * with control characters (then nothing is added). */
 int exporter_parse_headers(const char *s, struct buf *out, size_t *n);
 
-/* gzip (RFC 1952) of in, appended to out. 0, -E2BIG or -ENOMEM. */
-int exporter_gzip(const void *in, size_t n, struct buf *out);
-
 #endif

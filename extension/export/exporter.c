@@ -95,7 +95,8 @@ int exporter_parse_headers(const char *s, struct buf *out, size_t *n)
 
 /* ---- body ---- */
 
-int exporter_gzip(const void *in, size_t n, struct buf *out)
+/* gzip (RFC 1952) of in, appended to out. 0, -E2BIG or -ENOMEM. */
+static int gzip_append(const void *in, size_t n, struct buf *out)
 {
     z_stream zs;
     int rc;
@@ -132,7 +133,7 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
         plain = &json;
     }
     if (rc == 0 && x->conf->gzip)
-        rc = exporter_gzip(plain->data, plain->len, body);
+        rc = gzip_append(plain->data, plain->len, body);
     else if (rc == 0)
         rc = buf_append(body, plain->data ? plain->data : "", plain->len);
     buf_free(&json);

@@ -21,7 +21,8 @@
  *                Lambda-Extension-Accept-Feature: accountId; keeps Lambda-Extension-Identifier.
  *   next         GET /extension/event/next with no timeout (Lambda freezes us inside it);
  *                transport failures are retried with a short backoff, never given up.
- *   init/error, exit/error   POST with Lambda-Extension-Function-Error-Type and a JSON body.
+ * tracebridge never reports init/error or exit/error: it fails open instead (a broken
+ * configuration is logged and the function runs without it).
  * Event bodies are parsed strictly with cJSON, size-bounded; unknown fields are ignored. */
 #define EXTAPI_EVENT_MAX   (64 * 1024) /* larger event bodies are rejected */
 #define EXTAPI_ID_MAX      128         /* Lambda-Extension-Identifier (a UUID), NUL included */
@@ -80,12 +81,6 @@ int extapi_register(struct extapi *e);
 /* Starts the /event/next long-poll; the event hook fires once per call. -EALREADY when one is
  * already outstanding, -ENOTCONN before registration. */
 int extapi_next(struct extapi *e);
-bool extapi_next_pending(const struct extapi *e);
-
-/* Reports an error (init = true: /extension/init/error, else /extension/exit/error). The
- * optional done callback runs when the request finished either way. 0 or -errno. */
-int extapi_report_error(struct extapi *e, bool init, const char *error_type, const char *message,
-                        void (*done)(void *arg), void *arg);
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 /* lifecycle: one invocation span per invocation, from the proxy's view of the Runtime API and
