@@ -1,6 +1,6 @@
-/* base: the no-I/O toolbox every room uses: bounded buffers, logging, hex, base64, UTF-8/JSON
- * escaping, key=value lists, rate limits, HTTP dates and the W3C/X-Ray trace-context types and
- * parsers. Includes only libc. */
+/* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
+ * base64, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the request
+ * id limit and the W3C/X-Ray trace-context types and parsers. Includes only libc. */
 #ifndef TB_BASE_BASE_H
 #define TB_BASE_BASE_H
 
@@ -44,6 +44,62 @@ int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((form
 /* Hands the bytes to the caller, who frees them with free(); the buffer is reset to empty.
  * Returns NULL for an empty buffer that never allocated. */
 char *buf_take(struct buf *b, size_t *len);
+
+/* ---- list --------------------------------------------------------------------- */
+/* list: the one intrusive doubly linked list (after libuv's queue.h). A struct tb_list is the
+ * head, and each element embeds a struct tb_list link; the list is circular through the head,
+ * so inserting and removing never need the head or a special case. The list owns nothing: an
+ * element is freed by its owner, after tb_list_remove. */
+struct tb_list {
+    struct tb_list *next;
+    struct tb_list *prev;
+};
+
+/* Makes l an empty list, or a link that is in no list. */
+static inline void tb_list_init(struct tb_list *l)
+{
+    l->next = l;
+    l->prev = l;
+}
+
+static inline bool tb_list_empty(const struct tb_list *h)
+{
+    return h->next == h;
+}
+
+/* Links n (in no list) first / last into the list h. */
+static inline void tb_list_insert_head(struct tb_list *h, struct tb_list *n)
+{
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+
+static inline void tb_list_insert_tail(struct tb_list *h, struct tb_list *n)
+{
+    n->next = h;
+    n->prev = h->prev;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+/* Unlinks n from its list and leaves it in none (removing it again changes nothing). */
+static inline void tb_list_remove(struct tb_list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    tb_list_init(n);
+}
+
+/* The element whose `member` is the link l. */
+#define tb_list_entry(l, type, member) ((type *)(void *)((char *)(l)-offsetof(type, member)))
+
+/* Visits every link of h from the first; the body must not unlink `it` (use the _safe form,
+ * which may unlink and free `it`, but no other link). */
+#define tb_list_foreach(it, h) for ((it) = (h)->next; (it) != (h); (it) = (it)->next)
+#define tb_list_foreach_safe(it, tmp, h)                                                           \
+    for ((it) = (h)->next, (tmp) = (it)->next; (it) != (h); (it) = (tmp), (tmp) = (it)->next)
 
 /* ---- log ---------------------------------------------------------------------- */
 /* log: one structured JSON line per event worth knowing, on stderr (Lambda sends it to
