@@ -103,7 +103,7 @@ struct proxy {
     size_t max_header_bytes;
     int port;
     struct proxy_stats stats;
-    struct conn *conns;
+    struct tb_list conns;  /* conn.link */
     unsigned long handles; /* listener + conns not yet freed */
     bool closing;
     bool upstream_down; /* an upstream failure was logged; log again only after a success */
@@ -161,8 +161,7 @@ struct exchange {
 
 struct conn {
     struct proxy *p;
-    struct conn *prev;
-    struct conn *next;
+    struct tb_list link; /* in proxy.conns */
     struct side down;
     struct side *up;
     unsigned handles;
