@@ -109,16 +109,20 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 struct log {
     enum log_level level;
-    FILE *out; /* stderr unless a test points it elsewhere */
+    FILE *out; /* stderr unless a test points it elsewhere; not owned (never closed) */
 };
 
+/* The owner keeps the struct log; every module is handed a const pointer to it, so it must
+ * outlive them all. */
 void log_init(struct log *lg, enum log_level level);
 
 /* Parses "debug|info|warn|error|off" (any case). 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 
-/* Writes {"level":..,"source":"tracebridge","module":..,"msg":..} with msg JSON-escaped.
- * Never write secrets (OTLP header values) into msg. */
+/* Writes {"level":..,"source":"tracebridge","module":..,"msg":..} with msg JSON-escaped, as one
+ * line, flushed before it returns; nothing is kept (module and the arguments are only read
+ * during the call). A message past 16 KiB is replaced by a note. Never write secrets (OTLP
+ * header values) into msg. */
 void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
