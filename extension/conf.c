@@ -260,12 +260,6 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
     return 0;
 }
 
-const char *const FLUSH_MODE_NAMES[] = {
-    [FLUSH_INVOKE] = "invoke",
-    [FLUSH_END] = "end",
-    [FLUSH_ADAPTIVE] = "adaptive",
-    [FLUSH_ADAPTIVE + 1] = NULL,
-};
 static const char *const batch_choices[] = {"first", "none", NULL};
 static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
@@ -298,7 +292,7 @@ static const struct conf_var vars[] = {
      batch_choices, false,
      "Parent of a batch whose records carry different traces: first record, or none (links "
      "only)."},
-    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, FLUSH_MODE_NAMES, false,
+    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_mode_names, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},
     {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL, false,

@@ -9,15 +9,11 @@
 
 #include "extension/base/base.h"
 #include "extension/export/export.h"
+#include "extension/flushgate.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "extension/spans/spans.h"
 
 #define CONF_STR_MAX 1024
-
-enum flush_mode { FLUSH_INVOKE = 0, FLUSH_END, FLUSH_ADAPTIVE };
-
-/* The TRACEBRIDGE_FLUSH value of each flush_mode, indexed by it; NULL after the last. */
-extern const char *const FLUSH_MODE_NAMES[];
 
 /* Each room's settings live in that room's own struct (lifecycle_conf, resource_conf,
  * exporter_conf), so a module takes only what it uses; the table in conf.c fills them all. */

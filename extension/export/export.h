@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "extension/base/base.h"
+#include "extension/otlp/otlp.h"
+#include "extension/spans/spans.h"
 #include "extension/net/net.h"
 
 /* ---- spanbuf ----------------------------------------------------------------------- */
@@ -26,6 +28,12 @@ void spanbuf_free(struct spanbuf *sb);
 /* Copies the payload in (the caller keeps data). Returns the number of spans dropped to make
  * room (0 normally). */
 size_t spanbuf_push(struct spanbuf *sb, const void *data, size_t len, size_t n_spans);
+
+/* Encodes one span of tracebridge's own under res (OTLP protobuf, one request per span) and
+ * pushes it (s and res are only read). 0, or -ENOMEM / -E2BIG when it could not be encoded
+ * (nothing pushed). */
+#define SPANBUF_SPAN_MAX (4 * 1024 * 1024)
+int spanbuf_push_span(struct spanbuf *sb, const struct otlp_resource *res, const struct span *s);
 
 /* Concatenates entries from the front into out (copies, appended to the caller's buf), up to
  * max_bytes of payload (at least one entry when any exists), without removing them. Returns the

@@ -1,5 +1,6 @@
 #include "extension/export/export.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +144,17 @@ size_t spanbuf_take_dropped(struct spanbuf *sb)
 
     sb->dropped = 0;
     return n;
+}
+
+int spanbuf_push_span(struct spanbuf *sb, const struct otlp_resource *res, const struct span *s)
+{
+    struct buf out;
+    int rc;
+
+    buf_init(&out, SPANBUF_SPAN_MAX);
+    rc = otlp_encode_span(res, s, &out);
+    if (rc == 0)
+        spanbuf_push(sb, out.data, out.len, 1);
+    buf_free(&out);
+    return rc;
 }
