@@ -186,8 +186,8 @@ static int parse_log_level(struct conf *c, const struct conf_var *v, const char 
 static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    for (int i = 0; OTLP_PROTOCOL_NAMES[i]; i++) {
-        if (strcmp(val, OTLP_PROTOCOL_NAMES[i]) == 0) { /* exact, as the OTel spec spells them */
+    for (int i = 0; otlp_protocol_names[i]; i++) {
+        if (strcmp(val, otlp_protocol_names[i]) == 0) { /* exact, as the OTel spec spells them */
             c->exporter.protocol = (enum otlp_protocol)i;
             return 0;
         }
@@ -319,7 +319,7 @@ static const struct conf_var vars[] = {
     {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource.resource_attributes), 0,
      CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
     {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(lifecycle.sampler), 0, 0,
-     SAMPLER_NAMES, false, "Sampler for tracebridge's own spans."},
+     sampler_names, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
      "Ratio for traceidratio samplers (0..1)."},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,

@@ -467,7 +467,7 @@ static void log_config(struct daemon *d)
               "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
               "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
               d->export_enabled ? "on" : "off", host, port,
-              OTLP_PROTOCOL_NAMES[d->conf.exporter.protocol], d->conf.exporter.gzip,
+              otlp_protocol_names[d->conf.exporter.protocol], d->conf.exporter.gzip,
               d->conf.exporter.headers[0] ? "set (values not logged)" : "none",
               flush_mode_names[d->conf.flush], d->conf.max_flush_ms,
               sampler_name(d->conf.lifecycle.sampler), d->conf.lifecycle.sampler_ratio, receiver,

@@ -72,7 +72,7 @@ enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
 
 /* The OTEL_EXPORTER_OTLP_PROTOCOL value of each otlp_protocol ("http/protobuf", "http/json"),
  * indexed by it; NULL after the last. */
-extern const char *const OTLP_PROTOCOL_NAMES[];
+extern const char *const otlp_protocol_names[];
 
 /* The OTEL_EXPORTER_OTLP_* settings the exporter uses. Borrowed, not copied: the conf must
  * outlive the exporter and stay unchanged meanwhile. */

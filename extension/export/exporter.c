@@ -48,7 +48,7 @@ struct exporter {
     struct exporter_stats stats;
 };
 
-const char *const OTLP_PROTOCOL_NAMES[] = {
+const char *const otlp_protocol_names[] = {
     [OTLP_PROTOBUF] = "http/protobuf",
     [OTLP_JSON] = "http/json",
     [OTLP_JSON + 1] = NULL,

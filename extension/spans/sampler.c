@@ -1,6 +1,6 @@
 #include "extension/spans/spans.h"
 
-const char *const SAMPLER_NAMES[] = {
+const char *const sampler_names[] = {
     [SAMPLER_PARENT_ALWAYS_ON] = "parentbased_always_on",
     [SAMPLER_ALWAYS_ON] = "always_on",
     [SAMPLER_ALWAYS_OFF] = "always_off",
@@ -12,7 +12,7 @@ const char *const SAMPLER_NAMES[] = {
 
 const char *sampler_name(enum sampler_kind k)
 {
-    return (unsigned)k <= SAMPLER_PARENT_TRACEIDRATIO ? SAMPLER_NAMES[k] : "?";
+    return (unsigned)k <= SAMPLER_PARENT_TRACEIDRATIO ? sampler_names[k] : "?";
 }
 
 void sampler_init(struct sampler *s, enum sampler_kind kind, double ratio, bool sdk_disabled)

@@ -137,9 +137,9 @@ enum sampler_kind {
 };
 
 /* The OTEL_TRACES_SAMPLER value of each sampler_kind, indexed by it; NULL after the last. */
-extern const char *const SAMPLER_NAMES[];
+extern const char *const sampler_names[];
 
-/* SAMPLER_NAMES[k], or "?" for a value outside the enum. */
+/* sampler_names[k], or "?" for a value outside the enum. */
 const char *sampler_name(enum sampler_kind k);
 
 struct sampler {

@@ -21,7 +21,7 @@ static void test_names(struct tap *t)
     is_str(t, sampler_name(SAMPLER_TRACEIDRATIO), "traceidratio", "traceidratio's name");
     is_str(t, sampler_name(SAMPLER_PARENT_TRACEIDRATIO), "parentbased_traceidratio",
            "the last kind's name");
-    ok(t, SAMPLER_NAMES[SAMPLER_PARENT_TRACEIDRATIO + 1] == NULL, "the table ends after it");
+    ok(t, sampler_names[SAMPLER_PARENT_TRACEIDRATIO + 1] == NULL, "the table ends after it");
     is_str(t, sampler_name((enum sampler_kind)99), "?", "outside the enum: ?");
 }
 
