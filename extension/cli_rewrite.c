@@ -76,17 +76,20 @@ static int read_all(struct buf *b)
 
 static void json_str(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 6 * n + 2); /* no byte takes more than 6 escaped */
+    rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        rc = json_escape_append(&b, s, n);
+    if (rc == 0)
+        rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        fwrite(b.data, 1, b.len, f);
+    else
+        fputs("null", f);
+    buf_free(&b);
 }
 
 static void json_opt(FILE *f, const char *key, const char *s, size_t n, bool present)

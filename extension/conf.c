@@ -142,13 +142,13 @@ static int parse_log_level(struct conf *c, const struct conf_var *v, const char 
 static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strcmp(val, "http/protobuf") == 0)
-        c->exporter.protocol = OTLP_PROTOBUF;
-    else if (strcmp(val, "http/json") == 0)
-        c->exporter.protocol = OTLP_JSON;
-    else
-        return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
-    return 0;
+    for (int i = 0; otlp_protocol_names[i]; i++) {
+        if (strcmp(val, otlp_protocol_names[i]) == 0) { /* exact, as the OTel spec spells them */
+            c->exporter.protocol = (enum otlp_protocol)i;
+            return 0;
+        }
+    }
+    return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
 }
 
 static int parse_compression(struct conf *c, const struct conf_var *v, const char *val)
@@ -218,9 +218,6 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
 
 static const char *const batch_choices[] = {"first", "none", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
-static const char *const sampler_choices[] = {
-    "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
-    "parentbased_traceidratio", NULL};
 
 /* Order matters where two variables set one field: each signal-specific OTEL variable comes
  * right before its generic twin, and the loader skips the twin when the specific one is set. */
@@ -282,7 +279,7 @@ static const struct conf_var vars[] = {
     {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource.resource_attributes), 0,
      CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
     {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(lifecycle.sampler), 0, 0,
-     sampler_choices, false, "Sampler for tracebridge's own spans."},
+     sampler_names, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
      "Ratio for traceidratio samplers (0..1)."},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,

@@ -222,7 +222,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
         log_info(&d->lg, "daemon", "adaptive flush: invocations are rare, flushing at the end");
     log_debug(&d->lg, "daemon", "INVOKE rid=%s deadline_in_ms=%llu flush_at=%s buffered_spans=%zu",
               ev->request_id, (unsigned long long)(deadline - now),
-              r & GATE_DO_FLUSH ? "invoke" : "end", spanbuf_spans(d->sb));
+              flush_mode_names[r & GATE_DO_FLUSH ? FLUSH_INVOKE : FLUSH_END], spanbuf_spans(d->sb));
     if (r & GATE_DO_FLUSH)
         start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
     gate_check(d);
@@ -453,12 +453,6 @@ static void decide_export(struct daemon *d)
  * and the endpoint's path and query (vendors put keys there) are never logged. */
 static void log_config(struct daemon *d)
 {
-    static const char *const sampler[] = {"parentbased_always_on",
-                                          "always_on",
-                                          "always_off",
-                                          "traceidratio",
-                                          "parentbased_always_off",
-                                          "parentbased_traceidratio"}; /* enum sampler_kind order */
     char host[256] = "?";
     char receiver[96] = "off";
     long port = 0;
@@ -473,12 +467,11 @@ static void log_config(struct daemon *d)
               "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
               "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
               d->export_enabled ? "on" : "off", host, port,
-              d->conf.exporter.protocol == OTLP_JSON ? "http/json" : "http/protobuf",
-              d->conf.exporter.gzip,
+              otlp_protocol_names[d->conf.exporter.protocol], d->conf.exporter.gzip,
               d->conf.exporter.headers[0] ? "set (values not logged)" : "none",
               flush_mode_names[d->conf.flush], d->conf.max_flush_ms,
-              (unsigned)d->conf.lifecycle.sampler < 6 ? sampler[d->conf.lifecycle.sampler] : "?",
-              d->conf.lifecycle.sampler_ratio, receiver, d->conf.lifecycle.managed_instances);
+              sampler_name(d->conf.lifecycle.sampler), d->conf.lifecycle.sampler_ratio, receiver,
+              d->conf.lifecycle.managed_instances);
 }
 
 static int start_parts(struct daemon *d)

@@ -46,8 +46,8 @@ struct flushgate {
     enum flush_mode mode;
     uint64_t max_flush_ms;
     unsigned flags;
-    char rid[EXTAPI_ID_MAX];
-    char last_ended[EXTAPI_ID_MAX];
+    char rid[REQUEST_ID_MAX];
+    char last_ended[REQUEST_ID_MAX];
     uint64_t invoke_at;      /* all times: the daemon's loop clock, ms */
     uint64_t fn_deadline_at; /* the function's deadline */
     uint64_t settled_at;

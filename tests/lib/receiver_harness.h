@@ -288,6 +288,18 @@ static __attribute__((unused)) void resp_free(struct resp *r)
     buf_free(&r->body);
 }
 
+/* Drops the n bytes the parser took from the front of the client's input. */
+static void drop_parsed(struct buf *in, size_t n)
+{
+    if (n >= in->len) {
+        buf_reset(in);
+        return;
+    }
+    memmove(in->data, in->data + n, in->len - n);
+    in->len -= n;
+    in->data[in->len] = '\0';
+}
+
 /* Reads one response (for a HEAD request when `head`). 0, or -1 on EOF/timeout/garbage. */
 static __attribute__((unused)) int client_read_as(struct client *c, struct resp *r, bool head)
 {
@@ -311,12 +323,12 @@ static __attribute__((unused)) int client_read_as(struct client *c, struct resp 
         ssize_t got;
 
         if (r->complete) {
-            buf_consume(&c->in, n);
+            drop_parsed(&c->in, n);
             return 0;
         }
         if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
             return -1;
-        buf_consume(&c->in, n);
+        drop_parsed(&c->in, n);
         got = recv(c->fd, tmp, sizeof(tmp), 0);
         if (got <= 0)
             return -1;

@@ -1,4 +1,5 @@
-/* kvlist and hex: splitting "k=v,k2=v2" lists, trimming, percent-decoding under each rule. */
+/* kvlist, hex and token: splitting "k=v,k2=v2" lists, trimming, percent-decoding under each
+ * rule; HTTP tokens and OWS. */
 #include "extension/base/base.h"
 
 #include <errno.h>
@@ -109,6 +110,31 @@ static void test_hex(struct tap *t)
     is_str(t, enc, "01abff10", "hex_encode: lower case, two digits a byte");
 }
 
+/* tchar against RFC 9110's list, written out here byte by byte; tokens; OWS trimming. */
+static void test_token(struct tap *t)
+{
+    static const char *const tchars = "!#$%&'*+-.^_`|~0123456789"
+                                      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    unsigned wrong = 0;
+    const char *s = " \t a b\t ";
+    size_t n = strlen(s);
+
+    for (unsigned c = 0; c < 256; c++)
+        wrong += http_tchar((char)c) != (c != 0 && strchr(tchars, (int)c) != NULL);
+    is_int(t, wrong, 0, "tchar: exactly RFC 9110's 77 characters, not NUL");
+    ok(t, http_token("Content-Type", 12) && http_token("x~!", 3), "tokens");
+    ok(t,
+       !http_token("", 0) && !http_token("a b", 3) && !http_token("a:", 2) &&
+           !http_token("a\0b", 3),
+       "empty, space, colon, NUL: not tokens");
+    http_trim_ows(&s, &n);
+    ok(t, n == 3 && memcmp(s, "a b", 3) == 0, "OWS trimmed at both ends only");
+    s = " \t";
+    n = 2;
+    http_trim_ows(&s, &n);
+    is_int(t, (long)n, 0, "all OWS: empty");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -116,5 +142,6 @@ int main(void)
     test_each(&t);
     test_decode(&t);
     test_hex(&t);
+    test_token(&t);
     return tap_done(&t);
 }

@@ -3,6 +3,7 @@
  * validation, U+FFFD replacement and cutting to a byte limit without splitting a character. */
 #include "extension/base/base.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdint.h>
 
@@ -154,6 +155,70 @@ static void test_sanitize(struct tap *t)
     buf_free(&b);
 }
 
+static const char *escaped(struct buf *b, const char *s, size_t n, int *rc)
+{
+    buf_reset(b);
+    *rc = json_escape_append(b, s, n);
+    return b->data ? b->data : "";
+}
+
+static void test_json_escape(struct tap *t)
+{
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 256);
+    is_str(t, escaped(&b, "a\"b\\c/", 6, &rc), "a\\\"b\\\\c/",
+           "quote and backslash get a backslash; '/' stays");
+    is_str(t, escaped(&b, "\b\f\n\r\t", 5, &rc), "\\b\\f\\n\\r\\t", "short escapes");
+    is_str(t, escaped(&b, "\0\x01\x1f", 3, &rc), "\\u0000\\u0001\\u001f",
+           "other C0 controls, NUL too: \\u00xx");
+    is_str(t, escaped(&b, " ~\x7f", 3, &rc), " ~\\u007f",
+           "DEL is escaped (a control character; RFC 8259 allows it), 0x20 and 0x7e are not");
+    is_str(t, escaped(&b, "caf\xc3\xa9 \xf0\x9f\x98\x80", 10, &rc), "caf\xc3\xa9 \xf0\x9f\x98\x80",
+           "well-formed UTF-8 is copied");
+    is_str(t, escaped(&b, "x\xff\xc0\xafy", 5, &rc), "x" FFFD FFFD FFFD "y",
+           "each byte that starts no well-formed character becomes U+FFFD");
+    is_int(t, rc, 0, "0 when everything went in");
+    buf_free(&b);
+
+    buf_init(&b, 9);
+    (void)buf_append(&b, "ab", 2);
+    rc = json_escape_append(&b, "c\n\x01", 3);
+    ok(t, rc == -E2BIG && b.len == 5 && memcmp(b.data, "abc\\n", 5) == 0,
+       "past max: -E2BIG, and what went in before stays, cut between characters");
+    buf_free(&b);
+}
+
+/* Every byte value, between two letters, decodes back (by cJSON, an independent decoder) to
+ * itself, or to U+FFFD for the bytes that cannot stand alone; the output holds no byte below
+ * 0x20 and no DEL. */
+static void test_json_escape_roundtrip(struct tap *t)
+{
+    unsigned bad_decode = 0, raw_control = 0;
+    struct buf b;
+
+    buf_init(&b, 256);
+    for (unsigned c = 1; c < 256; c++) {
+        char in[3] = {'a', (char)c, 'z'};
+        char want[8];
+        cJSON *j;
+        buf_reset(&b);
+        (void)buf_append(&b, "\"", 1);
+        (void)json_escape_append(&b, in, 3);
+        (void)buf_append(&b, "\"", 1);
+        for (size_t i = 0; i < b.len; i++)
+            raw_control += (uint8_t)b.data[i] < 0x20 || (uint8_t)b.data[i] == 0x7f;
+        snprintf(want, sizeof(want), "a%sz", c < 0x80 ? (char[]){(char)c, 0} : FFFD);
+        j = cJSON_ParseWithLength(b.data, b.len);
+        bad_decode += !cJSON_IsString(j) || strcmp(j->valuestring, want) != 0;
+        cJSON_Delete(j);
+    }
+    is_int(t, bad_decode, 0, "bytes 0x01..0xff each decode back to themselves (or U+FFFD)");
+    is_int(t, raw_control, 0, "no raw control byte or DEL in any output");
+    buf_free(&b);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -162,5 +227,7 @@ int main(void)
     test_against_reference(&t);
     test_valid(&t);
     test_sanitize(&t);
+    test_json_escape(&t);
+    test_json_escape_roundtrip(&t);
     return tap_done(&t);
 }

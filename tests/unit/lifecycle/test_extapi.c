@@ -1,4 +1,4 @@
-/* extapi: event parsing, and register / next / error against a fake Extensions API. */
+/* extapi: event parsing, and register / next against a fake Extensions API. */
 #include "extension/lifecycle/lifecycle.h"
 
 #include "tests/lib/fake_http.h"
@@ -11,9 +11,6 @@ struct api {
     char reg_feature[128];
     char reg_body[256];
     char next_id[128];
-    char err_type[128];
-    char err_body[512];
-    char err_path[1024];
     const char *events[8];
     int n_events;
     int served;
@@ -52,11 +49,6 @@ static void handler(void *arg, const struct fake_req *rq, struct fake_resp *rs)
                 pthread_cond_wait(&a->cv, &a->mu);
             buf_append_str(&rs->body, a->events[a->served++]);
         }
-    } else if (strstr(rq->url, "/error")) {
-        snprintf(a->err_path, sizeof(a->err_path), "%s", rq->url);
-        hdr_copy(rq, "Lambda-Extension-Function-Error-Type", a->err_type, sizeof(a->err_type));
-        snprintf(a->err_body, sizeof(a->err_body), "%.*s", (int)rq->body.len, rq->body.data);
-        rs->status = 202;
     }
     pthread_mutex_unlock(&a->mu);
 }
@@ -67,7 +59,6 @@ struct obs {
     struct extapi_registration reg;
     int n_events;
     struct extapi_event ev[8];
-    int reported;
 };
 
 static void on_registered(void *arg, int err, const struct extapi_registration *reg)
@@ -86,11 +77,6 @@ static void on_event(void *arg, const struct extapi_event *ev)
 
     if (o->n_events < 8)
         o->ev[o->n_events++] = *ev;
-}
-
-static void on_reported(void *arg)
-{
-    ((struct obs *)arg)->reported++;
 }
 
 static void run_until(uv_loop_t *loop, const int *counter, int want)
@@ -182,17 +168,6 @@ int main(void)
     ok(&t, o.n_events == 1 && strcmp(o.ev[0].request_id, "r-1") == 0, "INVOKE after a retry");
     is_int(&t, a.nexts, 2, "two /event/next calls (one failed)");
     is_str(&t, a.next_id, "ext-1234", "identifier sent with /event/next");
-
-    is_int(
-        &t,
-        extapi_report_error(e, true, "Extension.ConfigInvalid", "bad \"conf\"\n", on_reported, &o),
-        0, "init/error started");
-    run_until(&loop, &o.reported, 1);
-    ok(&t, strstr(a.err_path, "/2020-01-01/extension/init/error") != NULL, "init/error path");
-    is_str(&t, a.err_type, "Extension.ConfigInvalid", "error type header");
-    is_str(&t, a.err_body,
-           "{\"errorMessage\":\"bad \\\"conf\\\"\\n\",\"errorType\":\"Extension.ConfigInvalid\"}",
-           "error body is escaped JSON");
 
     /* A pending long-poll is cancelled by extapi_free. */
     extapi_next(e);

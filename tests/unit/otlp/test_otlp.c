@@ -642,10 +642,11 @@ static void test_json_escaping(struct tap *t)
     buf_append(&pb, span, (size_t)(p - span));
     is_int(t, otlp_count_spans(pb.data, pb.len), 1, "invalid UTF-8 does not stop the walker");
     is_int(t, otlp_protobuf_to_json(pb.data, pb.len, &json), 0, "converted");
-    is_str(t, json.data,
-           "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\u0001\\u001f\\\"\\\\/"
-           "\x7f\xc3\xa9" R R R R R R "\xf0\x9f\x98\x80\"}]}]}]}",
-           "control chars escaped, invalid bytes (incl. overlong, surrogate) become U+FFFD");
+    is_str(
+        t, json.data,
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"name\":\"\\u0001\\u001f\\\"\\\\/"
+        "\\u007f\xc3\xa9" R R R R R R "\xf0\x9f\x98\x80\"}]}]}]}",
+        "control chars and DEL escaped, invalid bytes (incl. overlong, surrogate) become U+FFFD");
     buf_free(&pb);
     buf_free(&json);
 }
@@ -682,6 +683,48 @@ static void test_json_limits(struct tap *t)
     buf_free(&json);
 }
 
+/* The receiver's answers: partial success read back by protobuf-c; Status by hand (its
+ * message type is not among the generated ones). */
+static void test_answers(struct tap *t)
+{
+    Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse *r;
+    char msg[201];
+    struct buf b;
+
+    memset(msg, 'm', 200);
+    msg[200] = '\0';
+    buf_init(&b, MB);
+    is_int(t, otlp_encode_partial_success(&b, 0, "x"), 0, "nothing rejected: 0");
+    is_int(t, (long)b.len, 0, "and nothing written (the empty response)");
+    is_int(t, otlp_encode_partial_success(&b, 300, msg), 0, "300 rejected: 0");
+    r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+        NULL, b.len, (const uint8_t *)b.data);
+    ok(t,
+       r && r->partial_success && r->partial_success->rejected_spans == 300 &&
+           strcmp(r->partial_success->error_message, msg) == 0,
+       "protobuf-c reads back rejected_spans 300 and the 200-byte message");
+    if (r)
+        opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+            r, NULL);
+    buf_reset(&b);
+    is_int(t, otlp_encode_status(&b, 8, "full"), 0, "status: 0");
+    ok(t,
+       b.len == 8 && memcmp(b.data,
+                            "\x08\x08\x12\x04"
+                            "full",
+                            8) == 0,
+       "status: code 8 as field 1, the message as field 2");
+    buf_reset(&b);
+    otlp_encode_status(&b, -1, "");
+    ok(t, b.len == 13 && (uint8_t)b.data[10] == 0x01 && b.data[11] == 0x12 && b.data[12] == 0,
+       "a negative int32 code takes 10 varint bytes, as protobuf writes it");
+    buf_free(&b);
+    buf_init(&b, 8);
+    ok(t, otlp_encode_partial_success(&b, 1, "too long") == -E2BIG && b.len == 0,
+       "past the buffer's max: -E2BIG, nothing written");
+    buf_free(&b);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -700,5 +743,6 @@ int main(void)
     test_json_depth(&t);
     test_json_escaping(&t);
     test_json_limits(&t);
+    test_answers(&t);
     return tap_done(&t);
 }

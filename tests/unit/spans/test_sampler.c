@@ -14,6 +14,17 @@ static void tid_low(uint8_t tid[16], uint64_t low)
     }
 }
 
+/* The names the OTel spec gives OTEL_TRACES_SAMPLER, against the enum they index. */
+static void test_names(struct tap *t)
+{
+    is_str(t, sampler_name(SAMPLER_PARENT_ALWAYS_ON), "parentbased_always_on", "default's name");
+    is_str(t, sampler_name(SAMPLER_TRACEIDRATIO), "traceidratio", "traceidratio's name");
+    is_str(t, sampler_name(SAMPLER_PARENT_TRACEIDRATIO), "parentbased_traceidratio",
+           "the last kind's name");
+    ok(t, sampler_names[SAMPLER_PARENT_TRACEIDRATIO + 1] == NULL, "the table ends after it");
+    is_str(t, sampler_name((enum sampler_kind)99), "?", "outside the enum: ?");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -21,6 +32,7 @@ int main(void)
     uint8_t tid[16];
     int hits = 0;
 
+    test_names(&t);
     tid_low(tid, 0);
     sampler_init(&s, SAMPLER_ALWAYS_ON, 1.0, false);
     ok(&t, sampler_should_sample(&s, tid, true, false), "always_on ignores a non-sampled parent");
