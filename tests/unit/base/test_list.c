@@ -2,7 +2,7 @@
  * at both ends, removals from the middle and the ends, and removal while iterating. */
 #include "extension/base/base.h"
 
-#include "tests/unit/tap.h"
+#include "tests/lib/tap.h"
 
 struct item {
     int v;
