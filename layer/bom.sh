@@ -399,6 +399,27 @@ spdx_file() { # stage-dir relative-path
     printf '      "licenseConcluded": "%s",\n      "copyrightText": "NOASSERTION"\n    }' "$3"
 }
 
+# SPDX requires every LicenseRef- used to be defined in the document.
+spdx_extracted() {
+    local refs r sep=""
+    refs=$(printf '%s\n' "${BOM_DEC[@]}" "${BOM_USE[@]}" | grep -o 'LicenseRef-[A-Za-z0-9.-]*' | LC_ALL=C sort -u)
+    [ -n "$refs" ] || return 0
+    printf '  "hasExtractedLicensingInfos": [\n'
+    for r in $refs; do
+        printf '%s    { "licenseId": "%s", "name": %s, "extractedText": %s }' "$sep" "$r" \
+            "$(json_str "${r#LicenseRef-}")" "$(json_str "$(spdx_extracted_text "$r")")"
+        sep=$',\n'
+    done
+    printf '\n  ],\n'
+}
+
+spdx_extracted_text() { # licence-ref
+    case $1 in
+    LicenseRef-public-domain) echo "Public domain: files that the package's debian/copyright marks \"License: public-domain\" carry no licence conditions (their notices are in THIRD-PARTY-NOTICES)." ;;
+    *) echo "See the package's debian/copyright in THIRD-PARTY-NOTICES." ;;
+    esac
+}
+
 write_sbom() { # out-file stage-dir (with the other files already in place)
     local out=$1 stage=$2 pkg sep f files=() binsha
     binsha=$(sha256sum "$stage/extensions/tracebridge" | cut -d' ' -f1)
@@ -415,7 +436,10 @@ write_sbom() { # out-file stage-dir (with the other files already in place)
         printf '  "packages": [\n'
         printf '    {\n      "name": "tracebridge",\n      "SPDXID": "%s",\n' "$(spdx_ref tracebridge)"
         printf '      "versionInfo": %s,\n      "downloadLocation": "NOASSERTION",\n' "$(json_str "$(tb_version)")"
-        printf '      "filesAnalyzed": false,\n      "licenseConcluded": "Apache-2.0",\n'
+        # SPDX 2.3 7.9: SHA-1 of the sorted, concatenated SHA-1s of the package's files.
+        printf '      "filesAnalyzed": true,\n      "packageVerificationCode": { "packageVerificationCodeValue": "%s" },\n' \
+            "$(for f in "${files[@]}"; do sha1sum "$stage/$f" | cut -d' ' -f1; done | LC_ALL=C sort | tr -d '\n' | sha1sum | cut -d' ' -f1)"
+        printf '      "licenseConcluded": "Apache-2.0",\n'
         printf '      "licenseDeclared": "Apache-2.0",\n      "copyrightText": "NOASSERTION",\n'
         printf '      "primaryPackagePurpose": "APPLICATION"\n    }'
         for pkg in "${BOM_PKGS[@]}"; do
@@ -428,7 +452,7 @@ write_sbom() { # out-file stage-dir (with the other files already in place)
             if [ -n "${BOM_SHA[$pkg]}" ]; then
                 printf '      "checksums": [ { "algorithm": "SHA256", "checksumValue": "%s" } ],\n' "${BOM_SHA[$pkg]}"
             fi
-            printf '      "sourceInfo": %s,\n' "$(json_str "Debian source package ${BOM_DEBVER[$pkg]} (${BOM_SUITE[$pkg]}); compiled from ${BOM_SCOPE[$pkg]}")"
+            printf '      "sourceInfo": %s,\n' "$(json_str "Debian source package $pkg ${BOM_DEBVER[$pkg]} (${BOM_SUITE[$pkg]}); compiled from ${BOM_SCOPE[$pkg]}")"
             printf '      "licenseConcluded": %s,\n' "$(json_str "${BOM_USE[$pkg]}")"
             printf '      "licenseDeclared": %s,\n' "$(json_str "${BOM_DEC[$pkg]}")"
             printf '      "copyrightText": "NOASSERTION",\n'
@@ -438,7 +462,9 @@ write_sbom() { # out-file stage-dir (with the other files already in place)
             fi
             printf '      "primaryPackagePurpose": "LIBRARY"\n    }'
         done
-        printf '\n  ],\n  "files": [\n'
+        printf '\n  ],\n'
+        spdx_extracted
+        printf '  "files": [\n'
         sep=""
         for f in "${files[@]}"; do
             printf '%s' "$sep"

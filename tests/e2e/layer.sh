@@ -181,9 +181,18 @@ check_bom() { # arch opt
         return
     fi
     node tests/e2e/lib/sbom_check.mjs "$2" "$1" >"$T/sbom.tap" 2>&1
-    local rc=$?
+    local rc=$? v=${TB_SPDX_VALIDATOR:-$(command -v pyspdxtools)}
     relay_tap "$T/sbom.tap"
     ok $rc "$1: SBOM and notices check exits 0"
+    # The SPDX project's own validator, when installed (PyPI: spdx-tools==0.8.3).
+    if [ -n "$v" ]; then
+        "$v" -i "$2/tracebridge/sbom.spdx.json" >"$T/spdx.out" 2>&1
+        rc=$?
+        ok $rc "$1: pyspdxtools validates tracebridge/sbom.spdx.json"
+        [ $rc = 0 ] || sed 's/^/# /' "$T/spdx.out" | head -10
+    else
+        skip "$1: SPDX validator: pyspdxtools not installed (pip install spdx-tools==0.8.3)"
+    fi
 }
 
 # A command line that runs a layer binary of that architecture (qemu-user for arm64 on x86_64).
