@@ -4,7 +4,7 @@
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension
 // registered, INVOKE and /next released together, timeouts and crashes resetting the environment
 // with SHUTDOWN, and a control API (second port) with direct invoke and event-source feeders.
-// Behaviour follows /work/shared/reference/lambda-apis.md; see README.md next to this file.
+// Behaviour follows ../shared/reference/lambda-apis.md (from the project root); see README.md next to this file.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -194,7 +194,9 @@ class Emulator {
             AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.functionName}`,
             AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${hex(16)}`,
             AWS_EXECUTION_ENV: o.executionEnv,
-            AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+            // Lambda's is 169.254.79.129:2000; tests send to nothing but loopback (the ADOT
+            // distros send unsampled spans to this address over UDP).
+            AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
             AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
             LAMBDA_TASK_ROOT: o.taskRoot,
             LAMBDA_RUNTIME_DIR: '/var/runtime',
@@ -638,7 +640,7 @@ class Emulator {
         const url = new URL(req.url, 'http://x');
         const p = url.pathname;
         const env = this.env;
-        const rec = { method: req.method, path: p, headers: req.rawHeaders };
+        const rec = { method: req.method, path: p, headers: req.rawHeaders, peer: req.socket.remotePort, httpVersion: req.httpVersion };
         try {
             if (p.startsWith(RUNTIME_API + '/runtime/')) return await this.handleRuntime(env, req, res, p.slice(RUNTIME_API.length + 9), rec);
             if (p === RUNTIME_API + '/ping') return reply(res, 200, 'pong', { 'Content-Type': 'text/plain' });
@@ -921,7 +923,7 @@ class Emulator {
             if (body.body.length) j = JSON.parse(body.body.toString('utf8'));
             const wait = j.wait !== false;
             let out;
-            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait);
+            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait, j.traceId);
             else if (req.method === 'POST' && p === '/sns/publish') out = await this.feed(ev.snsEvent(this.o, { topic: 'orders-topic', ...j }), j, 'sns');
             else if (req.method === 'POST' && p === '/sns-sqs/publish') out = await this.snsToSqs(j, wait);
             else if (req.method === 'POST' && p === '/eventbridge/put') out = await this.feed(ev.eventBridgeEvent(this.o, j), j, 'eventbridge');
@@ -1004,8 +1006,9 @@ class Emulator {
     }
 
     // SQS event source mapping: messages wait at most sqs-window-ms, then go out in batches of at
-    // most sqs-batch-size, one invocation at a time per queue.
-    sqsSend(queue, messages, wait) {
+    // most sqs-batch-size, one invocation at a time per queue. traceId: the Lambda-Runtime-Trace-Id
+    // of the batch that takes the first of these messages (default: a new Sampled=0 one).
+    sqsSend(queue, messages, wait, traceId = null) {
         let q = this.sqs.get(queue);
         if (!q) {
             q = { pending: [], timer: null, busy: false };
@@ -1014,7 +1017,7 @@ class Emulator {
         const entries = messages.map((m) => {
             const raw = m.body ?? m.MessageBody ?? '';
             const msg = { ...m, body: typeof raw === 'string' ? raw : JSON.stringify(raw), messageAttributes: m.messageAttributes ?? m.MessageAttributes, messageId: m.messageId ?? randomUUID() };
-            return { msg, done: deferred() };
+            return { msg, done: deferred(), trace: traceId };
         });
         q.pending.push(...entries);
         this.log('sqs-send', { queue, count: entries.length });
@@ -1035,7 +1038,7 @@ class Emulator {
             q.busy = true;
             const batch = q.pending.splice(0, this.o.sqsBatchSize);
             const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, e.msg)));
-            this.invoke({ payload: JSON.stringify(event), source: 'sqs' }).then((r) => {
+            this.invoke({ payload: JSON.stringify(event), trace: batch[0].trace ?? null, source: 'sqs' }).then((r) => {
                 for (const e of batch) e.done.resolve(r);
                 q.busy = false;
                 this.sqsSchedule(queue, q);
@@ -1047,10 +1050,10 @@ class Emulator {
 
     snsToSqs(j, wait) {
         if (j.rawDelivery) {
-            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait);
+            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait, j.traceId);
         }
         const envelope = ev.snsEnvelope(this.o, { topic: 'orders-topic', ...j });
-        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait);
+        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait, j.traceId);
     }
 
     // ---- start / stop -----------------------------------------------------------------------------
