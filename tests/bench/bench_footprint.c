@@ -11,7 +11,10 @@
  * It follows the Lambda rules that matter here: the runtime starts after the extension
  * registered and called /event/next, and each INVOKE goes out together with the runtime's /next.
  *
- * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N]
+ * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] [--otlp-endpoint URL]
+ * --otlp-endpoint: the extension exports there (e.g. an HTTPS sink; the environment, such as
+ * OTEL_EXPORTER_OTLP_CERTIFICATE, passes through) instead of to this program's own sink, whose
+ * otlp_exports count then stays 0.
  * Prints one "key value" line per number, then a human summary. Exit 0 when every step worked. */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +86,7 @@ struct opts {
     int runs;
     int invokes;
     int event_kb;
+    const char *otlp_endpoint; /* NULL: this program's own sink */
 };
 
 static double now_ms(void)
@@ -424,7 +428,7 @@ static bool never(const struct lambda *lb)
 /* ---- the extension process ---- */
 
 struct ext_env {
-    char api[64], endpoint[96], proxy_port[16], otlp_listen[48], ready_file[96];
+    char api[64], endpoint[256], proxy_port[16], otlp_listen[48], ready_file[96];
 };
 
 static pid_t spawn_ext(const char *bin, const struct ext_env *e)
@@ -505,10 +509,13 @@ static void lambda_reset(struct lambda *lb)
     lb->shutdown_sent = false;
 }
 
-static void ext_env_fill(struct ext_env *e, int api_port)
+static void ext_env_fill(struct ext_env *e, int api_port, const char *otlp_endpoint)
 {
     snprintf(e->api, sizeof(e->api), "127.0.0.1:%d", api_port);
-    snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
+    if (otlp_endpoint != NULL)
+        snprintf(e->endpoint, sizeof(e->endpoint), "%s", otlp_endpoint);
+    else
+        snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
     snprintf(e->proxy_port, sizeof(e->proxy_port), "%d", free_port());
     snprintf(e->otlp_listen, sizeof(e->otlp_listen), "127.0.0.1:%d", free_port());
     snprintf(e->ready_file, sizeof(e->ready_file), "/tmp/tb-footprint-%d.ready", (int)getpid());
@@ -516,15 +523,15 @@ static void ext_env_fill(struct ext_env *e, int api_port)
 }
 
 /* One cold start: spawn, register, first /event/next. Leaves the extension waiting. */
-static int cold_start(struct lambda *lb, const char *bin, struct ext_env *env, double *reg_ms,
+static int cold_start(struct lambda *lb, const struct opts *o, struct ext_env *env, double *reg_ms,
                       double *ready_ms)
 {
     double t0;
 
     lambda_reset(lb);
-    ext_env_fill(env, lb->port);
+    ext_env_fill(env, lb->port, o->otlp_endpoint);
     t0 = now_ms();
-    lb->ext = spawn_ext(bin, env);
+    lb->ext = spawn_ext(o->bin, env);
     if (lb->ext < 0)
         return -errno;
     if (serve_until(lb, ext_waiting, STEP_TIMEOUT) != 0 || !lb->registered)
@@ -704,7 +711,7 @@ static int bench_cold_starts(struct lambda *lb, const struct opts *o)
     if (reg == NULL || ready == NULL)
         return -ENOMEM;
     for (i = 0; i < o->runs; i++) {
-        if (cold_start(lb, o->bin, &env, &reg[i], &ready[i]) != 0) {
+        if (cold_start(lb, o, &env, &reg[i], &ready[i]) != 0) {
             fprintf(stderr, "bench_footprint: run %d: no registration within %d ms\n", i,
                     STEP_TIMEOUT);
             return -ETIMEDOUT;
@@ -731,7 +738,7 @@ static int bench_invocations(struct lambda *lb, const struct opts *o)
     int status = 0, rt_status = 0;
     pid_t rt;
 
-    if (cold_start(lb, o->bin, &env, &reg, &ready) != 0)
+    if (cold_start(lb, o, &env, &reg, &ready) != 0)
         return -ETIMEDOUT;
     serve_until(lb, never, SETTLE_MS);
     printf("idle_rss_kb %ld\n", proc_status_kb(lb->ext, "VmRSS"));
@@ -772,7 +779,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->bin = argv[1];
     for (i = 2; i + 1 < argc; i += 2) {
         int v = (int)strtol(argv[i + 1], NULL, 10);
-        if (strcmp(argv[i], "--runs") == 0 && v > 0)
+        if (strcmp(argv[i], "--otlp-endpoint") == 0 && strlen(argv[i + 1]) < 256)
+            o->otlp_endpoint = argv[i + 1];
+        else if (strcmp(argv[i], "--runs") == 0 && v > 0)
             o->runs = v;
         else if (strcmp(argv[i], "--invokes") == 0 && v > 0)
             o->invokes = v;
@@ -791,7 +800,8 @@ int main(int argc, char **argv)
     int i, rc_cold, rc_inv;
 
     if (parse_opts(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N]\n");
+        fprintf(stderr, "usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] "
+                        "[--otlp-endpoint URL]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
