@@ -6,7 +6,8 @@
 // what the caller sees: the emulator's time from releasing the event to the runtime to its
 // response. Cold start: init (first extension/runtime start → everything waits in next) and the
 // first invocation, over ROUNDS fresh environment pairs.
-//   node tests/bench/stacks_bench.mjs [java17|go ...]   (env: TB_BENCH_INVOKES, TB_BENCH_COLD)
+//   node tests/bench/stacks_bench.mjs [java17|go ...]   (env: TB_BENCH_INVOKES, TB_BENCH_COLD;
+//   TB_BENCH_FLUSH=end|adaptive: tracebridge's flush mode instead of the default invoke)
 import fs from 'node:fs';
 import path from 'node:path';
 import { startTracebridgeStack, startEmulator, startSink, tmpDir as harnessTmpDir, waitFor, makeProducer, sqsAttr, REPO, WRAPPER } from '../e2e/lib/harness.mjs';
@@ -57,17 +58,23 @@ const pct = (xs, p) => {
 };
 const median = (xs) => pct(xs, 50);
 
-async function pair(s, sink) {
+// One environment with tracebridge and one without, started one after the other (two JVMs with
+// the agent starting together on 2 cores can pass Lambda's 10 s init limit, and each cold start
+// should be measured alone); withFirst alternates which starts first, as the second one finds
+// the page cache warm.
+async function pair(s, sink, withFirst) {
     const dirW = tmpDir('bench-with');
     const dirO = tmpDir('bench-without');
-    const withTb = await startTracebridgeStack({ dir: dirW, sink, handler: s.handler, runtime: s.runtime(dirW, true), args: s.args, timeoutMs: 20000,
-        env: { TRACEBRIDGE_FLUSH: 'invoke', TRACEBRIDGE_LOG_LEVEL: 'info', ...s.common, ...s.withEnv } });
-    // One at a time: two JVMs with the agent starting together on 2 cores can pass Lambda's 10 s
-    // init limit, and each cold start should be measured alone.
-    const initW = await initMs(withTb.emu);
-    const without = await startEmulator({ dir: dirO, handler: s.handler, runtime: s.runtime(dirO, false), args: s.args, timeoutMs: 20000,
+    const startWith = async () => (await startTracebridgeStack({ dir: dirW, sink, handler: s.handler, runtime: s.runtime(dirW, true), args: s.args, timeoutMs: 20000,
+        env: { TRACEBRIDGE_FLUSH: process.env.TB_BENCH_FLUSH || 'invoke', TRACEBRIDGE_LOG_LEVEL: 'info', ...s.common, ...s.withEnv } })).emu;
+    const startWithout = () => startEmulator({ dir: dirO, handler: s.handler, runtime: s.runtime(dirO, false), args: s.args, timeoutMs: 20000,
         env: { ...s.common, ...s.withoutEnv, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint } });
-    return { w: withTb.emu, o: without, initW, initO: await initMs(without) };
+    const out = {};
+    for (const k of withFirst ? ['w', 'o'] : ['o', 'w']) {
+        out[k] = k === 'w' ? await startWith() : await startWithout();
+        out[k === 'w' ? 'initW' : 'initO'] = await initMs(out[k]);
+    }
+    return out;
 }
 
 // The emulator initialises right after it started; wait until init is over.
@@ -86,8 +93,9 @@ async function bench(name, s) {
     const cold = { w: { init: [], first: [] }, o: { init: [], first: [] } };
     const warm = { w: [], o: [] };
     for (let r = 0; r < ROUNDS; r++) {
-        const { w, o, initW, initO } = await pair(s, sink);
+        const { w, o, initW, initO } = await pair(s, sink, r % 2 === 0);
         try {
+            if (initW === undefined || initO === undefined) throw new Error(`${name}: init did not finish (Lambda's 10 s limit?)`);
             cold.w.init.push(initW);
             cold.o.init.push(initO);
             // Alternate which one goes first, so neither always runs on a quieter machine.
