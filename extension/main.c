@@ -4,7 +4,7 @@
 
 #include "extension/conf.h"
 #include "extension/daemon.h"
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 
 static int usage(void)
 {

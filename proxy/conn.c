@@ -1,4 +1,4 @@
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,15 +6,14 @@
  * except a 200 response to GET /2018-06-01/runtime/invocation/next, which is buffered (up to
  * conf.max_event_bytes), handed to hooks.next_event, and re-framed with a fresh Content-Length
  * when the hook changed it. All work runs on the caller's libuv loop; nothing blocks. */
-#ifndef TB_PROXY_H
-#define TB_PROXY_H
+#ifndef TB_PROXY_PROXY_H
+#define TB_PROXY_PROXY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
-#include "extension/base/buf.h"
-#include "extension/base/log.h"
+#include "extension/base/base.h"
 
 struct proxy;
 

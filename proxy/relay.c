@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 
 #define RT_PREFIX    "/2018-06-01/runtime/"
 #define INVOCATION   RT_PREFIX "invocation/"

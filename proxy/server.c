@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/base/loopback.h"
-#include "proxy/conn.h"
+#include "extension/net/net.h"
+#include "proxy/internal.h"
 
 /* Parses "host:port" (IPv4, [IPv6] or localhost) without DNS: the Runtime API address is always
  * a literal, and a blocking resolve on the loop is not allowed. */

@@ -37,5 +37,5 @@ if ! cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then
     cp tests/node/package-lock.json "$stamp"
 fi
 
-# Real handler stacks (Java, Go, Python, Node, the OTel Collector, ...): each installs its own peers.
+# Real handler stacks (tests/stacks/<stack>/install.sh), each only when missing.
 for s in tests/stacks/*/install.sh; do "$s"; done

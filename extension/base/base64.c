@@ -1,4 +1,4 @@
-#include "extension/base/base64.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 

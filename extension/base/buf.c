@@ -1,4 +1,4 @@
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <stdint.h>

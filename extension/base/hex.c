@@ -1,4 +1,4 @@
-#include "extension/base/hex.h"
+#include "extension/base/base.h"
 
 static const char HEX[] = "0123456789abcdef";
 

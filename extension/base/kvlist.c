@@ -1,9 +1,7 @@
-#include "extension/base/kvlist.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <string.h>
-
-#include "extension/base/hex.h"
 
 static void trim(const char **p, size_t *n)
 {

@@ -1,10 +1,8 @@
-#include "extension/base/log.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <strings.h>
-
-#include "extension/base/buf.h"
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 

@@ -1,4 +1,4 @@
-#include "extension/base/ratelimit.h"
+#include "extension/base/base.h"
 
 bool ratelimit_hit(struct ratelimit *r, uint64_t now_ms, unsigned long *held)
 {

@@ -1,4 +1,4 @@
-#include "extension/base/utf8.h"
+#include "extension/base/base.h"
 
 #include <errno.h>
 

@@ -17,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/base/base64.h"
-#include "extension/base/hex.h"
+#include "extension/base/base.h"
 #include "extension/otlp/internal.h"
 
 /* ---- arena: every protobuf-c struct of one conversion, freed together ---- */

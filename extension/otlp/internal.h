@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* Short names for the protobuf-c message types the converters use. */

@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "extension/base/base64.h"
-#include "extension/base/hex.h"
-#include "extension/base/utf8.h"
+#include "extension/base/base.h"
 #include "extension/otlp/internal.h"
 
 /* protobuf-c allocates ~100 bytes for the smallest (2-byte) span and ~20x the wire size for

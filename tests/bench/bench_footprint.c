@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/unit/test_server.h"
+#include "tests/lib/test_server.h"
 
 #define MAX_CONNS     16
 #define MAX_REQUEST   (32u * 1024 * 1024)

@@ -24,7 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 
 #define LEAN_TRACE_ID  "4bf92f3577b34da6a3ce929d0e0e4736"
 #define LEAN_SPAN_ID   "00f067aa0ba902b7"

@@ -113,7 +113,7 @@ check_static() { # arch binary
 }
 
 check_commands() { # arch binary
-    local arch=$1 bin=$2 fx=tests/unit/fixtures/sqs_esm_single.json
+    local arch=$1 bin=$2 fx=tests/fixtures/sqs_esm_single.json
     local span=1111111111111111 trace=0af7651916cd43dd8448eb211c80319c
     if [ "$arch" = arm64 ] && [ "$(uname -m)" != aarch64 ] && ! command -v qemu-aarch64-static >/dev/null; then
         skip "$arch: qemu-aarch64-static not installed: commands not run"

@@ -15,14 +15,12 @@
 // tests/out/stack-results/<stack>.jsonl.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, withStack, makeProducer, tmpDir, REPO, WRAPPER, TRACEBRIDGE } from './lib/harness.mjs';
+import { Tap, withStack, makeProducer, tmpDir, TRACEBRIDGE } from './lib/harness.mjs';
 import { TRIGGERS, isSqsTrigger, fire, describeRow, handlerParent, checkJoinedRow, resultsWriter, xrayHeader, xrayTraceId } from './lib/stackrows.mjs';
+import { SB, GO_SCOPE, JAVA_ENV, OTEL_HANDLER, readText, javaCommand, javaStacks, bootstrapRecipe } from '../stacks/lib/jvmgo.mjs';
 
 const t = new Tap();
 const record = resultsWriter();
-const SB = path.join(REPO, 'build/stacks');
-const JAVA_DIR = path.join(REPO, 'tests/stacks/java17-otel');
-const readText = (f) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch { return null; } };
 
 // What tracebridge's defaults are (the harness sets test-friendly ones: flush=end, debug logs).
 const TB_DEFAULTS = { TRACEBRIDGE_FLUSH: 'invoke', TRACEBRIDGE_LOG_LEVEL: 'info' };
@@ -42,23 +40,6 @@ const xrayLabel = (x) => (x ? ' (X-Ray Sampled=1)' : '');
 
 // ---- Java ----------------------------------------------------------------------------------
 
-function javaStacks() {
-    const out = [];
-    for (const [dir, fallback] of [['java17-otel', 'java17-otel'], ['java25-otel', null]]) {
-        const home = readText(path.join(SB, dir, 'java_home'));
-        const major = readText(path.join(SB, dir, 'java_major'));
-        out.push({ dir, stack: major ? `java${major}-otel` : fallback ?? dir, home, major });
-    }
-    return out;
-}
-
-// The command Lambda's java runtime bootstrap execs (flags as the managed runtime uses them).
-function javaCommand(home, handler) {
-    const cp = [path.join(SB, 'java17-otel/target/classes'), readText(path.join(SB, 'java17-otel/classpath.txt'))].join(':');
-    return [path.join(home, 'bin/java'), '-XX:+TieredCompilation', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-Xshare:auto',
-        '-Djava.net.preferIPv4Stack=true', '-cp', cp, 'com.amazonaws.services.lambda.runtime.api.client.AWSLambda', handler];
-}
-
 const JAVA_HANDLERS = [
     ['sqs', 'orders.OrdersSqsHandler::handleRequest', TRIGGERS.filter(isSqsTrigger)],
     ['generic', 'orders.OrdersHandler::handleRequest', TRIGGERS.filter((x) => !isSqsTrigger(x))],
@@ -70,11 +51,11 @@ async function javaGroup(js) {
         const list = triggers.map((x) => [x, null]);
         list.push([triggers[0], xrayHeader(true)]); // Lambda's active tracing on: the X-Ray header must not matter
         const o = {
-            tmp: `${js.stack}-${kind}`, handler, runtime: javaCommand(js.home, handler), timeoutMs: 15000, shutdownMs: 3000,
+            tmp: `${js.name}-${kind}`, handler, runtime: javaCommand(js.home, handler), timeoutMs: 15000, shutdownMs: 3000,
             args: ['--execution-env', `AWS_Lambda_java${js.major}`, '--memory', '512'],
-            env: { ...TB_DEFAULTS, TRACEBRIDGE_NEXT_WRAPPER: path.join(JAVA_DIR, 'otel-handler'), OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' },
+            env: { ...TB_DEFAULTS, TRACEBRIDGE_NEXT_WRAPPER: OTEL_HANDLER, ...JAVA_ENV },
         };
-        await withStack(t, `${js.stack} ${kind} handler`, o, async (st) => {
+        await withStack(t, `${js.name} ${kind} handler`, o, async (st) => {
             const prod = makeProducer(st.sink.endpoint);
             try {
                 return await fireAll(st, prod, list);
@@ -83,13 +64,13 @@ async function javaGroup(js) {
             }
         }, (fired, st) => {
             for (const f of fired) {
-                const label = `${js.stack} ${kind} handler, ${f.trigger}${xrayLabel(f.xray)}`;
+                const label = `${js.name} ${kind} handler, ${f.trigger}${xrayLabel(f.xray)}`;
                 const row = rowOf(st, f);
                 const joined = checkJoinedRow(t, label, row);
                 const custom = row.rec?.clientContext?.custom?.traceparent;
                 t.ok(row.tb && custom === `00-${row.tb.traceId}-${row.tb.spanId}-01`, `${label}: the handler's client context carries custom.traceparent = the tracebridge span`, { custom, java: row.rec?.java });
                 if (kind === 'sqs') t.ok(row.chain.length === 2 && row.chain[0].kind === 'CONSUMER' && row.invocation.kind === 'SERVER', `${label}: the agent's SERVER span and its SQS CONSUMER span under it`, row.chain.map((s) => `${s.kind} ${s.name} (${s.scope.name})`));
-                record({ stack: js.stack, trigger: f.trigger, joined, handler_parent: handlerParent(row, f.xray ?? row.rec?.xrayEnv), handler: kind, xray: f.xray ? 'Sampled=1' : 'Sampled=0', mode: 'exec-wrapper',
+                record({ stack: js.name, trigger: f.trigger, joined, handler_parent: handlerParent(row, f.xray ?? row.rec?.xrayEnv), handler: kind, xray: f.xray ? 'Sampled=1' : 'Sampled=0', mode: 'exec-wrapper',
                     detail: `${row.invocation ? `${row.invocation.kind} "${row.invocation.name}" (${row.invocation.scope.name})` : 'no handler span'}; runtime ${row.rec?.java ? 'Java ' + row.rec.java : '?'}` });
             }
         });
@@ -97,16 +78,6 @@ async function javaGroup(js) {
 }
 
 // ---- Go --------------------------------------------------------------------------------------
-
-const GO_SCOPE = 'go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-lambda-go/otellambda';
-
-// The bootstrap recipe for provided.* runtimes (layer/README-layer.md), with this tree's paths.
-function bootstrapRecipe(bin) {
-    const d = tmpDir('go-bootstrap');
-    const f = path.join(d, 'bootstrap');
-    fs.writeFileSync(f, `#!/bin/sh\nexec ${WRAPPER} ${bin} "$@"\n`, { mode: 0o755 });
-    return f;
-}
 
 function goRowRecord(stack, f, row, joined, mode) {
     const inv = row.invocation;
@@ -121,7 +92,7 @@ async function goRecipeGroup(stack) {
     const xrayStack = stack === 'go-xrayconfig';
     const list = TRIGGERS.map((x) => [x, null]);
     if (xrayStack) list.push(...TRIGGERS.map((x) => [x, xrayHeader(true)]));
-    const o = { tmp: `${stack}-recipe`, handler: 'bootstrap', runtime: [bootstrapRecipe(bin)], args: ['--provided'], env: TB_DEFAULTS };
+    const o = { tmp: `${stack}-recipe`, handler: 'bootstrap', runtime: [bootstrapRecipe(tmpDir('go-bootstrap'), bin)], args: ['--provided'], env: TB_DEFAULTS };
     await withStack(t, `${stack} with the bootstrap recipe`, o, async (st) => {
         const prod = makeProducer(st.sink.endpoint);
         try {
@@ -206,9 +177,9 @@ async function goDirectGroup(stack) {
 
 const groups = [];
 for (const js of javaStacks()) {
-    groups.push([js.stack, async () => {
-        if (js.home === 'none') return t.skip(`${js.stack}: a newer LTS JDK than 17 under /usr/lib/jvm`, 'none installed');
-        if (!t.ok(js.home && fs.existsSync(path.join(js.home, 'bin/java')) && readText(path.join(SB, 'java17-otel/classpath.txt')), `${js.stack}: built (tests/stacks/${js.dir}/install.sh)`)) return;
+    groups.push([js.name, async () => {
+        if (js.home === 'none') return t.skip(`${js.name}: a newer LTS JDK than 17 under /usr/lib/jvm`, 'none installed');
+        if (!t.ok(js.home && fs.existsSync(path.join(js.home, 'bin/java')) && readText(path.join(SB, 'java17-otel/classpath.txt')), `${js.name}: built (tests/stacks/${js.dir}/install.sh)`)) return;
         await javaGroup(js);
     }]);
 }

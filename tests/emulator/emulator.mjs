@@ -4,7 +4,7 @@
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension
 // registered, INVOKE and /next released together, timeouts and crashes resetting the environment
 // with SHUTDOWN, and a control API (second port) with direct invoke and event-source feeders.
-// Behaviour follows /work/shared/reference/lambda-apis.md; see README.md next to this file.
+// Behaviour follows ../shared/reference/lambda-apis.md (from the project root); see README.md next to this file.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -197,7 +197,9 @@ class Emulator {
             AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.functionName}`,
             AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${hex(16)}`,
             ...(o.executionEnv ? { AWS_EXECUTION_ENV: o.executionEnv } : {}),
-            AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+            // Lambda's is 169.254.79.129:2000; tests send to nothing but loopback (the ADOT
+            // distros send unsampled spans to this address over UDP).
+            AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
             AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
             LAMBDA_TASK_ROOT: o.taskRoot,
             LAMBDA_RUNTIME_DIR: '/var/runtime',
@@ -643,7 +645,7 @@ class Emulator {
         const url = new URL(req.url, 'http://x');
         const p = url.pathname;
         const env = this.env;
-        const rec = { method: req.method, path: p, headers: req.rawHeaders, peer: req.socket.remotePort };
+        const rec = { method: req.method, path: p, headers: req.rawHeaders, peer: req.socket.remotePort, httpVersion: req.httpVersion };
         try {
             if (p.startsWith(RUNTIME_API + '/runtime/')) return await this.handleRuntime(env, req, res, p.slice(RUNTIME_API.length + 9), rec);
             if (p === RUNTIME_API + '/ping') return reply(res, 200, 'pong', { 'Content-Type': 'text/plain' });
@@ -1009,8 +1011,8 @@ class Emulator {
     }
 
     // SQS event source mapping: messages wait at most sqs-window-ms, then go out in batches of at
-    // most sqs-batch-size, one invocation at a time per queue.
-    // traceId (optional): the Lambda-Runtime-Trace-Id of the invocation that delivers the batch.
+    // most sqs-batch-size, one invocation at a time per queue. traceId: the Lambda-Runtime-Trace-Id
+    // of the batch that takes the first of these messages (default: a new Sampled=0 one).
     sqsSend(queue, messages, wait, traceId = null) {
         let q = this.sqs.get(queue);
         if (!q) {
@@ -1041,7 +1043,7 @@ class Emulator {
             q.busy = true;
             const batch = q.pending.splice(0, this.o.sqsBatchSize);
             const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, e.msg)));
-            this.invoke({ payload: JSON.stringify(event), trace: batch.find((e) => e.trace)?.trace ?? null, source: 'sqs' }).then((r) => {
+            this.invoke({ payload: JSON.stringify(event), trace: batch[0].trace ?? null, source: 'sqs' }).then((r) => {
                 for (const e of batch) e.done.resolve(r);
                 q.busy = false;
                 this.sqsSchedule(queue, q);

@@ -4,16 +4,12 @@
  * error type runs up to the first '\n'). Invariants: the span is ERROR with exactly one
  * `exception` event, every string is well-formed UTF-8 within its cap, and the span encodes to
  * OTLP protobuf and to OTLP/JSON that parses. */
-// fuzz-deps: extension/invspan.c extension/span.c extension/otlp.c extension/otlp/*.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lz -lm
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-#include "extension/base/utf8.h"
-#include "extension/invspan.h"
-#include "extension/otlp.h"
+#include "extension/base/base.h"
+#include "extension/spans/spans.h"
+#include "extension/otlp/otlp.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static void check_attr(const struct attr_list *l, const char *key, size_t cap)

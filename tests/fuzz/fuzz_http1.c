@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define BUF_MAX_FUZZ (64u * 1024 * 1024)

@@ -6,7 +6,7 @@
  * The first input byte picks the targets, the write context and the batch policy. */
 #include <string.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define CC "{\"client\":{\"a\":1},\"custom\":{\"k\":\"v\"}}"

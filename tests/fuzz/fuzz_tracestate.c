@@ -2,7 +2,7 @@
  * and a fixed point of the sanitizer. */
 #include <string.h>
 
-#include "promote/tracectx.h"
+#include "extension/base/base.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

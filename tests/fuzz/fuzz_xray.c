@@ -2,7 +2,7 @@
  * and parses back to exactly the context written into it. */
 #include <string.h>
 
-#include "promote/tracectx.h"
+#include "extension/base/base.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 
 #define MAX_IO (16u << 20)
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "proxy/proxy.h"
 
 enum mode { MODE_IDENTITY, MODE_REWRITE_TEST, MODE_PROMOTE };

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "extension/receiver.h"
-#include "extension/spanbuf.h"
+#include "extension/receiver/receiver.h"
+#include "extension/export/export.h"
 
 struct app {
     uv_loop_t *loop;
