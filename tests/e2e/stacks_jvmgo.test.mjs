@@ -102,7 +102,8 @@ async function goRecipeGroup(stack) {
         }
     }, ({ fired, api }, st) => {
         for (const f of fired) {
-            const label = `${stack} (bootstrap recipe), ${f.trigger}${xrayLabel(f.xray)}`;
+            // Rows that need the planned X-Ray header rewrite say so in their description.
+            const label = `${stack} (bootstrap recipe), ${f.trigger}${xrayLabel(f.xray)}${xrayStack && !f.xray ? ' [needs TRACEBRIDGE_XRAY_HEADER=auto]' : ''}`;
             const row = rowOf(st, f);
             const p = f.prods[0];
             t.ok(row.rec && row.rec.runtimeApi !== `127.0.0.1:${api}` && row.rec.event?.headers?.traceparent === (row.tb && `00-${p.traceId}-${row.tb.spanId}-01`),
