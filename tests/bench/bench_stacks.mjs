@@ -22,6 +22,7 @@ process.env.TB_E2E_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-bench-stacks-
 process.on('exit', () => fs.rmSync(process.env.TB_E2E_TMP, { recursive: true, force: true }));
 const { startEmulator, startTracebridgeStack, startSink, tmpDir, sleep, waitFor, TRACEBRIDGE } = await import('../e2e/lib/harness.mjs');
 const { STACKS } = await import('../stacks/lib/stacks.mjs');
+const { benchStacks } = await import('../stacks/lib/jvmgo.mjs');
 
 const N = Number(process.env.TB_BENCH_STACK_INVOKES ?? 200);
 const COLD = Number(process.env.TB_BENCH_COLD ?? 10);
@@ -34,17 +35,18 @@ const pct = (xs, p) => {
 };
 const f2 = (x) => (x === undefined ? '-' : x.toFixed(2));
 const tp = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
-const common = (stack) => ({ args: ['--execution-env', stack.execEnv], runtime: stack.runtime, timeoutMs: 10000, shutdownMs: 2000 });
+// Java and Go stacks bring their own emulator options (--provided for Go), handler and variables.
+const common = (stack) => ({ args: stack.args ?? ['--execution-env', stack.execEnv], runtime: stack.runtime, handler: stack.handler, timeoutMs: 10000, shutdownMs: 2000 });
 
 // One environment of the stack: with tracebridge (extension, wrapper, default settings) or
 // without (the stack's own wrapper only, the SDK exporting to the sink).
 async function start(stack, withTb, dir, sink) {
-    const env = { HANDLER_WORK_MS: '0', HANDLER_EVENTS_OUT: '' };
+    const env = { HANDLER_WORK_MS: '0', HANDLER_EVENTS_OUT: '', ...(stack.env || {}) };
     if (withTb) {
         if (stack.next) env.TRACEBRIDGE_NEXT_WRAPPER = stack.next;
         // TB_BENCH_TB_ENV: more tracebridge settings as JSON, to see where a difference comes from.
         const extra = JSON.parse(process.env.TB_BENCH_TB_ENV || '{}');
-        const st = await startTracebridgeStack({ dir, sink, flush: 'invoke', env: { ...env, TRACEBRIDGE_LOG_LEVEL: 'info', ...extra }, ...common(stack) });
+        const st = await startTracebridgeStack({ dir, sink, flush: 'invoke', env: { ...env, TRACEBRIDGE_LOG_LEVEL: 'info', ...extra }, ...common(stack), ...(stack.tbRuntime ? { runtime: stack.tbRuntime(dir) } : {}) });
         return st.emu;
     }
     if (stack.next) env.AWS_LAMBDA_EXEC_WRAPPER = stack.next;
@@ -61,6 +63,9 @@ async function warm(stack) {
     const dir = tmpDir(`bench-${stack.name}`);
     const sink = await startSink(dir);
     const a = await start(stack, true, dir, sink);
+    // One init at a time: two JVMs with the agent starting together on 2 cores can pass
+    // Lambda's 10 s init limit.
+    await invoke(a);
     const dirB = tmpDir(`bench-${stack.name}-bare`);
     const b = await start(stack, false, dirB, sink);
     const out = { tb: [], base: [] };
@@ -125,7 +130,7 @@ if (!fs.existsSync(TRACEBRIDGE)) {
     console.error(`${TRACEBRIDGE} is missing (make all)`);
     process.exit(1);
 }
-for (const stack of STACKS) {
+for (const stack of [...STACKS, ...benchStacks()]) {
     if (want.length && !want.includes(stack.name)) continue;
     const why = stack.missing();
     if (why) {

@@ -25,7 +25,9 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --pass-env NAME         copy NAME from the emulator's environment (repeatable)
   --extension-env K=V     only for the extensions / --runtime-env K=V only for the runtime (test
                           plumbing, e.g. different OTLP endpoints for the handler and the extension)
-  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x)
+  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x; '' leaves it unset)
+  --provided              an OS-only runtime (provided.al2023): the runtime command is started
+                          directly, AWS_LAMBDA_EXEC_WRAPPER is ignored, no AWS_EXECUTION_ENV
   --managed-instances     Lambda Managed Instances mode   --max-concurrency N (default 4)
   --lazy-init             initialise at the first invoke (default: at start)
   --trace-lineage         add ;Lineage=... to Lambda-Runtime-Trace-Id
@@ -38,7 +40,7 @@ function parseArgs(argv) {
     const o = {
         extensions: null, port: 0, controlPort: 0, functionName: 'orders-fn', handler: 'index.handler',
         taskRoot: process.cwd(), timeoutMs: 3000, memory: 128, initTimeoutMs: 10000, shutdownMs: 2000,
-        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', mi: false, maxConcurrency: 4,
+        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', provided: false, mi: false, maxConcurrency: 4,
         lazyInit: false, traceLineage: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
         region: 'us-east-1', account: '123456789012', runtime: [],
     };
@@ -75,6 +77,7 @@ function parseArgs(argv) {
             }
             case '--pass-env': o.passEnv.push(val()); break;
             case '--execution-env': o.executionEnv = val(); break;
+            case '--provided': o.provided = true; o.executionEnv = ''; break;
             case '--managed-instances': o.mi = true; break;
             case '--max-concurrency': o.maxConcurrency = num(val()); break;
             case '--lazy-init': o.lazyInit = true; break;
@@ -193,7 +196,7 @@ class Emulator {
             AWS_SESSION_TOKEN: 'emulator-session-token',
             AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.functionName}`,
             AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${hex(16)}`,
-            AWS_EXECUTION_ENV: o.executionEnv,
+            ...(o.executionEnv ? { AWS_EXECUTION_ENV: o.executionEnv } : {}),
             // Lambda's is 169.254.79.129:2000; tests send to nothing but loopback (the ADOT
             // distros send unsampled spans to this address over UDP).
             AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
@@ -368,7 +371,9 @@ class Emulator {
         const renv = this.runtimeEnv();
         let cmd = this.o.runtime.slice();
         if (cmd[0] === 'node') cmd[0] = process.execPath;
-        const wrapper = renv.AWS_LAMBDA_EXEC_WRAPPER;
+        // OS-only runtimes (provided.*) start the bootstrap directly and ignore the wrapper.
+        const wrapper = this.o.provided ? null : renv.AWS_LAMBDA_EXEC_WRAPPER;
+        if (this.o.provided && renv.AWS_LAMBDA_EXEC_WRAPPER) this.log('wrapper-ignored', { wrapper: renv.AWS_LAMBDA_EXEC_WRAPPER });
         if (wrapper) {
             let problem = null;
             try {

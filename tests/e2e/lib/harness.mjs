@@ -341,7 +341,7 @@ export function renderTree(spans) {
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
 // the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime,
-// args (more emulator options)}.
+// args (more emulator options, e.g. --provided)}.
 // Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
     const sink = o.sink ?? (await startSink(o.dir));
