@@ -291,7 +291,13 @@ async function rieStack(stack, results) {
     const spans = sink.spans();
     const handled = rie.handled();
     t.ok(rows.every((r) => r.status === 200), `${stack.name} (RIE): every invoke answered 200`, rows.map((r) => r.status));
-    t.ok(handled.every((h) => h.xrayEnv === null), `${stack.name} (RIE): no Lambda-Runtime-Trace-Id reached the handler (RIE sends none)`, handled.map((h) => h.xrayEnv));
+    // RIE sends no Lambda-Runtime-Trace-Id; with TRACEBRIDGE_XRAY_HEADER=auto (the default)
+    // tracebridge writes the promoted context there in X-Ray form, its own span as Parent.
+    const xrayWant = (h) => {
+        const tb = tbSpan(spans, h.requestId);
+        return tb && `Root=1-${tb.traceId.slice(0, 8)}-${tb.traceId.slice(8)};Parent=${tb.spanId};Sampled=1`;
+    };
+    t.ok(handled.length > 0 && handled.every((h) => h.xrayEnv === xrayWant(h)), `${stack.name} (RIE): the handler's X-Ray header is the promoted context with the tracebridge span as Parent (RIE sends none)`, handled.map((h) => [h.xrayEnv, xrayWant(h)]));
     for (const row of rows) results.push(checkRow(stack, 'rie', row, spans, handled));
     const log = rie.log();
     checkNothingLost(`${stack.name} (RIE)`, log);
