@@ -11,6 +11,7 @@
 #include "extension/export/export.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "extension/spans/spans.h"
+#include "extension/telemetry/telemetry.h"
 
 #define CONF_STR_MAX 1024
 
@@ -42,6 +43,8 @@ struct conf {
     char receiver_host[64];
     int receiver_port;
     size_t receiver_max_request_bytes;
+    /* Telemetry API (the daemon points runtime_api at runtime_api above) */
+    struct telemetry_conf telemetry;
     /* logging */
     enum log_level log_level;
     char init_type[64];

@@ -276,6 +276,16 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     v->recording = true;
 }
 
+/* Tenant isolation: the tenant the invocation runs for (Lambda-Runtime-Aws-Tenant-Id). */
+static void add_tenant(struct inv *v, const struct proxy_next *ev)
+{
+    char tenant[257];
+
+    header_copy(ev, "Lambda-Runtime-Aws-Tenant-Id", tenant, sizeof(tenant));
+    if (tenant[0] && utf8_valid(tenant, strlen(tenant)))
+        (void)attr_list_add_str(&v->span.attrs, "aws.lambda.tenant_id", tenant);
+}
+
 static void fill_input(const struct proxy_next *ev, struct promote_input *in)
 {
     size_t n = 0;
@@ -387,6 +397,8 @@ static void on_next_event(void *arg, struct proxy_next *ev)
         record_next(lc, v, ev);
         if (m.sampled && !lc->conf->sdk_disabled)
             start_span(lc, v, a, &ctx);
+        if (v->recording)
+            add_tenant(v, ev);
         m.recording = v->recording;
     }
     m.own_parent = !lc->conf->sdk_disabled && (m.recording || m.targets);
@@ -580,6 +592,20 @@ void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, 
         if (o->used) {
             settle(lc, o, ev->shutdown_reason, now_ns);
             inv_remove(lc, o);
+        }
+    }
+}
+
+void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
+{
+    if (!lc->conf->managed_instances)
+        return;
+    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
+        struct inv *v = &lc->table[i];
+        if (v->used && v->have_next && !v->ended && v->deadline_ms &&
+            ms_to_ns(v->deadline_ms) <= now_ns) {
+            end_with_outcome(lc, v, "timeout", now_ns);
+            inv_remove(lc, v);
         }
     }
 }
