@@ -96,6 +96,7 @@ struct daemon {
     bool adaptive_invoke;
     uint64_t started_ns; /* uv_hrtime at daemon_main: the start-up line's clock */
     uint64_t shutdown_deadline;
+    char shutdown_reason[32];
     int exit_code;
 };
 
@@ -368,8 +369,8 @@ static void flush_for_shutdown(void *arg)
         return;
     if (deadline < now)
         deadline = now;
-    log_info(&d->lg, "daemon", "SHUTDOWN: flushing %zu spans within %llu ms", spanbuf_spans(d->sb),
-             (unsigned long long)(deadline - now));
+    log_info(&d->lg, "daemon", "SHUTDOWN (%s): flushing %zu spans within %llu ms",
+             d->shutdown_reason, spanbuf_spans(d->sb), (unsigned long long)(deadline - now));
     if (!d->export_enabled || spanbuf_spans(d->sb) == 0) {
         finish_shutdown(d);
         return;
@@ -392,7 +393,7 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
     lifecycle_on_shutdown(d->lc, ev, span_now_ns());
     d->state = ST_SHUTDOWN;
     d->shutdown_deadline = deadline;
-    log_info(&d->lg, "daemon", "SHUTDOWN (%s)",
+    snprintf(d->shutdown_reason, sizeof(d->shutdown_reason), "%s",
              ev->shutdown_reason[0] ? ev->shutdown_reason : "signal");
     if (telemetry_drain(d->tm, wait < TELEMETRY_DRAIN_MS ? wait : TELEMETRY_DRAIN_MS,
                         flush_for_shutdown, d) < 0)

@@ -10,12 +10,12 @@
 
 #include "extension/telemetry/internal.h"
 
-#define MB                  (1024 * 1024)
-#define WARN_EVERY_MS       60000
-#define MI_FACTS_KEEP_MS    (5 * TM_MI_HOLD_MS)
-#define OUT_OF_MEMORY_TYPE  "Runtime.OutOfMemory"
-#define EPOCHS_KEPT         2
-#define RECENT              8 /* invocation spans remembered for a restore told late */
+#define MB                 (1024 * 1024)
+#define WARN_EVERY_MS      60000
+#define MI_FACTS_KEEP_MS   (5 * TM_MI_HOLD_MS)
+#define OUT_OF_MEMORY_TYPE "Runtime.OutOfMemory"
+#define EPOCHS_KEPT        2
+#define RECENT             8 /* invocation spans remembered for a restore told late */
 
 struct tm_inv {
     bool used;
@@ -301,10 +301,9 @@ static void phase_attrs(struct span *s, const struct tm_phase *p, bool init)
     if (p->runtime_arn[0])
         (void)attr_list_add_str(&s->attrs, "aws.lambda.runtime_version_arn", p->runtime_arn);
     if (p->have_report)
-        (void)attr_list_add_double(&s->attrs,
-                                   init ? "aws.lambda.init_duration_ms"
-                                        : "aws.lambda.restore_duration_ms",
-                                   p->report_ms);
+        (void)attr_list_add_double(
+            &s->attrs, init ? "aws.lambda.init_duration_ms" : "aws.lambda.restore_duration_ms",
+            p->report_ms);
     if (p->status != TM_ST_NONE)
         (void)attr_list_add_str(&s->attrs, "aws.lambda.status", tm_status_name(p->status));
     if (p->error[0])
@@ -456,9 +455,9 @@ static void copy(char *dst, size_t cap, const char *src)
 static void phase_event(struct tm_facts *f, struct tm_phase *p, const struct tm_event *ev,
                         bool init)
 {
-    int step = ev->type == TM_INIT_START || ev->type == TM_RESTORE_START           ? 0
+    int step = ev->type == TM_INIT_START || ev->type == TM_RESTORE_START                 ? 0
                : ev->type == TM_INIT_RUNTIME_DONE || ev->type == TM_RESTORE_RUNTIME_DONE ? 1
-                                                                                        : 2;
+                                                                                         : 2;
 
     if (p->emitted)
         return;

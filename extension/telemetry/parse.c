@@ -374,7 +374,8 @@ static int envelope_member(struct ctx *c, const char *key, struct envelope *env)
 
     if (strcmp(key, "type") == 0 || strcmp(key, "time") == 0) {
         bool is_type = key[2] == 'p';
-        rc = is_type ? jr_string(c->r, env->type, sizeof(env->type)) : jr_string(c->r, t, sizeof(t));
+        rc =
+            is_type ? jr_string(c->r, env->type, sizeof(env->type)) : jr_string(c->r, t, sizeof(t));
         if (rc == -EBADMSG)
             return -EBADMSG;
         if (rc == -EINVAL)
@@ -430,9 +431,10 @@ static int read_event(struct ctx *c, struct jr *r)
     if (c->ev->type == TM_UNKNOWN && (env.long_type || env.type[0]))
         return EV_UNKNOWN;
     if (c->ev->type == TM_UNKNOWN || !env.have_time || !env.record) {
-        problem(c, c->ev->type == TM_UNKNOWN ? "missing type"
-                   : !env.have_time          ? "missing time"
-                                             : "missing record",
+        problem(c,
+                c->ev->type == TM_UNKNOWN ? "missing type"
+                : !env.have_time          ? "missing time"
+                                          : "missing record",
                 NULL);
         return EV_MALFORMED;
     }

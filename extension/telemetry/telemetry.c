@@ -257,8 +257,7 @@ static void on_batch(void *arg, const char *body, size_t len)
 
     if (rc < 0 || st.malformed || st.unknown)
         warn_bad(t, &st, rc < 0);
-    log_debug(t->lg, "telemetry", "batch: %zu bytes, %u events (%u used)", len, st.events,
-              st.used);
+    log_debug(t->lg, "telemetry", "batch: %zu bytes, %u events (%u used)", len, st.events, st.used);
     if (t->draining && tm_facts_waiting(t->facts) == 0)
         finish_drain(t);
 }
@@ -322,8 +321,8 @@ static void start_listening(struct telemetry *t)
     int rc = sandbox_address(t->conf.hosts_file ? t->conf.hosts_file : HOSTS_FILE, ip, sizeof(ip));
 
     if (rc == 0 && !sandbox_private(ip)) {
-        log_warn(t->lg, "telemetry", "%s is %s, not a sandbox-local address: listening on 127.0.0.1",
-                 SANDBOX_HOST, ip);
+        log_warn(t->lg, "telemetry",
+                 "%s is %s, not a sandbox-local address: listening on 127.0.0.1", SANDBOX_HOST, ip);
         rc = -EADDRNOTAVAIL;
     }
     if (uv_tcp_init(t->loop, &t->listener) < 0)
@@ -364,8 +363,8 @@ static void on_subscribed(void *arg, const struct httpc_result *r)
     t->sub_done = NULL;
     if (!r->err && r->status >= 200 && r->status <= 299) {
         t->sub = SUB_OK;
-        log_info(t->lg, "telemetry", "subscribed to the Telemetry API (platform events to %s:%d)",
-                 t->host, t->port);
+        log_debug(t->lg, "telemetry", "subscribed to the Telemetry API (platform events to %s:%d)",
+                  t->host, t->port);
     } else {
         subscribe_failed(t, r);
     }
@@ -476,8 +475,7 @@ static void on_drain_timer(uv_timer_t *timer)
     finish_drain(t);
 }
 
-int telemetry_drain(struct telemetry *t, uint64_t max_wait_ms, void (*done)(void *arg),
-                    void *arg)
+int telemetry_drain(struct telemetry *t, uint64_t max_wait_ms, void (*done)(void *arg), void *arg)
 {
     if (!t || t->draining)
         return -EALREADY;
@@ -541,7 +539,7 @@ struct telemetry *telemetry_new(uv_loop_t *loop, struct httpc *h, struct ids *id
     if (t->facts)
         start_listening(t);
     if (t->port)
-        log_info(lg, "telemetry", "Telemetry API listener on %s:%d", t->host, t->port);
+        log_debug(lg, "telemetry", "Telemetry API listener on %s:%d", t->host, t->port);
     return t;
 }
 

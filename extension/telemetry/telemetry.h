@@ -90,8 +90,8 @@ struct tm_event {
     char request_id[TM_ID_MAX];
     char tenant_id[TM_TENANT_MAX];
     char error_type[TM_ERR_MAX];
-    char phase[16];                  /* init | invoke */
-    char init_type[TM_TEXT_MAX];     /* initializationType */
+    char phase[16];              /* init | invoke */
+    char init_type[TM_TEXT_MAX]; /* initializationType */
     char runtime_version[TM_TEXT_MAX];
     char runtime_version_arn[TM_ARN_MAX];
     char version[TM_TEXT_MAX]; /* platform.start: the function version */
@@ -221,8 +221,7 @@ void telemetry_point(struct telemetry *t, enum tm_point p, bool keep_current);
 /* SHUTDOWN: waits up to max_wait_ms for the reports of held spans, then releases everything.
  * 0: done(arg) runs from the loop when that is over; -EALREADY: nothing to wait for, every span
  * was released already (done is not called). */
-int telemetry_drain(struct telemetry *t, uint64_t max_wait_ms, void (*done)(void *arg),
-                    void *arg);
+int telemetry_drain(struct telemetry *t, uint64_t max_wait_ms, void (*done)(void *arg), void *arg);
 
 /* The port listened on (0 when not listening); whether the subscription was accepted. */
 int telemetry_port(const struct telemetry *t);
