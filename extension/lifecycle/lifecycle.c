@@ -447,6 +447,13 @@ static void log_end(const struct lifecycle *lc, const struct inv *v, const struc
               r->upstream_status, v->recording);
 }
 
+/* Managed Instances do not enforce timeouts: an answer after the deadline is relayed, and the
+ * invocation counts as timed out at its deadline (lifecycle_expire ends those never answered). */
+static bool past_deadline_mi(const struct lifecycle *lc, const struct inv *v, uint64_t now_ns)
+{
+    return lc->conf->managed_instances && v->deadline_ms && ms_to_ns(v->deadline_ms) < now_ns;
+}
+
 static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool is_error)
 {
     struct inv *v = find(lc, r->request_id);
@@ -456,7 +463,9 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
     if (!v || !v->have_next || v->ended)
         return;
     log_end(lc, v, r, is_error, now);
-    if (v->recording) {
+    if (past_deadline_mi(lc, v, now)) {
+        end_with_outcome(lc, v, "timeout", now);
+    } else if (v->recording) {
         v->span.end_ns = now;
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
@@ -464,7 +473,8 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
         else if (r->upstream_status >= 400)
             (void)span_set_status(&v->span, SPAN_STATUS_ERROR, "Runtime API rejected the response");
     }
-    finish(lc, v);
+    if (!v->ended)
+        finish(lc, v);
     snprintf(rid, sizeof(rid), "%s", v->rid);
     maybe_retire(lc, v);
     if (lc->hooks.invocation_end)

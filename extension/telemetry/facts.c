@@ -14,8 +14,12 @@
 #define WARN_EVERY_MS      60000
 #define MI_FACTS_KEEP_MS   (5 * TM_MI_HOLD_MS)
 #define OUT_OF_MEMORY_TYPE "Runtime.OutOfMemory"
-#define EPOCHS_KEPT        2
-#define RECENT             8 /* invocation spans remembered for a restore told late */
+#define EPOCHS_KEPT        3
+/* The platform buffers events for 25 ms (our subscription's timeoutMs) before it sends them: an
+ * invocation that settles sooner than this after it began may settle before the report of the
+ * one before it arrived, so that one waits for the next settle. */
+#define REPORT_GRACE_MS 100
+#define RECENT          8 /* invocation spans remembered for a restore told late */
 
 struct tm_inv {
     bool used;
@@ -78,6 +82,7 @@ struct tm_facts {
     struct tm_facts_hooks hooks;
     const struct log *lg;
     uint64_t epoch;
+    uint64_t epoch_ms; /* when the current epoch (INVOKE) began */
     unsigned long seq;
     unsigned long spans_seen;
     struct tm_phase init;
@@ -234,7 +239,12 @@ static void apply_outcome(struct span *s, const struct tm_inv *v)
         set_str(s, "error.type", err);
     snprintf(msg, sizeof(msg), "Lambda reported %s%s%s", tm_status_name(st), err[0] ? ": " : "",
              err);
-    if (st == TM_ST_TIMEOUT)
+    if (st == TM_ST_SUCCESS && seen && (strcmp(seen, "crash") == 0 || strcmp(seen, "lost") == 0)) {
+        /* The proxy missed the end (SHUTDOWN came first, the table was full): it succeeded. A
+         * timeout by the deadline stays (Managed Instances report late answers as successes). */
+        (void)attr_list_remove(&s->attrs, "tracebridge.invocation.outcome");
+        (void)span_set_status(s, SPAN_STATUS_UNSET, NULL);
+    } else if (st == TM_ST_TIMEOUT)
         mark_failed(s, "timeout", "invocation timed out", !seen || strcmp(seen, "timeout") != 0);
     else if (st == TM_ST_FAILURE)
         mark_failed(s, seen ? NULL : "failure", msg, false);
@@ -579,7 +589,10 @@ static bool due(const struct tm_facts *f, const struct tm_inv *v, enum tm_point 
     case TM_POINT_INVOKE:
         return v->epoch + EPOCHS_KEPT <= f->epoch;
     case TM_POINT_SETTLED:
-        return v->held && (v->epoch < f->epoch || !keep_current);
+        if (!keep_current)
+            return v->held;
+        return v->held && v->epoch < f->epoch &&
+               (v->epoch + 1 < f->epoch || now_ms - f->epoch_ms >= REPORT_GRACE_MS);
     case TM_POINT_TICK:
         return now_ms - v->since_ms >= (v->held ? TM_MI_HOLD_MS : MI_FACTS_KEEP_MS);
     default:
@@ -589,8 +602,10 @@ static bool due(const struct tm_facts *f, const struct tm_inv *v, enum tm_point 
 
 void tm_facts_point(struct tm_facts *f, enum tm_point p, bool keep_current, uint64_t now_ms)
 {
-    if (p == TM_POINT_INVOKE)
+    if (p == TM_POINT_INVOKE) {
         f->epoch++;
+        f->epoch_ms = now_ms;
+    }
     for (size_t i = 0; i < TM_MAX_INV; i++) {
         struct tm_inv *v = &f->table[i];
         if (!v->used || !due(f, v, p, keep_current, now_ms))

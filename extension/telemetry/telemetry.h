@@ -22,11 +22,13 @@
  *              of the first invocation span after them.
  *
  * Holding bounds (a held span is released at the first of): its report; SHUTDOWN after at most a
- * short wait for the reports still due (telemetry_drain); the point the daemon settles a later
- * invocation (its report was due during that thaw), or, with flush at the end of each
- * invocation, its own (the report cannot exist before our /event/next); Managed Instances:
- * TM_MI_HOLD_MS after it ended; TM_MAX_INV entries (the oldest goes first). Nothing is held
- * while no platform event has ever arrived.
+ * short wait for the reports still due (telemetry_drain); the point the daemon settles the next
+ * invocation (its report was due during that thaw) when that one ran at least 100 ms (the
+ * platform's 25 ms buffering could not have delayed the report past it), else the settle after;
+ * with flush at the end of each invocation, its own settle (the report cannot exist before our
+ * /event/next); three INVOKEs with no settle (a bypassed proxy); Managed Instances: TM_MI_HOLD_MS
+ * after it ended; TM_MAX_INV entries (the oldest goes first). Nothing is held while no platform
+ * event has ever arrived.
  *
  * Attributes (README, "What the platform says"): aws.lambda.status, error.type, aws.lambda.
  * {duration_ms, billed_duration_ms, max_memory_used_mb, init_duration_ms, restore_duration_ms,

@@ -506,6 +506,29 @@ static void test_facts_outcomes(struct tap *t)
        g && strcmp(sattr(g, "tracebridge.invocation.outcome"), "crash") == 0 &&
            strcmp(sattr(g, "aws.lambda.status"), "failure") == 0,
        "failure confirms the proxy's crash");
+    /* success corrects a crash the proxy inferred (it missed the response), not a timeout */
+    inv_span(&s, "missed", 0x31, 1000);
+    (void)attr_list_add_str(&s.attrs, "tracebridge.invocation.outcome", "crash");
+    (void)span_set_status(&s, SPAN_STATUS_ERROR, "runtime ended without response");
+    tm_facts_span(r.f, &s, 7);
+    inv_span(&s, "late-ok", 0x32, 1000);
+    (void)attr_list_add_str(&s.attrs, "tracebridge.invocation.outcome", "timeout");
+    (void)span_set_status(&s, SPAN_STATUS_ERROR, "invocation timed out");
+    tm_facts_span(r.f, &s, 7);
+    feed(r.f,
+         "[{\"time\":\"" T0 "\",\"type\":\"platform.report\",\"record\":{\"requestId\":"
+         "\"missed\",\"status\":\"success\",\"metrics\":{\"durationMs\":9}}},{\"time\":\"" T0
+         "\",\"type\":\"platform.report\",\"record\":{\"requestId\":\"late-ok\",\"status\":"
+         "\"success\",\"metrics\":{\"durationMs\":9}}}]",
+         8);
+    g = got_rid(&r.sink, "missed");
+    ok(t, g && g->status == SPAN_STATUS_UNSET && !sattr(g, "tracebridge.invocation.outcome"),
+       "success corrects the proxy's crash (it missed the response)");
+    g = got_rid(&r.sink, "late-ok");
+    ok(t,
+       g && g->status == SPAN_STATUS_ERROR &&
+           strcmp(sattr(g, "tracebridge.invocation.outcome"), "timeout") == 0,
+       "success keeps a timeout by the deadline (Managed Instances' late answers)");
     rig_done(&r);
 }
 
@@ -599,19 +622,30 @@ static void test_facts_bounds(struct tap *t)
     is_int(t, r.sink.n, 0, "flush at INVOKE: its own settle keeps it");
     tm_facts_point(r.f, TM_POINT_INVOKE, false, 3);
     is_int(t, r.sink.n, 0, "the next INVOKE keeps it (its report is due now)");
-    tm_facts_point(r.f, TM_POINT_SETTLED, true, 4);
-    ok(t, r.sink.n == 1 && got_rid(&r.sink, "n1"), "the next invocation's settle releases it");
+    tm_facts_point(r.f, TM_POINT_SETTLED, true, 3 + 99);
+    is_int(t, r.sink.n, 0, "the next invocation settling within 100 ms keeps it (buffered report)");
+    tm_facts_point(r.f, TM_POINT_INVOKE, false, 200);
+    tm_facts_point(r.f, TM_POINT_SETTLED, true, 201);
+    ok(t, r.sink.n == 1 && got_rid(&r.sink, "n1"), "the settle after that releases it");
+    inv_span(&s, "n1b", 0x51, 1);
+    tm_facts_span(r.f, &s, 202);
+    tm_facts_point(r.f, TM_POINT_INVOKE, false, 300);
+    tm_facts_point(r.f, TM_POINT_SETTLED, true, 400);
+    ok(t, r.sink.n == 2 && got_rid(&r.sink, "n1b"),
+       "a next invocation that ran 100 ms: its settle releases it");
     /* flush at the end: released at its own settle */
     inv_span(&s, "n2", 0x52, 1);
     tm_facts_span(r.f, &s, 5);
     tm_facts_point(r.f, TM_POINT_SETTLED, false, 6);
-    ok(t, r.sink.n == 2 && got_rid(&r.sink, "n2"), "flush at the end: its own settle releases it");
-    /* no settle at all (a bypassed proxy): two INVOKEs */
+    ok(t, r.sink.n == 3 && got_rid(&r.sink, "n2"), "flush at the end: its own settle releases it");
+    /* no settle at all (a bypassed proxy): three INVOKEs */
     inv_span(&s, "n3", 0x53, 1);
     tm_facts_span(r.f, &s, 7);
     tm_facts_point(r.f, TM_POINT_INVOKE, false, 8);
     tm_facts_point(r.f, TM_POINT_INVOKE, false, 9);
-    ok(t, got_rid(&r.sink, "n3") != NULL, "without settles: the second INVOKE releases it");
+    ok(t, got_rid(&r.sink, "n3") == NULL, "without settles: kept over two INVOKEs");
+    tm_facts_point(r.f, TM_POINT_INVOKE, false, 10);
+    ok(t, got_rid(&r.sink, "n3") != NULL, "without settles: the third INVOKE releases it");
     /* Managed Instances: TICK after TM_MI_HOLD_MS */
     inv_span(&s, "m1", 0x54, 1);
     tm_facts_span(r.f, &s, 100);
@@ -634,7 +668,7 @@ static void test_facts_bounds(struct tap *t)
     tm_facts_point(r.f, TM_POINT_ALL, false, 300);
     ok(t, tm_facts_waiting(r.f) == 0 && r.sink.n == TM_MAX_INV + 40, "ALL releases every span");
     tm_facts_get_stats(r.f, &st);
-    is_int(t, (long long)st.timed_out, TM_MAX_INV + 40 + 4, "each counted as released unreported");
+    is_int(t, (long long)st.timed_out, TM_MAX_INV + 40 + 5, "each counted as released unreported");
     rig_done(&r);
 }
 

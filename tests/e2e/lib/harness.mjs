@@ -340,7 +340,8 @@ export function renderTree(spans) {
 // The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
-// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime}.
+// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime,
+// args (more emulator options)}.
 // Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
     const sink = o.sink ?? (await startSink(o.dir));
@@ -363,7 +364,7 @@ export async function startTracebridgeStack(o) {
     const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, ...(o.extEnv || {}) };
     const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
     const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: (o.timeoutMs ?? 3000) * SLOW, shutdownMs: (o.shutdownMs ?? 2000) * SLOW,
-        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime });
+        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime, args: o.args });
     return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
 }
 
