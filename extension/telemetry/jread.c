@@ -146,33 +146,74 @@ static int escape(struct jr *r, char out[4], size_t *n)
     return 0;
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any byte of w is below 0x20, a quote or a backslash (8 bytes at a time: these runs
+ * are most of what a batch is made of). */
+static bool special_in(uint64_t w)
+{
+    uint64_t below = (w - ONES * 0x20) & ~w;
+    uint64_t quote = w ^ (ONES * '"');
+    uint64_t bslash = w ^ (ONES * '\\');
+
+    quote = (quote - ONES) & ~quote;
+    bslash = (bslash - ONES) & ~bslash;
+    return ((below | quote | bslash) & HIGHS) != 0;
+}
+
+/* The length of the run of plain string bytes at p (no quote, backslash or control byte). */
+static size_t plain_run(const char *p, const char *end)
+{
+    const char *q = p;
+    uint64_t w;
+
+    while (end - q >= 8) {
+        memcpy(&w, q, 8);
+        if (special_in(w))
+            break;
+        q += 8;
+    }
+    while (q < end && (unsigned char)*q >= 0x20 && *q != '"' && *q != '\\')
+        q++;
+    return (size_t)(q - p);
+}
+
+/* Appends n bytes to out (cap bytes, NUL included) at *len, or notes that they do not fit. */
+static void put(char *out, size_t cap, size_t *len, const char *p, size_t n, bool *too_long)
+{
+    if (!out)
+        return;
+    if (*len + n < cap)
+        memcpy(out + *len, p, n);
+    else
+        *too_long = true;
+    *len += n;
+}
+
 /* Walks a string at r->p ('"'), writing up to cap - 1 decoded bytes when out is not NULL.
- * Sets *too_long when more would have been written. */
+ * Sets *too_long when more would have been written. Plain runs are copied whole. */
 static int walk_string(struct jr *r, char *out, size_t cap, bool *too_long)
 {
     size_t len = 0;
 
     r->p++;
-    while (r->p < r->end && *r->p != '"') {
+    for (;;) {
+        size_t run = plain_run(r->p, r->end);
         char tmp[4];
-        size_t n = 1;
-        if ((unsigned char)*r->p < 0x20)
+        size_t n = 0;
+
+        put(out, cap, &len, r->p, run, too_long);
+        r->p += run;
+        if (r->p >= r->end || (unsigned char)*r->p < 0x20)
             return fail(r);
-        if (*r->p == '\\') {
-            r->p++;
-            if (escape(r, tmp, &n) < 0)
-                return fail(r);
-        } else {
-            tmp[0] = *r->p++;
-        }
-        if (out && len + n < cap)
-            memcpy(out + len, tmp, n);
-        else if (out)
-            *too_long = true;
-        len += n;
+        if (*r->p == '"')
+            break;
+        r->p++; /* the backslash */
+        if (escape(r, tmp, &n) < 0)
+            return fail(r);
+        put(out, cap, &len, tmp, n, too_long);
     }
-    if (r->p >= r->end)
-        return fail(r);
     r->p++;
     if (out && !*too_long)
         out[len] = '\0';

@@ -167,10 +167,14 @@ int tm_parse_time(const char *s, size_t n, uint64_t *ns)
 
 /* ---- records ---- */
 
+/* While an event is read, a broken JSON text stops everything (the reader's sticky error:
+ * -EBADMSG), while a field of the wrong kind only marks the event (`bad`) and reading goes on,
+ * so that one pass over the bytes is enough whichever member order the sender chose. */
 struct ctx {
     struct jr *r;
     struct tm_event *ev;
     struct tm_parse_stats *st;
+    bool bad;
 };
 
 static int problem(struct ctx *c, const char *what, const char *key)
@@ -178,13 +182,15 @@ static int problem(struct ctx *c, const char *what, const char *key)
     if (!c->st->problem[0])
         snprintf(c->st->problem, sizeof(c->st->problem), "%s%s%s", what, key ? " " : "",
                  key ? key : "");
-    return -EBADMSG;
+    c->bad = true;
+    return c->r->err ? -EBADMSG : 0;
 }
 
 /* A value of the wrong JSON type: skipped, and the event is malformed. */
 static int wrong_type(struct ctx *c, const char *what, const char *key)
 {
-    (void)jr_skip(c->r);
+    if (jr_skip(c->r) < 0)
+        return -EBADMSG;
     return problem(c, what, key);
 }
 
@@ -198,37 +204,55 @@ static int str_member(struct ctx *c, const char *key, char *out, size_t cap, boo
     rc = jr_string(c->r, out, cap);
     if (rc == -EINVAL)
         return wrong_type(c, "not a string:", key);
-    if (rc == -E2BIG && !required)
-        return 0;
-    return rc < 0 ? problem(c, rc == -E2BIG ? "too long:" : "bad JSON at", key) : 0;
+    if (rc == -EBADMSG)
+        return -EBADMSG;
+    if (rc == -E2BIG && required)
+        return problem(c, "too long:", key);
+    return 0;
 }
 
-static int metric(struct ctx *c, const char *key, unsigned bit, double *out)
+/* A number member: *present says whether it was there (not null). */
+static int number_member(struct ctx *c, const char *key, double *out, bool *present)
 {
     int rc;
 
+    *present = false;
     if (jr_peek(c->r) == JR_NULL)
         return jr_skip(c->r);
     rc = jr_number(c->r, out);
     if (rc == -EINVAL)
         return wrong_type(c, "not a number:", key);
-    if (rc < 0 || *out < 0)
-        return problem(c, "not a non-negative number:", key);
-    c->ev->have |= bit;
+    if (rc < 0)
+        return -EBADMSG;
+    if (*out < 0)
+        return problem(c, "negative:", key);
+    *present = true;
     return 0;
+}
+
+static int metric(struct ctx *c, const char *key, unsigned bit, double *out)
+{
+    bool present;
+    int rc = number_member(c, key, out, &present);
+
+    if (present)
+        c->ev->have |= bit;
+    return rc;
 }
 
 static int count(struct ctx *c, const char *key, unsigned bit, int64_t *out)
 {
-    double v = -1;
+    double v = 0;
+    bool present;
 
-    if (metric(c, key, bit, &v) < 0)
+    if (number_member(c, key, &v, &present) < 0)
         return -EBADMSG;
-    if (v < 0)
-        return 0; /* null */
+    if (!present)
+        return 0;
     if (v > 9007199254740992.0)
         return problem(c, "out of range:", key);
     *out = (int64_t)v;
+    c->ev->have |= bit;
     return 0;
 }
 
@@ -253,23 +277,36 @@ static int metrics_member(struct ctx *c, const char *key)
     return jr_skip(c->r);
 }
 
-static int metrics(struct ctx *c)
+/* Members of the object at the reader, each handed to fn (which reads or skips its value). */
+static int members(struct ctx *c, int (*fn)(struct ctx *c, const char *key, void *arg), void *arg)
 {
     char key[KEY_MAX];
     bool cut;
     int rc;
 
+    if (jr_enter_object(c->r) < 0)
+        return -EBADMSG;
+    for (bool first = true; (rc = jr_next_member(c->r, first, key, sizeof(key), &cut)) > 0;
+         first = false) {
+        if (fn(c, key, arg) < 0)
+            return -EBADMSG;
+    }
+    return rc;
+}
+
+static int metrics_fn(struct ctx *c, const char *key, void *arg)
+{
+    (void)arg;
+    return metrics_member(c, key);
+}
+
+static int metrics(struct ctx *c)
+{
     if (jr_peek(c->r) == JR_NULL)
         return jr_skip(c->r);
     if (jr_peek(c->r) != JR_OBJECT)
         return wrong_type(c, "not an object:", "metrics");
-    (void)jr_enter_object(c->r);
-    for (bool first = true; (rc = jr_next_member(c->r, first, key, sizeof(key), &cut)) > 0;
-         first = false) {
-        if (metrics_member(c, key) < 0)
-            return -EBADMSG;
-    }
-    return rc;
+    return members(c, metrics_fn, NULL);
 }
 
 static int status_member(struct ctx *c, bool *has_status)
@@ -283,7 +320,7 @@ static int status_member(struct ctx *c, bool *has_status)
     return 0;
 }
 
-static int record_member(struct ctx *c, const char *key, bool *has_status)
+static int record_member(struct ctx *c, const char *key, void *arg)
 {
     struct tm_event *e = c->ev;
 
@@ -292,7 +329,7 @@ static int record_member(struct ctx *c, const char *key, bool *has_status)
     if (strcmp(key, "tenantId") == 0)
         return str_member(c, key, e->tenant_id, sizeof(e->tenant_id), false);
     if (strcmp(key, "status") == 0)
-        return status_member(c, has_status);
+        return status_member(c, arg);
     if (strcmp(key, "errorType") == 0)
         return str_member(c, key, e->error_type, sizeof(e->error_type), false);
     if (strcmp(key, "phase") == 0)
@@ -313,7 +350,7 @@ static int record_member(struct ctx *c, const char *key, bool *has_status)
 }
 
 /* What each type must carry to be of use. */
-static int check_required(struct ctx *c, bool has_status)
+static void check_required(struct ctx *c, bool has_status)
 {
     const struct tm_event *e = c->ev;
     bool per_request = e->type == TM_START || e->type == TM_RUNTIME_DONE || e->type == TM_REPORT;
@@ -322,37 +359,24 @@ static int check_required(struct ctx *c, bool has_status)
     bool needs_duration = e->type == TM_REPORT || e->type == TM_INIT_REPORT;
 
     if (per_request && !e->request_id[0])
-        return problem(c, "missing", "requestId");
+        (void)problem(c, "missing", "requestId");
     if (needs_status && !has_status)
-        return problem(c, "missing", "status");
+        (void)problem(c, "missing", "status");
     if (needs_duration && !(e->have & TM_HAVE_DURATION))
-        return problem(c, "missing", "metrics.durationMs");
-    return 0;
+        (void)problem(c, "missing", "metrics.durationMs");
 }
 
-/* The record's bytes were checked as JSON already (skipped once), so every failure here is
- * the event's, not the batch's. */
-static int parse_record(struct ctx *c, const char *p, size_t n)
+/* The record of an event whose type is known, at the reader. */
+static int parse_record(struct ctx *c)
 {
-    struct jr sub;
-    char key[KEY_MAX];
-    bool cut;
     bool has_status = false;
-    int rc;
 
-    jr_init(&sub, p, n);
-    c->r = &sub;
-    if (jr_peek(&sub) != JR_OBJECT)
-        return problem(c, "record is not an object", NULL);
-    (void)jr_enter_object(&sub);
-    for (bool first = true; (rc = jr_next_member(&sub, first, key, sizeof(key), &cut)) > 0;
-         first = false) {
-        if (record_member(c, key, &has_status) < 0)
-            return -EBADMSG;
-    }
-    if (rc < 0)
-        return problem(c, "bad JSON in record", NULL);
-    return check_required(c, has_status);
+    if (jr_peek(c->r) != JR_OBJECT)
+        return wrong_type(c, "record is not an object", NULL);
+    if (members(c, record_member, &has_status) < 0)
+        return -EBADMSG;
+    check_required(c, has_status);
+    return 0;
 }
 
 /* ---- events ---- */
@@ -360,85 +384,94 @@ static int parse_record(struct ctx *c, const char *p, size_t n)
 struct envelope {
     char type[64];
     bool long_type; /* longer than any type we know: unknown */
-    bool bad;       /* type or time of the wrong kind */
     bool have_time;
-    const char *record; /* the record value's bytes */
+    bool have_record;
+    const char *record; /* a record that came before its type: read once the type is known */
     size_t record_len;
 };
 
-static int envelope_member(struct ctx *c, const char *key, struct envelope *env)
+static bool type_known(const struct envelope *env, struct ctx *c)
 {
+    return env->type[0] && !env->long_type && c->ev->type != TM_UNKNOWN;
+}
+
+static int envelope_member(struct ctx *c, const char *key, void *arg)
+{
+    struct envelope *env = arg;
     char t[48];
     const char *start;
     int rc;
 
-    if (strcmp(key, "type") == 0 || strcmp(key, "time") == 0) {
-        bool is_type = key[2] == 'p';
-        rc =
-            is_type ? jr_string(c->r, env->type, sizeof(env->type)) : jr_string(c->r, t, sizeof(t));
-        if (rc == -EBADMSG)
-            return -EBADMSG;
+    if (strcmp(key, "type") == 0) {
+        rc = jr_string(c->r, env->type, sizeof(env->type));
         if (rc == -EINVAL)
-            rc = jr_skip(c->r) < 0 ? -EBADMSG : -EINVAL;
-        if (is_type && rc == -E2BIG)
-            env->long_type = true;
-        else if (rc < 0 || (!is_type && tm_parse_time(t, strlen(t), &c->ev->time_ns) < 0))
-            env->bad = true;
-        else if (!is_type)
-            env->have_time = true;
-        if (env->bad)
-            problem(c, is_type ? "type is not a string" : "time is not an RFC 3339 date-time",
-                    NULL);
+            return wrong_type(c, "type is not a string", NULL);
+        env->long_type = rc == -E2BIG;
+        c->ev->type = rc == 0 ? type_of(env->type) : TM_UNKNOWN;
         return rc == -EBADMSG ? -EBADMSG : 0;
     }
+    if (strcmp(key, "time") == 0) {
+        rc = jr_string(c->r, t, sizeof(t));
+        if (rc == -EINVAL)
+            return wrong_type(c, "time is not a string", NULL);
+        if (rc == -EBADMSG)
+            return -EBADMSG;
+        env->have_time = rc == 0 && tm_parse_time(t, strlen(t), &c->ev->time_ns) == 0;
+        return env->have_time ? 0 : problem(c, "time is not an RFC 3339 date-time", NULL);
+    }
+    if (strcmp(key, "record") != 0)
+        return jr_skip(c->r);
+    env->have_record = true;
+    if (type_known(env, c)) /* Lambda writes time, type, record: one pass */
+        return parse_record(c);
     start = c->r->p;
     if (jr_skip(c->r) < 0)
         return -EBADMSG;
-    if (strcmp(key, "record") == 0) {
-        env->record = start;
-        env->record_len = (size_t)(c->r->p - start);
-    }
+    env->record = start;
+    env->record_len = (size_t)(c->r->p - start);
     return 0;
 }
 
 enum { EV_BROKEN = -1, EV_SKIP = 0, EV_USE = 1, EV_MALFORMED = 2, EV_UNKNOWN = 3 };
 
+/* A record that came before its type: read again from its bytes (checked as JSON already). */
+static void late_record(struct ctx *c, const struct envelope *env)
+{
+    struct jr sub;
+    struct jr *main = c->r;
+
+    jr_init(&sub, env->record, env->record_len);
+    c->r = &sub;
+    if (parse_record(c) < 0)
+        c->bad = true;
+    c->r = main;
+}
+
 /* Reads one array element into c->ev. */
 static int read_event(struct ctx *c, struct jr *r)
 {
     struct envelope env = {0};
-    char key[KEY_MAX];
-    bool cut;
-    int rc;
 
     memset(c->ev, 0, sizeof(*c->ev));
     c->r = r;
+    c->bad = false;
     if (jr_peek(r) != JR_OBJECT) {
         problem(c, "event is not an object", NULL);
         return jr_skip(r) < 0 ? EV_BROKEN : EV_MALFORMED;
     }
-    (void)jr_enter_object(r);
-    for (bool first = true; (rc = jr_next_member(r, first, key, sizeof(key), &cut)) > 0;
-         first = false) {
-        if (envelope_member(c, key, &env) < 0)
-            return EV_BROKEN;
-    }
-    if (rc < 0)
+    if (members(c, envelope_member, &env) < 0)
         return EV_BROKEN;
-    if (env.bad)
-        return EV_MALFORMED;
-    c->ev->type = env.long_type ? TM_UNKNOWN : type_of(env.type);
     if (c->ev->type == TM_UNKNOWN && (env.long_type || env.type[0]))
         return EV_UNKNOWN;
-    if (c->ev->type == TM_UNKNOWN || !env.have_time || !env.record) {
+    if (c->ev->type != TM_UNKNOWN && env.record)
+        late_record(c, &env);
+    if (!c->bad && (c->ev->type == TM_UNKNOWN || !env.have_time || !env.have_record))
         problem(c,
                 c->ev->type == TM_UNKNOWN ? "missing type"
                 : !env.have_time          ? "missing time"
                                           : "missing record",
                 NULL);
-        return EV_MALFORMED;
-    }
-    if (parse_record(c, env.record, env.record_len) < 0)
+    if (c->bad)
         return EV_MALFORMED;
     return c->ev->type == TM_EXTENSION || c->ev->type == TM_SUBSCRIPTION ? EV_SKIP : EV_USE;
 }
@@ -479,6 +512,7 @@ int tm_parse_batch(const char *json, size_t len, struct tm_event *scratch, tm_ev
         if (what == EV_USE && fn)
             fn(arg, scratch);
     }
+    c.r = &r;
     if (rc < 0 || !jr_at_end(&r)) {
         problem(&c, "batch is not a JSON array", NULL);
         return -EBADMSG;
