@@ -4,7 +4,7 @@
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension
 // registered, INVOKE and /next released together, timeouts and crashes resetting the environment
 // with SHUTDOWN, and a control API (second port) with direct invoke and event-source feeders.
-// Behaviour follows /work/shared/reference/lambda-apis.md; see README.md next to this file.
+// Behaviour follows the shared reference lambda-apis.md; see README.md next to this file.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
