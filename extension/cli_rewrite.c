@@ -50,26 +50,6 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
     return 0;
 }
 
-static int parse_targets(const char *s, unsigned *out)
-{
-    unsigned bits = 0;
-
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        if (n == 7 && memcmp(s, "headers", 7) == 0)
-            bits |= PROMOTE_TARGET_HEADERS;
-        else if (n == 14 && memcmp(s, "client-context", 14) == 0)
-            bits |= PROMOTE_TARGET_CLIENT_CONTEXT;
-        else if (n == 4 && memcmp(s, "xray", 4) == 0)
-            bits |= PROMOTE_TARGET_XRAY;
-        else if (n != 0 && !(n == 4 && memcmp(s, "none", 4) == 0))
-            return -EINVAL;
-        s += n + (s[n] == ',');
-    }
-    *out = bits;
-    return 0;
-}
-
 /* Reads stdin into b (bounded by b->max). 0, or -E2BIG when more input is waiting. */
 static int read_all(struct buf *b)
 {
@@ -96,17 +76,20 @@ static int read_all(struct buf *b)
 
 static void json_str(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 6 * n + 2); /* no byte takes more than 6 escaped */
+    rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        rc = json_escape_append(&b, s, n);
+    if (rc == 0)
+        rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        fwrite(b.data, 1, b.len, f);
+    else
+        fputs("null", f);
+    buf_free(&b);
 }
 
 static void json_opt(FILE *f, const char *key, const char *s, size_t n, bool present)
@@ -227,7 +210,7 @@ int promote_cli_main(int argc, char **argv)
               stderr);
         return 2;
     }
-    if (args.targets && parse_targets(args.targets, &c->lifecycle.promote.targets) < 0) {
+    if (args.targets && promote_targets_parse(args.targets, &c->lifecycle.promote.targets) < 0) {
         free(c);
         return cli_usage();
     }

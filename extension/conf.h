@@ -9,13 +9,12 @@
 
 #include "extension/base/base.h"
 #include "extension/export/export.h"
+#include "extension/flushgate.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "extension/spans/spans.h"
 #include "extension/telemetry/telemetry.h"
 
 #define CONF_STR_MAX 1024
-
-enum flush_mode { FLUSH_INVOKE = 0, FLUSH_END, FLUSH_ADAPTIVE };
 
 /* Each room's settings live in that room's own struct (lifecycle_conf, resource_conf,
  * exporter_conf), so a module takes only what it uses; the table in conf.c fills them all. */

@@ -364,7 +364,7 @@ static void next_deliver(struct conn *c)
 {
     struct proxy *p = c->p;
     struct nb_out o;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
 
     if (nextbuf_finish(&c->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
         conn_close(c);

@@ -36,3 +36,6 @@ if ! cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp tests/node/package-lock.json "$stamp"
 fi
+
+# Real handler stacks (tests/stacks/<stack>/install.sh), each only when missing.
+for s in tests/stacks/*/install.sh; do "$s"; done

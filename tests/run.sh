@@ -39,9 +39,8 @@ run_tap() { # name, command...
 
 suite_unit() { # build dir
     local b=$1 t
-    for t in "$b"/tests/test_*; do
-        [ -x "$t" ] || continue
-        run_tap "unit:${b#build}:$(basename "$t")" "$t"
+    for t in $(find "$b/tests/unit" "$b/tests/integ" -name 'test_*' -type f -perm -u+x 2>/dev/null | sort); do
+        run_tap "unit:${b#build}:${t#"$b"/tests/}" "$t"
     done
 }
 

@@ -106,17 +106,6 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
-void buf_consume(struct buf *b, size_t n)
-{
-    if (n >= b->len) {
-        buf_reset(b);
-        return;
-    }
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-    b->data[b->len] = '\0';
-}
-
 char *buf_take(struct buf *b, size_t *len)
 {
     char *p = b->data;

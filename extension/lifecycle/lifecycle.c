@@ -7,7 +7,6 @@
 #include "extension/base/base.h"
 #include "extension/spans/spans.h"
 
-#define RID_MAX 128
 /* A full table means more invocations in flight than it holds (a flood on Managed Instances,
  * or request ids that never end): one warning per eviction would flood the logs as well. The
  * first is logged, later ones at most once per this period with a count, the rest at
@@ -17,7 +16,7 @@
 struct inv {
     bool used;
     unsigned long seq; /* creation order, for eviction */
-    char rid[RID_MAX];
+    char rid[REQUEST_ID_MAX];
     bool have_invoke; /* the INVOKE event arrived */
     uint64_t invoke_ns;
     uint64_t deadline_ms;
@@ -122,7 +121,7 @@ static struct inv *find_or_add(struct lifecycle *lc, const char *rid, uint64_t n
 {
     struct inv *v = find(lc, rid);
 
-    if (v || strlen(rid) >= RID_MAX)
+    if (v || strlen(rid) >= REQUEST_ID_MAX)
         return v;
     for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT && !v; i++) {
         if (!lc->table[i].used)
@@ -457,7 +456,7 @@ static bool past_deadline_mi(const struct lifecycle *lc, const struct inv *v, ui
 static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool is_error)
 {
     struct inv *v = find(lc, r->request_id);
-    char rid[RID_MAX];
+    char rid[REQUEST_ID_MAX];
     uint64_t now = span_now_ns();
 
     if (!v || !v->have_next || v->ended)

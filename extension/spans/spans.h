@@ -139,6 +139,12 @@ enum sampler_kind {
     SAMPLER_PARENT_TRACEIDRATIO,
 };
 
+/* The OTEL_TRACES_SAMPLER value of each sampler_kind, indexed by it; NULL after the last. */
+extern const char *const sampler_names[];
+
+/* sampler_names[k], or "?" for a value outside the enum. */
+const char *sampler_name(enum sampler_kind k);
+
 struct sampler {
     enum sampler_kind kind;
     double ratio;

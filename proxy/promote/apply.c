@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proxy/promote/internal.h"
 
@@ -498,6 +499,65 @@ out_free:
     return rc;
 }
 
+const char *const promote_xray_header_names[] = {"auto", "keep", "rewrite", NULL};
+
+int promote_targets_parse(const char *s, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
+                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
+                 {"xray", PROMOTE_TARGET_XRAY},
+                 {"none", 0}};
+    unsigned bits = 0;
+
+    while (*s) {
+        size_t n = strcspn(s, ","), i, k = n;
+        const char *p = s;
+
+        while (k > 0 && *p == ' ')
+            p++, k--;
+        while (k > 0 && p[k - 1] == ' ')
+            k--;
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strlen(names[i].name) == k && strncasecmp(p, names[i].name, k) == 0)
+                break;
+        }
+        if (i == sizeof(names) / sizeof(names[0]))
+            return -EINVAL;
+        bits |= names[i].bit;
+        s += n + (s[n] == ',');
+    }
+    *out = bits;
+    return 0;
+}
+
+/* Lambda's own X-Ray tracing is active for this invocation: its header says Sampled=1. */
+static bool xray_active(const char *h, size_t n)
+{
+    while (n > 0) {
+        size_t f = 0;
+
+        while (f < n && h[f] != ';')
+            f++;
+        if (f == 9 && memcmp(h, "Sampled=1", 9) == 0)
+            return true;
+        h += f + (f < n);
+        n -= f + (f < n);
+    }
+    return false;
+}
+
+/* Whether the X-Ray header is rewritten for this event (the context is promoted). */
+static bool xray_wanted(const struct promote_conf *conf, const struct promote_input *in)
+{
+    if (!(conf->targets & PROMOTE_TARGET_XRAY) || conf->xray_header == PROMOTE_XRAY_KEEP)
+        return false;
+    return conf->xray_header == PROMOTE_XRAY_REWRITE ||
+           !xray_active(in->trace_id_header, in->trace_id_header ? in->trace_id_header_len : 0);
+}
+
 static int apply_xray(const struct promote_input *in, const struct trace_ctx_full *write,
                       struct promote_output *out)
 {
@@ -555,7 +615,7 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
             out->targets_written &= ~(unsigned)PROMOTE_TARGET_CLIENT_CONTEXT;
         }
     }
-    if (write && (conf->targets & PROMOTE_TARGET_XRAY)) {
+    if (write && xray_wanted(conf, in)) {
         rc = apply_xray(in, write, out);
         if (rc < 0) {
             first_err = first_err ? first_err : rc;

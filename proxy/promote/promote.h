@@ -24,13 +24,27 @@
 enum promote_target {
     PROMOTE_TARGET_HEADERS = 1u << 0,        /* event headers.traceparent (+multiValueHeaders) */
     PROMOTE_TARGET_CLIENT_CONTEXT = 1u << 1, /* Lambda-Runtime-Client-Context custom.traceparent */
-    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id (opt-in) */
+    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id, per promote_xray_header */
 };
+
+/* When the Lambda-Runtime-Trace-Id target rewrites the header (TRACEBRIDGE_XRAY_HEADER). */
+enum promote_xray_header {
+    PROMOTE_XRAY_AUTO = 0, /* when a context was promoted and Lambda's X-Ray tracing is not
+                            * active (no header, or Sampled other than 1: PassThrough) */
+    PROMOTE_XRAY_KEEP,     /* never */
+    PROMOTE_XRAY_REWRITE,  /* whenever a context was promoted */
+};
+extern const char *const promote_xray_header_names[]; /* "auto", "keep", "rewrite", NULL */
+
+/* Parses a TRACEBRIDGE_TARGETS list ("headers,client-context,xray", "none", any case, spaces
+ * around names allowed) into enum promote_target bits. 0 or -EINVAL (out unchanged). */
+int promote_targets_parse(const char *s, unsigned *out);
 
 enum promote_batch_parent { PROMOTE_BATCH_FIRST = 0, PROMOTE_BATCH_NONE };
 
 struct promote_conf {
     unsigned targets;                       /* enum promote_target bits */
+    enum promote_xray_header xray_header;   /* TRACEBRIDGE_XRAY_HEADER */
     bool xray_parent;                       /* TRACEBRIDGE_XRAY_PARENT=on */
     enum promote_batch_parent batch_parent; /* TRACEBRIDGE_BATCH_PARENT */
     size_t max_event_bytes;                 /* larger events pass through unchanged */

@@ -14,7 +14,11 @@
  * It follows the Lambda rules that matter here: the runtime starts after the extension
  * registered and called /event/next, and each INVOKE goes out together with the runtime's /next.
  *
- * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] [--telemetry 0|1]
+ * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] [--otlp-endpoint URL]
+ *                        [--telemetry 0|1]
+ * --otlp-endpoint: the extension exports there (e.g. an HTTPS sink; the environment, such as
+ * OTEL_EXPORTER_OTLP_CERTIFICATE, passes through) instead of to this program's own sink, whose
+ * otlp_exports count then stays 0.
  * Prints one "key value" line per number, then a human summary. Exit 0 when every step worked. */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/unit/test_server.h"
+#include "tests/lib/test_server.h"
 
 #define MAX_CONNS     16
 #define MAX_REQUEST   (32u * 1024 * 1024)
@@ -79,10 +83,10 @@ struct lambda {
     double t_first_next;
     unsigned long seq; /* request id counter */
     bool shutdown_sent;
-    bool telemetry;    /* accept the subscription and deliver batches */
-    int tm_port;       /* the extension's telemetry listener, once subscribed */
-    int tm_fd;         /* keep-alive connection to it */
-    int tm_batches;    /* batches delivered */
+    bool telemetry; /* accept the subscription and deliver batches */
+    int tm_port;    /* the extension's telemetry listener, once subscribed */
+    int tm_fd;      /* keep-alive connection to it */
+    int tm_batches; /* batches delivered */
 };
 
 struct opts {
@@ -90,6 +94,7 @@ struct opts {
     int runs;
     int invokes;
     int event_kb;
+    const char *otlp_endpoint; /* NULL: this program's own sink */
     int telemetry;
 };
 
@@ -305,7 +310,8 @@ static void tm_deliver(struct lambda *lb, const char *path)
     const char *id = path + strlen("/2018-06-01/runtime/invocation/");
     const char *end = strchr(id, '/');
     char body[2048], req[2300], drain[512];
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lb->tm_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)lb->tm_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int n, m;
 
@@ -332,8 +338,10 @@ static void tm_deliver(struct lambda *lb, const char *path)
                  "\"metrics\":{\"durationMs\":0.7,\"billedDurationMs\":1,\"memorySizeMB\":128,"
                  "\"maxMemoryUsedMB\":12}}}]",
                  (int)(end - id), id, (int)(end - id), id, (int)(end - id), id);
-    m = snprintf(req, sizeof(req), "POST / HTTP/1.1\r\nContent-Type: application/json\r\n"
-                                   "Content-Length: %d\r\n\r\n%s", n, body);
+    m = snprintf(req, sizeof(req),
+                 "POST / HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %d\r\n\r\n%s",
+                 n, body);
     if (test_send_all(lb->tm_fd, req, (size_t)m) == 0)
         lb->tm_batches++;
 }
@@ -489,7 +497,7 @@ static bool never(const struct lambda *lb)
 /* ---- the extension process ---- */
 
 struct ext_env {
-    char api[64], endpoint[96], proxy_port[16], otlp_listen[48], ready_file[96];
+    char api[64], endpoint[256], proxy_port[16], otlp_listen[48], ready_file[96];
 };
 
 static pid_t spawn_ext(const char *bin, const struct ext_env *e)
@@ -574,8 +582,8 @@ static double proc_cpu_us(pid_t pid)
     fclose(f);
     /* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
      * utime stime */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return 0;
     return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
@@ -596,10 +604,13 @@ static void lambda_reset(struct lambda *lb)
     lb->tm_port = 0;
 }
 
-static void ext_env_fill(struct ext_env *e, int api_port)
+static void ext_env_fill(struct ext_env *e, int api_port, const char *otlp_endpoint)
 {
     snprintf(e->api, sizeof(e->api), "127.0.0.1:%d", api_port);
-    snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
+    if (otlp_endpoint != NULL)
+        snprintf(e->endpoint, sizeof(e->endpoint), "%s", otlp_endpoint);
+    else
+        snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
     snprintf(e->proxy_port, sizeof(e->proxy_port), "%d", free_port());
     snprintf(e->otlp_listen, sizeof(e->otlp_listen), "127.0.0.1:%d", free_port());
     snprintf(e->ready_file, sizeof(e->ready_file), "/tmp/tb-footprint-%d.ready", (int)getpid());
@@ -607,15 +618,15 @@ static void ext_env_fill(struct ext_env *e, int api_port)
 }
 
 /* One cold start: spawn, register, first /event/next. Leaves the extension waiting. */
-static int cold_start(struct lambda *lb, const char *bin, struct ext_env *env, double *reg_ms,
+static int cold_start(struct lambda *lb, const struct opts *o, struct ext_env *env, double *reg_ms,
                       double *ready_ms)
 {
     double t0;
 
     lambda_reset(lb);
-    ext_env_fill(env, lb->port);
+    ext_env_fill(env, lb->port, o->otlp_endpoint);
     t0 = now_ms();
-    lb->ext = spawn_ext(bin, env);
+    lb->ext = spawn_ext(o->bin, env);
     if (lb->ext < 0)
         return -errno;
     if (serve_until(lb, ext_waiting, STEP_TIMEOUT) != 0 || !lb->registered)
@@ -795,7 +806,7 @@ static int bench_cold_starts(struct lambda *lb, const struct opts *o)
     if (reg == NULL || ready == NULL)
         return -ENOMEM;
     for (i = 0; i < o->runs; i++) {
-        if (cold_start(lb, o->bin, &env, &reg[i], &ready[i]) != 0) {
+        if (cold_start(lb, o, &env, &reg[i], &ready[i]) != 0) {
             fprintf(stderr, "bench_footprint: run %d: no registration within %d ms\n", i,
                     STEP_TIMEOUT);
             return -ETIMEDOUT;
@@ -822,7 +833,7 @@ static int bench_invocations(struct lambda *lb, const struct opts *o)
     int status = 0, rt_status = 0;
     pid_t rt;
 
-    if (cold_start(lb, o->bin, &env, &reg, &ready) != 0)
+    if (cold_start(lb, o, &env, &reg, &ready) != 0)
         return -ETIMEDOUT;
     serve_until(lb, never, SETTLE_MS);
     printf("idle_rss_kb %ld\n", proc_status_kb(lb->ext, "VmRSS"));
@@ -867,7 +878,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->bin = argv[1];
     for (i = 2; i + 1 < argc; i += 2) {
         int v = (int)strtol(argv[i + 1], NULL, 10);
-        if (strcmp(argv[i], "--runs") == 0 && v > 0)
+        if (strcmp(argv[i], "--otlp-endpoint") == 0 && strlen(argv[i + 1]) < 256)
+            o->otlp_endpoint = argv[i + 1];
+        else if (strcmp(argv[i], "--runs") == 0 && v > 0)
             o->runs = v;
         else if (strcmp(argv[i], "--invokes") == 0 && v > 0)
             o->invokes = v;
@@ -889,7 +902,7 @@ int main(int argc, char **argv)
 
     if (parse_opts(argc, argv, &o) != 0) {
         fprintf(stderr, "usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] "
-                        "[--telemetry 0|1]\n");
+                        "[--otlp-endpoint URL] [--telemetry 0|1]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

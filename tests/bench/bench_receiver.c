@@ -4,7 +4,7 @@
  * spans/s with 100-span protobuf exports.   usage: bench_receiver [ROUNDS] */
 #include <time.h>
 
-#include "tests/unit/receiver_harness.h"
+#include "tests/lib/receiver_harness.h"
 
 #define SPANS_PER_EXPORT 10
 #define PB               "application/x-protobuf"

@@ -4,7 +4,7 @@
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension
 // registered, INVOKE and /next released together, timeouts and crashes resetting the environment
 // with SHUTDOWN, and a control API (second port) with direct invoke and event-source feeders.
-// Behaviour follows the shared reference lambda-apis.md; see README.md next to this file.
+// Behaviour follows ../shared/reference/lambda-apis.md (from the project root); see README.md next to this file.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,9 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --pass-env NAME         copy NAME from the emulator's environment (repeatable)
   --extension-env K=V     only for the extensions / --runtime-env K=V only for the runtime (test
                           plumbing, e.g. different OTLP endpoints for the handler and the extension)
-  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x)
+  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x; '' leaves it unset)
+  --provided              an OS-only runtime (provided.al2023): the runtime command is started
+                          directly, AWS_LAMBDA_EXEC_WRAPPER is ignored, no AWS_EXECUTION_ENV
   --managed-instances     Lambda Managed Instances mode   --max-concurrency N (default 4)
   --lazy-init             initialise at the first invoke (default: at start)
   --trace-lineage         add ;Lineage=... to Lambda-Runtime-Trace-Id
@@ -47,7 +49,7 @@ function parseArgs(argv) {
     const o = {
         extensions: null, port: 0, controlPort: 0, functionName: 'orders-fn', handler: 'index.handler',
         taskRoot: process.cwd(), timeoutMs: 3000, memory: 128, initTimeoutMs: 10000, shutdownMs: 2000,
-        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', mi: false, maxConcurrency: 4,
+        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', provided: false, mi: false, maxConcurrency: 4,
         lazyInit: false, traceLineage: false, telemetryMode: 'on', telemetryFreeze: false, restoreEvents: false, enforceMemory: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
         region: 'us-east-1', account: '123456789012', runtime: [],
     };
@@ -84,6 +86,7 @@ function parseArgs(argv) {
             }
             case '--pass-env': o.passEnv.push(val()); break;
             case '--execution-env': o.executionEnv = val(); break;
+            case '--provided': o.provided = true; o.executionEnv = ''; break;
             case '--managed-instances': o.mi = true; break;
             case '--max-concurrency': o.maxConcurrency = num(val()); break;
             case '--lazy-init': o.lazyInit = true; break;
@@ -211,8 +214,10 @@ class Emulator {
             AWS_SESSION_TOKEN: 'emulator-session-token',
             AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.functionName}`,
             AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${hex(16)}`,
-            AWS_EXECUTION_ENV: o.executionEnv,
-            AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+            ...(o.executionEnv ? { AWS_EXECUTION_ENV: o.executionEnv } : {}),
+            // Lambda's is 169.254.79.129:2000; tests send to nothing but loopback (the ADOT
+            // distros send unsampled spans to this address over UDP).
+            AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
             AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
             LAMBDA_TASK_ROOT: o.taskRoot,
             LAMBDA_RUNTIME_DIR: '/var/runtime',
@@ -386,7 +391,9 @@ class Emulator {
         const renv = this.runtimeEnv();
         let cmd = this.o.runtime.slice();
         if (cmd[0] === 'node') cmd[0] = process.execPath;
-        const wrapper = renv.AWS_LAMBDA_EXEC_WRAPPER;
+        // OS-only runtimes (provided.*) start the bootstrap directly and ignore the wrapper.
+        const wrapper = this.o.provided ? null : renv.AWS_LAMBDA_EXEC_WRAPPER;
+        if (this.o.provided && renv.AWS_LAMBDA_EXEC_WRAPPER) this.log('wrapper-ignored', { wrapper: renv.AWS_LAMBDA_EXEC_WRAPPER });
         if (wrapper) {
             let problem = null;
             try {
@@ -695,7 +702,7 @@ class Emulator {
         const url = new URL(req.url, 'http://x');
         const p = url.pathname;
         const env = this.env;
-        const rec = { method: req.method, path: p, headers: req.rawHeaders };
+        const rec = { method: req.method, path: p, headers: req.rawHeaders, peer: req.socket.remotePort, httpVersion: req.httpVersion };
         try {
             if (p.startsWith(RUNTIME_API + '/runtime/')) return await this.handleRuntime(env, req, res, p.slice(RUNTIME_API.length + 9), rec);
             if (p === RUNTIME_API + '/ping') return reply(res, 200, 'pong', { 'Content-Type': 'text/plain' });
@@ -1125,7 +1132,7 @@ class Emulator {
             if (body.body.length) j = JSON.parse(body.body.toString('utf8'));
             const wait = j.wait !== false;
             let out;
-            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait);
+            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait, j.traceId);
             else if (req.method === 'POST' && p === '/sns/publish') out = await this.feed(ev.snsEvent(this.o, { topic: 'orders-topic', ...j }), j, 'sns');
             else if (req.method === 'POST' && p === '/sns-sqs/publish') out = await this.snsToSqs(j, wait);
             else if (req.method === 'POST' && p === '/eventbridge/put') out = await this.feed(ev.eventBridgeEvent(this.o, j), j, 'eventbridge');
@@ -1209,8 +1216,9 @@ class Emulator {
     }
 
     // SQS event source mapping: messages wait at most sqs-window-ms, then go out in batches of at
-    // most sqs-batch-size, one invocation at a time per queue.
-    sqsSend(queue, messages, wait) {
+    // most sqs-batch-size, one invocation at a time per queue. traceId: the Lambda-Runtime-Trace-Id
+    // of the batch that takes the first of these messages (default: a new Sampled=0 one).
+    sqsSend(queue, messages, wait, traceId = null) {
         let q = this.sqs.get(queue);
         if (!q) {
             q = { pending: [], timer: null, busy: false };
@@ -1219,7 +1227,7 @@ class Emulator {
         const entries = messages.map((m) => {
             const raw = m.body ?? m.MessageBody ?? '';
             const msg = { ...m, body: typeof raw === 'string' ? raw : JSON.stringify(raw), messageAttributes: m.messageAttributes ?? m.MessageAttributes, messageId: m.messageId ?? randomUUID() };
-            return { msg, done: deferred() };
+            return { msg, done: deferred(), trace: traceId };
         });
         q.pending.push(...entries);
         this.log('sqs-send', { queue, count: entries.length });
@@ -1240,7 +1248,7 @@ class Emulator {
             q.busy = true;
             const batch = q.pending.splice(0, this.o.sqsBatchSize);
             const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, e.msg)));
-            this.invoke({ payload: JSON.stringify(event), source: 'sqs' }).then((r) => {
+            this.invoke({ payload: JSON.stringify(event), trace: batch[0].trace ?? null, source: 'sqs' }).then((r) => {
                 for (const e of batch) e.done.resolve(r);
                 q.busy = false;
                 this.sqsSchedule(queue, q);
@@ -1252,10 +1260,10 @@ class Emulator {
 
     snsToSqs(j, wait) {
         if (j.rawDelivery) {
-            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait);
+            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait, j.traceId);
         }
         const envelope = ev.snsEnvelope(this.o, { topic: 'orders-topic', ...j });
-        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait);
+        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait, j.traceId);
     }
 
     // ---- start / stop -----------------------------------------------------------------------------

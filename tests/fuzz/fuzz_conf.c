@@ -4,7 +4,6 @@
  * variables) and the rest is its value. Invariants: every field is inside its documented range
  * or enum, strings are terminated and non-empty where the daemon needs them, and the value of a
  * secret variable (OTLP headers) never reaches the log. */
-// fuzz-deps: extension/conf.c
 #include <errno.h>
 #include <stdbool.h>
 

@@ -4,10 +4,6 @@
  * error type runs up to the first '\n'). Invariants: the span is ERROR with exactly one
  * `exception` event, every string is well-formed UTF-8 within its cap, and the span encodes to
  * OTLP protobuf and to OTLP/JSON that parses. */
-// fuzz-deps: extension/spans/invspan.c extension/spans/span.c extension/otlp/*.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lz -lm
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 

@@ -39,7 +39,9 @@ static void check_json_object(const struct promote_conf *c, const char *p, size_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct pass p1, p2;
-    struct promote_conf c = {PROMOTE_TARGET_HEADERS, false, PROMOTE_BATCH_FIRST, 1u << 20};
+    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS,
+                             .batch_parent = PROMOTE_BATCH_FIRST,
+                             .max_event_bytes = 1u << 20};
     struct trace_ctx_full w;
     const struct trace_ctx_full *wp = &w;
     const char *body = (const char *)data + 1;

@@ -7,9 +7,6 @@
  *    none: otlp_json_to_protobuf rejects other hex lengths) that JSON converts back to a request
  *    with the same number of spans.
  * Requests protobuf-c accepts but the walker rejects are allowed (see the list above). */
-// fuzz-deps: extension/otlp/*.c build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lm
 #include <errno.h>
 #include <stdbool.h>
 

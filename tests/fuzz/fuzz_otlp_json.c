@@ -4,9 +4,6 @@
  *  - those bytes convert to JSON, and that JSON is a fixed point: converting it to protobuf and
  *    back gives the same text (the first pass normalises: invalid UTF-8 becomes U+FFFD, numbers
  *    take their shortest exact form). */
-// fuzz-deps: extension/otlp/*.c build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lm
 #include <errno.h>
 #include <string.h>
 

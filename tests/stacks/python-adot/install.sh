@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Installs the python-adot stack (tests/stacks/python-adot/requirements.txt) into .venv, only when missing.
+exec "$(dirname "$0")/../lib/python-venv.sh" "$(dirname "$0")"

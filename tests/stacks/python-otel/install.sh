@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Installs the python-otel stack (tests/stacks/python-otel/requirements.txt) into .venv, only when missing.
+exec "$(dirname "$0")/../lib/python-venv.sh" "$(dirname "$0")"
