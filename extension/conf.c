@@ -270,6 +270,10 @@ static const struct conf_var vars[] = {
     {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size, FIELD(receiver_max_request_bytes),
      1024, 64L * MiB, NULL, false,
      "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},
+    {"TRACEBRIDGE_TELEMETRY", "on", parse_bool, FIELD(telemetry.enabled), 0, 0, NULL, false,
+     "on: subscribe to the Lambda Telemetry API for the platform's facts (cold-start init span, "
+     "SnapStart restore span, runtimeDone outcome, billed duration, memory, tenant id) on the "
+     "spans; off: no subscription."},
     {"TRACEBRIDGE_LOG_LEVEL", "info", parse_log_level, 0, 0, 0, NULL, false,
      "debug, info, warn, error or off."},
     {"OTEL_SDK_DISABLED", "false", parse_bool, FIELD(lifecycle.sdk_disabled), 0, 0, NULL, false,
@@ -372,6 +376,7 @@ static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, v
     snprintf(c->init_type, sizeof(c->init_type), "%s",
              fact(get, arg, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"));
     c->lifecycle.managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
+    c->telemetry.managed_instances = c->lifecycle.managed_instances;
 }
 
 static bool is_endpoint_var(const char *name)

@@ -12,6 +12,7 @@
 #include "extension/flushgate.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "extension/spans/spans.h"
+#include "extension/telemetry/telemetry.h"
 
 #define CONF_STR_MAX 1024
 
@@ -41,6 +42,8 @@ struct conf {
     char receiver_host[64];
     int receiver_port;
     size_t receiver_max_request_bytes;
+    /* Telemetry API (the daemon points runtime_api at runtime_api above) */
+    struct telemetry_conf telemetry;
     /* logging */
     enum log_level log_level;
     char init_type[64];

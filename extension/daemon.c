@@ -1,8 +1,9 @@
 /* daemon: wires the parts together on one libuv loop.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
- * config, proxy listening, OTLP receiver, ready file (the wrapper's signal: proxy address and,
- * when the receiver listens, its address for the handler's SDK), THEN register.
+ * config, proxy listening, OTLP receiver, Telemetry API listener, ready file (the wrapper's
+ * signal: proxy address and, when the receiver listens, its address for the handler's SDK),
+ * THEN register, and subscribe to the Telemetry API before the first /event/next.
  * When /event/next is called after an INVOKE is the flush gate's decision (flushgate.h); the
  * daemon feeds it the loop clock and what it sees, and carries out what it answers. The export
  * itself may outlive that wait (it carries on across the freeze, bounded by
@@ -26,11 +27,15 @@
 #include "extension/spans/spans.h"
 #include "extension/otlp/otlp.h"
 #include "extension/receiver/receiver.h"
+#include "extension/telemetry/telemetry.h"
 #include "proxy/proxy.h"
 
 #define SHUTDOWN_MARGIN_MS 150
 #define SIGNAL_BUDGET_MS   500
 #define LMI_FLUSH_EVERY_MS 1000
+/* SHUTDOWN waits at most this long (and a quarter of its budget) for the platform's reports of
+ * the spans still held for them (telemetry_drain). */
+#define TELEMETRY_DRAIN_MS 200
 
 enum daemon_state { ST_INIT = 0, ST_REGISTERING, ST_WAITING, ST_INVOKE, ST_SHUTDOWN, ST_DONE };
 
@@ -47,6 +52,7 @@ struct daemon {
     struct exporter *exp;
     struct lifecycle *lc;
     struct otlp_resource *res;
+    struct telemetry *tm;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t gate;
@@ -57,6 +63,9 @@ struct daemon {
     char name[256];
     char account_id[32];
     struct flushgate gate_state; /* the current invocation, between INVOKE and /event/next */
+    uint64_t started_ns;         /* uv_hrtime at daemon_main: the start-up line's clock */
+    uint64_t shutdown_deadline;
+    char shutdown_reason[32];
     int exit_code;
 };
 
@@ -104,14 +113,31 @@ static void ensure_resource(struct daemon *d)
     attr_list_free(&attrs);
 }
 
-static void on_span_done(void *arg, struct span *s)
+static void start_flush(struct daemon *d, uint64_t deadline);
+
+/* A span leaves the telemetry's hold (with the platform's facts, or at a bound). One released
+ * while the handler of the next invocation runs joins that invocation's flush (flush at INVOKE);
+ * later ones wait for the next flush. */
+static void on_span_ready(void *arg, struct span *s)
 {
     struct daemon *d = arg;
+    unsigned f = d->gate_state.flags;
 
     ensure_resource(d);
     if (!d->res || spanbuf_push_span(d->sb, d->res, s) < 0)
         log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
     collect_dropped(d);
+    if (d->state == ST_INVOKE && (f & GATE_INVOKE_MODE) && (f & GATE_FLUSH_STARTED) &&
+        !(f & GATE_SETTLED))
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.exporter.timeout_ms);
+}
+
+/* An invocation span ended: the telemetry holds it for the platform's facts, or passes it on. */
+static void on_span_done(void *arg, struct span *s)
+{
+    struct daemon *d = arg;
+
+    telemetry_span(d->tm, s);
 }
 
 /* ---- the /event/next gate ---- */
@@ -177,11 +203,16 @@ static void gate_check(struct daemon *d)
     uint64_t now = uv_now(&d->loop);
     struct flushgate_facts f;
     struct flushgate_verdict v;
+    bool was_settled = d->gate_state.flags & GATE_SETTLED;
 
     if (d->state != ST_INVOKE)
         return;
     f = gate_facts(d);
     v = flushgate_check(&d->gate_state, now, &f);
+    /* Settled: spans held for the platform's facts of earlier invocations go on now, before
+     * this invocation's flush (telemetry.h, holding bounds). */
+    if (!was_settled && (d->gate_state.flags & GATE_SETTLED))
+        telemetry_point(d->tm, TM_POINT_SETTLED, d->gate_state.flags & GATE_INVOKE_MODE);
     if (v.actions & GATE_DO_FLUSH) {
         /* Asked once per invocation; the flush just started is then a fact of the next look. */
         start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
@@ -213,6 +244,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
     unsigned r;
 
     lifecycle_on_invoke(d->lc, ev, span_now_ns());
+    telemetry_point(d->tm, TM_POINT_INVOKE, false);
     collect_dropped(d);
     d->state = ST_INVOKE;
     r = flushgate_invoke(&d->gate_state, ev->request_id, now, deadline);
@@ -249,19 +281,19 @@ static void on_stop_timer(uv_timer_t *t)
     finish_shutdown(t->data);
 }
 
-static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint64_t budget_ms)
+/* The final flush, once the telemetry released what it held. */
+static void flush_for_shutdown(void *arg)
 {
-    uint64_t deadline = loop_deadline(d, ev->deadline_ms, SHUTDOWN_MARGIN_MS, budget_ms);
+    struct daemon *d = arg;
+    uint64_t deadline = d->shutdown_deadline;
     uint64_t now = uv_now(&d->loop);
 
-    if (d->state == ST_SHUTDOWN || d->state == ST_DONE)
+    if (d->state != ST_SHUTDOWN)
         return;
-    uv_timer_stop(&d->gate);
-    lifecycle_on_shutdown(d->lc, ev, span_now_ns());
-    d->state = ST_SHUTDOWN;
+    if (deadline < now)
+        deadline = now;
     log_info(&d->lg, "daemon", "SHUTDOWN (%s): flushing %zu spans within %llu ms",
-             ev->shutdown_reason[0] ? ev->shutdown_reason : "signal", spanbuf_spans(d->sb),
-             (unsigned long long)(deadline - now));
+             d->shutdown_reason, spanbuf_spans(d->sb), (unsigned long long)(deadline - now));
     if (!d->export_enabled || spanbuf_spans(d->sb) == 0) {
         finish_shutdown(d);
         return;
@@ -270,6 +302,24 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
     /* A flush already running (begun at an INVOKE) goes on with this deadline; its end is the
      * end of the shutdown (on_export_done). */
     exporter_flush_final(d->exp, deadline);
+}
+
+static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint64_t budget_ms)
+{
+    uint64_t deadline = loop_deadline(d, ev->deadline_ms, SHUTDOWN_MARGIN_MS, budget_ms);
+    uint64_t wait = (deadline - uv_now(&d->loop)) / 4;
+
+    if (d->state == ST_SHUTDOWN || d->state == ST_DONE)
+        return;
+    uv_timer_stop(&d->gate);
+    lifecycle_on_shutdown(d->lc, ev, span_now_ns());
+    d->state = ST_SHUTDOWN;
+    d->shutdown_deadline = deadline;
+    snprintf(d->shutdown_reason, sizeof(d->shutdown_reason), "%s",
+             ev->shutdown_reason[0] ? ev->shutdown_reason : "signal");
+    if (telemetry_drain(d->tm, wait < TELEMETRY_DRAIN_MS ? wait : TELEMETRY_DRAIN_MS,
+                        flush_for_shutdown, d) < 0)
+        flush_for_shutdown(d);
 }
 
 static void on_export_done(void *arg)
@@ -303,8 +353,24 @@ static void on_periodic(uv_timer_t *t)
 {
     struct daemon *d = t->data;
 
+    lifecycle_expire(d->lc, span_now_ns());
+    telemetry_point(d->tm, TM_POINT_TICK, false);
     if (d->state == ST_WAITING && d->export_enabled && !exporter_busy(d->exp))
         start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.exporter.timeout_ms);
+}
+
+/* Registered (and subscribed, or not): start-up is over. */
+static void on_subscribed(void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t us = (uv_hrtime() - d->started_ns) / 1000;
+
+    if (d->state != ST_REGISTERING)
+        return;
+    log_info(&d->lg, "daemon", "started in %llu.%03llu ms (exec to registered%s)",
+             (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+             telemetry_subscribed(d->tm) ? " and subscribed to the Telemetry API" : "");
+    call_next(d);
 }
 
 static void on_registered(void *arg, int err, const struct extapi_registration *reg)
@@ -327,7 +393,10 @@ static void on_registered(void *arg, int err, const struct extapi_registration *
     ensure_resource(d);
     if (d->conf.lifecycle.managed_instances)
         uv_timer_start(&d->periodic, on_periodic, LMI_FLUSH_EVERY_MS, LMI_FLUSH_EVERY_MS);
-    call_next(d);
+    /* The subscription needs the extension id and closes with init: between register and the
+     * first /event/next. */
+    if (telemetry_subscribe(d->tm, reg->extension_id, on_subscribed, d) < 0)
+        on_subscribed(d);
 }
 
 /* ---- signals ---- */
@@ -476,6 +545,7 @@ static void log_config(struct daemon *d)
 
 static int start_parts(struct daemon *d)
 {
+    struct tm_facts_hooks th = {.arg = d, .span_ready = on_span_ready};
     struct lifecycle_hooks lh = {
         .arg = d, .span_done = on_span_done, .invocation_end = on_invocation_end};
     struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
@@ -497,6 +567,10 @@ static int start_parts(struct daemon *d)
         return -ENOMEM;
     start_proxy(d);
     start_receiver(d);
+    d->conf.telemetry.runtime_api = d->conf.runtime_api;
+    d->tm = telemetry_new(&d->loop, d->http, &d->ids, &d->conf.telemetry, &th, &d->lg);
+    if (!d->tm)
+        return -ENOMEM;
     publish_ready(d);
     decide_export(d);
     log_config(d);
@@ -532,6 +606,8 @@ static void close_all(struct daemon *d)
     if (d->recv)
         receiver_free(d->recv);
     d->recv = NULL;
+    telemetry_free(d->tm);
+    d->tm = NULL;
     httpc_free(d->http);
     d->http = NULL;
     uv_close((uv_handle_t *)&d->gate, NULL);
@@ -557,6 +633,7 @@ int daemon_main(int argc, char **argv)
     (void)argc;
     if (!d)
         return 1;
+    d->started_ns = uv_hrtime();
     log_init(&d->lg, LOG_INFO);
     conf_load_env(&d->conf, &d->lg);
     d->lg.level = d->conf.log_level;

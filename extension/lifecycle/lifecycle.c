@@ -275,6 +275,16 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     v->recording = true;
 }
 
+/* Tenant isolation: the tenant the invocation runs for (Lambda-Runtime-Aws-Tenant-Id). */
+static void add_tenant(struct inv *v, const struct proxy_next *ev)
+{
+    char tenant[257];
+
+    header_copy(ev, "Lambda-Runtime-Aws-Tenant-Id", tenant, sizeof(tenant));
+    if (tenant[0] && utf8_valid(tenant, strlen(tenant)))
+        (void)attr_list_add_str(&v->span.attrs, "aws.lambda.tenant_id", tenant);
+}
+
 static void fill_input(const struct proxy_next *ev, struct promote_input *in)
 {
     size_t n = 0;
@@ -386,6 +396,8 @@ static void on_next_event(void *arg, struct proxy_next *ev)
         record_next(lc, v, ev);
         if (m.sampled && !lc->conf->sdk_disabled)
             start_span(lc, v, a, &ctx);
+        if (v->recording)
+            add_tenant(v, ev);
         m.recording = v->recording;
     }
     m.own_parent = !lc->conf->sdk_disabled && (m.recording || m.targets);
@@ -434,6 +446,13 @@ static void log_end(const struct lifecycle *lc, const struct inv *v, const struc
               r->upstream_status, v->recording);
 }
 
+/* Managed Instances do not enforce timeouts: an answer after the deadline is relayed, and the
+ * invocation counts as timed out at its deadline (lifecycle_expire ends those never answered). */
+static bool past_deadline_mi(const struct lifecycle *lc, const struct inv *v, uint64_t now_ns)
+{
+    return lc->conf->managed_instances && v->deadline_ms && ms_to_ns(v->deadline_ms) < now_ns;
+}
+
 static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool is_error)
 {
     struct inv *v = find(lc, r->request_id);
@@ -443,7 +462,9 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
     if (!v || !v->have_next || v->ended)
         return;
     log_end(lc, v, r, is_error, now);
-    if (v->recording) {
+    if (past_deadline_mi(lc, v, now)) {
+        end_with_outcome(lc, v, "timeout", now);
+    } else if (v->recording) {
         v->span.end_ns = now;
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
@@ -451,7 +472,8 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
         else if (r->upstream_status >= 400)
             (void)span_set_status(&v->span, SPAN_STATUS_ERROR, "Runtime API rejected the response");
     }
-    finish(lc, v);
+    if (!v->ended)
+        finish(lc, v);
     snprintf(rid, sizeof(rid), "%s", v->rid);
     maybe_retire(lc, v);
     if (lc->hooks.invocation_end)
@@ -579,6 +601,20 @@ void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, 
         if (o->used) {
             settle(lc, o, ev->shutdown_reason, now_ns);
             inv_remove(lc, o);
+        }
+    }
+}
+
+void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
+{
+    if (!lc->conf->managed_instances)
+        return;
+    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
+        struct inv *v = &lc->table[i];
+        if (v->used && v->have_next && !v->ended && v->deadline_ms &&
+            ms_to_ns(v->deadline_ms) <= now_ns) {
+            end_with_outcome(lc, v, "timeout", now_ns);
+            inv_remove(lc, v);
         }
     }
 }

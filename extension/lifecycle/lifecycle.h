@@ -160,6 +160,11 @@ struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc);
 void lifecycle_on_invoke(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns);
 void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns);
 
+/* Managed Instances do not enforce timeouts: an invocation still running at its deadline is
+ * ended there (timeout, the span's end at the deadline); its late /response or /error is then
+ * relayed as any other and changes nothing. Call it periodically; a no-op elsewhere. */
+void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns);
+
 enum inv_state lifecycle_state(const struct lifecycle *lc, const char *request_id);
 
 struct lifecycle_stats {

@@ -480,11 +480,13 @@ static int setup_method(struct httpc_req *r, const struct httpc_opts *o)
 {
     if (strcmp(o->method, "GET") == 0)
         return 0;
-    if (strcmp(o->method, "POST") != 0)
+    if (strcmp(o->method, "POST") != 0 && strcmp(o->method, "PUT") != 0)
         return -EINVAL;
     if (o->body)
         r->body = buf_take(o->body, &r->body_len);
     curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+    if (o->method[1] == 'U') /* PUT with the body as POSTFIELDS (the Telemetry API) */
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     return 0;

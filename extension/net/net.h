@@ -128,7 +128,7 @@ struct httpc;
 struct httpc_req;
 
 struct httpc_opts {
-    const char *method;         /* "GET" or "POST" */
+    const char *method;         /* "GET", "POST" or "PUT" */
     const char *url;            /* copied */
     const char *const *headers; /* "Name: value" strings, copied; NULL-terminated or NULL */
     struct buf *body;           /* POST body; its memory is taken (the buf is reset); or NULL */

@@ -178,6 +178,22 @@ const struct attr *attr_list_find(const struct attr_list *l, const char *key)
     return NULL;
 }
 
+bool attr_list_remove(struct attr_list *l, const char *key)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        struct attr *a = &l->items[i];
+        if (strcmp(a->key, key) != 0)
+            continue;
+        free(a->key);
+        if (a->type == ATTR_STRING)
+            free(a->v.s);
+        memmove(a, a + 1, (l->len - i - 1) * sizeof(*a));
+        l->len--;
+        return true;
+    }
+    return false;
+}
+
 /* Events and links are few (an exception event, <= PROMOTE_MAX_LINKS + 1 links), so their
  * arrays are sized exactly; realloc keeps the cost small at that scale. */
 struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns)

@@ -90,6 +90,9 @@ int attr_list_add_bool(struct attr_list *l, const char *key, bool val);
 void attr_list_free(struct attr_list *l);
 /* Looks up an attribute by key; NULL when absent. */
 const struct attr *attr_list_find(const struct attr_list *l, const char *key);
+/* Removes the first attribute with this key (to replace a value: remove, then add); false when
+ * there was none. */
+bool attr_list_remove(struct attr_list *l, const char *key);
 /* Adds an event; returns it (owned by the span) or NULL on -ENOMEM. */
 struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns);
 /* Adds a link; returns it (owned by the span) or NULL on -ENOMEM. */
