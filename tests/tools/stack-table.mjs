@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Prints the README's "what you get in each language" table from the stack suites' results
 // (tests/out/stack-results/<stack>.jsonl: one row per trigger, X-Ray mode and way of running),
 // so the README says what the suites measured:   node tests/tools/stack-table.mjs [results-dir]

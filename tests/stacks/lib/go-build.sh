@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds one Go test program of tests/stacks/<name>/ from its go.mod/go.sum (Go module proxy; the
 # module cache is Go's default) into build/stacks/<name>/<binary>, with the machine's Go
 # (GOTOOLCHAIN=local). Idempotent: a stamp holds the hash of the sources. Without a Go as new as
