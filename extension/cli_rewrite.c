@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli: `tracebridge rewrite` — shows exactly what the handler would receive for one event, by
  * the same analyse/apply path the proxy uses, with the same fail-open behaviour. */
 #include "proxy/promote/promote.h"
@@ -56,32 +57,10 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
     return 0;
 }
 
-static int parse_targets(const char *s, unsigned *out)
-{
-    unsigned bits = 0;
-
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        if (n == 7 && memcmp(s, "headers", 7) == 0)
-            bits |= PROMOTE_TARGET_HEADERS;
-        else if (n == 14 && memcmp(s, "client-context", 14) == 0)
-            bits |= PROMOTE_TARGET_CLIENT_CONTEXT;
-        else if (n == 4 && memcmp(s, "xray", 4) == 0)
-            bits |= PROMOTE_TARGET_XRAY;
-        else if (n != 0 && !(n == 4 && memcmp(s, "none", 4) == 0))
-            return -EINVAL;
-        s += n + (s[n] == ',');
-    }
-    *out = bits;
-    return 0;
-}
-
 static int parse_xray_header(const char *s, enum promote_xray_header *out)
 {
-    static const char *const names[] = {"auto", "keep", "rewrite"};
-
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
+    for (int i = 0; promote_xray_header_names[i]; i++)
+        if (strcmp(s, promote_xray_header_names[i]) == 0) {
             *out = (enum promote_xray_header)i;
             return 0;
         }
@@ -114,17 +93,20 @@ static int read_all(struct buf *b)
 
 static void json_str(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    struct buf b;
+    int rc;
+
+    buf_init(&b, 6 * n + 2); /* no byte takes more than 6 escaped */
+    rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        rc = json_escape_append(&b, s, n);
+    if (rc == 0)
+        rc = buf_append_byte(&b, '"');
+    if (rc == 0)
+        fwrite(b.data, 1, b.len, f);
+    else
+        fputs("null", f);
+    buf_free(&b);
 }
 
 static void json_opt(FILE *f, const char *key, const char *s, size_t n, bool present)
@@ -245,12 +227,17 @@ int promote_cli_main(int argc, char **argv)
               stderr);
         return 2;
     }
-    if ((args.targets && parse_targets(args.targets, &c->lifecycle.promote.targets) < 0) ||
+    if ((args.targets && promote_targets_parse(args.targets, &c->lifecycle.promote.targets) < 0) ||
         (args.xray_header &&
          parse_xray_header(args.xray_header, &c->lifecycle.promote.xray_header) < 0)) {
         free(c);
         return cli_usage();
     }
+    /* keep and rewrite force the xray target either way, as in conf_load() */
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_KEEP)
+        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_REWRITE)
+        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
     cap = c->lifecycle.promote.max_event_bytes > CLI_MIN_READ ? c->lifecycle.promote.max_event_bytes
                                                               : CLI_MIN_READ;
     buf_init(&in, cap + (1u << 20));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/conf.h"
 
 #include <errno.h>
@@ -105,38 +106,8 @@ static int parse_enum(struct conf *c, const struct conf_var *v, const char *val)
 
 static int parse_targets(struct conf *c, const struct conf_var *v, const char *val)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
-                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
-                 {"xray", PROMOTE_TARGET_XRAY}};
-    unsigned bits = 0;
-    const char *p = val;
-
     (void)v;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        size_t i;
-        while (n > 0 && (*p == ' ')) {
-            p++;
-            n--;
-        }
-        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (strlen(names[i].name) == n && strncasecmp(p, names[i].name, n) == 0)
-                break;
-        }
-        if (i == sizeof(names) / sizeof(names[0]) && !(n == 4 && strncasecmp(p, "none", 4) == 0))
-            return -EINVAL;
-        if (i < sizeof(names) / sizeof(names[0]))
-            bits |= names[i].bit;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    /* xray here means "per TRACEBRIDGE_XRAY_HEADER"; without it, the header is never written */
-    c->lifecycle.promote.targets = bits;
-    return 0;
+    return promote_targets_parse(val, &c->lifecycle.promote.targets);
 }
 
 static int parse_root_context(struct conf *c, const struct conf_var *v, const char *val)
@@ -172,13 +143,13 @@ static int parse_log_level(struct conf *c, const struct conf_var *v, const char 
 static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strcmp(val, "http/protobuf") == 0)
-        c->exporter.protocol = OTLP_PROTOBUF;
-    else if (strcmp(val, "http/json") == 0)
-        c->exporter.protocol = OTLP_JSON;
-    else
-        return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
-    return 0;
+    for (int i = 0; otlp_protocol_names[i]; i++) {
+        if (strcmp(val, otlp_protocol_names[i]) == 0) { /* exact, as the OTel spec spells them */
+            c->exporter.protocol = (enum otlp_protocol)i;
+            return 0;
+        }
+    }
+    return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
 }
 
 static int parse_compression(struct conf *c, const struct conf_var *v, const char *val)
@@ -246,13 +217,8 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
     return 0;
 }
 
-static const char *const flush_choices[] = {"invoke", "end", "adaptive", NULL};
 static const char *const batch_choices[] = {"first", "none", NULL};
-static const char *const xray_header_choices[] = {"auto", "keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
-static const char *const sampler_choices[] = {
-    "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
-    "parentbased_traceidratio", NULL};
 
 /* Order matters where two variables set one field: each signal-specific OTEL variable comes
  * right before its generic twin, and the loader skips the twin when the specific one is set. */
@@ -269,15 +235,14 @@ static const struct conf_var vars[] = {
     {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
      NULL, false, "Events larger than this are relayed unchanged."},
     {"TRACEBRIDGE_TARGETS", "headers,client-context,xray", parse_targets, 0, 0, 0, NULL, false,
-     "Where the promoted context is written: any of headers, client-context, xray (or none). "
-     "xray: Lambda-Runtime-Trace-Id, as TRACEBRIDGE_XRAY_HEADER says; without it, never."},
+     "Where the promoted context is written: any of headers, client-context, xray (the "
+     "Lambda-Runtime-Trace-Id header, as TRACEBRIDGE_XRAY_HEADER says), or none."},
     {"TRACEBRIDGE_XRAY_HEADER", "auto", parse_enum, FIELD(lifecycle.promote.xray_header), 0, 0,
-     xray_header_choices, false,
-     "When the xray target rewrites Lambda-Runtime-Trace-Id to the X-Ray form of the promoted "
-     "context (Root, Parent = the tracebridge span, Sampled from the W3C flags; Lineage and "
-     "other fields kept): auto = unless Lambda's own X-Ray tracing is active for the invocation "
-     "(its header says Sampled=1) or the header does not parse; rewrite = always; keep = "
-     "never."},
+     promote_xray_header_names, false,
+     "Rewriting Lambda-Runtime-Trace-Id to the X-Ray form of the promoted context (Lineage "
+     "kept, Sampled from the W3C flags). auto: when a context was promoted and Lambda's own "
+     "X-Ray tracing is not active for the invocation (no header, or not Sampled=1); keep: "
+     "never; rewrite: always."},
     {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(lifecycle.promote.xray_parent), 0, 0, NULL,
      false,
      "on: use Lambda-Runtime-Trace-Id as the parent when the event carries no context "
@@ -288,7 +253,7 @@ static const struct conf_var vars[] = {
      batch_choices, false,
      "Parent of a batch whose records carry different traces: first record, or none (links "
      "only)."},
-    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_choices, false,
+    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_mode_names, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},
     {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL, false,
@@ -306,6 +271,10 @@ static const struct conf_var vars[] = {
     {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size, FIELD(receiver_max_request_bytes),
      1024, 64L * MiB, NULL, false,
      "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},
+    {"TRACEBRIDGE_TELEMETRY", "on", parse_bool, FIELD(telemetry.enabled), 0, 0, NULL, false,
+     "on: subscribe to the Lambda Telemetry API for the platform's facts (cold-start init span, "
+     "SnapStart restore span, runtimeDone outcome, billed duration, memory, tenant id) on the "
+     "spans; off: no subscription."},
     {"TRACEBRIDGE_LOG_LEVEL", "info", parse_log_level, 0, 0, 0, NULL, false,
      "debug, info, warn, error or off."},
     {"OTEL_SDK_DISABLED", "false", parse_bool, FIELD(lifecycle.sdk_disabled), 0, 0, NULL, false,
@@ -315,7 +284,7 @@ static const struct conf_var vars[] = {
     {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource.resource_attributes), 0,
      CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
     {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(lifecycle.sampler), 0, 0,
-     sampler_choices, false, "Sampler for tracebridge's own spans."},
+     sampler_names, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
      "Ratio for traceidratio samplers (0..1)."},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,
@@ -408,6 +377,7 @@ static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, v
     snprintf(c->init_type, sizeof(c->init_type), "%s",
              fact(get, arg, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"));
     c->lifecycle.managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
+    c->telemetry.managed_instances = c->lifecycle.managed_instances;
 }
 
 static bool is_endpoint_var(const char *name)
@@ -454,6 +424,11 @@ void conf_load(struct conf *c, const char *(*get)(const char *, void *), void *a
         snprintf(c->resource.service_name, sizeof(c->resource.service_name), "%s",
                  c->resource.function_name[0] ? c->resource.function_name : "unknown_service");
     c->lifecycle.promote.max_event_bytes = c->max_event_bytes;
+    /* keep and rewrite force the X-Ray target either way; auto follows TRACEBRIDGE_TARGETS */
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_KEEP)
+        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_REWRITE)
+        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
 }
 
 static const char *getenv_adapter(const char *name, void *arg)

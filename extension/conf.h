@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* conf: every setting tracebridge reads, as one table of environment variables. The loader,
  * the defaults and the README's table (`tracebridge env-doc`) all come from that table. */
 #ifndef TB_CONF_H
@@ -9,12 +10,12 @@
 
 #include "extension/base/base.h"
 #include "extension/export/export.h"
+#include "extension/flushgate.h"
 #include "extension/lifecycle/lifecycle.h"
 #include "extension/spans/spans.h"
+#include "extension/telemetry/telemetry.h"
 
 #define CONF_STR_MAX 1024
-
-enum flush_mode { FLUSH_INVOKE = 0, FLUSH_END, FLUSH_ADAPTIVE };
 
 /* Each room's settings live in that room's own struct (lifecycle_conf, resource_conf,
  * exporter_conf), so a module takes only what it uses; the table in conf.c fills them all. */
@@ -42,6 +43,8 @@ struct conf {
     char receiver_host[64];
     int receiver_port;
     size_t receiver_max_request_bytes;
+    /* Telemetry API (the daemon points runtime_api at runtime_api above) */
+    struct telemetry_conf telemetry;
     /* logging */
     enum log_level log_level;
     char init_type[64];

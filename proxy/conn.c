@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "proxy/internal.h"
 
 #include <errno.h>
@@ -29,12 +30,7 @@ static void conn_free(struct conn *c)
     relay_free(c);
     drop_pieces(&c->down);
     buf_free(&c->down.stage);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    tb_list_remove(&c->link);
     p->stats.downstream_conns--;
     free(c);
     p->handles--;
@@ -488,10 +484,7 @@ int conn_accept(struct proxy *p)
     c->down.tcp.data = &c->down;
     relay_init(c);
     c->handles = 1;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    tb_list_insert_head(&p->conns, &c->link);
     p->handles++;
     p->stats.downstream_conns++;
     rc = uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)&c->down.tcp);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy internals: connections, exchanges and the /next body buffer. Private to proxy/. */
 #ifndef TB_PROXY_INTERNAL_H
 #define TB_PROXY_INTERNAL_H
@@ -81,7 +82,6 @@ int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *ri
 /* Backpressure: stop reading the other side above HIGH pending bytes, resume below LOW. */
 #define PROXY_PENDING_HIGH (1024 * 1024)
 #define PROXY_PENDING_LOW  (256 * 1024)
-#define PROXY_RID_MAX      128
 /* Output pieces gathered while one read is processed; more than this flushes early. */
 #define SIDE_PIECES 16
 /* Corked bytes that do not live in the read buffer are copied here (small heads); larger ones
@@ -104,7 +104,7 @@ struct proxy {
     size_t max_header_bytes;
     int port;
     struct proxy_stats stats;
-    struct conn *conns;
+    struct tb_list conns;  /* conn.link */
     unsigned long handles; /* listener + conns not yet freed */
     bool closing;
     bool upstream_down; /* an upstream failure was logged; log again only after a success */
@@ -155,15 +155,14 @@ struct exchange {
     int status;
     bool streaming;
     bool err_body_b64;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
     struct buf err_type;
     struct buf err_body;
 };
 
 struct conn {
     struct proxy *p;
-    struct conn *prev;
-    struct conn *next;
+    struct tb_list link; /* in proxy.conns */
     struct side down;
     struct side *up;
     unsigned handles;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* relay: the per-connection exchange state machine. The request parser's events forward the
  * request upstream; the response parser's events relay (or, for /next, buffer and rewrite) the
  * response downstream. Reports go to the hooks once the request is fully forwarded and the
@@ -364,7 +365,7 @@ static void next_deliver(struct conn *c)
 {
     struct proxy *p = c->p;
     struct nb_out o;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
 
     if (nextbuf_finish(&c->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
         conn_close(c);

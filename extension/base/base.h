@@ -1,6 +1,7 @@
-/* base: the no-I/O toolbox every room uses: bounded buffers, logging, hex, base64, UTF-8/JSON
- * escaping, key=value lists, rate limits, HTTP dates and the W3C/X-Ray trace-context types and
- * parsers. Includes only libc. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
+ * base64, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the request
+ * id limit and the W3C/X-Ray trace-context types and parsers. Includes only libc. */
 #ifndef TB_BASE_BASE_H
 #define TB_BASE_BASE_H
 
@@ -41,12 +42,65 @@ int buf_append_byte(struct buf *b, char c);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-/* Drops the first n bytes (n <= len), moving the rest to the front. */
-void buf_consume(struct buf *b, size_t n);
-
 /* Hands the bytes to the caller, who frees them with free(); the buffer is reset to empty.
  * Returns NULL for an empty buffer that never allocated. */
 char *buf_take(struct buf *b, size_t *len);
+
+/* ---- list --------------------------------------------------------------------- */
+/* list: the one intrusive doubly linked list (after libuv's queue.h). A struct tb_list is the
+ * head, and each element embeds a struct tb_list link; the list is circular through the head,
+ * so inserting and removing never need the head or a special case. The list owns nothing: an
+ * element is freed by its owner, after tb_list_remove. */
+struct tb_list {
+    struct tb_list *next;
+    struct tb_list *prev;
+};
+
+/* Makes l an empty list, or a link that is in no list. */
+static inline void tb_list_init(struct tb_list *l)
+{
+    l->next = l;
+    l->prev = l;
+}
+
+static inline bool tb_list_empty(const struct tb_list *h)
+{
+    return h->next == h;
+}
+
+/* Links n (in no list) first / last into the list h. */
+static inline void tb_list_insert_head(struct tb_list *h, struct tb_list *n)
+{
+    n->next = h->next;
+    n->prev = h;
+    h->next->prev = n;
+    h->next = n;
+}
+
+static inline void tb_list_insert_tail(struct tb_list *h, struct tb_list *n)
+{
+    n->next = h;
+    n->prev = h->prev;
+    h->prev->next = n;
+    h->prev = n;
+}
+
+/* Unlinks n from its list and leaves it in none (removing it again changes nothing). */
+static inline void tb_list_remove(struct tb_list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    tb_list_init(n);
+}
+
+/* The element whose `member` is the link l. */
+#define tb_list_entry(l, type, member) ((type *)(void *)((char *)(l)-offsetof(type, member)))
+
+/* Visits every link of h from the first; the body must not unlink `it` (use the _safe form,
+ * which may unlink and free `it`, but no other link). */
+#define tb_list_foreach(it, h) for ((it) = (h)->next; (it) != (h); (it) = (it)->next)
+#define tb_list_foreach_safe(it, tmp, h)                                                           \
+    for ((it) = (h)->next, (tmp) = (it)->next; (it) != (h); (it) = (tmp), (tmp) = (it)->next)
 
 /* ---- log ---------------------------------------------------------------------- */
 /* log: one structured JSON line per event worth knowing, on stderr (Lambda sends it to
@@ -56,16 +110,20 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 struct log {
     enum log_level level;
-    FILE *out; /* stderr unless a test points it elsewhere */
+    FILE *out; /* stderr unless a test points it elsewhere; not owned (never closed) */
 };
 
+/* The owner keeps the struct log; every module is handed a const pointer to it, so it must
+ * outlive them all. */
 void log_init(struct log *lg, enum log_level level);
 
 /* Parses "debug|info|warn|error|off" (any case). 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 
-/* Writes {"level":..,"source":"tracebridge","module":..,"msg":..} with msg JSON-escaped.
- * Never write secrets (OTLP header values) into msg. */
+/* Writes {"level":..,"source":"tracebridge","module":..,"msg":..} with msg JSON-escaped, as one
+ * line, flushed before it returns; nothing is kept (module and the arguments are only read
+ * during the call). A message past 16 KiB is replaced by a note. Never write secrets (OTLP
+ * header values) into msg. */
 void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -152,6 +210,19 @@ bool utf8_valid(const char *s, size_t n);
  * What was appended before a cut stays. */
 int utf8_append_sanitized(struct buf *b, const char *s, size_t n, size_t limit);
 
+/* ---- json string -------------------------------------------------------------- */
+/* The one JSON string escaper (log lines, OTLP/JSON export, the receiver's JSON answers, the
+ * rewrite report). RFC 8259 section 7 requires escapes for '"', '\\' and U+0000..U+001F only,
+ * and allows any character to be escaped. DEL (0x7f) is escaped too, on purpose: it is a control
+ * character (kvlist and the trace-context validators treat it as one) that a terminal or log
+ * viewer may act on or hide, and escaping it costs nothing, since \u007f decodes to the same
+ * string. So the output is printable ASCII plus well-formed UTF-8, on one line, whatever s held. */
+/* Appends s[0..n) to b as the inside of a JSON string (no quotes): '"' and '\\' get a
+ * backslash, \b \f \n \r \t their short escapes, the other bytes below 0x20 and 0x7f become
+ * \u00xx, well-formed UTF-8 is copied and each byte that starts no well-formed character becomes
+ * U+FFFD. 0, or -E2BIG / -ENOMEM: then b holds what went in before, cut between characters. */
+int json_escape_append(struct buf *b, const char *s, size_t n);
+
 /* ---- kvlist ------------------------------------------------------------------- */
 /* kvlist: the "key=value,key2=value2" lists that OTel environment variables carry
  * (OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS: W3C Baggage members without
@@ -218,6 +289,26 @@ unsigned long ratelimit_take_held(struct ratelimit *r);
  * leap seconds beyond :60. Anything else is rejected (the caller falls back to its backoff). */
 /* Parses s[0..n) into seconds since the Unix epoch (UTC). 0 or -EINVAL. */
 int httpdate_parse(const char *s, size_t n, int64_t *epoch);
+
+/* ---- token ------------------------------------------------------------------------ */
+/* token: RFC 9110 section 5.6 tokens and optional whitespace (OWS), for header names and for
+ * the W3C/OTel lists that reuse that grammar (baggage keys, OTEL_*_HEADERS, kvlist members). */
+/* tchar: a letter, a digit or one of !#$%&'*+-.^_`|~ (never NUL). */
+bool http_tchar(char c);
+
+/* Whether s[0..n) is a token: one or more tchars and nothing else. */
+bool http_token(const char *s, size_t n);
+
+/* Narrows *s[0..*n) to drop spaces and tabs at both ends (nothing is written). */
+void http_trim_ows(const char **s, size_t *n);
+
+/* ---- request id -------------------------------------------------------------------- */
+/* The Lambda request id names one invocation on both APIs: Lambda-Runtime-Aws-Request-Id on the
+ * Runtime API (the proxy) and requestId in the Extensions API INVOKE event (extapi). Lambda
+ * sends UUIDs (36 characters). REQUEST_ID_MAX is the buffer size, NUL included; an id that does
+ * not fit is treated as absent (proxy, lifecycle) or makes the event invalid (extapi), and since
+ * every room uses this one limit they all agree on which ids can be correlated. */
+#define REQUEST_ID_MAX 128
 
 /* ---- tracectx ------------------------------------------------------------------------ */
 /* tracectx: W3C trace context and X-Ray trace header values: strict parsers, validators and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tracectx: strict W3C traceparent/tracestate/baggage and X-Ray header parsing. Everything here
  * is pure (no allocation, no globals) so the fuzz targets can hammer it directly. */
 #include "extension/base/base.h"
@@ -22,22 +23,12 @@ bool span_id_is_zero(const uint8_t id[8])
     return all_zero(id, 8);
 }
 
-static void trim_ows(const char **s, size_t *n)
-{
-    while (*n && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-        (*n)--;
-}
-
 bool traceparent_parse(const char *s, size_t n, struct trace_ctx *out)
 {
     uint8_t ver;
     struct trace_ctx c;
 
-    trim_ows(&s, &n);
+    http_trim_ows(&s, &n);
     if (n < TRACEPARENT_LEN || !hex_decode_lower(s, 2, &ver) || ver == 0xff)
         return false;
     /* Version 00 is exactly 55 chars; future versions may append "-..." which is ignored. */
@@ -136,7 +127,7 @@ static bool ts_split(const char *s, size_t n, struct ts_member *ms, size_t *coun
         size_t ml = end - i;
         size_t kl;
 
-        trim_ows(&m, &ml);
+        http_trim_ows(&m, &ml);
         if (ml) {
             if (*count == 32 || !ts_member_ok(m, ml, &kl) || ts_dup(ms, *count, m, kl))
                 return false;
@@ -180,12 +171,6 @@ bool tracestate_sanitize(const char *s, size_t n, char *out, size_t cap)
 
 /* ---- baggage ---- */
 
-static bool tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static bool baggage_octet(unsigned char c)
 {
     return c == 0x21 || (c >= 0x23 && c <= 0x2b) || (c >= 0x2d && c <= 0x3a) ||
@@ -198,9 +183,9 @@ static bool bg_kv(const char *p, size_t n, bool value_required)
     size_t i = 0;
     size_t k0;
 
-    trim_ows(&p, &n);
+    http_trim_ows(&p, &n);
     k0 = i;
-    while (i < n && tchar(p[i]))
+    while (i < n && http_tchar(p[i]))
         i++;
     if (i == k0)
         return false;
@@ -290,7 +275,7 @@ static bool xray_fields(const char *s, size_t n, bool (*fn)(const struct xray_fi
         const char *eq;
         struct xray_field xf;
 
-        trim_ows(&f, &fl);
+        http_trim_ows(&f, &fl);
         i = end + 1;
         if (!fl)
             continue; /* tolerate a trailing ";" like the Go propagator */

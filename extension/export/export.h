@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* export: the bounded span buffer (tracebridge's and the handler's spans, encoded) and the
  * OTLP/HTTP exporter that drains it to the backend. Includes base/, net/, spans/, otlp/. */
 #ifndef TB_EXPORT_EXPORT_H
@@ -9,6 +10,8 @@
 #include <uv.h>
 
 #include "extension/base/base.h"
+#include "extension/otlp/otlp.h"
+#include "extension/spans/spans.h"
 #include "extension/net/net.h"
 
 /* ---- spanbuf ----------------------------------------------------------------------- */
@@ -18,17 +21,26 @@
  * never fails for lack of room (an entry larger than the byte limit is itself dropped). */
 struct spanbuf;
 
+/* The caller owns the buffer (NULL on -ENOMEM) and frees it with spanbuf_free, after the
+ * exporter and the receiver that use it are freed; the buffer owns its entries. */
 struct spanbuf *spanbuf_new(size_t max_spans, size_t max_bytes);
 void spanbuf_free(struct spanbuf *sb);
 
-/* Copies the payload in. Returns the number of spans dropped to make room (0 normally). */
+/* Copies the payload in (the caller keeps data). Returns the number of spans dropped to make
+ * room (0 normally). */
 size_t spanbuf_push(struct spanbuf *sb, const void *data, size_t len, size_t n_spans);
 
-/* Concatenates entries from the front into out, up to max_bytes of payload (at least one
- * entry when any exists), without removing them. Returns the number of entries taken, sets
- * *n_spans and *last_seq (the sequence number of the last entry taken). Once the export
- * succeeded, spanbuf_commit(sb, last_seq) removes every entry up to that sequence number that
- * is still there (entries dropped meanwhile for room are simply gone). */
+/* Encodes one span of tracebridge's own under res (OTLP protobuf, one request per span) and
+ * pushes it (s and res are only read). 0, or -ENOMEM / -E2BIG when it could not be encoded
+ * (nothing pushed). */
+#define SPANBUF_SPAN_MAX (4 * 1024 * 1024)
+int spanbuf_push_span(struct spanbuf *sb, const struct otlp_resource *res, const struct span *s);
+
+/* Concatenates entries from the front into out (copies, appended to the caller's buf), up to
+ * max_bytes of payload (at least one entry when any exists), without removing them. Returns the
+ * number of entries taken, sets *n_spans and *last_seq (the sequence number of the last entry
+ * taken). Once the export succeeded, spanbuf_commit(sb, last_seq) removes every entry up to that
+ * sequence number that is still there (entries dropped meanwhile for room are simply gone). */
 size_t spanbuf_peek(struct spanbuf *sb, size_t max_bytes, struct buf *out, size_t *n_spans,
                     uint64_t *last_seq);
 void spanbuf_commit(struct spanbuf *sb, uint64_t last_seq);
@@ -59,7 +71,12 @@ size_t spanbuf_take_dropped(struct spanbuf *sb);
 
 enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
 
-/* The OTEL_EXPORTER_OTLP_* settings the exporter uses. */
+/* The OTEL_EXPORTER_OTLP_PROTOCOL value of each otlp_protocol ("http/protobuf", "http/json"),
+ * indexed by it; NULL after the last. */
+extern const char *const otlp_protocol_names[];
+
+/* The OTEL_EXPORTER_OTLP_* settings the exporter uses. Borrowed, not copied: the conf must
+ * outlive the exporter and stay unchanged meanwhile. */
 struct exporter_conf {
     char traces_endpoint[1024]; /* full URL, /v1/traces already applied */
     char headers[4096];         /* raw "k=v,k2=v2" (URL-encoded); secrets: never log */
@@ -81,10 +98,15 @@ struct exporter_stats {
     unsigned long bytes_sent;    /* request bodies as sent (after compression) */
 };
 
-/* done runs each time a flush finishes (buffer empty, deadline reached or gave up). */
+/* done runs each time a flush finishes (buffer empty, deadline reached or gave up), from the
+ * loop, with arg. Borrowed, and so required to outlive the exporter: loop, the httpc (whose
+ * requests the exporter cancels when freed), sb, c and lg. The header lines are built from
+ * c->headers here, once. NULL with *err = -ENOMEM. */
 struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
                               const struct exporter_conf *c, void (*done)(void *arg), void *arg,
                               const struct log *lg, int *err);
+/* Cancels the request in flight (its spans stay in sb) and the retry timer; done is not called
+ * again. The memory is released once the loop has run the close callback. */
 void exporter_free(struct exporter *x);
 
 /* Exports until the buffer is empty or deadline_ms (uv_now clock) would be passed. A flush
@@ -111,11 +133,9 @@ size_t exporter_take_dropped(struct exporter *x);
 void exporter_get_stats(const struct exporter *x, struct exporter_stats *out);
 
 /* Parses "k=v,k2=v2" (values percent-decoded, keys and values trimmed) into "k: v" header lines
- * appended to out (NUL-separated, count returned in *n). -EINVAL for a malformed list or a value
- * with control characters (then nothing is added). */
+ * appended to the caller's out (NUL-separated, count returned in *n). -EINVAL for a malformed
+ * list, a key that is not a token or a value with control characters, -E2BIG for too many or too
+ * long (then nothing is added). */
 int exporter_parse_headers(const char *s, struct buf *out, size_t *n);
-
-/* gzip (RFC 1952) of in, appended to out. 0, -E2BIG or -ENOMEM. */
-int exporter_gzip(const void *in, size_t n, struct buf *out);
 
 #endif

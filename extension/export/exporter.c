@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/export/export.h"
 
 #include <errno.h>
@@ -48,13 +49,13 @@ struct exporter {
     struct exporter_stats stats;
 };
 
-/* ---- headers ---- */
+const char *const otlp_protocol_names[] = {
+    [OTLP_PROTOBUF] = "http/protobuf",
+    [OTLP_JSON] = "http/json",
+    [OTLP_JSON + 1] = NULL,
+};
 
-static bool token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* ---- headers ---- */
 
 struct header_ctx {
     struct buf *out;
@@ -70,12 +71,8 @@ static int add_header(void *arg, const struct kvlist_member *m)
 
     if (c->count++ >= MAX_HEADERS)
         return -E2BIG;
-    if (m->key_len == 0)
+    if (!http_token(m->key, m->key_len))
         return -EINVAL;
-    for (size_t i = 0; i < m->key_len; i++) {
-        if (!token_char(m->key[i]))
-            return -EINVAL;
-    }
     if (buf_append(c->out, m->key, m->key_len) < 0 || buf_append(c->out, ": ", 2) < 0)
         return -E2BIG;
     if (kvlist_decode(m->value, m->value_len, KVLIST_NO_CONTROL, c->out) < 0)
@@ -99,7 +96,8 @@ int exporter_parse_headers(const char *s, struct buf *out, size_t *n)
 
 /* ---- body ---- */
 
-int exporter_gzip(const void *in, size_t n, struct buf *out)
+/* gzip (RFC 1952) of in, appended to out. 0, -E2BIG or -ENOMEM. */
+static int gzip_append(const void *in, size_t n, struct buf *out)
 {
     z_stream zs;
     int rc;
@@ -136,7 +134,7 @@ static int encode_body(struct exporter *x, struct buf *raw, struct buf *body)
         plain = &json;
     }
     if (rc == 0 && x->conf->gzip)
-        rc = exporter_gzip(plain->data, plain->len, body);
+        rc = gzip_append(plain->data, plain->len, body);
     else if (rc == 0)
         rc = buf_append(body, plain->data ? plain->data : "", plain->len);
     buf_free(&json);

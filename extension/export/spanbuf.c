@@ -1,13 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/export/export.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* One pushed payload. Entries form a singly linked FIFO; the payload follows the header in
- * the same allocation, so a push is one malloc and one memcpy. */
+/* One pushed payload, linked oldest first in spanbuf.entries; the payload follows the header
+ * in the same allocation, so a push is one malloc and one memcpy. */
 struct entry {
-    struct entry *next;
+    struct tb_list link;
     uint64_t seq;
     size_t len;
     size_t n_spans;
@@ -15,8 +17,7 @@ struct entry {
 };
 
 struct spanbuf {
-    struct entry *head; /* oldest */
-    struct entry *tail;
+    struct tb_list entries; /* oldest first */
     size_t max_spans;
     size_t max_bytes;
     size_t spans;
@@ -31,19 +32,24 @@ struct spanbuf *spanbuf_new(size_t max_spans, size_t max_bytes)
 
     if (!sb)
         return NULL;
+    tb_list_init(&sb->entries);
     sb->max_spans = max_spans;
     sb->max_bytes = max_bytes;
     sb->next_seq = 1;
     return sb;
 }
 
-static void drop_head(struct spanbuf *sb)
+/* The oldest entry, or NULL. */
+static struct entry *oldest(const struct spanbuf *sb)
 {
-    struct entry *e = sb->head;
+    return tb_list_empty(&sb->entries) ? NULL : tb_list_entry(sb->entries.next, struct entry, link);
+}
 
-    sb->head = e->next;
-    if (!sb->head)
-        sb->tail = NULL;
+static void drop_oldest(struct spanbuf *sb)
+{
+    struct entry *e = oldest(sb);
+
+    tb_list_remove(&e->link);
     sb->spans -= e->n_spans;
     sb->bytes -= e->len;
     free(e);
@@ -53,8 +59,8 @@ void spanbuf_free(struct spanbuf *sb)
 {
     if (!sb)
         return;
-    while (sb->head)
-        drop_head(sb);
+    while (oldest(sb))
+        drop_oldest(sb);
     free(sb);
 }
 
@@ -73,9 +79,9 @@ size_t spanbuf_push(struct spanbuf *sb, const void *data, size_t len, size_t n_s
         sb->dropped += n_spans;
         return n_spans;
     }
-    while (sb->head && !fits(sb, len, n_spans)) {
-        dropped += sb->head->n_spans;
-        drop_head(sb);
+    while (oldest(sb) && !fits(sb, len, n_spans)) {
+        dropped += oldest(sb)->n_spans;
+        drop_oldest(sb);
     }
     e = malloc(sizeof(*e) + len);
     if (!e) {
@@ -83,16 +89,11 @@ size_t spanbuf_push(struct spanbuf *sb, const void *data, size_t len, size_t n_s
         sb->dropped += dropped + n_spans;
         return dropped + n_spans;
     }
-    e->next = NULL;
     e->seq = sb->next_seq++;
     e->len = len;
     e->n_spans = n_spans;
     memcpy(e->data, data, len);
-    if (sb->tail)
-        sb->tail->next = e;
-    else
-        sb->head = e;
-    sb->tail = e;
+    tb_list_insert_tail(&sb->entries, &e->link);
     sb->spans += n_spans;
     sb->bytes += len;
     sb->dropped += dropped;
@@ -104,11 +105,12 @@ size_t spanbuf_peek(struct spanbuf *sb, size_t max_bytes, struct buf *out, size_
 {
     size_t taken = 0;
     size_t bytes = 0;
-    struct entry *e;
+    const struct tb_list *it;
 
     *n_spans = 0;
     *last_seq = 0;
-    for (e = sb->head; e; e = e->next) {
+    tb_list_foreach(it, &sb->entries) {
+        const struct entry *e = tb_list_entry(it, const struct entry, link);
         if (taken > 0 && bytes + e->len > max_bytes)
             break;
         if (buf_append(out, e->data, e->len) < 0)
@@ -123,8 +125,8 @@ size_t spanbuf_peek(struct spanbuf *sb, size_t max_bytes, struct buf *out, size_
 
 void spanbuf_commit(struct spanbuf *sb, uint64_t last_seq)
 {
-    while (sb->head && sb->head->seq <= last_seq)
-        drop_head(sb);
+    while (oldest(sb) && oldest(sb)->seq <= last_seq)
+        drop_oldest(sb);
 }
 
 size_t spanbuf_spans(const struct spanbuf *sb)
@@ -143,4 +145,17 @@ size_t spanbuf_take_dropped(struct spanbuf *sb)
 
     sb->dropped = 0;
     return n;
+}
+
+int spanbuf_push_span(struct spanbuf *sb, const struct otlp_resource *res, const struct span *s)
+{
+    struct buf out;
+    int rc;
+
+    buf_init(&out, SPANBUF_SPAN_MAX);
+    rc = otlp_encode_span(res, s, &out);
+    if (rc == 0)
+        spanbuf_push(sb, out.data, out.len, 1);
+    buf_free(&out);
+    return rc;
 }

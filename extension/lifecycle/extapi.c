@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/lifecycle/lifecycle.h"
 
 #include <cjson/cJSON.h>
@@ -27,16 +28,6 @@ struct extapi {
     int attempts;
     unsigned retry_ms;
     bool want_next; /* the retry timer re-issues /event/next */
-    struct err_report *reports;
-};
-
-/* One in-flight error report. */
-struct err_report {
-    struct extapi *e;
-    struct httpc_req *req;
-    void (*done)(void *arg);
-    void *arg;
-    struct err_report *next;
 };
 
 /* ---- parsing ---- */
@@ -304,84 +295,6 @@ int extapi_next(struct extapi *e)
     return 0;
 }
 
-bool extapi_next_pending(const struct extapi *e)
-{
-    return e->want_next;
-}
-
-/* ---- error reports ---- */
-
-static void on_reported(void *arg, const struct httpc_result *r)
-{
-    struct err_report *rep = arg;
-    struct extapi *e = rep->e;
-    struct err_report **pp = &e->reports;
-
-    if (r->err || r->status != 202)
-        log_warn(e->lg, "extapi", "error report not accepted (status %ld)", r->status);
-    while (*pp && *pp != rep)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = rep->next;
-    if (rep->done)
-        rep->done(rep->arg);
-    free(rep);
-}
-
-static int error_body(const char *type, const char *message, struct buf *out)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *s;
-    int rc = -ENOMEM;
-
-    if (o && cJSON_AddStringToObject(o, "errorMessage", message) &&
-        cJSON_AddStringToObject(o, "errorType", type)) {
-        s = cJSON_PrintUnformatted(o);
-        if (s) {
-            rc = buf_append_str(out, s);
-            cJSON_free(s);
-        }
-    }
-    cJSON_Delete(o);
-    return rc;
-}
-
-int extapi_report_error(struct extapi *e, bool init, const char *error_type, const char *message,
-                        void (*done)(void *arg), void *arg)
-{
-    char url[URL_MAX];
-    char id_hdr[200];
-    char type_hdr[200];
-    const char *hdrs[] = {id_hdr, type_hdr, "Content-Type: application/json", NULL};
-    struct buf body;
-    struct httpc_opts o = api_opts(e, "POST", init ? "/init/error" : "/exit/error", url, hdrs);
-    struct err_report *rep = calloc(1, sizeof(*rep));
-    int err = -ENOMEM;
-
-    if (!rep)
-        return -ENOMEM;
-    /* Sent on the way out (init or exit error), so its wait is bounded. */
-    o.body = &body;
-    o.timeout_ms = 2000;
-    o.max_response_bytes = 4096;
-    identifier_header(e, id_hdr, sizeof(id_hdr));
-    snprintf(type_hdr, sizeof(type_hdr), "Lambda-Extension-Function-Error-Type: %s", error_type);
-    buf_init(&body, 8192);
-    if (error_body(error_type, message, &body) == 0)
-        rep->req = httpc_start(e->http, &o, on_reported, rep, &err);
-    buf_free(&body);
-    if (!rep->req) {
-        free(rep);
-        return err;
-    }
-    rep->e = e;
-    rep->done = done;
-    rep->arg = arg;
-    rep->next = e->reports;
-    e->reports = rep;
-    return 0;
-}
-
 /* ---- lifetime ---- */
 
 static void basename_of(const char *path, char *out, size_t cap)
@@ -424,11 +337,5 @@ void extapi_free(struct extapi *e)
         return;
     httpc_cancel(e->next_req);
     httpc_cancel(e->reg_req);
-    while (e->reports) {
-        struct err_report *rep = e->reports;
-        e->reports = rep->next;
-        httpc_cancel(rep->req);
-        free(rep);
-    }
     uv_close((uv_handle_t *)&e->retry, on_closed);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/lifecycle/lifecycle.h"
 
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include "extension/base/base.h"
 #include "extension/spans/spans.h"
 
-#define RID_MAX 128
 /* A full table means more invocations in flight than it holds (a flood on Managed Instances,
  * or request ids that never end): one warning per eviction would flood the logs as well. The
  * first is logged, later ones at most once per this period with a count, the rest at
@@ -17,7 +17,7 @@
 struct inv {
     bool used;
     unsigned long seq; /* creation order, for eviction */
-    char rid[RID_MAX];
+    char rid[REQUEST_ID_MAX];
     bool have_invoke; /* the INVOKE event arrived */
     uint64_t invoke_ns;
     uint64_t deadline_ms;
@@ -122,7 +122,7 @@ static struct inv *find_or_add(struct lifecycle *lc, const char *rid, uint64_t n
 {
     struct inv *v = find(lc, rid);
 
-    if (v || strlen(rid) >= RID_MAX)
+    if (v || strlen(rid) >= REQUEST_ID_MAX)
         return v;
     for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT && !v; i++) {
         if (!lc->table[i].used)
@@ -276,6 +276,16 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     v->recording = true;
 }
 
+/* Tenant isolation: the tenant the invocation runs for (Lambda-Runtime-Aws-Tenant-Id). */
+static void add_tenant(struct inv *v, const struct proxy_next *ev)
+{
+    char tenant[257];
+
+    header_copy(ev, "Lambda-Runtime-Aws-Tenant-Id", tenant, sizeof(tenant));
+    if (tenant[0] && utf8_valid(tenant, strlen(tenant)))
+        (void)attr_list_add_str(&v->span.attrs, "aws.lambda.tenant_id", tenant);
+}
+
 static void fill_input(const struct proxy_next *ev, struct promote_input *in)
 {
     size_t n = 0;
@@ -387,6 +397,8 @@ static void on_next_event(void *arg, struct proxy_next *ev)
         record_next(lc, v, ev);
         if (m.sampled && !lc->conf->sdk_disabled)
             start_span(lc, v, a, &ctx);
+        if (v->recording)
+            add_tenant(v, ev);
         m.recording = v->recording;
     }
     m.own_parent = !lc->conf->sdk_disabled && (m.recording || m.targets);
@@ -435,16 +447,25 @@ static void log_end(const struct lifecycle *lc, const struct inv *v, const struc
               r->upstream_status, v->recording);
 }
 
+/* Managed Instances do not enforce timeouts: an answer after the deadline is relayed, and the
+ * invocation counts as timed out at its deadline (lifecycle_expire ends those never answered). */
+static bool past_deadline_mi(const struct lifecycle *lc, const struct inv *v, uint64_t now_ns)
+{
+    return lc->conf->managed_instances && v->deadline_ms && ms_to_ns(v->deadline_ms) < now_ns;
+}
+
 static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool is_error)
 {
     struct inv *v = find(lc, r->request_id);
-    char rid[RID_MAX];
+    char rid[REQUEST_ID_MAX];
     uint64_t now = span_now_ns();
 
     if (!v || !v->have_next || v->ended)
         return;
     log_end(lc, v, r, is_error, now);
-    if (v->recording) {
+    if (past_deadline_mi(lc, v, now)) {
+        end_with_outcome(lc, v, "timeout", now);
+    } else if (v->recording) {
         v->span.end_ns = now;
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
@@ -452,7 +473,8 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
         else if (r->upstream_status >= 400)
             (void)span_set_status(&v->span, SPAN_STATUS_ERROR, "Runtime API rejected the response");
     }
-    finish(lc, v);
+    if (!v->ended)
+        finish(lc, v);
     snprintf(rid, sizeof(rid), "%s", v->rid);
     maybe_retire(lc, v);
     if (lc->hooks.invocation_end)
@@ -580,6 +602,20 @@ void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, 
         if (o->used) {
             settle(lc, o, ev->shutdown_reason, now_ns);
             inv_remove(lc, o);
+        }
+    }
+}
+
+void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
+{
+    if (!lc->conf->managed_instances)
+        return;
+    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
+        struct inv *v = &lc->table[i];
+        if (v->used && v->have_next && !v->ended && v->deadline_ms &&
+            ms_to_ns(v->deadline_ms) <= now_ns) {
+            end_with_outcome(lc, v, "timeout", now_ns);
+            inv_remove(lc, v);
         }
     }
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lifecycle: the Extensions API client (register, event/next, INVOKE/SHUTDOWN) and the
  * invocation table that correlates INVOKE events with the proxy's /next, /response and /error
  * to finish each invocation span. Includes base/, net/, proxy/, spans/. */
@@ -21,10 +22,11 @@
  *                Lambda-Extension-Accept-Feature: accountId; keeps Lambda-Extension-Identifier.
  *   next         GET /extension/event/next with no timeout (Lambda freezes us inside it);
  *                transport failures are retried with a short backoff, never given up.
- *   init/error, exit/error   POST with Lambda-Extension-Function-Error-Type and a JSON body.
+ * tracebridge never reports init/error or exit/error: it fails open instead (a broken
+ * configuration is logged and the function runs without it).
  * Event bodies are parsed strictly with cJSON, size-bounded; unknown fields are ignored. */
 #define EXTAPI_EVENT_MAX   (64 * 1024) /* larger event bodies are rejected */
-#define EXTAPI_ID_MAX      128
+#define EXTAPI_ID_MAX      128         /* Lambda-Extension-Identifier (a UUID), NUL included */
 #define EXTAPI_ARN_MAX     512
 #define EXTAPI_TRACING_MAX 512
 
@@ -33,7 +35,7 @@ enum extapi_event_type { EXTAPI_INVOKE = 1, EXTAPI_SHUTDOWN };
 struct extapi_event {
     enum extapi_event_type type;
     uint64_t deadline_ms; /* epoch ms */
-    char request_id[EXTAPI_ID_MAX];
+    char request_id[REQUEST_ID_MAX];
     char function_arn[EXTAPI_ARN_MAX];
     char tracing_value[EXTAPI_TRACING_MAX]; /* X-Amzn-Trace-Id value, "" when absent */
     char shutdown_reason[32];               /* lower-cased: spindown, timeout, failure, ... */
@@ -54,9 +56,11 @@ int extapi_parse_event(const char *json, size_t len, struct extapi_event *ev);
 /* Parses a register response body into reg (extension_id untouched). 0 or -EBADMSG. */
 int extapi_parse_register(const char *json, size_t len, struct extapi_registration *reg);
 
+/* Called from the loop, never from inside an extapi_* call. reg and ev are borrowed until the
+ * callback returns: copy what must be kept. */
 struct extapi_hooks {
     void *arg;
-    /* Registration finished: err 0 and reg, or -errno (-EACCES for a 4xx answer). */
+    /* Registration finished: err 0 and reg, or -errno (-EACCES for a 4xx answer; reg NULL). */
     void (*registered)(void *arg, int err, const struct extapi_registration *reg);
     /* An event arrived (after extapi_next). */
     void (*event)(void *arg, const struct extapi_event *ev);
@@ -64,14 +68,18 @@ struct extapi_hooks {
 
 struct extapi_conf {
     const char *runtime_api; /* host:port of the real API */
-    const char *name;        /* extension name (basename of argv[0]) */
+    const char *name;        /* extension name (argv[0]; its basename is used) */
     bool shutdown_only;      /* Managed Instances: INVOKE may not be subscribed */
 };
 
 struct extapi;
 
+/* The callee copies c (its strings too) and hooks. Borrowed, and so required to outlive the
+ * client: loop, the httpc (whose requests extapi_free cancels) and lg. NULL with *err. */
 struct extapi *extapi_new(uv_loop_t *loop, struct httpc *h, const struct extapi_conf *c,
                           const struct extapi_hooks *hooks, const struct log *lg, int *err);
+/* Cancels the requests in flight (no hook runs after this); the memory is released once the
+ * loop has run the close callback. */
 void extapi_free(struct extapi *e);
 
 /* Starts registration (retried a few times on transport errors). 0 or -errno. */
@@ -80,12 +88,6 @@ int extapi_register(struct extapi *e);
 /* Starts the /event/next long-poll; the event hook fires once per call. -EALREADY when one is
  * already outstanding, -ENOTCONN before registration. */
 int extapi_next(struct extapi *e);
-bool extapi_next_pending(const struct extapi *e);
-
-/* Reports an error (init = true: /extension/init/error, else /extension/exit/error). The
- * optional done callback runs when the request finished either way. 0 or -errno. */
-int extapi_report_error(struct extapi *e, bool init, const char *error_type, const char *message,
-                        void (*done)(void *arg), void *arg);
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 /* lifecycle: one invocation span per invocation, from the proxy's view of the Runtime API and
@@ -107,11 +109,14 @@ int extapi_report_error(struct extapi *e, bool init, const char *error_type, con
  * Ended spans go to hooks.span_done. The table is bounded (LIFECYCLE_MAX_INFLIGHT). */
 #define LIFECYCLE_MAX_INFLIGHT 256
 
+/* Called synchronously from the lifecycle_* entry points and the proxy hooks. */
 struct lifecycle_hooks {
     void *arg;
-    /* An ended, sampled span; the callee may take its contents (span_free is called after). */
+    /* An ended, sampled span. The lifecycle owns it and calls span_free on it when the hook
+     * returns: the callee may move members out (leaving them empty) but keeps no pointer. */
     void (*span_done)(void *arg, struct span *s);
-    /* An invocation ended at the proxy (response or error), for flush timing. */
+    /* An invocation ended at the proxy (response or error), for flush timing. request_id is
+     * borrowed until the callback returns. */
     void (*invocation_end)(void *arg, const char *request_id);
 };
 
@@ -121,7 +126,7 @@ enum inv_state {
     INV_ENDED,       /* /response or /error seen */
 };
 
-/* What the lifecycle takes from the configuration. */
+/* What the lifecycle takes from the configuration. Borrowed, not copied (see lifecycle_new). */
 struct lifecycle_conf {
     struct promote_conf promote;
     bool root_inject;       /* TRACEBRIDGE_ROOT_CONTEXT=inject */
@@ -134,24 +139,32 @@ struct lifecycle_conf {
 
 struct lifecycle;
 
-/* conf, ids must outlive the lifecycle. */
+/* Borrowed, and so required to outlive the lifecycle: c (with function_name), ids and lg;
+ * hooks is copied. NULL on -ENOMEM. */
 struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
                                 const struct lifecycle_hooks *hooks, const struct log *lg);
+/* Frees the table and every open span (not handed to span_done). Free the proxy whose hooks
+ * point here first. */
 void lifecycle_free(struct lifecycle *lc);
 
-/* cloud.account.id for spans (from the register response). */
+/* cloud.account.id for spans (from the register response); copied (at most 31 bytes). */
 void lifecycle_set_account_id(struct lifecycle *lc, const char *account_id);
 
 /* Spans dropped elsewhere (buffer, failed export) to report as tracebridge.dropped_spans on the
  * next span. */
 void lifecycle_add_dropped(struct lifecycle *lc, size_t n);
 
-/* Proxy hooks: pass lifecycle_proxy_hooks(lc) to proxy_new. */
+/* Proxy hooks: pass lifecycle_proxy_hooks(lc) to proxy_new; lc must outlive the proxy. */
 struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc);
 
-/* Extensions API events. now_ns is the wall clock at receipt. */
+/* Extensions API events (ev borrowed for the call). now_ns is the wall clock at receipt. */
 void lifecycle_on_invoke(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns);
 void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns);
+
+/* Managed Instances do not enforce timeouts: an invocation still running at its deadline is
+ * ended there (timeout, the span's end at the deadline); its late /response or /error is then
+ * relayed as any other and changes nothing. Call it periodically; a no-op elsewhere. */
+void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns);
 
 enum inv_state lifecycle_state(const struct lifecycle *lc, const char *request_id);
 

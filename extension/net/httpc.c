@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* httpc: libcurl multi socket interface driven by libuv, after curl's docs/examples/multi-uv.c:
  * CURLMOPT_SOCKETFUNCTION maps to uv_poll start/stop per socket, CURLMOPT_TIMERFUNCTION to one
  * uv_timer, and finished transfers are collected with curl_multi_info_read after each action. */
@@ -16,8 +17,8 @@ struct httpc {
     CURLM *multi;
     uv_timer_t timer;
     const struct log *lg;
-    struct httpc_req *reqs; /* doubly linked list of requests in flight */
-    struct sock_ctx *socks; /* every poll handle not yet closed */
+    struct tb_list reqs;  /* requests in flight (httpc_req.link) */
+    struct tb_list socks; /* every poll handle not yet closed (sock_ctx.link) */
     size_t active;
     int open_handles; /* timer + poll handles still to be closed */
     bool freeing;
@@ -27,8 +28,7 @@ struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     struct httpc *h;
-    struct sock_ctx *next;
-    struct sock_ctx *prev;
+    struct tb_list link;
     bool closing;
 };
 
@@ -44,8 +44,7 @@ struct httpc_req {
     bool too_big;
     httpc_done_fn cb;
     void *arg;
-    struct httpc_req *next;
-    struct httpc_req *prev;
+    struct tb_list link;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -75,17 +74,10 @@ static void on_sock_closed(uv_handle_t *handle)
 
 static void sock_close(struct sock_ctx *s)
 {
-    struct httpc *h = s->h;
-
     if (s->closing)
         return;
     s->closing = true;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    tb_list_remove(&s->link);
     uv_poll_stop(&s->poll);
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
@@ -94,15 +86,8 @@ static void sock_close(struct sock_ctx *s)
 
 static void req_unlink(struct httpc_req *r)
 {
-    struct httpc *h = r->h;
-
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        h->reqs = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    h->active--;
+    tb_list_remove(&r->link);
+    r->h->active--;
 }
 
 /* Frees a request that was never added to the multi handle. */
@@ -242,10 +227,7 @@ static struct sock_ctx *sock_new(struct httpc *h, curl_socket_t fd)
     s->fd = fd;
     s->h = h;
     s->poll.data = s;
-    s->next = h->socks;
-    if (h->socks)
-        h->socks->prev = s;
-    h->socks = s;
+    tb_list_insert_head(&h->socks, &s->link);
     h->open_handles++;
     return s;
 }
@@ -296,6 +278,8 @@ struct httpc *httpc_new(uv_loop_t *loop, const struct log *lg, int *err)
         return NULL;
     }
     h->loop = loop;
+    tb_list_init(&h->reqs);
+    tb_list_init(&h->socks);
     h->lg = lg;
     uv_timer_init(loop, &h->timer);
     h->timer.data = h;
@@ -312,8 +296,8 @@ void httpc_free(struct httpc *h)
 {
     if (!h)
         return;
-    while (h->reqs) {
-        struct httpc_req *r = h->reqs;
+    while (!tb_list_empty(&h->reqs)) {
+        struct httpc_req *r = tb_list_entry(h->reqs.next, struct httpc_req, link);
         req_unlink(r);
         req_free(r);
     }
@@ -321,8 +305,8 @@ void httpc_free(struct httpc *h)
     /* Cleanup may still report sockets removed (cached connections); those close below. */
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
-    while (h->socks)
-        sock_close(h->socks);
+    while (!tb_list_empty(&h->socks))
+        sock_close(tb_list_entry(h->socks.next, struct sock_ctx, link));
     uv_timer_stop(&h->timer);
     uv_close((uv_handle_t *)&h->timer, on_handle_closed);
 }
@@ -497,11 +481,13 @@ static int setup_method(struct httpc_req *r, const struct httpc_opts *o)
 {
     if (strcmp(o->method, "GET") == 0)
         return 0;
-    if (strcmp(o->method, "POST") != 0)
+    if (strcmp(o->method, "POST") != 0 && strcmp(o->method, "PUT") != 0)
         return -EINVAL;
     if (o->body)
         r->body = buf_take(o->body, &r->body_len);
     curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+    if (o->method[1] == 'U') /* PUT with the body as POSTFIELDS (the Telemetry API) */
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, "PUT");
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
     return 0;
@@ -549,10 +535,7 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_opts *o, httpc
     }
     r->cb = cb;
     r->arg = arg;
-    r->next = h->reqs;
-    if (h->reqs)
-        h->reqs->prev = r;
-    h->reqs = r;
+    tb_list_insert_head(&h->reqs, &r->link);
     h->active++;
     *err = 0;
     return r;

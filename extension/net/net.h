@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* net: the I/O plumbing every room shares (no policy): loopback listeners, the http-parser
  * wrapper that keeps raw bytes (proxy and receiver), the libcurl-multi-on-libuv client (Extensions
  * API, exporter) and the CA bundle lookup. Includes only base/. */
@@ -128,7 +129,7 @@ struct httpc;
 struct httpc_req;
 
 struct httpc_opts {
-    const char *method;         /* "GET" or "POST" */
+    const char *method;         /* "GET", "POST" or "PUT" */
     const char *url;            /* copied */
     const char *const *headers; /* "Name: value" strings, copied; NULL-terminated or NULL */
     struct buf *body;           /* POST body; its memory is taken (the buf is reset); or NULL */

@@ -1,5 +1,6 @@
-/* otlp: hand-written protobuf encoding of tracebridge's own span, plus the entry points of the
- * walker and the JSON converters (extension/otlp/).
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otlp: hand-written protobuf encoding of tracebridge's own span and of the receiver's two
+ * answers, plus the entry points of the walker and the JSON converters (extension/otlp/).
  *
  * The span is encoded straight into the output buffer in two passes: one computes every
  * message length (a length prefix precedes its payload), the other writes. The resource and the
@@ -325,6 +326,22 @@ void otlp_resource_free(struct otlp_resource *r)
     free(r);
 }
 
+/* ---- output ---- */
+
+/* Room for total bytes at the end of out: where to write them, or NULL with *rc set. */
+static uint8_t *out_begin(struct buf *out, size_t total, int *rc)
+{
+    *rc = buf_reserve(out, total);
+    return *rc < 0 ? NULL : (uint8_t *)out->data + out->len;
+}
+
+/* The total bytes written at out_begin's pointer are now part of out. */
+static void out_end(struct buf *out, size_t total)
+{
+    out->len += total;
+    out->data[out->len] = '\0';
+}
+
 /* ---- request ---- */
 
 int otlp_encode_span(const struct otlp_resource *r, const struct span *s, struct buf *out)
@@ -335,21 +352,70 @@ int otlp_encode_span(const struct otlp_resource *r, const struct span *s, struct
     size_t rs_len = pb_len_field_size(F_RS_RESOURCE, r->resource_len) +
                     pb_len_field_size(F_RS_SCOPE_SPANS, ss_len);
     size_t total = pb_len_field_size(F_REQ_RESOURCE_SPANS, rs_len);
-    uint8_t *p;
     int rc;
+    uint8_t *p = out_begin(out, total, &rc);
 
-    rc = buf_reserve(out, total);
-    if (rc < 0)
+    if (!p)
         return rc;
-    p = (uint8_t *)out->data + out->len;
     p = pb_put_len_header(p, F_REQ_RESOURCE_SPANS, rs_len);
     p = pb_put_bytes_field(p, F_RS_RESOURCE, r->resource, r->resource_len);
     p = pb_put_len_header(p, F_RS_SCOPE_SPANS, ss_len);
     p = pb_put_bytes_field(p, F_SS_SCOPE, r->scope, r->scope_len);
     p = pb_put_len_header(p, F_SS_SPANS, span_len);
     put_span(p, s);
-    out->len += total;
-    out->data[out->len] = '\0';
+    out_end(out, total);
+    return 0;
+}
+
+/* ---- the receiver's answers ---- */
+
+/* {a number as varint field 1; a string as field 2}: google.rpc.Status {int32 code; string
+ * message} and ExportTracePartialSuccess {int64 rejected_spans; string error_message} alike.
+ * Both fields are written even when zero or empty, as the receiver always did. */
+static size_t num_msg_size(uint64_t v, size_t mlen)
+{
+    return 1 + pb_varint_size(v) + pb_len_field_size(2, mlen);
+}
+
+static uint8_t *put_num_msg(uint8_t *p, uint64_t v, const char *msg, size_t mlen)
+{
+    *p++ = PB_TAG(1, PB_VARINT);
+    p = pb_put_varint(p, v);
+    return pb_put_bytes_field(p, 2, msg, mlen);
+}
+
+int otlp_encode_status(struct buf *out, int code, const char *msg)
+{
+    size_t mlen = strlen(msg);
+    uint64_t c = (uint64_t)(int64_t)code; /* int32: a negative one takes 10 bytes */
+    size_t total = num_msg_size(c, mlen);
+    int rc;
+    uint8_t *p = out_begin(out, total, &rc);
+
+    if (!p)
+        return rc;
+    put_num_msg(p, c, msg, mlen);
+    out_end(out, total);
+    return 0;
+}
+
+/* ExportTraceServiceResponse {ExportTracePartialSuccess partial_success = 1}. */
+int otlp_encode_partial_success(struct buf *out, uint64_t rejected, const char *msg)
+{
+    size_t mlen = strlen(msg);
+    size_t inner = num_msg_size(rejected, mlen);
+    size_t total = pb_len_field_size(1, inner);
+    int rc;
+    uint8_t *p;
+
+    if (rejected == 0)
+        return 0;
+    p = out_begin(out, total, &rc);
+    if (!p)
+        return rc;
+    p = pb_put_len_header(p, 1, inner);
+    put_num_msg(p, rejected, msg, mlen);
+    out_end(out, total);
     return 0;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp: OTLP/HTTP trace payloads. The unit everywhere is a serialized
  * ExportTraceServiceRequest: its only field is `repeated ResourceSpans resource_spans = 1`, so
  * serialized requests concatenate into one valid request. tracebridge's own spans and spans
@@ -7,6 +8,7 @@
 #define TB_OTLP_OTLP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "extension/base/base.h"
 #include "extension/spans/spans.h"
@@ -22,6 +24,15 @@ void otlp_resource_free(struct otlp_resource *r);
 /* Appends one serialized ExportTraceServiceRequest holding `span` under the resource.
  * 0, -ENOMEM or -E2BIG (out's limit). */
 int otlp_encode_span(const struct otlp_resource *r, const struct span *s, struct buf *out);
+
+/* The receiver's protobuf answers (OTLP/HTTP). Appends a serialized google.rpc.Status
+ * {code, message}, the body of an error answer. 0, -E2BIG or -ENOMEM (out unchanged). */
+int otlp_encode_status(struct buf *out, int code, const char *msg);
+
+/* Appends a serialized ExportTraceServiceResponse whose partial_success reports `rejected`
+ * spans with msg; nothing at all (the empty message) when rejected is 0. 0, -E2BIG or -ENOMEM
+ * (out unchanged). */
+int otlp_encode_partial_success(struct buf *out, uint64_t rejected, const char *msg);
 
 /* Counts the spans in a serialized ExportTraceServiceRequest without building the tree.
  * Returns the count, or -EBADMSG when the bytes are not a valid request. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiver: sockets for the OTLP/HTTP receiver. Each connection owns an rx_session that does
  * the HTTP and OTLP work; this file only moves bytes, applies backpressure and closes. */
 #include "extension/receiver/receiver.h"
@@ -23,8 +24,7 @@
 
 struct rconn {
     struct receiver *r;
-    struct rconn *prev;
-    struct rconn *next;
+    struct tb_list link; /* in receiver.conns */
     uv_tcp_t tcp;
     uv_timer_t linger;
     uv_shutdown_t shut;
@@ -43,7 +43,7 @@ struct receiver {
     uv_tcp_t listener;
     const struct log *lg;
     struct rx_ctx ctx;
-    struct rconn *conns;
+    struct tb_list conns; /* every connection until its last handle closed */
     unsigned long open_conns;
     unsigned long closing_conns; /* open_conns whose close is under way */
     unsigned long handles;       /* listener + connections not yet freed */
@@ -79,12 +79,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     rx_session_free(&c->sess);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        r->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    tb_list_remove(&c->link);
     r->open_conns--;
     r->closing_conns--;
     free(c);
@@ -268,11 +263,13 @@ static bool conn_idle(const struct rconn *c)
 static struct rconn *lru_idle(const struct receiver *r)
 {
     struct rconn *best = NULL;
-    struct rconn *c;
+    const struct tb_list *it;
 
-    for (c = r->conns; c; c = c->next)
+    tb_list_foreach(it, &r->conns) {
+        struct rconn *c = tb_list_entry(it, struct rconn, link);
         if (conn_idle(c) && (!best || c->last_used < best->last_used))
             best = c;
+    }
     return best;
 }
 
@@ -343,10 +340,7 @@ static int conn_accept(struct receiver *r)
     c->handles = 2;
     rx_session_init(&c->sess, &r->ctx);
     c->last_used = ++r->uses;
-    c->next = r->conns;
-    if (r->conns)
-        r->conns->prev = c;
-    r->conns = c;
+    tb_list_insert_head(&r->conns, &c->link);
     r->open_conns++;
     r->handles++;
     rc = uv_accept((uv_stream_t *)&r->listener, (uv_stream_t *)&c->tcp);
@@ -420,6 +414,7 @@ struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_
         return NULL;
     }
     r->loop = loop;
+    tb_list_init(&r->conns);
     r->listener.data = r;
     r->handles = 1;
     r->full_log = (struct ratelimit)RATELIMIT_INIT(RECV_FULL_WARN_EVERY_MS);
@@ -448,12 +443,12 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out)
 
 void receiver_free(struct receiver *r)
 {
-    struct rconn *c;
+    struct tb_list *it;
 
     if (!r || r->closing)
         return;
     r->closing = true;
     uv_close((uv_handle_t *)&r->listener, on_listener_closed);
-    for (c = r->conns; c; c = c->next)
-        conn_close(c);
+    tb_list_foreach(it, &r->conns)
+        conn_close(tb_list_entry(it, struct rconn, link)); /* unlinked later, when closed */
 }

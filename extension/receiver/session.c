@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/receiver/internal.h"
 
 #include <errno.h>
@@ -75,55 +76,13 @@ static const char *content_type_of(enum rx_encoding enc)
 
 /* ---------------- response bodies ---------------- */
 
-static int put_varint(struct buf *b, uint64_t v)
-{
-    unsigned char tmp[10];
-    size_t n = 0;
-
-    do {
-        tmp[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    return buf_append(b, tmp, n);
-}
-
-/* A length-delimited protobuf field: tag, length, bytes. */
-static int put_bytes_field(struct buf *b, unsigned field, const void *p, size_t n)
-{
-    int rc = put_varint(b, (uint64_t)field << 3 | 2);
-
-    if (rc == 0)
-        rc = put_varint(b, n);
-    if (rc == 0)
-        rc = buf_append(b, p, n);
-    return rc;
-}
-
-static int put_varint_field(struct buf *b, unsigned field, uint64_t v)
-{
-    int rc = put_varint(b, (uint64_t)field << 3);
-
-    return rc == 0 ? put_varint(b, v) : rc;
-}
-
 /* The messages here are tracebridge's own text, but escape anyway so JSON stays valid. */
 static int put_json_string(struct buf *b, const char *s)
 {
     int rc = buf_append_byte(b, '"');
 
-    for (; rc == 0 && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            rc = buf_appendf(b, "\\%c", c);
-        else if (c < 0x20)
-            rc = buf_appendf(b, "\\u%04x", c);
-        else
-            rc = buf_append_byte(b, (char)c);
-    }
+    if (rc == 0)
+        rc = json_escape_append(b, s, strlen(s));
     return rc == 0 ? buf_append_byte(b, '"') : rc;
 }
 
@@ -133,10 +92,8 @@ static int status_body(struct buf *b, enum rx_encoding enc, int status, const ch
 {
     int rc;
 
-    if (enc == RX_ENC_PROTOBUF) {
-        rc = put_varint_field(b, 1, (uint64_t)rpc_code_of(status));
-        return rc == 0 ? put_bytes_field(b, 2, msg, strlen(msg)) : rc;
-    }
+    if (enc == RX_ENC_PROTOBUF)
+        return otlp_encode_status(b, (int)rpc_code_of(status), msg);
     if (enc == RX_ENC_JSON) {
         rc = buf_appendf(b, "{\"code\":%d,\"message\":", (int)rpc_code_of(status));
         if (rc == 0)
@@ -149,7 +106,6 @@ static int status_body(struct buf *b, enum rx_encoding enc, int status, const ch
 /* ExportTraceServiceResponse: empty, or partial_success {rejected_spans, error_message}. */
 static int success_body(struct buf *b, enum rx_encoding enc, size_t rejected, const char *msg)
 {
-    struct buf inner;
     int rc;
 
     if (enc == RX_ENC_JSON && rejected == 0)
@@ -161,16 +117,7 @@ static int success_body(struct buf *b, enum rx_encoding enc, size_t rejected, co
             rc = put_json_string(b, msg);
         return rc == 0 ? buf_append_str(b, "}}") : rc;
     }
-    if (rejected == 0)
-        return 0;
-    buf_init(&inner, STATUS_MSG_MAX);
-    rc = put_varint_field(&inner, 1, rejected);
-    if (rc == 0)
-        rc = put_bytes_field(&inner, 2, msg, strlen(msg));
-    if (rc == 0)
-        rc = put_bytes_field(b, 1, inner.data, inner.len);
-    buf_free(&inner);
-    return rc;
+    return otlp_encode_partial_success(b, rejected, msg);
 }
 
 /* ---------------- writing answers ---------------- */
@@ -248,16 +195,6 @@ static void answer_ok(struct rx_session *s, size_t rejected)
 
 /* ---------------- request head ---------------- */
 
-static void trim(const char **v, size_t *n)
-{
-    while (*n > 0 && (**v == ' ' || **v == '\t')) {
-        (*v)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*v)[*n - 1] == ' ' || (*v)[*n - 1] == '\t'))
-        (*n)--;
-}
-
 static bool token_is(const char *v, size_t n, const char *want)
 {
     return n == strlen(want) && strncasecmp(v, want, n) == 0;
@@ -270,7 +207,7 @@ static enum rx_encoding media_encoding(const char *v, size_t n)
 
     if (semi)
         n = (size_t)(semi - v);
-    trim(&v, &n);
+    http_trim_ows(&v, &n);
     if (token_is(v, n, "application/x-protobuf"))
         return RX_ENC_PROTOBUF;
     if (token_is(v, n, "application/json"))
@@ -316,7 +253,7 @@ static int classify(struct rx_session *s, const char **msg)
     }
     v = http1_header(&s->h, "Content-Encoding", &n);
     if (v)
-        trim(&v, &n);
+        http_trim_ows(&v, &n);
     s->gzip = v && (token_is(v, n, "gzip") || token_is(v, n, "x-gzip"));
     if (v && !s->gzip && !token_is(v, n, "identity")) {
         *msg = "unsupported Content-Encoding: use gzip or none";
@@ -331,7 +268,7 @@ static bool expects_continue(const struct rx_session *s)
     const char *v = http1_header(&s->h, "Expect", &n);
 
     if (v)
-        trim(&v, &n);
+        http_trim_ows(&v, &n);
     return v && token_is(v, n, "100-continue") && s->h.parser.http_minor >= 1;
 }
 

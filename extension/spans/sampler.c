@@ -1,4 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/spans/spans.h"
+
+const char *const sampler_names[] = {
+    [SAMPLER_PARENT_ALWAYS_ON] = "parentbased_always_on",
+    [SAMPLER_ALWAYS_ON] = "always_on",
+    [SAMPLER_ALWAYS_OFF] = "always_off",
+    [SAMPLER_TRACEIDRATIO] = "traceidratio",
+    [SAMPLER_PARENT_ALWAYS_OFF] = "parentbased_always_off",
+    [SAMPLER_PARENT_TRACEIDRATIO] = "parentbased_traceidratio",
+    [SAMPLER_PARENT_TRACEIDRATIO + 1] = NULL,
+};
+
+const char *sampler_name(enum sampler_kind k)
+{
+    return (unsigned)k <= SAMPLER_PARENT_TRACEIDRATIO ? sampler_names[k] : "?";
+}
 
 void sampler_init(struct sampler *s, enum sampler_kind kind, double ratio, bool sdk_disabled)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/spans/spans.h"
 
 #include <errno.h>
@@ -176,6 +177,22 @@ const struct attr *attr_list_find(const struct attr_list *l, const char *key)
         if (strcmp(l->items[i].key, key) == 0)
             return &l->items[i];
     return NULL;
+}
+
+bool attr_list_remove(struct attr_list *l, const char *key)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        struct attr *a = &l->items[i];
+        if (strcmp(a->key, key) != 0)
+            continue;
+        free(a->key);
+        if (a->type == ATTR_STRING)
+            free(a->v.s);
+        memmove(a, a + 1, (l->len - i - 1) * sizeof(*a));
+        l->len--;
+        return true;
+    }
+    return false;
 }
 
 /* Events and links are few (an exception event, <= PROMOTE_MAX_LINKS + 1 links), so their

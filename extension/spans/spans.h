@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spans: the span model tracebridge builds (attributes, links, events), the random-id source,
  * the sampler, the resource, and the invocation span made from a promotion report. Includes
  * base/ and proxy/promote/ (the report it is built from). */
@@ -90,6 +91,9 @@ int attr_list_add_bool(struct attr_list *l, const char *key, bool val);
 void attr_list_free(struct attr_list *l);
 /* Looks up an attribute by key; NULL when absent. */
 const struct attr *attr_list_find(const struct attr_list *l, const char *key);
+/* Removes the first attribute with this key (to replace a value: remove, then add); false when
+ * there was none. */
+bool attr_list_remove(struct attr_list *l, const char *key);
 /* Adds an event; returns it (owned by the span) or NULL on -ENOMEM. */
 struct span_event *span_add_event(struct span *s, const char *name, uint64_t time_ns);
 /* Adds a link; returns it (owned by the span) or NULL on -ENOMEM. */
@@ -135,6 +139,12 @@ enum sampler_kind {
     SAMPLER_PARENT_ALWAYS_OFF,
     SAMPLER_PARENT_TRACEIDRATIO,
 };
+
+/* The OTEL_TRACES_SAMPLER value of each sampler_kind, indexed by it; NULL after the last. */
+extern const char *const sampler_names[];
+
+/* sampler_names[k], or "?" for a value outside the enum. */
+const char *sampler_name(enum sampler_kind k);
 
 struct sampler {
     enum sampler_kind kind;

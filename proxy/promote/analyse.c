@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote: the analysis half. One jscan pass over the event follows the key paths of the
  * grammar (shapes.c) down to the few values that can carry or receive context: each node
  * carries the set of rows whose path still matches. Carrier values are validated at once and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote_apply: turns the plan into splices and writes the targets.
  *
  * Target rules for an object that holds headers (event `headers`, `multiValueHeaders`, and the
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proxy/promote/internal.h"
 
@@ -506,31 +508,65 @@ out_free:
     return rc;
 }
 
-/* Whether the xray target rewrites Lambda-Runtime-Trace-Id for this invocation. In auto mode
- * only when Lambda's own X-Ray tracing is not active for it: the header is absent, or valid
- * with Sampled other than 1 (PassThrough sends Sampled=0 and records no segments). With
- * Sampled=1 Lambda records segments under its root, which a rewrite would orphan; a header
- * that does not parse is left as it is (in doubt, keep). */
-static bool xray_wanted(const struct promote_conf *conf, const struct promote_input *in,
-                        const struct promote_analysis *a)
+const char *const promote_xray_header_names[] = {"auto", "keep", "rewrite", NULL};
+
+int promote_targets_parse(const char *s, unsigned *out)
 {
-    if (!(conf->targets & PROMOTE_TARGET_XRAY))
-        return false;
-    switch (conf->xray_header) {
-    case PROMOTE_XRAY_REWRITE:
-        return true;
-    case PROMOTE_XRAY_AUTO:
-        if (!in->trace_id_header || !in->trace_id_header_len)
-            return true;
-        return a->lambda_xray_valid && !(a->lambda_xray.flags & TRACE_FLAG_SAMPLED);
-    default:
-        return false;
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
+                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
+                 {"xray", PROMOTE_TARGET_XRAY},
+                 {"none", 0}};
+    unsigned bits = 0;
+
+    while (*s) {
+        size_t n = strcspn(s, ","), i, k = n;
+        const char *p = s;
+
+        while (k > 0 && *p == ' ')
+            p++, k--;
+        while (k > 0 && p[k - 1] == ' ')
+            k--;
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strlen(names[i].name) == k && strncasecmp(p, names[i].name, k) == 0)
+                break;
+        }
+        if (i == sizeof(names) / sizeof(names[0]))
+            return -EINVAL;
+        bits |= names[i].bit;
+        s += n + (s[n] == ',');
     }
+    *out = bits;
+    return 0;
 }
 
-/* Lambda-Runtime-Trace-Id in the X-Ray form of `write` (Root from its trace id, Parent its span
- * id, Sampled from its flags), every other field of the original header kept in order when
- * that header passes the X-Ray byte checks (xray_rewrite). */
+/* Lambda's own X-Ray tracing is active for this invocation: its header says Sampled=1. */
+static bool xray_active(const char *h, size_t n)
+{
+    while (n > 0) {
+        size_t f = 0;
+
+        while (f < n && h[f] != ';')
+            f++;
+        if (f == 9 && memcmp(h, "Sampled=1", 9) == 0)
+            return true;
+        h += f + (f < n);
+        n -= f + (f < n);
+    }
+    return false;
+}
+
+/* Whether the X-Ray header is rewritten for this event (the context is promoted). */
+static bool xray_wanted(const struct promote_conf *conf, const struct promote_input *in)
+{
+    if (!(conf->targets & PROMOTE_TARGET_XRAY) || conf->xray_header == PROMOTE_XRAY_KEEP)
+        return false;
+    return conf->xray_header == PROMOTE_XRAY_REWRITE ||
+           !xray_active(in->trace_id_header, in->trace_id_header ? in->trace_id_header_len : 0);
+}
+
 static int apply_xray(const struct promote_input *in, const struct trace_ctx_full *write,
                       struct promote_output *out)
 {
@@ -588,7 +624,7 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
             out->targets_written &= ~(unsigned)PROMOTE_TARGET_CLIENT_CONTEXT;
         }
     }
-    if (write && xray_wanted(conf, in, a)) {
+    if (write && xray_wanted(conf, in)) {
         rc = apply_xray(in, write, out);
         if (rc < 0) {
             first_err = first_err ? first_err : rc;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote internals, private to proxy/promote/:
  *   jscan      the block JSON scanner (jscan.c);
  *   grammar    what the scanner looks for, as key paths: event shapes, carriers, targets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote: finds the W3C context carried inside a Lambda event (carriers) and writes it where
  * unmodified handlers read it (targets), by splicing bytes; nothing outside the edits changes.
  *
@@ -24,39 +25,45 @@
 enum promote_target {
     PROMOTE_TARGET_HEADERS = 1u << 0,        /* event headers.traceparent (+multiValueHeaders) */
     PROMOTE_TARGET_CLIENT_CONTEXT = 1u << 1, /* Lambda-Runtime-Client-Context custom.traceparent */
-    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id, per xray_header */
+    PROMOTE_TARGET_XRAY = 1u << 2,           /* Lambda-Runtime-Trace-Id, per promote_xray_header */
 };
+
+/* When the Lambda-Runtime-Trace-Id target rewrites the header (TRACEBRIDGE_XRAY_HEADER). */
+enum promote_xray_header {
+    PROMOTE_XRAY_AUTO = 0, /* when a context was promoted and Lambda's X-Ray tracing is not
+                            * active (no header, or Sampled other than 1: PassThrough) */
+    PROMOTE_XRAY_KEEP,     /* never */
+    PROMOTE_XRAY_REWRITE,  /* whenever a context was promoted */
+};
+extern const char *const promote_xray_header_names[]; /* "auto", "keep", "rewrite", NULL */
+
+/* Parses a TRACEBRIDGE_TARGETS list ("headers,client-context,xray", "none", any case, spaces
+ * around names allowed) into enum promote_target bits. 0 or -EINVAL (out unchanged). */
+int promote_targets_parse(const char *s, unsigned *out);
 
 enum promote_batch_parent { PROMOTE_BATCH_FIRST = 0, PROMOTE_BATCH_NONE };
 
-/* When the xray target rewrites Lambda-Runtime-Trace-Id (TRACEBRIDGE_XRAY_HEADER). */
-enum promote_xray_header {
-    PROMOTE_XRAY_AUTO = 0, /* unless Lambda's own X-Ray tracing is active (Sampled=1) */
-    PROMOTE_XRAY_KEEP,     /* never */
-    PROMOTE_XRAY_REWRITE,  /* whenever a context is written */
-};
-
 struct promote_conf {
     unsigned targets;                       /* enum promote_target bits */
+    enum promote_xray_header xray_header;   /* TRACEBRIDGE_XRAY_HEADER */
     bool xray_parent;                       /* TRACEBRIDGE_XRAY_PARENT=on */
     enum promote_batch_parent batch_parent; /* TRACEBRIDGE_BATCH_PARENT */
     size_t max_event_bytes;                 /* larger events pass through unchanged */
-    enum promote_xray_header xray_header;   /* for PROMOTE_TARGET_XRAY */
 };
 
 /* Where the parent context came from. */
 enum promote_carrier {
     CARRIER_NONE = 0,
-    CARRIER_DIRECT,          /* top-level __traceparent__ */
-    CARRIER_SQS_ATTRIBUTES,  /* Records[].messageAttributes.traceparent */
-    CARRIER_SQS_SNS,         /* SNS envelope inside an SQS body */
-    CARRIER_SQS_XRAY,        /* Records[].attributes.AWSTraceHeader */
-    CARRIER_SNS,             /* Records[].Sns.MessageAttributes.traceparent */
-    CARRIER_EVENTBRIDGE,     /* detail.traceparent / detail.__traceparent__ */
-    CARRIER_HTTP,            /* headers / multiValueHeaders traceparent */
-    CARRIER_HTTP_XRAY,       /* headers X-Amzn-Trace-Id with Root+Parent */
-    CARRIER_LAMBDA_XRAY,     /* Lambda-Runtime-Trace-Id (only with xray_parent) */
-    CARRIER_DIRECT_PLAIN,    /* top-level traceparent of a direct invoke (kept) */
+    CARRIER_DIRECT,         /* top-level __traceparent__ */
+    CARRIER_SQS_ATTRIBUTES, /* Records[].messageAttributes.traceparent */
+    CARRIER_SQS_SNS,        /* SNS envelope inside an SQS body */
+    CARRIER_SQS_XRAY,       /* Records[].attributes.AWSTraceHeader */
+    CARRIER_SNS,            /* Records[].Sns.MessageAttributes.traceparent */
+    CARRIER_EVENTBRIDGE,    /* detail.traceparent / detail.__traceparent__ */
+    CARRIER_HTTP,           /* headers / multiValueHeaders traceparent */
+    CARRIER_HTTP_XRAY,      /* headers X-Amzn-Trace-Id with Root+Parent */
+    CARRIER_LAMBDA_XRAY,    /* Lambda-Runtime-Trace-Id (only with xray_parent) */
+    CARRIER_DIRECT_PLAIN,   /* top-level traceparent of a direct invoke (kept) */
     CARRIER_REQUEST_HEADERS, /* request.headers traceparent (kept) */
 };
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* shapes: what the analysis pass looks for, as tables. Each row is a key path from the root of
  * a document and what its value is: a carrier (where context is found, DESIGN.md "Where context
  * is found (carriers), in order of preference"), an event fact (what the invocation span says,

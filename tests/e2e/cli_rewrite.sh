@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `tracebridge rewrite` shows the Lambda-Runtime-Trace-Id the handler would get
 # (trace_id_header in its report): rewritten with X-Ray PassThrough (Sampled=0), kept with active
-# tracing (Sampled=1) unless --xray-header rewrite, never with keep or a target list without xray.
+# tracing (Sampled=1) unless --xray-header rewrite, never with keep or a target list without xray
+# (rewrite and keep force the target either way, like the extension's settings).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 bin="${TB_BUILD:-build}/tracebridge"
@@ -36,7 +38,9 @@ case_ "Sampled=1 with --xray-header rewrite: rewritten" "$new;Lineage=1:8a3f2b1c
 case_ "--xray-header keep: kept" '"trace_id_header":null' --xray-header keep \
     --trace-id-header "$root;Sampled=0"
 case_ "--targets without xray: kept" '"trace_id_header":null' --targets headers,client-context \
-    --xray-header rewrite --trace-id-header "$root;Sampled=0"
+    --trace-id-header "$root;Sampled=0"
+case_ "--xray-header rewrite forces the xray target, as TRACEBRIDGE_XRAY_HEADER does" "$new\"" \
+    --targets headers --xray-header rewrite --trace-id-header "$root;Sampled=0"
 n=$((n + 1))
 if TRACEBRIDGE_XRAY_HEADER=keep "$bin" rewrite --span-id 1111111111111111 \
     --trace-id-header "$root;Sampled=0" <<<"$ev" 2>&1 >/dev/null | grep -qF '"trace_id_header":null'; then

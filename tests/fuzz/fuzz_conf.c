@@ -1,10 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_conf: the config loader with a fake getenv fed from the fuzz bytes. The input is a list
  * of records separated by '\n'; a record's first byte picks the variable (every variable of the
  * table, taken from conf_print_markdown so new ones are fuzzed too, plus the Lambda platform
  * variables) and the rest is its value. Invariants: every field is inside its documented range
  * or enum, strings are terminated and non-empty where the daemon needs them, and the value of a
  * secret variable (OTLP headers) never reaches the log. */
-// fuzz-deps: extension/conf.c
 #include <errno.h>
 #include <stdbool.h>
 

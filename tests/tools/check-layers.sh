@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make layers: checks the allowed include directions between the rooms of the tree (README,
 # "Layout"). A file may include its own room's headers and the public header of any room below
 # it; internal.h only from its own folder. Prints each violation; exits 1 if there is one.
-#   base <- net <- proxy, proxy/promote <- spans <- otlp <- export <- receiver, lifecycle
+#   base <- net <- proxy, proxy/promote <- spans <- otlp <- export <- receiver, lifecycle,
+#   telemetry
 #   <- extension/ (daemon, conf, flushgate, cli_rewrite) <- main.c
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -15,7 +17,7 @@ level() { # path -> level of its room
     extension/spans/*) echo 3 ;;
     extension/otlp/*) echo 4 ;;
     extension/export/*) echo 5 ;;
-    extension/receiver/* | extension/lifecycle/*) echo 6 ;;
+    extension/receiver/* | extension/lifecycle/* | extension/telemetry/*) echo 6 ;;
     extension/main.c) echo 8 ;;
     extension/*) echo 7 ;;
     *) echo 99 ;;
