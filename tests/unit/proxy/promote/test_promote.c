@@ -629,8 +629,8 @@ static void check_xray(struct tap *t, unsigned targets, enum promote_xray_header
  * and the headers that are not Lambda's usual one. */
 static void test_xray_fields(struct tap *t)
 {
-    const unsigned all = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT |
-                         PROMOTE_TARGET_XRAY;
+    const unsigned all =
+        PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT | PROMOTE_TARGET_XRAY;
     const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
     const char *bad_root = "Root=1-zz;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:8a3f2b1c:0";
     char *got;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tests/unit/tap.h"
+#include "tests/lib/tap.h"
 
 static const struct {
     const char *name;
