@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # tracebridge. `make` builds build/tracebridge; `make SANITIZER=address` builds an ASan+UBSan
 # copy under build/asan; `make FUZZ=1` builds the libFuzzer targets with clang under build/libfuzzer.
 # Quiet unless V=1. A change of compiler or flags rebuilds everything (see $(BUILD)/.flags).
@@ -140,9 +141,12 @@ fmt-check:
 layers:
 	$(Q)tests/tools/check-layers.sh
 
-# Banned functions (curl's list): unbounded string building.
+# Banned functions (curl's list): unbounded string building; every source file names its licence.
 lint:
 	$(Q)! grep -nE '\b(sprintf|strcat|strncpy|strtok|atoi|gets)\s*\(' $(LIB_SRC) extension/main.c
+	$(Q)missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.mjs' '*.cjs' '*.py' '*.go' '*.java' Makefile \
+		':!tests/fuzz/corpus' | xargs grep -L 'SPDX-License-Identifier: Apache-2.0' 2>/dev/null); \
+		[ -z "$$missing" ] || { echo "lint: no SPDX-License-Identifier line in:" $$missing; exit 1; }
 
 clean:
 	rm -rf build

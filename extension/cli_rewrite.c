@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cli: `tracebridge rewrite` — shows exactly what the handler would receive for one event, by
  * the same analyse/apply path the proxy uses, with the same fail-open behaviour. */
 #include "proxy/promote/promote.h"

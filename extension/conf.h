@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* conf: every setting tracebridge reads, as one table of environment variables. The loader,
  * the defaults and the README's table (`tracebridge env-doc`) all come from that table. */
 #ifndef TB_CONF_H

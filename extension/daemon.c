@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon: wires the parts together on one libuv loop.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* flushgate: when the extension calls /event/next after an INVOKE (TRACEBRIDGE_FLUSH). Pure and
  * clock-injected: the daemon tells it what happened and what it sees now, and it answers what to
  * do (start the flush, call /event/next) and when to ask again.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tracebridge: Lambda external extension (default) and command-line tools. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Licences, notices and the bill of materials of a layer binary; sourced by layer/build-layer.sh.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Lambda layer zips (make layer):
 #   build/tracebridge-layer-x86_64.zip and build/tracebridge-layer-arm64.zip, each holding
 #   extensions/tracebridge (one fully static musl binary), tracebridge-wrapper, and under

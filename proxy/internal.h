@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy internals: connections, exchanges and the /next body buffer. Private to proxy/. */
 #ifndef TB_PROXY_INTERNAL_H
 #define TB_PROXY_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy: the transparent HTTP/1.1 relay between the runtime and the real Runtime API.
  *
  * Each runtime (downstream) connection is paired with its own upstream connection, so

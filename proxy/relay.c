@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* relay: the per-connection exchange state machine. The request parser's events forward the
  * request upstream; the response parser's events relay (or, for /next, buffer and rewrite) the
  * response downstream. Reports go to the hooks once the request is fully forwarded and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server: proxy_new/proxy_free, the listening socket, accept, stats. */
 #include <errno.h>
 #include <stdlib.h>

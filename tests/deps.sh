@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what the build, the tests and the demo need, only when missing: Debian packages with
 # apt-get, and the pinned npm test peers (tests/node/package-lock.json) with npm ci.
 set -eu

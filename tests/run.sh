@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the test suites and ends with one "N passed, N failed" line.
 #   tests/run.sh              every suite (unit + e2e, plain and ASan+UBSan builds, fuzz smoke,
 #                             the e2e suites that honour TB_VALGRIND under valgrind)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
  * base64, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the request
  * id limit and the W3C/X-Ray trace-context types and parsers. Includes only libc. */

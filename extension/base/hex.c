@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/base/base.h"
 
 static const char HEX[] = "0123456789abcdef";

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* token: the RFC 9110 section 5.6 pieces that HTTP headers and the W3C/OTel lists built on them
  * share: tokens and optional whitespace. */
 #include "extension/base/base.h"

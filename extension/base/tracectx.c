@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tracectx: strict W3C traceparent/tracestate/baggage and X-Ray header parsing. Everything here
  * is pure (no allocation, no globals) so the fuzz targets can hammer it directly. */
 #include "extension/base/base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* export: the bounded span buffer (tracebridge's and the handler's spans, encoded) and the
  * OTLP/HTTP exporter that drains it to the backend. Includes base/, net/, spans/, otlp/. */
 #ifndef TB_EXPORT_EXPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lifecycle: the Extensions API client (register, event/next, INVOKE/SHUTDOWN) and the
  * invocation table that correlates INVOKE events with the proxy's /next, /response and /error
  * to finish each invocation span. Includes base/, net/, proxy/, spans/. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cabundle: see cabundle.h. Only regular PEM bundles are listed: the "*.trust.crt" files next to
  * them hold OpenSSL "TRUSTED CERTIFICATE" blocks that other TLS libraries cannot read. */
 #include "extension/net/net.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* httpc: libcurl multi socket interface driven by libuv, after curl's docs/examples/multi-uv.c:
  * CURLMOPT_SOCKETFUNCTION maps to uv_poll start/stop per socket, CURLMOPT_TIMERFUNCTION to one
  * uv_timer, and finished transfers are collected with curl_multi_info_read after each action. */

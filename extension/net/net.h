@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* net: the I/O plumbing every room shares (no policy): loopback listeners, the http-parser
  * wrapper that keeps raw bytes (proxy and receiver), the libcurl-multi-on-libuv client (Extensions
  * API, exporter) and the CA bundle lookup. Includes only base/. */

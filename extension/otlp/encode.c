@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp: hand-written protobuf encoding of tracebridge's own span and of the receiver's two
  * answers, plus the entry points of the walker and the JSON converters (extension/otlp/).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp/internal.h: what the files of extension/otlp share (not part of otlp.h's contract).
  * Protobuf wire-format helpers for hand-written encoding, and the three converters that
  * otlp.c exposes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp: OTLP/HTTP trace payloads. The unit everywhere is a serialized
  * ExportTraceServiceRequest: its only field is `repeated ResourceSpans resource_spans = 1`, so
  * serialized requests concatenate into one valid request. tracebridge's own spans and spans

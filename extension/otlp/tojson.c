@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tojson: serialized ExportTraceServiceRequest -> OTLP/JSON, per the OTLP JSON encoding
  * (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): lowerCamelCase keys,
  * trace and span ids as hex, enums as integers, 64-bit integers as decimal strings, other

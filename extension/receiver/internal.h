@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rx_session: one OTLP/HTTP receiver connection's request handling, without sockets. Bytes go
  * in (rx_session_feed), response bytes come out (rx_session_take_output), so the HTTP framing,
  * the limits and the OTLP answers are testable and fuzzable on their own; receiver.c only moves

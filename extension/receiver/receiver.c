@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiver: sockets for the OTLP/HTTP receiver. Each connection owns an rx_session that does
  * the HTTP and OTLP work; this file only moves bytes, applies backpressure and closes. */
 #include "extension/receiver/receiver.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiver: the local OTLP/HTTP trace receiver (default 127.0.0.1:4318), so the handler's own
  * OTel SDK exports into tracebridge's span buffer in microseconds instead of to a remote
  * backend on the response path. Runs on the daemon's libuv loop; never blocks.

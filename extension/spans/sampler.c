@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/spans/spans.h"
 
 const char *const sampler_names[] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spans: the span model tracebridge builds (attributes, links, events), the random-id source,
  * the sampler, the resource, and the invocation span made from a promotion report. Includes
  * base/ and proxy/promote/ (the report it is built from). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* facts: the platform's facts per invocation, correlated by request id in any order, and the
  * spans they go on (telemetry.h: holding bounds, attributes). One table of TM_MAX_INV entries;
  * an entry is made by whichever comes first, the invocation span or one of its events, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* telemetry internals: the JSON reader the batch parser is built on, and the listener's
  * per-connection request handling. */
 #ifndef TB_TELEMETRY_INTERNAL_H

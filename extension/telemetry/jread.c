@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jread: the in-place JSON pull reader of internal.h. */
 #include <errno.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* parse: Telemetry API batches into tm_events (telemetry.h), with the non-allocating reader.
  *
  * An event is {"time": RFC 3339, "type": "platform.*", "record": {...}} in any member order;

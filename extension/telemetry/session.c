@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* session: one connection of the telemetry listener, bytes in, response bytes out (no sockets),
  * so the framing is testable on its own. Lambda POSTs each batch (any path) and wants a 2xx;
  * anything else is answered and ignored: 405 for other methods, 413 and close for a body over

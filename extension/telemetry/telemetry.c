@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* telemetry: the listener's sockets, the subscription, and the wiring to the facts (see
  * telemetry.h). Everything runs on the daemon's loop; the hosts file is read once, at start-up,
  * before the loop runs (as the daemon writes its ready file). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* telemetry: what the platform knows, from the Lambda Telemetry API (2022-07-01, event schema
  * 2025-01-29), put on tracebridge's spans without ever making an invocation wait.
  *

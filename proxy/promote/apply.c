@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote_apply: turns the plan into splices and writes the targets.
  *
  * Target rules for an object that holds headers (event `headers`, `multiValueHeaders`, and the

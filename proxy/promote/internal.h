@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote internals: the block JSON scanner (jscan) and the plan the analysis pass fills and
  * the apply pass splices from. Private to proxy/promote/. */
 #ifndef TB_PROXY_PROMOTE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jscan: strict single-pass JSON validation with hooks for the containers the caller marks.
  * Speed comes from classifying string bytes in blocks instead of one at a time (most of an SQS
  * batch is string bodies, often escape-dense JSON inside a string), and from calling no hook at

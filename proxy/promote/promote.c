@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote: the analysis half. One jscan pass over the event marks the few containers that can
  * carry or receive context (Records[], headers, detail, ...); hooks capture carrier values,
  * validate them at once, and remember the byte spans promote_apply() may splice. */

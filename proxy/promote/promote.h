@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote: finds the W3C context carried inside a Lambda event (carriers) and writes it where
  * unmodified handlers read it (targets), by splicing bytes; nothing outside the edits changes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_footprint: what a tracebridge binary costs as a Lambda extension.
  *
  * This program plays Lambda on one loopback port (Extensions API, Runtime API and an OTLP sink,

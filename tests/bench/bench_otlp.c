@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_otlp: cost of the OTLP codec.
  *  - ns per encoded span: the typical invocation span (tests/lib/otlp_sample.h: 12 attributes,
  *    2 events, 3 links), hand-written encoder next to protobuf-c packing the same message;

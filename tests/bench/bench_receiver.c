@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_receiver: what one OTLP export to tracebridge's local receiver costs the handler: the
  * round trip of a 10-span export over loopback on a keep-alive connection (send, buffered,
  * answered), p50/p99, for protobuf, gzip protobuf and JSON; then the receiver's throughput in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_rewrite: throughput of the event rewriter on SQS batches (~1 MB as in perf-anchors.md,
  * and ~6 MB, the Lambda payload limit) and its cost per event on a ~1 KB SQS event, next to
  * memcpy of the same bytes and the naive cJSON parse+print, in one run. Variants are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What tracebridge costs a real handler stack (tests/stacks/*), measured in the project's emulator:
 //   warm: the invocation time the emulator sees (the event released to the runtime until its
 //         response arrived: the handler, its instrumentation's flush, the runtime client and,

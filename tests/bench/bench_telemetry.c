@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_telemetry: what the Telemetry API path costs per invocation, on the daemon's loop.
  *
  *   per invocation  one batch as Lambda sends it for an invocation (platform.start,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lean_upstream: a minimal Runtime-API-like server for the proxy benchmark, run as its own
  * process. It behaves like the real API where latency is concerned: keep-alive, TCP_NODELAY,
  * the /next head and body in one writev(), a blocking thread per connection (no event-loop hop).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench section: the footprint of the static layer binary as a Lambda extension
 # (tests/bench/bench_footprint.c plays Lambda and a runtime): exec -> registered (median of
 # many cold starts), idle RSS, RSS after 1000 invocations of 256 KB events, binary size; then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Real handler stacks (tests/stacks/*) with and without tracebridge: warm invocation time and
 # cold start, side by side in one run (tests/bench/bench_stacks.mjs). In a network namespace with
 # only loopback when the machine allows one (the ADOT distros send UDP to the X-Ray daemon port).

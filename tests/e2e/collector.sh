@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tracebridge → the real OpenTelemetry Collector (core components, tests/stacks/otelcol) → the
 # test sink, OTLP/HTTP protobuf and JSON: the spans arrive intact (TAP).
 cd "$(dirname "$0")/../.." || exit 1

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tracebridge exporting through the REAL OpenTelemetry Collector (core components, built from the
 // pinned collector modules by tests/stacks/otelcol/install.sh): tracebridge → Collector OTLP/HTTP
 // receiver → otlphttp exporter → the test sink. The Collector decodes every request into pdata

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Lambda layer zips (make layer): unzipped into a temporary /opt layout, the binaries are
 # fully static, the packaging is deterministic, the bill of materials and notices are complete
 # and every bundled licence is allowed, the commands work from there (arm64 under qemu-user),

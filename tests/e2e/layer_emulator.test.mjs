@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The layer as Lambda uses it: the emulator launches extensions from the UNZIPPED layer's
 // /opt/extensions and starts the real Node runtime client through the layer's
 // /opt/tracebridge-wrapper. Run by tests/e2e/layer.sh with the unzipped folder:

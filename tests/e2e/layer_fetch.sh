@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The layer build's source fetching and licence check, offline and in seconds:
 #  - `layer/build-layer.sh fetch` against a private Debian source repository served over HTTP
 #    on loopback whose index lists versions the server does not have (404, as when the mirror

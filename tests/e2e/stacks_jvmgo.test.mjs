@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real Java and Go handler stacks through the REAL tracebridge extension, one row per stack x
 // trigger (issue 12), with DEFAULT tracebridge settings and each instrumentation set up as its
 // users set it up:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Real Python and Node handler stacks (tests/stacks/*) through tracebridge, under the project's
 # emulator and the AWS Lambda RIE (TAP). Rows also go to tests/out/stack-results/<stack>.jsonl.
 # It runs in a network namespace of its own with only loopback when the machine allows one, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Real handler stacks in Python and Node through the REAL tracebridge extension and wrapper, with
 // DEFAULT tracebridge settings and each instrumentation configured the way its users configure it
 // (tests/stacks/NOTES.md): python-otel, python-adot, node-otel (tests/node + tests/handlers) and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the platform says, end to end: the REAL tracebridge extension subscribes to the
 // emulator's Telemetry API (tests/emulator/telemetry.mjs: validation, batching, delivery after
 // the response and at SHUTDOWN), and the platform's facts land on the spans the OTLP sink

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // A local AWS Lambda execution environment: the Runtime API and the Extensions API on one
 // 127.0.0.1 port, extensions launched from an /opt/extensions-style folder, the runtime started
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension

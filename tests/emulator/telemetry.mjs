@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Telemetry API (2022-07-01) of the emulator: subscriptions, the platform events of each
 // phase, and their delivery in batches, as Lambda does it (shared reference lambda-apis.md §2.5,
 // the schema reference of 2025-01-29, and RIE's telemetry relay for Managed Instances).

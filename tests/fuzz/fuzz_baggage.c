@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* baggage_sanitize on arbitrary bytes: output is bounded, safe in JSON, and re-validates. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_conf: the config loader with a fake getenv fed from the fuzz bytes. The input is a list
  * of records separated by '\n'; a record's first byte picks the variable (every variable of the
  * table, taken from conf_print_markdown so new ones are fuzzed too, plus the Lambda platform

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_error_body: arbitrary bytes as what a runtime reports for a failed invocation: an /error
  * body (Lambda error JSON of any language, or anything else) or a base64 Error-Body trailer,
  * with or without an Error-Type. The first byte says which (bit 0: base64 trailer, bit 1: an

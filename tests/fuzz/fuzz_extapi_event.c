@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_extapi_event: arbitrary bytes as an /event/next body (and as a register response).
  * Invariants: an accepted event is INVOKE (with a request id) or SHUTDOWN (reason lower-cased),
  * every string is NUL-terminated inside its field, a rejected event leaves nothing behind, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The proxy's HTTP relay (proxy/relay.c, nextbuf.c, http1.c) on arbitrary byte streams, without
  * sockets: the conn layer (proxy/conn.c) is replaced by the stubs below, which record what the
  * relay writes to each side. Both the runtime side (requests) and the upstream side (responses)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote_analyse + promote_apply on arbitrary bytes. Invariants:
  *  - fail open: an event that is not a well-formed JSON object comes back byte for byte;
  *  - a changed body is itself a well-formed JSON object with no reserved keys left;

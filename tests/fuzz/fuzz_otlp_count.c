@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp_count_spans on arbitrary bytes (the receiver's untrusted input). Invariants:
  *  - when the walker accepts the bytes, protobuf-c unpacks them too (the walker is the
  *    stricter of the two: it also rejects groups, over-64-bit varints and nesting past

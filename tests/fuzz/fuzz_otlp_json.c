@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp_json_to_protobuf on arbitrary text, then back. Invariants:
  *  - no crash, leak or unbounded recursion on any input; errors are -EBADMSG (or -E2BIG);
  *  - accepted JSON gives bytes that the strict walker accepts;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_receiver: arbitrary bytes as the request stream of one OTLP receiver connection
  * (rx_session, no sockets). The first byte picks the size of the pieces the stream is fed in,
  * so request boundaries fall everywhere. Invariants: every answer is an HTTP/1.1 response, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_telemetry: arbitrary bytes as a Telemetry API batch (the body Lambda POSTs to the
  * listener), then through the facts, and as the HTTP request carrying it.
  * Invariants: the parser answers 0 or -EBADMSG and is deterministic; a well-formed batch counts

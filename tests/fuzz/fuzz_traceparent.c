@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* traceparent_parse on arbitrary bytes: a valid value round-trips through the formatter. */
 #include <string.h>
 

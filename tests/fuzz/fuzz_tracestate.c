@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tracestate_sanitize on arbitrary bytes: output is bounded, safe to put in JSON and headers,
  * and a fixed point of the sanitizer. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xray_parse / xray_rewrite on arbitrary bytes: a rewritten header never carries unsafe bytes
  * and parses back to exactly the context written into it. */
 #include <string.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target (tests/fuzz/fuzz_*.c, built by `make FUZZ=1` with clang, ASan+UBSan,
 # into build/libfuzzer/fuzz/) for SECONDS on a copy of its seed corpus (tests/fuzz/corpus/<name>/,
 # never modified), printing one TAP line per target with the number of executions; then replays

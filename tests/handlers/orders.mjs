@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test handler for the real aws-lambda-ric + OTel Lambda instrumentation. It records the event it
 // received (HANDLER_EVENTS_OUT, one JSON line per invocation) so tests can check what tracebridge
 // delivered, and makes a child span "business_logic" under the instrumentation's handler span.

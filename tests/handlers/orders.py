@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Test handler for the real Python runtime client (awslambdaric) with the OpenTelemetry or ADOT
 Lambda instrumentation (tests/stacks/python-*). Like orders.mjs it records the event it received
 (HANDLER_EVENTS_OUT, one JSON line per invocation) so the tests can check what tracebridge

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon: the real build/tracebridge binary against a fake Lambda (Runtime + Extensions API on
  * one port) and a fake OTLP backend whose requests are decoded with protobuf-c's generated code.
  * The test plays the runtime, talking to the proxy like aws-lambda-ric would. */

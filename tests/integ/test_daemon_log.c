@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon logs: the real build/tracebridge binary against fake_lambda.h, once at
  * TRACEBRIDGE_LOG_LEVEL=debug and once at info, with OTLP headers configured. At debug the log
  * answers "what did tracebridge do with this invocation?" (event analysis, what was written,

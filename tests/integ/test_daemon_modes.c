@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon, more paths: the real build/tracebridge binary against the fake Lambda and OTLP backend
  * of fake_lambda.h (test_daemon.c covers the main flows). Here: adaptive flush switching both
  * ways, SIGTERM, streaming responses with error trailers, the OTLP receiver feeding the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake_http.h: a scripted loopback HTTP/1.1 server for the extension tests (fake Extensions
  * API, fake Runtime API, fake OTLP backend) on tests/lib/test_server.h: one thread per
  * connection, so a handler may sleep or block (long-poll) without stopping the others.

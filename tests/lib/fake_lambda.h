@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fake_lambda.h: a fake Lambda for daemon tests: Runtime API and Extensions API on one port
  * (as in Lambda), an OTLP backend with scripted failures, a blocking runtime client that talks
  * to the proxy, and a launcher for the real build/tracebridge binary. Included by tests only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp_sample.h: the "typical invocation span" that the OTLP tests, the sample encoder tool and
  * the benchmark share: every span field set, 12 attributes of all four types, two events,
  * three links from a batch, an error status, and a Lambda-like resource. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy_harness.h: loopback test rig for the proxy tests. A scripted fake Runtime API upstream
  * (on tests/lib/test_server.h: one thread per connection), the proxy on its own libuv loop thread,
  * and blocking test clients. Included by test_proxy*.c only. */

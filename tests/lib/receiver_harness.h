@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiver_harness.h: loopback rig for the OTLP receiver tests and benchmark. The receiver runs
  * on its own libuv loop thread; the test talks to it with blocking sockets and inspects the
  * span buffer and stats on the loop thread (rig_call), so nothing is shared without a lock.

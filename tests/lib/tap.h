@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tap.h: the tiny TAP test harness every unit test uses (picotest style). Output lines are
  * "ok N - name" / "not ok N - name"; tests/run.sh counts them. */
 #ifndef TB_TAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_server.h: the threaded loopback HTTP/1.1 server under the unit tests' fake peers
  * (fake_http.h: Extensions, Runtime and OTLP APIs; proxy_harness.h: the proxy's upstream), and
  * the blocking socket helpers the test clients share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_util.h: small helpers several unit tests share (tap.h stays the TAP harness alone).
  * Included by tests only. */
 #ifndef TB_TEST_UTIL_H

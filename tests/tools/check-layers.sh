@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make layers: checks the allowed include directions between the rooms of the tree (README,
 # "Layout"). A file may include its own room's headers and the public header of any room below
 # it; internal.h only from its own folder. Prints each violation; exits 1 if there is one.

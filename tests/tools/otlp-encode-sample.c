@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp-encode-sample: writes the sample invocation span (tests/lib/otlp_sample.h) as one
  * serialized ExportTraceServiceRequest to stdout, for the real-decoder checks in
  * tests/e2e/otlp_decode.sh.   usage: otlp-encode-sample [--json]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxyd: runs the Runtime API proxy alone on its own loop, for tests and benchmarks.
  *   proxyd --listen-port N --upstream host:port [--rewrite-test | --promote]
  *          [--max-event BYTES] [--max-header BYTES]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiverd: runs the OTLP/HTTP receiver alone on its own loop, for tests and benchmarks.
  *   receiverd --out FILE [--port N] [--spans N] [--max-request BYTES] [--buffer-spans N]
  * Prints "READY <port>" on stdout once listening. On SIGTERM/SIGINT, or once N spans are

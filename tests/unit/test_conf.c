@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* conf: defaults, the signal-specific variable winning over the generic one, /v1/traces on a
  * base endpoint, invalid values falling back to the default with one warning that names the
  * variable, and secrets never echoed. */

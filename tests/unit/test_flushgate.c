@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The /event/next gate, driven by a fake clock: each flush mode, the bypass grace, the deadline,
  * the budget, a backend that stops answering quickly, and the adaptive switch. */
 #include "extension/flushgate.c"

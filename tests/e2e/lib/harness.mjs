@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared plumbing for the end-to-end suites: TAP output, the emulator, the OTLP sink, the real
 // Node runtime client with the real OTel instrumentation, the producer, and span-tree checks.
 import fs from 'node:fs';

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A local OTLP/HTTP sink over TLS, for HTTPS export checks and the footprint bench:
 //   node tests/e2e/lib/https_sink.mjs KEY CERT PORT_FILE
 // Listens on 127.0.0.1 (ephemeral port, written to PORT_FILE), answers every request 200, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Test PKI for HTTPS export checks, made fresh with openssl (P-256 keys, valid 2 days):
 #   ca.pem              a private CA ("tracebridge test CA")
 #   server.pem/.key     localhost (DNS:localhost, IP:127.0.0.1), signed by ca.pem

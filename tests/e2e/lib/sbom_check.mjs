@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks an unzipped layer's bill of materials and notices (run by tests/e2e/layer.sh):
 //   node tests/e2e/lib/sbom_check.mjs OPT_DIR ARCH
 // tracebridge/sbom.spdx.json must be SPDX 2.3 JSON with the fields the layer promises, every

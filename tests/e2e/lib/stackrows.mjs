@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared plumbing for the real-stack suites (tests/e2e/stacks_jvmgo.test.mjs and others): fire one trigger per
 // row through the emulator with a producer that starts the trace, find the spans of that row
 // (producer → tracebridge → the handler's invocation span → business_logic), classify where the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test function for the go-otellambda stack: a provided.al2023-style Go binary built with the real
 // github.com/aws/aws-lambda-go runtime client and the real otellambda instrumentation in its
 // DEFAULT configuration (what its README shows: InstrumentHandler with the tracer provider as

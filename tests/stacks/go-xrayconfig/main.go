@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test function for the go-xrayconfig stack: a provided.al2023-style Go binary built with the real
 // github.com/aws/aws-lambda-go runtime client and the real otellambda instrumentation configured
 // with its xrayconfig package as its README shows (xrayconfig.WithRecommendedOptions: the parent

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # java17-otel: installs what the stack needs when missing (JDK 17 and Maven from Debian) and
 # builds the test function from pom.xml (exact versions; Maven's own cache is its default
 # ~/.m2) into build/stacks/java17-otel/: target/classes, classpath.txt (the runtime classpath),

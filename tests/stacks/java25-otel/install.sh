@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # java25-otel: the java17-otel test function (compiled for release 17, as one jar serves every
 # Java runtime) on the newest LTS JDK installed under /usr/lib/jvm (25, else 21: Debian bookworm
 # ships only 17, so it is whatever else the machine has, e.g. Temurin). Writes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Java and Go stacks of tests/stacks/ as tests/e2e/stacks_jvmgo.test.mjs and the benchmarks
 // start them (the entries have the fields of STACKS in stacks.mjs, plus handler, args, env and
 // tbRuntime: the runtime command when tracebridge is on, for the Go bootstrap recipe).

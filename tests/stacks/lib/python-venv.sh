@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # python-venv.sh STACK_DIR: installs STACK_DIR/requirements.txt (exact versions, every file's
 # hash, pip --require-hashes) into STACK_DIR/.venv, only when the venv is missing or was built
 # from another requirements.txt. Python: $TB_PYTHON, else python3.11, else python3 (Debian

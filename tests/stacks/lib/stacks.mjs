@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real handler stacks of tests/stacks/ as the e2e suites and benchmarks start them: the
 // runtime command Lambda's managed runtime would exec, the start-up wrapper each layer puts in
 // AWS_LAMBDA_EXEC_WRAPPER (chained after tracebridge's as TRACEBRIDGE_NEXT_WRAPPER), the

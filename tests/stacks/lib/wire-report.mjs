@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What each real runtime client does on the wire (tests/stacks/NOTES.md): runs a stack in the
 // emulator without tracebridge (the runtime client talks to the Runtime API itself) and with it
 // (what reaches the Runtime API through the proxy), sends a small direct invoke, a 4 KB one (its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the node-adot stack (package-lock.json, npm ci) only when missing or when the lock
 # file changed. The runtime client it runs with is tests/node's aws-lambda-ric (tests/deps.sh).
 set -eu

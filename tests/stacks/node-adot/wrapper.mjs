@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the ADOT Node Lambda layer's /opt/wrapper.mjs does for an ESM start (an .mjs handler, or
 // Node 24+): install import-in-the-middle's loader hook through module.register() in the mode
 // that intercepts only the modules an instrumentation asked for, wait until the hook thread has

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A minimal OpenTelemetry Collector for the tests: the core distribution's own otelcol runtime
 // with only the components the tests use (the OTLP receiver, the OTLP/HTTP and debug exporters),
 // built from the pinned collector modules of go.mod. It is the real Collector code path: the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ADOT Python Lambda layer's handler wrapper, as this stack's otel-instrument points
 _HANDLER at it (the layer ships it as /opt/python/otel_wrapper.py; the PyPI distro does not).
 On import it instruments the handler with AwsLambdaInstrumentor and an event context extractor

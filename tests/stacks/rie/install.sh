@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the AWS Lambda Runtime Interface Emulator (cmd/aws-lambda-rie of the Go module pinned in
 # go.mod/go.sum, from the Go module proxy) into .installed/aws-lambda-rie, only when missing or
 # when go.sum changed. It needs the local Go toolchain at the module's go version (go.mod) or

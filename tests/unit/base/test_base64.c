@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* base64: the RFC 4648 test vectors both ways, both alphabets, what each padding rule accepts,
  * the characters refused, output bounds, and a round trip of every byte value across the
  * decoder's internal chunks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* buf: the bound is hard (an append past max fails and changes nothing), growth keeps the bytes
  * and the NUL, reset keeps memory, take hands it over. */
 #include "extension/base/buf.c"

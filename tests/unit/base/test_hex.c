@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hex: encode is lower case; decode takes either case; decode_lower refuses upper case; odd
  * lengths and non-digits fail. */
 #include "extension/base/hex.c"

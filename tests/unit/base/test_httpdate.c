@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* httpdate: the three forms RFC 9110 makes recipients accept, and strict refusal of the rest. */
 #include "extension/base/httpdate.c"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kvlist, hex and token: splitting "k=v,k2=v2" lists, trimming, percent-decoding under each
  * rule; HTTP tokens and OWS. */
 #include "extension/base/base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* list: the intrusive list, its order and both directions of links checked after inserts
  * at both ends, removals from the middle and the ends, and removal while iterating. */
 #include "extension/base/base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log: one JSON line per event, message escaped, levels filter, a NULL logger is silent. */
 #include "extension/base/log.c"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ratelimit: first occurrence through, then at most one per period with the held-back count. */
 #include "extension/base/base.h"
 

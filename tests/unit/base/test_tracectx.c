@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict parsing of traceparent, tracestate, baggage and X-Ray headers (lambda-apis.md §5). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* utf8: character lengths against a decoder written independently here (by code point, not by
  * byte ranges), over every lead and second byte with the boundary values of the rest; then
  * validation, U+FFFD replacement and cutting to a byte limit without splitting a character. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* exporter: the real exporter, httpc and span buffer on a libuv loop against a scripted loopback
  * OTLP backend (tests/lib/fake_http.h). Retry classification, Retry-After (seconds and
  * HTTP-date), deadlines, gzip and JSON bodies, header decoding and secrecy, and one request in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* spanbuf and span: the bounded FIFO (limits, drop-oldest accounting, peek/commit with drops in
  * between) and the span model's ownership rules (checked for leaks by the ASan build). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* extapi: event parsing, and register / next against a fake Extensions API. */
 #include "extension/lifecycle/lifecycle.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lifecycle: correlation of the proxy's /next responses with INVOKE events in either order, many
  * invocations in flight (Managed Instances), the table bound (257 in flight fails open), timeout
  * and crash finalisation at the next INVOKE and at SHUTDOWN, bypass spans, errors. The /next

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cabundle: the CA bundle choice for HTTPS exports (configured > SSL_CERT_FILE > system list). */
 #include <stdio.h>
 #include <stdlib.h>

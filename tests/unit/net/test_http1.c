@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http1: the raw-byte wrapper around http-parser. Heads are indexed, every byte after the head
  * reaches ops->raw unchanged, chunked bodies are decoded, trailers reported, pipelined messages
  * held until resume, an oversize head is an error; the same whether the bytes come at once or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* httpc: libcurl multi on libuv against a loopback fake server. */
 #include "extension/net/net.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* loopback: which addresses are accepted as loopback literals, and listening on one (the port
  * reported for port 0 is the one connected to; a taken port is refused). */
 #include "extension/net/net.h"

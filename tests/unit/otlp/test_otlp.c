@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OTLP encoding: the hand-written span encoder checked field by field with protobuf-c's
  * decoder, the strict wire walker on valid, concatenated and malformed inputs, the JSON
  * converters (round trips and edge cases) and the -E2BIG limits. */

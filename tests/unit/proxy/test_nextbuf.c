@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nextbuf: a /next response the hook leaves alone goes out byte for byte; one it changes goes
  * out with the original status line and headers, set headers replaced or added, framing
  * headers dropped, a fresh Content-Length and the new body; chunked input is re-framed; an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_proxy: the Runtime API proxy over real loopback sockets, with a scripted fake upstream
  * and blocking clients (see proxy_harness.h). */
 #include "tests/lib/proxy_harness.h"

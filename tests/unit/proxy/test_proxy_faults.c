@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_proxy_faults: the proxy under faults and load, as its own process (build/tools/proxyd)
  * between blocking clients and a scripted fake Runtime API (proxy_harness.h). For each fault:
  * invocations keep succeeding with correct bytes, proxyd does not crash, its descriptors come

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_receiver: the OTLP/HTTP receiver on real loopback sockets (receiver_harness.h), plus the
  * socket-free session (rx_session) fed byte by byte. Requests are built and answers decoded
  * with the protobuf-c code generated from the repo's protos. */

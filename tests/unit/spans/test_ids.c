@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ids: uniqueness, never all-zero, pool refills. */
 #include "extension/spans/spans.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* invspan: what the invocation span says for every trigger (name, kind, attributes, links), run
  * on the real event shapes of tests/fixtures through the real promote analysis, and the
  * exception event made from /error bodies of every Lambda runtime language and from the base64

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resource: OTEL_RESOURCE_ATTRIBUTES decoding and precedence. */
 #include "extension/conf.h"
 #include "extension/spans/spans.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sampler: OTEL_TRACES_SAMPLER semantics. */
 #include "extension/spans/spans.h"
 

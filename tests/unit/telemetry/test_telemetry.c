@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_telemetry: the Telemetry API batch parser (schema 2025-01-29, the Managed Instances
  * variant, hostile input), the correlation of facts and spans (holding bounds, outcomes, the
  * init and restore spans, concurrent invocations in any order), the listener's HTTP framing,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jscan's block string scanner against an obviously-correct byte-at-a-time reference: random
  * strings over an alphabet rich in quotes, backslash runs, \u escapes and control bytes, with
  * lengths that put every construct across the 16- and 64-byte block edges and at the very end

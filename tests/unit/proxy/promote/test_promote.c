@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Carriers and targets on real event shapes (tests/fixtures), asserting exact bytes, plus
  * hostile inputs. Expected outputs are built from the fixture by explicit string edits. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Property test of the rewriter (fixed seed, thousands of events):
  *  - random JSON objects with carriers and holders in every state: the parsed output equals the
  *    parsed input plus exactly the intended changes (cJSON trees, computed independently here),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package orders;
 
 import com.amazonaws.services.lambda.runtime.Context;
