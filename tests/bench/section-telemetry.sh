@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench section: the Telemetry API path. bench_telemetry: ns per invocation (parse the
 # invocation's batch, correlate, hold and release the span with its attributes), the parser next
 # to cJSON, a full 1000-event batch. bench_footprint with and without batches delivered after
