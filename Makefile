@@ -33,6 +33,9 @@ LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/base/*.c extension
 LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libtracebridge.a
 BIN := $(BUILD)/tracebridge
+# Test-only twin of BIN whose id pool can start from TRACEBRIDGE_TEST_IDS_SEED (extension/ids.h):
+# two copies given one seed share their first pool, as SnapStart-restored sandboxes do.
+SEED_BIN := $(BUILD)/tracebridge-test-seeded
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -40,7 +43,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
 
 .PHONY: all test unit e2e demo bench fuzz layer fmt fmt-check lint deps clean
-all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BIN) $(SEED_BIN) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/gen/.stamp: $(PROTOS)
 	@mkdir -p $(BUILD)/gen
@@ -62,6 +65,14 @@ $(LIB): $(LIB_O) $(GEN_O)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(BUILD)/obj/extension/main.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
+
+$(BUILD)/obj-seed/extension/ids.o: extension/ids.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -DTB_IDS_TEST_SEED -c $< -o $@
+
+# The seeded ids.o comes first, so the archive's ids.o is never pulled in.
+$(SEED_BIN): $(BUILD)/obj/extension/main.o $(BUILD)/obj-seed/extension/ids.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/gen/.stamp

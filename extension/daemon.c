@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "extension/base/clockjump.h"
 #include "extension/base/log.h"
 #include "extension/conf.h"
 #include "extension/exporter.h"
@@ -62,6 +63,8 @@ struct daemon {
     struct log lg;
     struct conf conf;
     struct ids ids;
+    struct clockjump clocks; /* restore detection when the runtime does not tell us */
+    unsigned long restores;
     struct httpc *http;
     struct extapi *ext;
     struct proxy *proxy;
@@ -152,6 +155,51 @@ static void on_span_done(void *arg, struct span *s)
         log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
     buf_free(&out);
     collect_dropped(d);
+}
+
+/* ---- SnapStart restore ---- */
+
+/* Every restored copy of a snapshot starts with the same id pool and retry jitter: both are
+ * drawn afresh, and no connection the snapshot holds is reused. */
+static void restored(struct daemon *d, const char *how)
+{
+    struct clock_reading now;
+
+    ids_reseed(&d->ids);
+    if (d->exp)
+        exporter_restored(d->exp);
+    clockjump_now(&now);
+    (void)clockjump_observe(&d->clocks, &now, CLOCKJUMP_THRESHOLD_NS, NULL);
+    d->restores++;
+    log_info(&d->lg, "daemon",
+             "sandbox restored from a snapshot (%s): ids reseeded, exporter connections renewed",
+             how);
+}
+
+static void on_restored(void *arg)
+{
+    restored(arg, "the runtime's /restore/next returned");
+}
+
+/* A restore the runtime did not report (it bypasses the proxy) still moves the wall clock
+ * against the monotonic one; so does a step of the clock, for which the same is harmless. */
+static void check_clocks(struct daemon *d)
+{
+    struct clock_reading now;
+    int64_t jump = 0;
+    char how[96];
+
+    clockjump_now(&now);
+    if (!clockjump_observe(&d->clocks, &now, CLOCKJUMP_THRESHOLD_NS, &jump))
+        return;
+    snprintf(how, sizeof(how), "the wall clock jumped by %lld ms against the monotonic clock",
+             (long long)(jump / 1000000));
+    restored(d, how);
+}
+
+static void on_next_event_begin(void *arg)
+{
+    check_clocks(arg);
 }
 
 /* ---- the /event/next gate ---- */
@@ -295,6 +343,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
 {
     uint64_t now = uv_now(&d->loop);
 
+    check_clocks(d);
     lifecycle_on_invoke(d->lc, ev, span_now_ns());
     collect_dropped(d);
     d->state = ST_INVOKE;
@@ -568,8 +617,11 @@ static void log_config(struct daemon *d)
 
 static int start_parts(struct daemon *d)
 {
-    struct lifecycle_hooks lh = {
-        .arg = d, .span_done = on_span_done, .invocation_end = on_invocation_end};
+    struct lifecycle_hooks lh = {.arg = d,
+                                 .span_done = on_span_done,
+                                 .invocation_end = on_invocation_end,
+                                 .next_event_begin = on_next_event_begin,
+                                 .restored = on_restored};
     struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
     struct extapi_conf ec = {.runtime_api = d->conf.runtime_api,
                              .name = d->name,
@@ -581,7 +633,7 @@ static int start_parts(struct daemon *d)
     d->lc = lifecycle_new(&d->conf, &d->ids, &lh, &d->lg);
     if (!d->sb || !d->http || !d->lc)
         return -ENOMEM;
-    d->exp = exporter_new(&d->loop, d->http, d->sb, &d->conf, on_export_done, d, &d->lg, &err);
+    d->exp = exporter_new(&d->loop, d->sb, &d->conf, on_export_done, d, &d->lg, &err);
     d->ext = d->exp ? extapi_new(&d->loop, d->http, &ec, &eh, &d->lg, &err) : NULL;
     if (!d->ext)
         return -ENOMEM;
@@ -651,6 +703,7 @@ int daemon_main(int argc, char **argv)
     conf_load_env(&d->conf, &d->lg);
     d->lg.level = d->conf.log_level;
     ids_init(&d->ids);
+    check_clocks(d); /* the reference for the clock gaps */
     snprintf(d->name, sizeof(d->name), "%s", argv && argv[0] ? argv[0] : "tracebridge");
     uv_loop_init(&d->loop);
     init_handles(d);

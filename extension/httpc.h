@@ -38,6 +38,7 @@ struct httpc_result {
     const char *body; /* response body, NUL-terminated ("" when none) */
     size_t body_len;
     const char *error; /* libcurl's message when err != 0 (no secrets: URLs only) */
+    bool reused;       /* the request went over a connection kept from an earlier one */
     const struct httpc_req *req;
 };
 

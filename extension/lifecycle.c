@@ -374,6 +374,8 @@ static void on_next_event(void *arg, struct proxy_next *ev)
     bool write;
     struct inv *v = ev->request_id[0] ? find_or_add(lc, ev->request_id, span_now_ns()) : NULL;
 
+    if (lc->hooks.next_event_begin)
+        lc->hooks.next_event_begin(lc->hooks.arg);
     fill_input(ev, &in);
     promote_analyse(&lc->conf->promote, &in, a);
     write = decide_context(lc, a, &ctx, &m.sampled);
@@ -479,6 +481,20 @@ static void on_init_error(void *arg, const struct proxy_report *r)
              r->error_type ? r->error_type : "(no type)");
 }
 
+/* SnapStart: Lambda answers /restore/next once this sandbox was restored from its snapshot. */
+static void on_restored(void *arg, const struct proxy_report *r)
+{
+    struct lifecycle *lc = arg;
+
+    if (r->upstream_status != 200) {
+        log_warn(lc->lg, "lifecycle", "runtime's /restore/next got status %d from the Runtime API",
+                 r->upstream_status);
+        return;
+    }
+    if (lc->hooks.restored)
+        lc->hooks.restored(lc->hooks.arg);
+}
+
 struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc)
 {
     struct proxy_hooks h = {.arg = lc,
@@ -486,7 +502,8 @@ struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc)
                             .next_delivered = on_next_delivered,
                             .invocation_response = on_response,
                             .invocation_error = on_error,
-                            .init_error = on_init_error};
+                            .init_error = on_init_error,
+                            .restored = on_restored};
     return h;
 }
 

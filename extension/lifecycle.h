@@ -9,6 +9,7 @@
  *   /next delivered        the span starts;
  *   /response, /error      the span ends (ERROR + exception event for errors and streaming
  *                          error trailers);
+ *   /restore/next 200      SnapStart restore: hooks.restored (the daemon reseeds the ids);
  *   next INVOKE, SHUTDOWN  invocations still open are ended as timeout or crash
  *                          (tracebridge.invocation.outcome); INVOKE events the proxy never saw
  *                          become spans made from the event alone (tracebridge.bypass=true,
@@ -37,6 +38,12 @@ struct lifecycle_hooks {
     void (*span_done)(void *arg, struct span *s);
     /* An invocation ended at the proxy (response or error), for flush timing. */
     void (*invocation_end)(void *arg, const char *request_id);
+    /* A /next event arrived, before any id is drawn for it (the daemon checks the clocks for a
+     * restore it was not told about). */
+    void (*next_event_begin)(void *arg);
+    /* The runtime's GET /runtime/restore/next returned 200 through the proxy: the sandbox was
+     * restored from a SnapStart snapshot. */
+    void (*restored)(void *arg);
 };
 
 enum inv_state {

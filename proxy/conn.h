@@ -76,7 +76,7 @@ struct side {
     struct buf stage;
 };
 
-enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR };
+enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR, REQ_RESTORE_NEXT };
 enum resp_mode { RESP_NONE, RESP_RELAY, RESP_NEXTBUF };
 
 /* The request/response exchange currently relayed on a conn. */

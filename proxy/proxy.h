@@ -65,6 +65,9 @@ struct proxy_hooks {
     void (*invocation_error)(void *arg, const struct proxy_report *r);
     /* POST /runtime/init/error reached upstream. */
     void (*init_error)(void *arg, const struct proxy_report *r);
+    /* GET /runtime/restore/next was answered (SnapStart: a 200 means this sandbox was just
+     * restored from its snapshot), or failed (upstream_status 0). */
+    void (*restored)(void *arg, const struct proxy_report *r);
 };
 
 struct proxy_conf {

@@ -54,6 +54,8 @@ static enum req_kind classify(struct conn *c)
 
     if (method == HTTP_GET && path_is(url, len, INVOCATION "next"))
         return REQ_NEXT;
+    if (method == HTTP_GET && path_is(url, len, RT_PREFIX "restore/next"))
+        return REQ_RESTORE_NEXT;
     if (method != HTTP_POST)
         return REQ_OTHER;
     if (path_is(url, len, RT_PREFIX "init/error"))
@@ -99,6 +101,8 @@ static void report(struct conn *c)
         fn = hk->invocation_error;
     else if (ex->kind == REQ_INIT_ERROR)
         fn = hk->init_error;
+    else if (ex->kind == REQ_RESTORE_NEXT)
+        fn = hk->restored;
     if (!fn || !hooks_on(c))
         return;
     r.request_id = ex->rid;

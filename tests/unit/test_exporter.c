@@ -71,7 +71,6 @@ struct rig {
     struct log lg;
     char log_path[128];
     struct conf c;
-    struct httpc *h;
     struct spanbuf *sb;
     struct exporter *x;
     struct otlp_resource *res;
@@ -113,9 +112,8 @@ static void rig_start(struct rig *r, const char *const *env, int endpoint_port)
     r->lg.out = fopen(r->log_path, "w");
     conf_load(&r->c, env_of, kv, &r->lg);
     uv_loop_init(&r->loop);
-    r->h = httpc_new(&r->loop, &r->lg, &err);
     r->sb = spanbuf_new(10000, 64 << 20);
-    r->x = exporter_new(&r->loop, r->h, r->sb, &r->c, on_done, r, &r->lg, &err);
+    r->x = exporter_new(&r->loop, r->sb, &r->c, on_done, r, &r->lg, &err);
     attr_list_add_str(&attrs, "service.name", "exporter-test");
     r->res = otlp_resource_new(&attrs, "tracebridge", "test");
     attr_list_free(&attrs);
@@ -124,7 +122,6 @@ static void rig_start(struct rig *r, const char *const *env, int endpoint_port)
 static void rig_stop(struct rig *r)
 {
     exporter_free(r->x);
-    httpc_free(r->h);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
     spanbuf_free(r->sb);
