@@ -55,6 +55,7 @@ struct fake_lambda {
     struct fl_invocation inv[FL_MAX];
     int n_inv, served_inv;
     int responses, errors;
+    int restores; /* GET /runtime/restore/next answered */
     bool closing;
 };
 
@@ -123,6 +124,10 @@ static void fl_runtime(struct fake_lambda *fl, const struct fake_req *rq, struct
         if (iv->trace_hdr[0])
             buf_appendf(&rs->headers, "Lambda-Runtime-Trace-Id: %s\r\n", iv->trace_hdr);
         buf_append_str(&rs->body, iv->body);
+        return;
+    }
+    if (strstr(rq->url, "/runtime/restore/next")) {
+        fl->restores++; /* SnapStart: Lambda answers once the snapshot is restored */
         return;
     }
     if (strstr(rq->url, "/response"))
