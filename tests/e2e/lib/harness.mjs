@@ -140,11 +140,12 @@ export function request(port, method, p, body, headers = {}) {
 
 export const json = (r) => JSON.parse(r.body.toString('utf8'));
 
-export async function startSink(dir, { fault } = {}) {
+export async function startSink(dir, { fault, idleResetMs } = {}) {
     const file = path.join(dir, 'spans.jsonl');
     const reqs = path.join(dir, 'sink-requests.jsonl');
     const args = [path.join(REPO, 'tests/tools/otlp-sink.mjs'), '--out', file, '--requests', reqs];
     if (fault) args.push('--fault', fault);
+    if (idleResetMs) args.push('--idle-reset-ms', String(idleResetMs));
     const { child, ports } = await startReady(process.execPath, args, { log: path.join(dir, 'sink.log') });
     return {
         child, port: ports[0], controlPort: ports[1], file, requestsFile: reqs,
@@ -340,11 +341,12 @@ export function renderTree(spans) {
 // The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
-// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime}.
+// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime,
+// binary (the extension, default TRACEBRIDGE), emuArgs (more emulator options), sink or sinkOpts}.
 // Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
-    const sink = o.sink ?? (await startSink(o.dir));
-    const exts = extensionsDir(o.dir, { tracebridge: TRACEBRIDGE });
+    const sink = o.sink ?? (await startSink(o.dir, o.sinkOpts));
+    const exts = extensionsDir(o.dir, { tracebridge: o.binary ?? TRACEBRIDGE });
     const events = path.join(o.dir, 'events.jsonl');
     const otlpPort = o.otlpPort ?? (await freePort());
     const proxyPort = await freePort();
@@ -363,7 +365,7 @@ export async function startTracebridgeStack(o) {
     const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, ...(o.extEnv || {}) };
     const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
     const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: (o.timeoutMs ?? 3000) * SLOW, shutdownMs: (o.shutdownMs ?? 2000) * SLOW,
-        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime });
+        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime, args: o.emuArgs });
     return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
 }
 
