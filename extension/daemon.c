@@ -1,8 +1,10 @@
 /* daemon: wires the parts together on one libuv loop and decides when to call /event/next.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
- * config, proxy listening, OTLP receiver, ready file (the wrapper's signal: proxy address and,
- * when the receiver listens, its address for the handler's SDK), THEN register.
+ * config, proxy listening, OTLP receiver, a TCP connect to the upstream Runtime API (at most
+ * UPSTREAM_PROBE_MS: a proxy that forwards to nothing would fail every invocation), ready file
+ * (the wrapper's signal: proxy address and, when the receiver listens, its address for the
+ * handler's SDK; not written when the proxy cannot serve), THEN register.
  *
  * When /event/next is called after an INVOKE (TRACEBRIDGE_FLUSH):
  *   invoke    the flush of what earlier invocations left starts at INVOKE and overlaps the
@@ -13,6 +15,8 @@
  *   adaptive  end while invocations are rare, invoke once they come back to back.
  * The wait happens only while the backend answers quickly (exporter_responsive): a backend that
  * is down, refusing or slow would otherwise cost every invocation the whole max_flush_ms.
+ * Nor is /event/next ever held past the function's deadline (less GATE_DEADLINE_MARGIN_MS): a
+ * late /event/next would make Lambda record a timeout for an invocation that succeeded.
  * The export itself may outlive that wait (it carries on across the freeze, bounded by
  * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms.
  * An invocation the proxy has not seen BYPASS_GRACE_MS after its INVOKE is presumed to bypass
@@ -28,6 +32,7 @@
 #include <uv.h>
 
 #include "extension/base/clockjump.h"
+#include "extension/base/hostport.h"
 #include "extension/base/log.h"
 #include "extension/conf.h"
 #include "extension/exporter.h"
@@ -39,12 +44,15 @@
 #include "extension/receiver.h"
 #include "extension/resource.h"
 #include "extension/spanbuf.h"
+#include "extension/tcpprobe.h"
 #include "proxy/proxy.h"
 
-#define BYPASS_GRACE_MS    500
-#define SHUTDOWN_MARGIN_MS 150
-#define SIGNAL_BUDGET_MS   500
-#define LMI_FLUSH_EVERY_MS 1000
+#define BYPASS_GRACE_MS         500
+#define UPSTREAM_PROBE_MS       1000
+#define GATE_DEADLINE_MARGIN_MS 50
+#define SHUTDOWN_MARGIN_MS      150
+#define SIGNAL_BUDGET_MS        500
+#define LMI_FLUSH_EVERY_MS      1000
 /* Adaptive flush. Flushing at INVOKE saves each invocation the export time after its response,
  * but holds an invocation's spans until the next INVOKE: fine when that comes within a couple
  * of seconds, not when the sandbox may sit frozen for minutes. So INVOKEs count as frequent
@@ -69,6 +77,7 @@ struct daemon {
     struct extapi *ext;
     struct proxy *proxy;
     struct receiver *recv;
+    struct tcpprobe *probe;
     struct spanbuf *sb;
     struct exporter *exp;
     struct lifecycle *lc;
@@ -275,6 +284,20 @@ static void update_settled(struct daemon *d, uint64_t now, uint64_t *wake)
         *wake = d->fn_deadline_at;
 }
 
+/* How long /event/next may wait for an export once the invocation settled: max_flush_ms, but
+ * never into the function's deadline. */
+static uint64_t hold_limit(const struct daemon *d)
+{
+    uint64_t end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
+    uint64_t last = d->fn_deadline_at > GATE_DEADLINE_MARGIN_MS
+                        ? d->fn_deadline_at - GATE_DEADLINE_MARGIN_MS
+                        : 0;
+
+    if (last < d->settled_at)
+        last = d->settled_at;
+    return end < last ? end : last;
+}
+
 static void gate_check(struct daemon *d)
 {
     uint64_t now = uv_now(&d->loop);
@@ -286,7 +309,7 @@ static void gate_check(struct daemon *d)
     if (d->state != ST_INVOKE)
         return;
     update_settled(d, now, &wake);
-    budget_end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
+    budget_end = hold_limit(d);
     if (d->settled && !d->invoke_mode && !d->flush_started) {
         d->flush_started = true;
         start_flush(d, now + (uint64_t)d->conf.timeout_ms);
@@ -375,8 +398,14 @@ static void finish_shutdown(struct daemon *d)
     d->state = ST_DONE;
     if (d->exp)
         exporter_get_stats(d->exp, &es);
-    log_info(&d->lg, "daemon", "shutdown: %lu spans exported, %zu left unsent", es.spans_sent,
-             spanbuf_spans(d->sb));
+    if (spanbuf_spans(d->sb) > 0 && d->export_enabled)
+        log_warn(&d->lg, "daemon",
+                 "shutdown: %zu spans lost (not exported before the SHUTDOWN deadline: %lu "
+                 "export requests, %lu accepted; %lu spans exported in all)",
+                 spanbuf_spans(d->sb), es.requests, es.successes, es.spans_sent);
+    else
+        log_info(&d->lg, "daemon", "shutdown: %lu spans exported, %zu left unsent", es.spans_sent,
+                 spanbuf_spans(d->sb));
     close_all(d);
 }
 
@@ -514,6 +543,14 @@ static int write_ready_file(const char *path, int proxy_port, int otlp_port)
     return 0;
 }
 
+/* A proxy the runtime is not pointed at: gone, so that invocations are not waited for at it. */
+static void withdraw_proxy(struct daemon *d)
+{
+    proxy_free(d->proxy);
+    d->proxy = NULL;
+    lifecycle_set_proxy_offered(d->lc, false);
+}
+
 /* Written once the proxy and the receiver listen, before register: Lambda starts the runtime
  * (and so the wrapper) only after every extension registered. */
 static void publish_ready(struct daemon *d)
@@ -527,8 +564,14 @@ static void publish_ready(struct daemon *d)
         otlp_port = receiver_port(d->recv);
     rc = write_ready_file(d->conf.ready_file, proxy_port(d->proxy), otlp_port);
     if (rc < 0)
-        log_error(&d->lg, "daemon", "cannot write %s (%s); the wrapper will not use the proxy",
+        log_error(&d->lg, "daemon",
+                  "cannot write %s (%s); the runtime will talk to Lambda directly (no context "
+                  "promotion)",
                   d->conf.ready_file, strerror(-rc));
+    if (rc < 0)
+        withdraw_proxy(d);
+    else
+        lifecycle_set_proxy_offered(d->lc, true);
 }
 
 static void start_proxy(struct daemon *d)
@@ -550,6 +593,55 @@ static void start_proxy(struct daemon *d)
                   d->conf.proxy_port, strerror(-err));
         uv_run(&d->loop, UV_RUN_NOWAIT);
         return;
+    }
+}
+
+static void register_now(struct daemon *d)
+{
+    int rc = extapi_register(d->ext);
+
+    if (rc < 0) {
+        log_error(&d->lg, "daemon", "start-up failed: %s", strerror(-rc));
+        d->exit_code = 1;
+        finish_shutdown(d);
+    }
+}
+
+static void on_upstream_probed(void *arg, int status)
+{
+    struct daemon *d = arg;
+
+    d->probe = NULL;
+    if (d->state != ST_REGISTERING)
+        return; /* shut down meanwhile */
+    if (status == 0) {
+        publish_ready(d);
+        register_now(d);
+        return;
+    }
+    withdraw_proxy(d);
+    log_error(&d->lg, "daemon",
+              "upstream Runtime API %s is not reachable (%s)%s; the proxy is not used: the runtime "
+              "talks to Lambda directly (no context promotion)",
+              d->conf.upstream, uv_strerror(status),
+              strcmp(d->conf.upstream, d->conf.runtime_api) != 0 ? " (TRACEBRIDGE_UPSTREAM)" : "");
+    register_now(d);
+}
+
+/* Registers once the ready file is settled: the runtime starts right after. */
+static void probe_then_register(struct daemon *d)
+{
+    struct sockaddr_storage up;
+
+    d->state = ST_REGISTERING;
+    if (!d->proxy || hostport_parse(d->conf.upstream, &up) < 0) {
+        register_now(d);
+        return;
+    }
+    d->probe = tcpprobe_start(&d->loop, &up, UPSTREAM_PROBE_MS, on_upstream_probed, d);
+    if (!d->probe) {
+        publish_ready(d); /* cannot even look: offer the proxy as before */
+        register_now(d);
     }
 }
 
@@ -639,11 +731,10 @@ static int start_parts(struct daemon *d)
         return -ENOMEM;
     start_proxy(d);
     start_receiver(d);
-    publish_ready(d);
     decide_export(d);
     log_config(d);
-    d->state = ST_REGISTERING;
-    return extapi_register(d->ext);
+    probe_then_register(d);
+    return 0;
 }
 
 static void init_handles(struct daemon *d)
@@ -664,6 +755,8 @@ static void init_handles(struct daemon *d)
 
 static void close_all(struct daemon *d)
 {
+    tcpprobe_cancel(d->probe);
+    d->probe = NULL;
     exporter_free(d->exp);
     d->exp = NULL;
     extapi_free(d->ext);

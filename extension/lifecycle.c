@@ -14,6 +14,9 @@
  * first is logged, later ones at most once per this period with a count, the rest at
  * SHUTDOWN. */
 #define EVICT_LOG_EVERY_MS 10000
+/* Invalid reserved traceparents come from callers, possibly on every invocation: the first is
+ * logged, then at most one line per period with the count of the others. */
+#define RESERVED_LOG_EVERY_MS 60000
 
 struct inv {
     bool used;
@@ -41,9 +44,11 @@ struct lifecycle {
     char account_id[32];
     bool coldstart_done;
     bool bypass_warned;
+    bool proxy_offered; /* the ready file pointed the runtime at the proxy */
     size_t dropped_pending;
     unsigned long seq;
     struct ratelimit evict_log;
+    struct ratelimit reserved_log;
     struct lifecycle_stats stats;
     struct promote_analysis analysis; /* scratch: large, so not on the stack */
     struct trace_ctx_full write;      /* scratch */
@@ -363,6 +368,25 @@ static void log_next(const struct lifecycle *lc, const struct promote_analysis *
               why, m->apply_rc < 0 ? " apply=failed" : "");
 }
 
+/* The caller put a "__traceparent__" into the event that is not a traceparent: stripped (the
+ * handler never sees it), not used, and said once in a while: what was wrong, and never more of
+ * the value than its safe prefix. */
+static void warn_reserved_invalid(struct lifecycle *lc, const struct promote_analysis *a,
+                                  const char *rid)
+{
+    unsigned long held = 0;
+    char more[96] = "";
+
+    if (!a->reserved_invalid || !ratelimit_hit(&lc->reserved_log, span_now_ns() / 1000000, &held))
+        return;
+    if (held)
+        snprintf(more, sizeof(more), " (%lu more such invocations since the last warning)", held);
+    log_warn(lc->lg, "lifecycle",
+             "invocation %.128s: \"__traceparent__\" is not a valid traceparent (%s; starts "
+             "\"%s\"): stripped from the event, not used as the parent%s",
+             rid[0] ? rid : "-", a->reserved_invalid, a->reserved_prefix, more);
+}
+
 static void on_next_event(void *arg, struct proxy_next *ev)
 {
     struct lifecycle *lc = arg;
@@ -378,6 +402,7 @@ static void on_next_event(void *arg, struct proxy_next *ev)
         lc->hooks.next_event_begin(lc->hooks.arg);
     fill_input(ev, &in);
     promote_analyse(&lc->conf->promote, &in, a);
+    warn_reserved_invalid(lc, a, ev->request_id);
     write = decide_context(lc, a, &ctx, &m.sampled);
     m.apply_rc = promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out);
     m.bytes_out = m.apply_rc == 0 && out.body_changed ? out.body.len : ev->body_len;
@@ -520,7 +545,9 @@ static void bypass_span(struct lifecycle *lc, struct inv *v, uint64_t now_ns)
     lc->stats.bypassed++;
     log_debug(lc->lg, "lifecycle", "bypass rid=%s: never seen at the proxy; span from INVOKE",
               v->rid);
-    if (!lc->bypass_warned) {
+    /* Only a runtime that was offered the proxy and did not come ignores the wrapper; when the
+     * proxy was never offered, the daemon already said why at start-up. */
+    if (!lc->bypass_warned && lc->proxy_offered) {
         lc->bypass_warned = true;
         log_warn(lc->lg, "lifecycle",
                  "invocation %s never reached the proxy: the runtime ignores "
@@ -626,6 +653,7 @@ struct lifecycle *lifecycle_new(const struct conf *c, struct ids *ids,
     lc->hooks = *hooks;
     lc->lg = lg;
     lc->evict_log = (struct ratelimit)RATELIMIT_INIT(EVICT_LOG_EVERY_MS);
+    lc->reserved_log = (struct ratelimit)RATELIMIT_INIT(RESERVED_LOG_EVERY_MS);
     sampler_init(&lc->sampler, c->sampler, c->sampler_ratio, c->sdk_disabled);
     return lc;
 }
@@ -644,6 +672,11 @@ void lifecycle_free(struct lifecycle *lc)
 void lifecycle_set_account_id(struct lifecycle *lc, const char *account_id)
 {
     snprintf(lc->account_id, sizeof(lc->account_id), "%s", account_id ? account_id : "");
+}
+
+void lifecycle_set_proxy_offered(struct lifecycle *lc, bool offered)
+{
+    lc->proxy_offered = offered;
 }
 
 void lifecycle_add_dropped(struct lifecycle *lc, size_t n)

@@ -62,6 +62,11 @@ void lifecycle_free(struct lifecycle *lc);
 /* cloud.account.id for spans (from the register response). */
 void lifecycle_set_account_id(struct lifecycle *lc, const char *account_id);
 
+/* Whether the runtime was offered the proxy (the ready file was written). Only then does an
+ * INVOKE the proxy never saw mean that the runtime ignores AWS_LAMBDA_EXEC_WRAPPER (warned
+ * once); otherwise such invocations are expected. Default: false. */
+void lifecycle_set_proxy_offered(struct lifecycle *lc, bool offered);
+
 /* Spans dropped elsewhere (buffer, failed export) to report as tracebridge.dropped_spans on the
  * next span. */
 void lifecycle_add_dropped(struct lifecycle *lc, size_t n);

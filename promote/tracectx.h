@@ -35,6 +35,15 @@ struct trace_ctx_full {
  * positions). Optional surrounding spaces/tabs are allowed. true when valid. */
 bool traceparent_parse(const char *s, size_t n, struct trace_ctx *out);
 
+/* Why traceparent_parse rejects s (a static text for a log line), or NULL when it is valid. */
+const char *traceparent_problem(const char *s, size_t n);
+
+/* The first bytes of a rejected value, safe to log: at most TRACEPARENT_PREFIX_MAX characters,
+ * anything but hex digits and '-' shown as '?', NUL-terminated. A caller never logs more of an
+ * invalid value than this. */
+#define TRACEPARENT_PREFIX_MAX 12
+void traceparent_safe_prefix(const char *s, size_t n, char out[TRACEPARENT_PREFIX_MAX + 1]);
+
 /* Writes "00-<trace>-<span>-<flags>" plus NUL: out must hold TRACEPARENT_LEN + 1 bytes. */
 void traceparent_format(const struct trace_ctx *c, char *out);
 
