@@ -255,6 +255,10 @@ static int parse_listen(struct conf *c, const struct conf_var *v, const char *va
         return -EINVAL;
     memcpy(host, val, (size_t)(colon - val));
     host[colon - val] = '\0';
+    if (host[0] == '[' && colon - val > 2 && host[colon - val - 1] == ']') { /* [::1]:4318 */
+        memmove(host, host + 1, (size_t)(colon - val) - 2);
+        host[colon - val - 2] = '\0';
+    }
     if (loopback_addr(host, (int)port, &a) < 0)
         return -EINVAL; /* the receiver listens on a loopback literal only */
     memcpy(c->receiver_host, host, sizeof(host));

@@ -49,7 +49,8 @@ struct fake_lambda {
     const char *ext_events[FL_MAX]; /* JSON bodies, owned by the test (static strings) */
     char ext_event_buf[FL_MAX][1024];
     int n_ext, served_ext;
-    uint64_t ext_next_at[FL_MAX]; /* fake_now_ms() of each /event/next call */
+    uint64_t ext_next_at[FL_MAX];   /* fake_now_ms() of each /event/next call */
+    uint64_t ext_next_wall[FL_MAX]; /* epoch_ms() of each /event/next call */
     int n_ext_next;
     /* runtime side */
     struct fl_invocation inv[FL_MAX];
@@ -88,8 +89,10 @@ static void fl_ext(struct fake_lambda *fl, const struct fake_req *rq, struct fak
         return;
     }
     if (strstr(rq->url, "/event/next")) {
-        if (fl->n_ext_next < FL_MAX)
+        if (fl->n_ext_next < FL_MAX) {
             fl->ext_next_at[fl->n_ext_next] = fake_now_ms();
+            fl->ext_next_wall[fl->n_ext_next] = epoch_ms();
+        }
         fl->n_ext_next++;
         pthread_cond_broadcast(&fl->cv);
         while (fl->served_ext >= fl->n_ext && !fl->closing)
