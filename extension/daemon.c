@@ -34,6 +34,7 @@
 #include "extension/base/clockjump.h"
 #include "extension/base/hostport.h"
 #include "extension/base/log.h"
+#include "extension/base/memtrim.h"
 #include "extension/conf.h"
 #include "extension/exporter.h"
 #include "extension/extapi.h"
@@ -87,6 +88,7 @@ struct daemon {
     uv_timer_t gate;
     uv_timer_t stop_timer;
     uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
+    uv_idle_t trim;      /* memory release after a large invocation, off the relay's turn */
     enum daemon_state state;
     bool export_enabled;
     char name[256];
@@ -237,6 +239,36 @@ static void log_call_next(struct daemon *d)
               spanbuf_spans(d->sb));
 }
 
+/* After large work, while idle: memory back to the system (memtrim.h). Only once an invocation
+ * ended: in invoke mode /event/next may come before its event was even relayed. */
+static void maybe_trim(struct daemon *d)
+{
+    size_t peak = lifecycle_take_peak_event(d->lc);
+    size_t other = d->recv ? receiver_take_peak_body(d->recv) : 0;
+    uint64_t t0;
+
+    if (other > peak)
+        peak = other;
+    other = d->exp ? exporter_take_peak_bytes(d->exp) : 0;
+    if (other > peak)
+        peak = other;
+    if (peak < memtrim_threshold(d->conf.memory_mb))
+        return;
+    t0 = uv_hrtime();
+    memtrim_release();
+    log_debug(&d->lg, "daemon", "memory released (%s) after %zu bytes of work, in %llu us",
+              memtrim_method(), peak, (unsigned long long)((uv_hrtime() - t0) / 1000));
+}
+
+/* An idle callback runs after the loop's pending callbacks, among them the completion of the
+ * write that handed the event to the runtime (which frees the event's memory); a timer would
+ * run before them. */
+static void on_trim_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    maybe_trim(h->data);
+}
+
 static void call_next(struct daemon *d)
 {
     int rc;
@@ -337,6 +369,9 @@ static void on_invocation_end(void *arg, const char *rid)
     struct daemon *d = arg;
 
     snprintf(d->last_ended, sizeof(d->last_ended), "%s", rid);
+    /* The event and the response went through: the memory they took can go back, once the
+     * loop has finished this turn (the runtime's 202, the event's write completion). */
+    uv_idle_start(&d->trim, on_trim_idle);
     gate_check(d);
 }
 
@@ -581,7 +616,8 @@ static void start_proxy(struct daemon *d)
                             .listen_port = d->conf.proxy_port,
                             .upstream = d->conf.upstream,
                             .max_event_bytes = d->conf.max_event_bytes,
-                            .max_header_bytes = 1024 * 1024 + 64 * 1024};
+                            .max_header_bytes = 1024 * 1024 + 64 * 1024,
+                            .keep_buffer_bytes = memtrim_threshold(d->conf.memory_mb)};
     int err = 0;
 
     unlink(d->conf.ready_file); /* a previous instance's file would point at a dead port */
@@ -745,6 +781,8 @@ static void init_handles(struct daemon *d)
     d->stop_timer.data = d;
     uv_timer_init(&d->loop, &d->periodic);
     d->periodic.data = d;
+    uv_idle_init(&d->loop, &d->trim);
+    d->trim.data = d;
     uv_signal_init(&d->loop, &d->sigterm);
     d->sigterm.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
@@ -772,6 +810,7 @@ static void close_all(struct daemon *d)
     uv_close((uv_handle_t *)&d->gate, NULL);
     uv_close((uv_handle_t *)&d->stop_timer, NULL);
     uv_close((uv_handle_t *)&d->periodic, NULL);
+    uv_close((uv_handle_t *)&d->trim, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }

@@ -52,6 +52,7 @@ struct exporter {
     size_t batch_sent_bytes; /* body as sent (JSON and/or gzip) */
     uint64_t flush_started;  /* loop time, for the debug log */
     size_t dropped;
+    size_t peak_bytes; /* largest raw + encoded request since exporter_take_peak_bytes */
     struct exporter_stats stats;
 };
 
@@ -411,6 +412,8 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
     x->batch_sent_bytes = body->len;
+    if (x->batch_raw_bytes + body->len > x->peak_bytes)
+        x->peak_bytes = x->batch_raw_bytes + body->len;
     x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
@@ -528,6 +531,14 @@ void exporter_restored(struct exporter *x)
 bool exporter_busy(const struct exporter *x)
 {
     return x->busy;
+}
+
+size_t exporter_take_peak_bytes(struct exporter *x)
+{
+    size_t p = x->peak_bytes;
+
+    x->peak_bytes = 0;
+    return p;
 }
 
 size_t exporter_take_dropped(struct exporter *x)

@@ -80,6 +80,9 @@ bool exporter_responsive(const struct exporter *x, uint64_t budget_ms);
 void exporter_restored(struct exporter *x);
 bool exporter_busy(const struct exporter *x);
 
+/* The largest request (buffered batch plus body as sent) since the last call. */
+size_t exporter_take_peak_bytes(struct exporter *x);
+
 /* Spans the backend rejected since the last call (for tracebridge.dropped_spans). */
 size_t exporter_take_dropped(struct exporter *x);
 

@@ -50,6 +50,7 @@ struct lifecycle {
     struct ratelimit evict_log;
     struct ratelimit reserved_log;
     struct lifecycle_stats stats;
+    size_t peak_event;
     struct promote_analysis analysis; /* scratch: large, so not on the stack */
     struct trace_ctx_full write;      /* scratch */
     struct inv table[LIFECYCLE_MAX_INFLIGHT];
@@ -406,6 +407,8 @@ static void on_next_event(void *arg, struct proxy_next *ev)
     write = decide_context(lc, a, &ctx, &m.sampled);
     m.apply_rc = promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out);
     m.bytes_out = m.apply_rc == 0 && out.body_changed ? out.body.len : ev->body_len;
+    if (ev->body_len + m.bytes_out > lc->peak_event)
+        lc->peak_event = ev->body_len + m.bytes_out; /* both are held while rewriting */
     m.targets = m.apply_rc == 0 ? out.targets_written : 0;
     m.stripped = m.apply_rc == 0 && out.reserved_stripped;
     if (m.apply_rc == 0)
@@ -687,4 +690,12 @@ void lifecycle_add_dropped(struct lifecycle *lc, size_t n)
 void lifecycle_get_stats(const struct lifecycle *lc, struct lifecycle_stats *out)
 {
     *out = lc->stats;
+}
+
+size_t lifecycle_take_peak_event(struct lifecycle *lc)
+{
+    size_t p = lc->peak_event;
+
+    lc->peak_event = 0;
+    return p;
 }

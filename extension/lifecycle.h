@@ -90,4 +90,7 @@ struct lifecycle_stats {
 };
 void lifecycle_get_stats(const struct lifecycle *lc, struct lifecycle_stats *out);
 
+/* The largest /next event (as received or as rewritten) since the last call. */
+size_t lifecycle_take_peak_event(struct lifecycle *lc);
+
 #endif

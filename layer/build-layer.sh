@@ -309,6 +309,8 @@ build_tracebridge() {
     # OPT reaches every compile, generated protobuf-c code included (EXTRA_CFLAGS does not).
     local opt="-Os -ffunction-sections -fdata-sections -ffile-prefix-map=$ROOT/= -isystem $P/include"
     opt="$opt -isystem $KH"
+    # memtrim.c hands memory back after large events with mi_collect() when mimalloc is linked.
+    if [ "$MALLOC" = mimalloc ]; then opt="$opt -DTB_MIMALLOC"; fi
     local libs="$malloc_obj -luv -lcurl -lwolfssl -lcjson -lprotobuf-c -lz -lhttp_parser -lm -lpthread"
     # make does not notice changed flags: start the objects afresh when they change.
     if [ "$(cat "$A/tb.flags" 2>/dev/null)" != "$CC $opt $libs" ]; then

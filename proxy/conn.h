@@ -41,6 +41,7 @@ struct proxy {
     const struct log *lg;
     struct sockaddr_storage up_addr;
     size_t max_event_bytes;
+    size_t keep_buffer_bytes;
     size_t max_header_bytes;
     int port;
     struct proxy_stats stats;

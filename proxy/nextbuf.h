@@ -31,6 +31,7 @@ struct nextbuf {
     bool body_set;
     struct nb_set set[NEXTBUF_MAX_SET];
     size_t nset;
+    size_t keep_bytes; /* buffers larger than this are freed by nextbuf_finish; 0: kept */
 };
 
 /* The bytes to write in one go; memory owned by the caller after nextbuf_finish/flush. */

@@ -524,6 +524,7 @@ void relay_init(struct conn *c)
     http1_init(&c->req, HTTP_REQUEST, head_max, &req_ops, c);
     http1_init(&c->resp, HTTP_RESPONSE, head_max, &resp_ops, c);
     nextbuf_init(&c->nb, c->p->max_event_bytes);
+    c->nb.keep_bytes = c->p->keep_buffer_bytes;
     buf_init(&c->ex.err_type, 256);
     buf_init(&c->ex.err_body, PROXY_ERROR_BODY_MAX);
 }

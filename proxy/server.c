@@ -69,6 +69,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
     if (hooks)
         p->hooks = *hooks;
     p->max_event_bytes = conf->max_event_bytes;
+    p->keep_buffer_bytes = conf->keep_buffer_bytes;
     p->max_header_bytes = conf->max_header_bytes;
     p->listener.data = p;
     p->handles = 1;

@@ -33,6 +33,7 @@
 struct fl_invocation {
     char rid[64];
     char body[8192];
+    const char *big_body; /* used instead of body when set (owned by the test) */
     char trace_hdr[256];
     uint64_t deadline_ms;
 };
@@ -126,7 +127,7 @@ static void fl_runtime(struct fake_lambda *fl, const struct fake_req *rq, struct
                     iv->rid, (unsigned long long)iv->deadline_ms);
         if (iv->trace_hdr[0])
             buf_appendf(&rs->headers, "Lambda-Runtime-Trace-Id: %s\r\n", iv->trace_hdr);
-        buf_append_str(&rs->body, iv->body);
+        buf_append_str(&rs->body, iv->big_body ? iv->big_body : iv->body);
         return;
     }
     if (strstr(rq->url, "/runtime/restore/next")) {

@@ -176,12 +176,20 @@ static void test_conflicts(struct tap *t)
            "receiver port = proxy port: receiver off, one line");
     }
     {
-        const char *kv[] = {"TRACEBRIDGE_BUFFER_BYTES", "536870912", "TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES",
-                            "67108864", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128", NULL};
+        const char *kv[] = {"TRACEBRIDGE_BUFFER_BYTES",
+                            "536870912",
+                            "TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES",
+                            "67108864",
+                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                            "128",
+                            NULL};
         load(&r, kv);
-        ok(t, r.c.buffer_bytes == 16u * 1024 * 1024 && r.c.receiver_max_request_bytes == 16u * 1024 * 1024,
+        ok(t,
+           r.c.buffer_bytes == 16u * 1024 * 1024 &&
+               r.c.receiver_max_request_bytes == 16u * 1024 * 1024,
            "limits above 1/8 of a 128 MB function are capped at 16 MiB");
-        is_int(t, lines(&r, "cannot run the function out of memory"), 2, "one line per capped limit");
+        is_int(t, lines(&r, "cannot run the function out of memory"), 2,
+               "one line per capped limit");
     }
     {
         const char *kv[] = {"TRACEBRIDGE_BUFFER_BYTES", "536870912", NULL};

@@ -42,8 +42,8 @@ static void bypass_invocation(struct tap *t, struct fl_rig *r, const char *label
 
     fl_invoke(&r->fl, "b-1", "", epoch_ms() + 10000, true, false);
     ok(t, fl_wait_ext_next(&r->fl, 2, 3000), "%s: back in /event/next after the INVOKE", label);
-    ok(t, r->fl.ext_next_at[1] - t0 < 400, "%s: not held for a proxy nobody uses (%llu ms)",
-       label, (unsigned long long)(r->fl.ext_next_at[1] - t0));
+    ok(t, r->fl.ext_next_at[1] - t0 < 400, "%s: not held for a proxy nobody uses (%llu ms)", label,
+       (unsigned long long)(r->fl.ext_next_at[1] - t0));
 }
 
 static void finish(struct tap *t, struct fl_rig *r, const char *label, int failed)
@@ -161,7 +161,8 @@ static void scenario_flush_deadline(struct tap *t)
     deadline = epoch_ms() + 700;
     fl_invoke(&r.fl, "d-1", FL_SQS_EVENT, deadline, true, true);
     fd = rt_connect(r.proxy_port);
-    if (fd >= 0 && rt_call(fd, "GET", "/2018-06-01/runtime/invocation/next", NULL, NULL, &resp) == 0) {
+    if (fd >= 0 &&
+        rt_call(fd, "GET", "/2018-06-01/runtime/invocation/next", NULL, NULL, &resp) == 0) {
         buf_free(&resp.body);
         (void)rt_call(fd, "POST", "/2018-06-01/runtime/invocation/d-1/response", NULL, "\"ok\"",
                       &resp);
