@@ -129,7 +129,7 @@ static void exchange_reset(struct conn *c)
     buf_reset(&ex->err_body);
     ex->active = ex->forwarded = ex->req_done = ex->req_keepalive = false;
     ex->resp_head = ex->resp_started = ex->resp_done = ex->reported = false;
-    ex->is_head = ex->streaming = ex->err_body_b64 = false;
+    ex->is_head = ex->streaming = ex->err_body_b64 = ex->resp_bytes = ex->local = false;
     ex->kind = REQ_OTHER;
     ex->mode = RESP_NONE;
     ex->status = 0;
@@ -181,6 +181,8 @@ static void req_head(void *owner)
     if (ex->kind == REQ_NEXT)
         c->p->stats.next_requests++;
     capture_request_headers(c);
+    if (ex->kind == REQ_NEXT && orphan_serve(c))
+        return; /* answered with a held invocation: no upstream /next for this one */
     if (http1_has_held(&c->resp)) {
         /* Upstream sent bytes after its last response, unasked: they must not be taken for
          * the answer to this request. That connection goes; a fresh one serves the request. */
@@ -203,8 +205,8 @@ static void req_raw(void *owner, const char *p, size_t n)
     struct conn *c = owner;
     int rc;
 
-    if (!c->up || c->closing)
-        return; /* upstream failed: the runtime already has its 502; drop the rest */
+    if (!c->up || c->closing || c->ex.local)
+        return; /* upstream failed (the runtime has its 502), or nothing went upstream */
     rc = side_write(c->up, p, n);
     if (rc < 0)
         relay_upstream_failed(c, rc);
@@ -281,8 +283,11 @@ static const struct http1_ops req_ops = {
 
 /* ---- response parser events ---- */
 
+/* An orphan has no runtime to write to: what it would write is dropped (orphan.c decides). */
 static void write_down(struct conn *c, const char *p, size_t n)
 {
+    if (c->orphan)
+        return;
     c->ex.resp_started = true;
     if (side_write(&c->down, p, n) < 0)
         conn_close(c);
@@ -290,6 +295,11 @@ static void write_down(struct conn *c, const char *p, size_t n)
 
 static void write_down_take(struct conn *c, struct nb_out *o)
 {
+    if (c->orphan) {
+        free(o->a);
+        free(o->b);
+        return;
+    }
     c->ex.resp_started = true;
     if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
         conn_close(c);
@@ -324,6 +334,10 @@ static void next_oversize(struct conn *c)
 {
     struct nb_out o;
 
+    if (c->orphan) {
+        orphan_oversize(c);
+        return;
+    }
     c->ex.mode = RESP_RELAY;
     c->p->stats.passthrough_oversize++;
     log_warn(c->p->lg, "proxy", "/next event larger than %zu bytes: relayed unchanged",
@@ -360,21 +374,37 @@ static void resp_body(void *owner, const char *p, size_t n)
         next_oversize(c);
 }
 
-static void next_deliver(struct conn *c)
+int relay_deliver_next(struct conn *dst, struct conn *src)
 {
-    struct proxy *p = c->p;
+    struct proxy *p = dst->p;
     struct nb_out o;
     char rid[PROXY_RID_MAX];
 
-    if (nextbuf_finish(&c->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
-        conn_close(c);
-        return;
+    if (nextbuf_finish(&src->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
+        conn_close(dst);
+        return -1;
     }
     if (o.changed)
         p->stats.rewrites++;
-    write_down_take(c, &o);
-    if (!c->closing && p->hooks.next_delivered && hooks_on(c))
+    write_down_take(dst, &o);
+    if (dst->closing)
+        return -1;
+    if (p->hooks.next_delivered && hooks_on(dst))
         p->hooks.next_delivered(p->hooks.arg, rid);
+    return 0;
+}
+
+void relay_answered_locally(struct conn *dst, bool keepalive)
+{
+    struct exchange *ex = &dst->ex;
+
+    ex->status = 200;
+    ex->resp_head = true;
+    ex->resp_done = true;
+    if (!keepalive)
+        dst->close_when_drained = true; /* the runtime was told Connection: close */
+    if (ex->req_done)
+        exchange_end(dst);
 }
 
 static void resp_done(void *owner)
@@ -382,13 +412,20 @@ static void resp_done(void *owner)
     struct conn *c = owner;
     struct exchange *ex = &c->ex;
 
+    if (c->closing)
+        return;
     if (!ex->resp_head) { /* 1xx interim response: the final one follows */
         http1_resume(&c->resp);
         c->resp.skip_body = ex->is_head;
         return;
     }
+    if (c->orphan) {
+        ex->resp_done = true;
+        orphan_response_done(c);
+        return;
+    }
     if (ex->mode == RESP_NEXTBUF)
-        next_deliver(c);
+        (void)relay_deliver_next(c, c);
     if (c->closing)
         return;
     ex->resp_done = true;
@@ -437,10 +474,14 @@ void relay_upstream_failed(struct conn *c, int err)
     struct proxy *p = c->p;
     struct exchange *ex = &c->ex;
 
+    if (c->orphan) {
+        orphan_upstream_gone(c);
+        return;
+    }
     conn_up_detach(c);
     http1_reset(&c->resp); /* whatever the dead connection sent is dropped */
-    if (!ex->active)
-        return;
+    if (!ex->active || ex->local)
+        return; /* an idle upstream connection: the next request opens a new one */
     p->stats.upstream_failures++;
     if (!p->upstream_down)
         log_warn(p->lg, "proxy", "upstream Runtime API failed: %s", uv_strerror(err));
@@ -470,7 +511,7 @@ void relay_upstream_eof(struct conn *c)
 
     if (ex->active && ex->resp_head && !ex->resp_done)
         http1_eof(&c->resp); /* completes a read-until-close body */
-    if (c->closing)
+    if (c->closing || c->held)
         return;
     if (ex->active && !ex->resp_done) {
         relay_upstream_failed(c, UV_ECONNRESET);
@@ -482,6 +523,14 @@ void relay_upstream_eof(struct conn *c)
 
 void relay_downstream_eof(struct conn *c)
 {
+    const struct exchange *ex = &c->ex;
+
+    /* A /next whose answer has not begun to reach the runtime: nobody waits for it any more. */
+    if (ex->active && ex->kind == REQ_NEXT && ex->req_done && !ex->resp_started && !ex->local &&
+        c->up) {
+        orphan_begin(c);
+        return;
+    }
     if (c->ex.active && c->ex.req_done && !c->ex.resp_done) {
         c->close_when_drained = true; /* still relay the response, then close */
         return;
