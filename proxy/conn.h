@@ -102,7 +102,8 @@ struct exchange {
     bool reported;
     bool is_head;    /* HEAD request: the response has no body */
     bool resp_bytes; /* upstream sent bytes since this request started */
-    bool local;      /* a /next answered with a held invocation: nothing went upstream */
+    bool local;      /* a /next the proxy answers itself (orphan.c): nothing went upstream */
+    bool parked;     /* local, and waiting for an invocation arriving for an orphan */
     enum req_kind kind;
     enum resp_mode mode;
     int status;
@@ -168,6 +169,8 @@ void relay_downstream_eof(struct conn *c);
 void relay_conn_closing(struct conn *c);
 /* Where the upstream socket may read directly (a /next body being buffered), or NULL. */
 char *relay_read_target(struct conn *c, size_t *len);
+/* Sends the current request's head upstream (its body follows as it is parsed). */
+void relay_forward(struct conn *c);
 /* Runs the next_event hook on src's complete /next response and writes the result to dst's
  * runtime (src == dst but for a hand-over). 0, or -1 when dst closed. */
 int relay_deliver_next(struct conn *dst, struct conn *src);
@@ -180,8 +183,9 @@ void orphan_begin(struct conn *c);
 void orphan_response_done(struct conn *c);
 void orphan_upstream_gone(struct conn *c);
 void orphan_oversize(struct conn *c);
-/* A runtime /next (on c, head just parsed): true when a held invocation answered it. */
-bool orphan_serve(struct conn *c);
+/* A runtime /next (on c, head just parsed; bodyless: all of it is in the head): true when the
+ * proxy answers it (a held invocation), or parks it until an arriving one is complete. */
+bool orphan_serve(struct conn *c, bool bodyless);
 void orphan_unhold(struct conn *c);
 
 #endif

@@ -17,6 +17,12 @@
  *   runtime /next already waits upstream with nothing received, it gets the invocation at once
  *   and its own upstream /next ends the same way (FIN, read on): Lambda keeps exactly as many
  *   /next as the runtime waits on. Held invocations go out oldest first.
+ * - A runtime /next that comes while an answer is still arriving for an orphan (and no other
+ *   /next waits for that one already) is parked: it waits for that invocation instead of asking
+ *   upstream, where Lambda, for which the invocation is running, would refuse a second /next
+ *   (403) outside Managed Instances. If the answer ends without an invocation, the parked /next
+ *   goes upstream then. A /next after an orphan with nothing arriving goes upstream at once:
+ *   Lambda may see it before the FIN of the old one, exactly as without a proxy.
  * - Not kept (stats.orphan_lost, a rate-limited WARN; the invocation times out, as it would
  *   without the proxy): an answer larger than max_event_bytes, or one upstream cut short. A
  *   non-200 answer (no invocation) is dropped quietly.
@@ -74,6 +80,42 @@ void orphan_begin(struct conn *c)
         conn_close(c);
 }
 
+/* Orphans whose answer is arriving, less the runtime /next parked for them (negative: parked
+ * /next that nothing will answer any more). */
+static int unclaimed_arrivals(const struct proxy *p)
+{
+    const struct conn *c;
+    int n = 0;
+
+    for (c = p->conns; c; c = c->next) {
+        if (c->closing)
+            continue;
+        if (c->orphan && !c->held && c->ex.resp_bytes && c->ex.mode != RESP_RELAY)
+            n++;
+        else if (c->ex.parked)
+            n--;
+    }
+    return n;
+}
+
+/* An arriving answer ended without an invocation: parked /next it no longer covers go upstream. */
+static void release_parked(struct proxy *p)
+{
+    struct conn *c;
+    bool again = true;
+
+    while (again && !p->closing && unclaimed_arrivals(p) < 0) {
+        again = false;
+        for (c = p->conns; c && !again; c = c->next) {
+            if (c->ex.parked && !c->closing) {
+                c->ex.parked = c->ex.local = false;
+                relay_forward(c);
+                again = true;
+            }
+        }
+    }
+}
+
 static void held_remove(struct conn *c)
 {
     struct proxy *p = c->p;
@@ -108,6 +150,7 @@ static void hand(struct conn *h, struct conn *t)
 
     held_remove(h);
     t->ex.local = true;
+    t->ex.parked = false;
     h->p->stats.handed_over++;
     if (relay_deliver_next(t, h) == 0)
         relay_answered_locally(t, keep);
@@ -115,19 +158,32 @@ static void hand(struct conn *h, struct conn *t)
     conn_unref(h); /* the held reference */
 }
 
-bool orphan_serve(struct conn *c)
+bool orphan_serve(struct conn *c, bool bodyless)
 {
-    if (!c->p->held_head || c->closing)
+    struct proxy *p = c->p;
+
+    if (c->closing)
         return false;
-    hand(c->p->held_head, c);
+    if (p->held_head) {
+        hand(p->held_head, c);
+        return true;
+    }
+    if (!bodyless || unclaimed_arrivals(p) <= 0)
+        return false;
+    c->ex.local = c->ex.parked = true;
+    log_debug(p->lg, "proxy", "runtime /next waits for an invocation arriving for a closed one");
     return true;
 }
 
-/* A runtime /next that waits upstream with nothing received yet. */
+/* A runtime /next parked for an arriving invocation, else one that waits upstream with nothing
+ * received yet. */
 static struct conn *waiting_next(struct proxy *p)
 {
     struct conn *c;
 
+    for (c = p->conns; c; c = c->next)
+        if (c->ex.parked && !c->closing)
+            return c;
     for (c = p->conns; c; c = c->next) {
         const struct exchange *ex = &c->ex;
 
@@ -144,10 +200,12 @@ static void dispatch(struct proxy *p)
     struct conn *t;
 
     while (p->held_head && (t = waiting_next(p)) != NULL) {
-        /* Its upstream /next becomes an orphan of its own: what it may still bring is kept. */
-        p->stats.orphaned_next++;
-        (void)conn_split_up(t);
-        http1_reset(&t->resp);
+        if (!t->ex.parked) {
+            /* Its upstream /next becomes an orphan of its own: what it may bring is kept. */
+            p->stats.orphaned_next++;
+            (void)conn_split_up(t);
+            http1_reset(&t->resp);
+        }
         hand(p->held_head, t);
     }
 }
@@ -178,25 +236,34 @@ static void hold(struct conn *c)
 
 void orphan_response_done(struct conn *c)
 {
+    struct proxy *p = c->p;
+
     if (c->ex.mode != RESP_NEXTBUF) {
-        log_debug(c->p->lg, "proxy", "upstream answered an orphaned /next with %d: dropped",
+        log_debug(p->lg, "proxy", "upstream answered an orphaned /next with %d: dropped",
                   c->ex.status);
         conn_close(c);
+        release_parked(p);
         return;
     }
     hold(c);
-    dispatch(c->p);
+    dispatch(p);
 }
 
 void orphan_upstream_gone(struct conn *c)
 {
+    struct proxy *p = c->p;
+
     if (c->ex.resp_bytes && c->ex.mode != RESP_RELAY)
         lost(c, "upstream closed before the answer was complete");
     conn_close(c);
+    release_parked(p);
 }
 
 void orphan_oversize(struct conn *c)
 {
+    struct proxy *p = c->p;
+
     lost(c, "larger than the event limit");
     conn_close(c);
+    release_parked(p);
 }

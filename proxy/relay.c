@@ -3,6 +3,7 @@
  * response downstream. Reports go to the hooks once the request is fully forwarded and the
  * upstream status is known. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -129,7 +130,8 @@ static void exchange_reset(struct conn *c)
     buf_reset(&ex->err_body);
     ex->active = ex->forwarded = ex->req_done = ex->req_keepalive = false;
     ex->resp_head = ex->resp_started = ex->resp_done = ex->reported = false;
-    ex->is_head = ex->streaming = ex->err_body_b64 = ex->resp_bytes = ex->local = false;
+    ex->is_head = ex->streaming = ex->err_body_b64 = ex->resp_bytes = ex->local = ex->parked =
+        false;
     ex->kind = REQ_OTHER;
     ex->mode = RESP_NONE;
     ex->status = 0;
@@ -168,21 +170,18 @@ static int send_canned(struct conn *c, int status, const char *reason, const cha
 
 /* ---- request parser events ---- */
 
-static void req_head(void *owner)
+/* A request without a body: all of it is in its head. */
+static bool bodyless(const struct http1 *h)
 {
-    struct conn *c = owner;
+    return !(h->parser.flags & F_CHUNKED) &&
+           (h->parser.content_length == 0 || h->parser.content_length == ULLONG_MAX);
+}
+
+void relay_forward(struct conn *c)
+{
     struct exchange *ex = &c->ex;
     int rc;
 
-    exchange_reset(c);
-    ex->active = true;
-    ex->kind = classify(c);
-    ex->is_head = c->req.parser.method == HTTP_HEAD;
-    if (ex->kind == REQ_NEXT)
-        c->p->stats.next_requests++;
-    capture_request_headers(c);
-    if (ex->kind == REQ_NEXT && orphan_serve(c))
-        return; /* answered with a held invocation: no upstream /next for this one */
     if (http1_has_held(&c->resp)) {
         /* Upstream sent bytes after its last response, unasked: they must not be taken for
          * the answer to this request. That connection goes; a fresh one serves the request. */
@@ -198,6 +197,23 @@ static void req_head(void *owner)
     ex->forwarded = true;
     if (rc < 0)
         relay_upstream_failed(c, rc);
+}
+
+static void req_head(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+
+    exchange_reset(c);
+    ex->active = true;
+    ex->kind = classify(c);
+    ex->is_head = c->req.parser.method == HTTP_HEAD;
+    if (ex->kind == REQ_NEXT)
+        c->p->stats.next_requests++;
+    capture_request_headers(c);
+    if (ex->kind == REQ_NEXT && orphan_serve(c, bodyless(&c->req)))
+        return; /* answered by the proxy (orphan.c): no upstream /next for this one now */
+    relay_forward(c);
 }
 
 static void req_raw(void *owner, const char *p, size_t n)
@@ -525,6 +541,10 @@ void relay_downstream_eof(struct conn *c)
 {
     const struct exchange *ex = &c->ex;
 
+    if (ex->parked) {
+        conn_close(c); /* nothing of it went upstream */
+        return;
+    }
     /* A /next whose answer has not begun to reach the runtime: nobody waits for it any more. */
     if (ex->active && ex->kind == REQ_NEXT && ex->req_done && !ex->resp_started && !ex->local &&
         c->up) {

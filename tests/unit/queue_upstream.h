@@ -24,6 +24,7 @@ struct qu_inv {
     size_t stall_after; /* > 0: body bytes sent before stalling until `release` */
     bool stalled;       /* the first part is out */
     bool release;
+    bool cut;          /* on release, the connection is dropped instead of the rest being sent */
     bool fin_in_stall; /* the proxy's side closed (FIN) while the answer stalled */
     bool sent;         /* written whole */
     bool lost;         /* the write failed */
@@ -157,7 +158,9 @@ static bool qu_send_next(struct quc *c)
         rc = qu_stall(c, iv, first);
     else
         first = 0;
-    if (rc == 0)
+    if (iv->cut)
+        rc = -EPIPE;
+    else if (rc == 0)
         rc = test_send_all(c->base.fd, iv->raw.data + first, iv->raw.len - first);
     pthread_mutex_lock(&q->mu);
     iv->sent = rc == 0;
@@ -277,9 +280,11 @@ static __attribute__((unused)) int qu_queue(struct queue_upstream *q, const char
     return i;
 }
 
-static __attribute__((unused)) void qu_release(struct queue_upstream *q, int i)
+/* Lets a stalled invocation go on: the rest of it, or (cut) a dropped connection. */
+static __attribute__((unused)) void qu_release(struct queue_upstream *q, int i, bool cut)
 {
     pthread_mutex_lock(&q->mu);
+    q->inv[i].cut = cut;
     q->inv[i].release = true;
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);

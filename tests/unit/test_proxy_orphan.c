@@ -232,7 +232,7 @@ static void test_partial(struct tap *t, bool chunked, bool rewrite)
     client_close(&a);
     is_int(t, STAT_WAIT(orphaned_next, 1), 1, "%s: the runtime closed its /next (orphaned)", how);
     usleep(50 * 1000);
-    qu_release(&Q, i);
+    qu_release(&Q, i, false);
     ok(t, qu_wait_flag(&Q, &Q.inv[i].sent, WAIT_MS), "%s: the rest of the answer followed", how);
     nexts = qu_get(&Q, &Q.nexts);
     client_open(&b, port);
@@ -283,7 +283,7 @@ static void test_waiting_gets_it(struct tap *t)
     usleep(100 * 1000);
     client_close(&a);
     STAT_WAIT(orphaned_next, 1);
-    qu_release(&Q, i);
+    qu_release(&Q, i, false);
     ok(t, read_inv(&b, i, body, 5000), "the waiting worker gets the held invocation");
     ok(t, qu_wait_int(&Q, &Q.waiting, 0, WAIT_MS) && qu_get(&Q, &Q.dropped) == 1,
        "its own upstream /next is ended (upstream keeps none)");
@@ -291,6 +291,50 @@ static void test_waiting_gets_it(struct tap *t)
     send_next(&b);
     ok(t, cycle(&b, 800, 2), "the next invocation goes to it as usual");
     is_int(t, STAT_WAIT(orphans, 0), 0, "no orphan left");
+    client_close(&b);
+    is_int(t, stop(), 0, "proxy loop closes cleanly");
+    free(body);
+}
+
+/* A runtime /next that comes while an answer is still arriving for a closed one waits for it
+ * (upstream, where the invocation runs, would refuse a second /next); if that answer is cut
+ * short instead, the waiting /next goes upstream then. */
+static void test_parked(struct tap *t, bool cut)
+{
+    const char *how = cut ? "answer cut" : "answer whole";
+    char *body = make_event(30000, 6);
+    struct client a;
+    struct client b;
+    int port = start();
+    int nexts;
+    int i;
+
+    client_open(&a, port);
+    send_next(&a);
+    qu_wait_int(&Q, &Q.waiting, 1, WAIT_MS);
+    i = qu_queue(&Q, body, 30000, true, 10000);
+    qu_wait_flag(&Q, &Q.inv[i].stalled, WAIT_MS);
+    usleep(100 * 1000);
+    client_close(&a);
+    STAT_WAIT(orphaned_next, 1);
+    nexts = qu_get(&Q, &Q.nexts);
+    client_open(&b, port);
+    send_next(&b);
+    usleep(100 * 1000);
+    ok(t, qu_get(&Q, &Q.nexts) == nexts && qu_get(&Q, &Q.waiting) == 0,
+       "%s: a /next during the arrival does not go upstream (parked)", how);
+    qu_release(&Q, i, cut);
+    if (!cut) {
+        ok(t, read_inv(&b, i, body, 30000) && respond(&b, i),
+           "%s: it gets the arriving invocation, answered", how);
+        send_next(&b);
+    } else {
+        is_int(t, STAT_WAIT(orphan_lost, 1), 1, "%s: the cut answer is counted lost", how);
+        ok(t, qu_wait_int(&Q, &Q.waiting, 1, WAIT_MS), "%s: the parked /next goes upstream then",
+           how);
+    }
+    ok(t, cycle(&b, 2200, 1), "%s: the following invocation is delivered and answered", how);
+    is_int(t, STAT_WAIT(orphans, 0), 0, "%s: no orphan left", how);
     client_close(&b);
     is_int(t, stop(), 0, "proxy loop closes cleanly");
     free(body);
@@ -327,10 +371,10 @@ static void test_two_orphans(struct tap *t)
     client_close(&a);
     client_close(&b);
     is_int(t, STAT_WAIT(orphaned_next, 2), 2, "two orphaned /next with answers arriving");
-    qu_release(&Q, i1);
+    qu_release(&Q, i1, false);
     ok(t, read_inv(&c, i1, e1, 4000) && respond(&c, i1),
        "the first goes to the waiting worker and is answered");
-    qu_release(&Q, i2);
+    qu_release(&Q, i2, false);
     qu_wait_flag(&Q, &Q.inv[i2].sent, WAIT_MS);
     ok(t, qu_wait_int(&Q, &Q.waiting, 0, WAIT_MS), "upstream keeps no /next");
     nexts = qu_get(&Q, &Q.nexts);
@@ -401,7 +445,7 @@ static void test_oversize_orphan(struct tap *t)
     usleep(100 * 1000);
     client_close(&a);
     STAT_WAIT(orphaned_next, 1);
-    qu_release(&Q, i);
+    qu_release(&Q, i, false);
     is_int(t, STAT_WAIT(orphan_lost, 1), 1,
            "an oversize answer for a closed /next is counted lost");
     is_int(t, log_lines("invocation inv-0 arrived for a /next the runtime had closed"), 1,
@@ -462,6 +506,8 @@ int main(void)
     test_partial(&t, true, false);
     test_partial(&t, true, true);
     test_waiting_gets_it(&t);
+    test_parked(&t, false);
+    test_parked(&t, true);
     test_two_orphans(&t);
     test_fin_ignored(&t);
     test_oversize_orphan(&t);
