@@ -195,8 +195,6 @@ static void dispatch(struct http1 *h)
 
     h->event = EV_NONE;
     h->dispatched = true;
-    if (h->stopped)
-        return; /* stopped from a callback during this step: nothing more happens */
     if (ev == EV_HEAD) {
         h->in_body = true;
         h->in_value = false;

@@ -369,6 +369,8 @@ static void resp_raw(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
+    if (c->closing)
+        return; /* closed from an earlier callback of the same read */
     if (c->ex.mode == RESP_NEXTBUF) {
         if (nextbuf_raw(&c->nb, p, n) < 0)
             next_oversize(c);
@@ -384,6 +386,8 @@ static void resp_body(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
+    if (c->closing)
+        return;
     /* For Content-Length bodies the raw bytes are the body; an overflow here happens before
      * resp_raw sees the same bytes, which are then relayed by resp_raw. */
     if (c->ex.mode == RESP_NEXTBUF && nextbuf_body(&c->nb, p, n) < 0)
@@ -541,6 +545,8 @@ void relay_downstream_eof(struct conn *c)
 {
     const struct exchange *ex = &c->ex;
 
+    if (c->orphan)
+        return; /* its runtime side is closed already */
     if (ex->parked) {
         conn_close(c); /* nothing of it went upstream */
         return;

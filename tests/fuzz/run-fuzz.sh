@@ -19,7 +19,7 @@ SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 # each target pulls in only the objects it uses.
 SRCS=()
 for s in promote/*.c extension/base/*.c proxy/http1.c proxy/nextbuf.c \
-    proxy/relay.c; do
+    proxy/relay.c proxy/orphan.c; do
     [ "$s" = promote/cli.c ] || SRCS+=("$s")
 done
 LIBS=(-lhttp_parser -luv)
