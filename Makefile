@@ -1,7 +1,16 @@
+# SPDX-License-Identifier: Apache-2.0
 # tracebridge. `make` builds build/tracebridge; `make SANITIZER=address` builds an ASan+UBSan
-# copy under build/asan. Quiet unless V=1.
+# copy under build/asan; `make FUZZ=1` builds the libFuzzer targets with clang under build/libfuzzer.
+# Quiet unless V=1. A change of compiler or flags rebuilds everything (see $(BUILD)/.flags).
 SANITIZER ?=
-ifeq ($(SANITIZER),address)
+FUZZ ?=
+ifeq ($(FUZZ),1)
+BUILD ?= build/libfuzzer
+CC := clang
+OPT := -O1
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LINK := -DTB_LIBFUZZER -fsanitize=fuzzer,address,undefined
+else ifeq ($(SANITIZER),address)
 BUILD ?= build/asan
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
@@ -10,6 +19,7 @@ SANFLAGS :=
 endif
 
 CC ?= cc
+AR ?= ar
 OPT ?= -O2
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
 CFLAGS_BASE := -std=c11 $(OPT) -g -D_GNU_SOURCE -I. -I$(BUILD)/gen $(SANFLAGS)
@@ -28,21 +38,40 @@ PROTOS := $(shell find $(PROTO_DIR) -name '*.proto' 2>/dev/null | sort)
 GEN_C := $(patsubst $(PROTO_DIR)/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_O := $(GEN_C:.c=.o)
 
-LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/base/*.c extension/*.c \
-	extension/otlp/*.c proxy/*.c promote/*.c))
+LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/*.c extension/*/*.c proxy/*.c \
+	proxy/promote/*.c))
 LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libtracebridge.a
 BIN := $(BUILD)/tracebridge
 
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# tests/unit/<room>/test_<module>.c (tests/unit/ itself for extension/'s own modules) and
+# tests/integ/test_*.c (programs that start the binary) -> $(BUILD)/tests/{unit,integ}/...
+UNIT_SRC := $(shell find tests/unit tests/integ -name 'test_*.c' 2>/dev/null | sort)
+UNIT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/tools/*.c tests/bench/*.c)
 TOOL_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(TOOL_SRC))
+# Fuzz targets: libFuzzer binaries under FUZZ=1, replay programs (tests/fuzz/fuzz_common.h's
+# main over corpus files) in the other builds. Both link the whole library.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(FUZZ_SRC))
 
-.PHONY: all test unit e2e demo bench fuzz layer fmt fmt-check lint deps clean
-all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+.PHONY: all fuzz-targets test unit e2e demo bench fuzz layer layers fmt fmt-check lint deps clean
+ifeq ($(FUZZ),1)
+all: fuzz-targets
+else
+all: $(BIN) $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN)
+endif
+fuzz-targets: $(FUZZ_BIN)
 
-$(BUILD)/gen/.stamp: $(PROTOS)
+# Every object depends on the flags it was built with: a different CC, OPT or EXTRA_CFLAGS
+# (the layer build passes its own) rebuilds them all, without a clean.
+FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) $(LDLIBS)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' >$@
+FORCE:
+
+$(BUILD)/gen/.stamp: $(PROTOS) $(BUILD)/.flags
 	@mkdir -p $(BUILD)/gen
 	$(Q)protoc-c -I$(PROTO_DIR) --c_out=$(BUILD)/gen $(PROTOS)
 	@touch $@
@@ -53,24 +82,28 @@ $(GEN_C): $(BUILD)/gen/.stamp
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(Q)$(CC) $(CFLAGS_BASE) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/.stamp
+$(BUILD)/obj/%.o: %.c $(BUILD)/.flags | $(BUILD)/gen/.stamp
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(LIB): $(LIB_O) $(GEN_O)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN): $(BUILD)/obj/extension/main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(BUILD)/gen/.stamp
+$(BUILD)/tests/%: tests/%.c $(LIB) | $(BUILD)/gen/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
 
 $(BUILD)/tools/%: tests/tools/%.c $(LIB) | $(BUILD)/gen/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB) | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(FUZZ_LINK) $< $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -o $@
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(BUILD)/gen/.stamp
 	@mkdir -p $(dir $@)
@@ -98,15 +131,22 @@ fuzz:
 layer:
 	$(Q)layer/build-layer.sh
 
-FMT_SRC = $(shell find extension proxy promote tests/unit tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
+FMT_SRC = $(shell find extension proxy tests/unit tests/integ tests/lib tests/tools tests/fuzz tests/bench -name '*.[ch]' 2>/dev/null)
 fmt:
 	$(Q)clang-format -i $(FMT_SRC)
 fmt-check:
 	$(Q)clang-format --dry-run -Werror $(FMT_SRC)
 
-# Banned functions (curl's list): unbounded string building.
+# Include directions between the rooms (README, Layout): each room includes only rooms below it.
+layers:
+	$(Q)tests/tools/check-layers.sh
+
+# Banned functions (curl's list): unbounded string building; every source file names its licence.
 lint:
 	$(Q)! grep -nE '\b(sprintf|strcat|strncpy|strtok|atoi|gets)\s*\(' $(LIB_SRC) extension/main.c
+	$(Q)missing=$$(git ls-files '*.c' '*.h' '*.sh' '*.mjs' '*.cjs' '*.py' '*.go' '*.java' Makefile \
+		':!tests/fuzz/corpus' | xargs grep -L 'SPDX-License-Identifier: Apache-2.0' 2>/dev/null); \
+		[ -z "$$missing" ] || { echo "lint: no SPDX-License-Identifier line in:" $$missing; exit 1; }
 
 clean:
 	rm -rf build

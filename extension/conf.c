@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "extension/conf.h"
 
 #include <errno.h>
@@ -105,52 +106,8 @@ static int parse_enum(struct conf *c, const struct conf_var *v, const char *val)
 
 static int parse_targets(struct conf *c, const struct conf_var *v, const char *val)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"headers", PROMOTE_TARGET_HEADERS},
-                 {"client-context", PROMOTE_TARGET_CLIENT_CONTEXT},
-                 {"xray", PROMOTE_TARGET_XRAY}};
-    unsigned bits = 0;
-    const char *p = val;
-
     (void)v;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        size_t i;
-        while (n > 0 && (*p == ' ')) {
-            p++;
-            n--;
-        }
-        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (strlen(names[i].name) == n && strncasecmp(p, names[i].name, n) == 0)
-                break;
-        }
-        if (i == sizeof(names) / sizeof(names[0]) && !(n == 4 && strncasecmp(p, "none", 4) == 0))
-            return -EINVAL;
-        if (i < sizeof(names) / sizeof(names[0]))
-            bits |= names[i].bit;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    /* The X-Ray header is rewritten only when both the target list and
-     * TRACEBRIDGE_XRAY_HEADER=rewrite ask for it; keep the xray bit from that variable. */
-    c->promote.targets = bits | (c->promote.targets & PROMOTE_TARGET_XRAY);
-    return 0;
-}
-
-static int parse_xray_header(struct conf *c, const struct conf_var *v, const char *val)
-{
-    int i = find_choice(v, val);
-
-    if (i < 0)
-        return i;
-    if (i == 1)
-        c->promote.targets |= PROMOTE_TARGET_XRAY;
-    else
-        c->promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
-    return 0;
+    return promote_targets_parse(val, &c->lifecycle.promote.targets);
 }
 
 static int parse_root_context(struct conf *c, const struct conf_var *v, const char *val)
@@ -159,7 +116,7 @@ static int parse_root_context(struct conf *c, const struct conf_var *v, const ch
 
     if (i < 0)
         return i;
-    c->root_inject = i == 1;
+    c->lifecycle.root_inject = i == 1;
     return 0;
 }
 
@@ -173,7 +130,7 @@ static int parse_sampler_arg(struct conf *c, const struct conf_var *v, const cha
     d = strtod(val, &end);
     if (errno || end == val || *end != '\0' || !(d >= 0.0 && d <= 1.0))
         return -EINVAL;
-    c->sampler_ratio = d;
+    c->lifecycle.sampler_ratio = d;
     return 0;
 }
 
@@ -186,22 +143,22 @@ static int parse_log_level(struct conf *c, const struct conf_var *v, const char 
 static int parse_protocol(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strcmp(val, "http/protobuf") == 0)
-        c->protocol = OTLP_PROTOBUF;
-    else if (strcmp(val, "http/json") == 0)
-        c->protocol = OTLP_JSON;
-    else
-        return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
-    return 0;
+    for (int i = 0; otlp_protocol_names[i]; i++) {
+        if (strcmp(val, otlp_protocol_names[i]) == 0) { /* exact, as the OTel spec spells them */
+            c->exporter.protocol = (enum otlp_protocol)i;
+            return 0;
+        }
+    }
+    return -EINVAL; /* grpc is not supported: the default (http/protobuf) is used */
 }
 
 static int parse_compression(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
     if (strcmp(val, "gzip") == 0)
-        c->gzip = true;
+        c->exporter.gzip = true;
     else if (strcmp(val, "none") == 0)
-        c->gzip = false;
+        c->exporter.gzip = false;
     else
         return -EINVAL;
     return 0;
@@ -235,9 +192,9 @@ static int parse_listen(struct conf *c, const struct conf_var *v, const char *va
 static int parse_traces_endpoint(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strlen(val) >= sizeof(c->traces_endpoint) || val[0] == '\0')
+    if (strlen(val) >= sizeof(c->exporter.traces_endpoint) || val[0] == '\0')
         return -EINVAL;
-    memcpy(c->traces_endpoint, val, strlen(val) + 1);
+    memcpy(c->exporter.traces_endpoint, val, strlen(val) + 1);
     return 0;
 }
 
@@ -251,22 +208,17 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
     if (n == 0)
         return -EINVAL;
     sep = val[n - 1] == '/' ? "" : "/";
-    if (n + strlen(sep) + strlen("v1/traces") >= sizeof(c->traces_endpoint))
+    if (n + strlen(sep) + strlen("v1/traces") >= sizeof(c->exporter.traces_endpoint))
         return -E2BIG;
     /* Lengths were checked above; pieces are copied so the compiler sees no truncation. */
-    memcpy(c->traces_endpoint, val, n);
-    memcpy(c->traces_endpoint + n, sep, strlen(sep));
-    memcpy(c->traces_endpoint + n + strlen(sep), "v1/traces", sizeof("v1/traces"));
+    memcpy(c->exporter.traces_endpoint, val, n);
+    memcpy(c->exporter.traces_endpoint + n, sep, strlen(sep));
+    memcpy(c->exporter.traces_endpoint + n + strlen(sep), "v1/traces", sizeof("v1/traces"));
     return 0;
 }
 
-static const char *const flush_choices[] = {"invoke", "end", "adaptive", NULL};
 static const char *const batch_choices[] = {"first", "none", NULL};
-static const char *const xray_header_choices[] = {"keep", "rewrite", NULL};
 static const char *const root_choices[] = {"off", "inject", NULL};
-static const char *const sampler_choices[] = {
-    "parentbased_always_on",    "always_on", "always_off", "traceidratio", "parentbased_always_off",
-    "parentbased_traceidratio", NULL};
 
 /* Order matters where two variables set one field: each signal-specific OTEL variable comes
  * right before its generic twin, and the loader skips the twin when the specific one is set. */
@@ -282,20 +234,26 @@ static const struct conf_var vars[] = {
      "points the runtime at the proxy only when it exists."},
     {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
      NULL, false, "Events larger than this are relayed unchanged."},
-    {"TRACEBRIDGE_TARGETS", "headers,client-context", parse_targets, 0, 0, 0, NULL, false,
-     "Where the promoted context is written: any of headers, client-context, xray (or none)."},
-    {"TRACEBRIDGE_XRAY_HEADER", "keep", parse_xray_header, 0, 0, 0, xray_header_choices, false,
-     "rewrite: also rewrite Lambda-Runtime-Trace-Id to the promoted context (Lineage kept)."},
-    {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(promote.xray_parent), 0, 0, NULL, false,
+    {"TRACEBRIDGE_TARGETS", "headers,client-context,xray", parse_targets, 0, 0, 0, NULL, false,
+     "Where the promoted context is written: any of headers, client-context, xray (the "
+     "Lambda-Runtime-Trace-Id header, as TRACEBRIDGE_XRAY_HEADER says), or none."},
+    {"TRACEBRIDGE_XRAY_HEADER", "auto", parse_enum, FIELD(lifecycle.promote.xray_header), 0, 0,
+     promote_xray_header_names, false,
+     "Rewriting Lambda-Runtime-Trace-Id to the X-Ray form of the promoted context (Lineage "
+     "kept, Sampled from the W3C flags). auto: when a context was promoted and Lambda's own "
+     "X-Ray tracing is not active for the invocation (no header, or not Sampled=1); keep: "
+     "never; rewrite: always."},
+    {"TRACEBRIDGE_XRAY_PARENT", "off", parse_bool, FIELD(lifecycle.promote.xray_parent), 0, 0, NULL,
+     false,
      "on: use Lambda-Runtime-Trace-Id as the parent when the event carries no context "
      "(otherwise it is only a link)."},
     {"TRACEBRIDGE_ROOT_CONTEXT", "off", parse_root_context, 0, 0, 0, root_choices, false,
      "inject: when no context is found, write the tracebridge root span into the targets too."},
-    {"TRACEBRIDGE_BATCH_PARENT", "first", parse_enum, FIELD(promote.batch_parent), 0, 0,
+    {"TRACEBRIDGE_BATCH_PARENT", "first", parse_enum, FIELD(lifecycle.promote.batch_parent), 0, 0,
      batch_choices, false,
      "Parent of a batch whose records carry different traces: first record, or none (links "
      "only)."},
-    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_choices, false,
+    {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_mode_names, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},
     {"TRACEBRIDGE_BUFFER_SPANS", "4096", parse_size, FIELD(buffer_spans), 1, 1000000, NULL, false,
@@ -313,30 +271,34 @@ static const struct conf_var vars[] = {
     {"TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES", "4194304", parse_size, FIELD(receiver_max_request_bytes),
      1024, 64L * MiB, NULL, false,
      "Largest OTLP request the receiver accepts (decompressed); larger gets 413."},
+    {"TRACEBRIDGE_TELEMETRY", "on", parse_bool, FIELD(telemetry.enabled), 0, 0, NULL, false,
+     "on: subscribe to the Lambda Telemetry API for the platform's facts (cold-start init span, "
+     "SnapStart restore span, runtimeDone outcome, billed duration, memory, tenant id) on the "
+     "spans; off: no subscription."},
     {"TRACEBRIDGE_LOG_LEVEL", "info", parse_log_level, 0, 0, 0, NULL, false,
      "debug, info, warn, error or off."},
-    {"OTEL_SDK_DISABLED", "false", parse_bool, FIELD(sdk_disabled), 0, 0, NULL, false,
+    {"OTEL_SDK_DISABLED", "false", parse_bool, FIELD(lifecycle.sdk_disabled), 0, 0, NULL, false,
      "true: make and export no spans (promotion still runs)."},
-    {"OTEL_SERVICE_NAME", NULL, parse_str, FIELD(service_name), 0, CONF_STR_MAX, NULL, false,
-     "service.name. Default: the function name."},
-    {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource_attributes), 0, CONF_STR_MAX * 4,
-     NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
-    {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(sampler), 0, 0,
-     sampler_choices, false, "Sampler for tracebridge's own spans."},
+    {"OTEL_SERVICE_NAME", NULL, parse_str, FIELD(resource.service_name), 0, CONF_STR_MAX, NULL,
+     false, "service.name. Default: the function name."},
+    {"OTEL_RESOURCE_ATTRIBUTES", NULL, parse_str, FIELD(resource.resource_attributes), 0,
+     CONF_STR_MAX * 4, NULL, false, "Extra resource attributes, k=v,k2=v2 (URL-encoded)."},
+    {"OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_enum, FIELD(lifecycle.sampler), 0, 0,
+     sampler_names, false, "Sampler for tracebridge's own spans."},
     {"OTEL_TRACES_SAMPLER_ARG", "1.0", parse_sampler_arg, 0, 0, 0, NULL, false,
      "Ratio for traceidratio samplers (0..1)."},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL, parse_traces_endpoint, 0, 0, 0, NULL, false,
      "Full traces URL, used as is."},
     {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", parse_base_endpoint, 0, 0, 0, NULL,
      false, "Base URL; /v1/traces is appended."},
-    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4,
-     NULL, true, "Export headers k=v,k2=v2 (URL-encoded values). Never logged."},
-    {"OTEL_EXPORTER_OTLP_HEADERS", NULL, parse_str, FIELD(headers), 0, CONF_STR_MAX * 4, NULL, true,
-     "Export headers for every signal (the TRACES variant wins)."},
-    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", NULL, parse_int, FIELD(timeout_ms), 1, 600000, NULL,
-     false, "Export request timeout, ms."},
-    {"OTEL_EXPORTER_OTLP_TIMEOUT", "10000", parse_int, FIELD(timeout_ms), 1, 600000, NULL, false,
-     "Export request timeout for every signal, ms."},
+    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", NULL, parse_str, FIELD(exporter.headers), 0,
+     CONF_STR_MAX * 4, NULL, true, "Export headers k=v,k2=v2 (URL-encoded values). Never logged."},
+    {"OTEL_EXPORTER_OTLP_HEADERS", NULL, parse_str, FIELD(exporter.headers), 0, CONF_STR_MAX * 4,
+     NULL, true, "Export headers for every signal (the TRACES variant wins)."},
+    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", NULL, parse_int, FIELD(exporter.timeout_ms), 1, 600000,
+     NULL, false, "Export request timeout, ms."},
+    {"OTEL_EXPORTER_OTLP_TIMEOUT", "10000", parse_int, FIELD(exporter.timeout_ms), 1, 600000, NULL,
+     false, "Export request timeout for every signal, ms."},
     {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", NULL, parse_compression, 0, 0, 0, NULL, false,
      "gzip or none."},
     {"OTEL_EXPORTER_OTLP_COMPRESSION", "none", parse_compression, 0, 0, 0, NULL, false,
@@ -345,10 +307,10 @@ static const struct conf_var vars[] = {
      "http/protobuf or http/json."},
     {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", parse_protocol, 0, 0, 0, NULL, false,
      "http/protobuf or http/json, for every signal."},
-    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX,
-     NULL, false, "PEM file of CA certificates to verify the endpoint."},
-    {"OTEL_EXPORTER_OTLP_CERTIFICATE", NULL, parse_str, FIELD(certificate), 0, CONF_STR_MAX, NULL,
-     false, "PEM CA file for every signal."},
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", NULL, parse_str, FIELD(exporter.certificate), 0,
+     CONF_STR_MAX, NULL, false, "PEM file of CA certificates to verify the endpoint."},
+    {"OTEL_EXPORTER_OTLP_CERTIFICATE", NULL, parse_str, FIELD(exporter.certificate), 0,
+     CONF_STR_MAX, NULL, false, "PEM CA file for every signal."},
 };
 
 #define N_VARS (sizeof(vars) / sizeof(vars[0]))
@@ -405,15 +367,17 @@ static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, v
 {
     snprintf(c->runtime_api, sizeof(c->runtime_api), "%s",
              fact(get, arg, "AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"));
-    snprintf(c->function_name, sizeof(c->function_name), "%s",
+    snprintf(c->resource.function_name, sizeof(c->resource.function_name), "%s",
              fact(get, arg, "AWS_LAMBDA_FUNCTION_NAME", ""));
-    snprintf(c->function_version, sizeof(c->function_version), "%s",
+    snprintf(c->resource.function_version, sizeof(c->resource.function_version), "%s",
              fact(get, arg, "AWS_LAMBDA_FUNCTION_VERSION", ""));
-    snprintf(c->region, sizeof(c->region), "%s", fact(get, arg, "AWS_REGION", ""));
-    c->memory_mb = parse_memory_mb(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", arg));
+    snprintf(c->resource.region, sizeof(c->resource.region), "%s",
+             fact(get, arg, "AWS_REGION", ""));
+    c->resource.memory_mb = parse_memory_mb(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", arg));
     snprintf(c->init_type, sizeof(c->init_type), "%s",
              fact(get, arg, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"));
-    c->managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
+    c->lifecycle.managed_instances = strcmp(c->init_type, "lambda-managed-instances") == 0;
+    c->telemetry.managed_instances = c->lifecycle.managed_instances;
 }
 
 static bool is_endpoint_var(const char *name)
@@ -456,10 +420,15 @@ void conf_load(struct conf *c, const char *(*get)(const char *, void *), void *a
     load_lambda_facts(c, get, arg);
     if (!c->upstream[0])
         snprintf(c->upstream, sizeof(c->upstream), "%s", c->runtime_api);
-    if (!c->service_name[0])
-        snprintf(c->service_name, sizeof(c->service_name), "%s",
-                 c->function_name[0] ? c->function_name : "unknown_service");
-    c->promote.max_event_bytes = c->max_event_bytes;
+    if (!c->resource.service_name[0])
+        snprintf(c->resource.service_name, sizeof(c->resource.service_name), "%s",
+                 c->resource.function_name[0] ? c->resource.function_name : "unknown_service");
+    c->lifecycle.promote.max_event_bytes = c->max_event_bytes;
+    /* keep and rewrite force the X-Ray target either way; auto follows TRACEBRIDGE_TARGETS */
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_KEEP)
+        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_REWRITE)
+        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
 }
 
 static const char *getenv_adapter(const char *name, void *arg)

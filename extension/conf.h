@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* conf: every setting tracebridge reads, as one table of environment variables. The loader,
  * the defaults and the README's table (`tracebridge env-doc`) all come from that table. */
 #ifndef TB_CONF_H
@@ -7,22 +8,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "extension/base/log.h"
-#include "promote/promote.h"
+#include "extension/base/base.h"
+#include "extension/export/export.h"
+#include "extension/flushgate.h"
+#include "extension/lifecycle/lifecycle.h"
+#include "extension/spans/spans.h"
+#include "extension/telemetry/telemetry.h"
 
 #define CONF_STR_MAX 1024
 
-enum flush_mode { FLUSH_INVOKE = 0, FLUSH_END, FLUSH_ADAPTIVE };
-enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
-enum sampler_kind {
-    SAMPLER_PARENT_ALWAYS_ON = 0, /* parentbased_always_on (default) */
-    SAMPLER_ALWAYS_ON,
-    SAMPLER_ALWAYS_OFF,
-    SAMPLER_TRACEIDRATIO,
-    SAMPLER_PARENT_ALWAYS_OFF,
-    SAMPLER_PARENT_TRACEIDRATIO,
-};
-
+/* Each room's settings live in that room's own struct (lifecycle_conf, resource_conf,
+ * exporter_conf), so a module takes only what it uses; the table in conf.c fills them all. */
 struct conf {
     /* proxy */
     int proxy_port;
@@ -30,22 +26,13 @@ struct conf {
     char runtime_api[CONF_STR_MAX]; /* the real AWS_LAMBDA_RUNTIME_API (Extensions API) */
     char ready_file[CONF_STR_MAX];  /* written after the proxy listens; read by the wrapper */
     size_t max_event_bytes;
-    /* promotion */
-    struct promote_conf promote;
-    bool root_inject; /* TRACEBRIDGE_ROOT_CONTEXT=inject */
-    /* spans and export */
-    bool sdk_disabled;
-    enum sampler_kind sampler;
-    double sampler_ratio;
-    char service_name[CONF_STR_MAX];
-    char resource_attributes[CONF_STR_MAX * 4];
-    char traces_endpoint[CONF_STR_MAX]; /* full URL, /v1/traces already applied */
+    /* promotion, sampling, invocation spans */
+    struct lifecycle_conf lifecycle;
+    /* resource (service.name, cloud.*, faas.*) and the Lambda facts it is made of */
+    struct resource_conf resource;
+    /* export */
+    struct exporter_conf exporter;
     bool endpoint_configured;
-    char headers[CONF_STR_MAX * 4]; /* raw "k=v,k2=v2" (URL-encoded); secrets: never log */
-    int timeout_ms;
-    bool gzip;
-    enum otlp_protocol protocol;
-    char certificate[CONF_STR_MAX];
     enum flush_mode flush;
     size_t buffer_spans;
     size_t buffer_bytes;
@@ -56,14 +43,10 @@ struct conf {
     char receiver_host[64];
     int receiver_port;
     size_t receiver_max_request_bytes;
+    /* Telemetry API (the daemon points runtime_api at runtime_api above) */
+    struct telemetry_conf telemetry;
     /* logging */
     enum log_level log_level;
-    /* Lambda facts (from the platform environment) */
-    char function_name[CONF_STR_MAX];
-    char function_version[CONF_STR_MAX];
-    char region[64];
-    int memory_mb;
-    bool managed_instances; /* AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances */
     char init_type[64];
 };
 

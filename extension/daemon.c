@@ -1,22 +1,14 @@
-/* daemon: wires the parts together on one libuv loop and decides when to call /event/next.
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon: wires the parts together on one libuv loop.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
- * config, proxy listening, OTLP receiver, ready file (the wrapper's signal: proxy address and,
- * when the receiver listens, its address for the handler's SDK), THEN register.
- *
- * When /event/next is called after an INVOKE (TRACEBRIDGE_FLUSH):
- *   invoke    the flush of what earlier invocations left starts at INVOKE and overlaps the
- *             handler; next is called once it finished, or at most max_flush_ms after the
- *             invocation ended;
- *   end       when the invocation ended (response/error at the proxy), the flush starts; next
- *             is called when it finished or max_flush_ms later, whichever is first;
- *   adaptive  end while invocations are rare, invoke once they come back to back.
- * The wait happens only while the backend answers quickly (exporter_responsive): a backend that
- * is down, refusing or slow would otherwise cost every invocation the whole max_flush_ms.
- * The export itself may outlive that wait (it carries on across the freeze, bounded by
- * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms.
- * An invocation the proxy has not seen BYPASS_GRACE_MS after its INVOKE is presumed to bypass
- * the proxy (runtime ignores the wrapper) and counts as ended for this purpose. */
+ * config, proxy listening, OTLP receiver, Telemetry API listener, ready file (the wrapper's
+ * signal: proxy address and, when the receiver listens, its address for the handler's SDK),
+ * THEN register, and subscribe to the Telemetry API before the first /event/next.
+ * When /event/next is called after an INVOKE is the flush gate's decision (flushgate.h); the
+ * daemon feeds it the loop clock and what it sees, and carries out what it answers. The export
+ * itself may outlive that wait (it carries on across the freeze, bounded by
+ * OTEL_EXPORTER_OTLP_TIMEOUT); only the wait for it is bounded by max_flush_ms. */
 #include "extension/daemon.h"
 
 #include <errno.h>
@@ -27,33 +19,24 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "extension/base/log.h"
+#include "extension/base/base.h"
 #include "extension/conf.h"
-#include "extension/exporter.h"
-#include "extension/extapi.h"
-#include "extension/httpc.h"
-#include "extension/ids.h"
-#include "extension/lifecycle.h"
-#include "extension/otlp.h"
-#include "extension/receiver.h"
-#include "extension/resource.h"
-#include "extension/spanbuf.h"
+#include "extension/export/export.h"
+#include "extension/flushgate.h"
+#include "extension/lifecycle/lifecycle.h"
+#include "extension/net/net.h"
+#include "extension/spans/spans.h"
+#include "extension/otlp/otlp.h"
+#include "extension/receiver/receiver.h"
+#include "extension/telemetry/telemetry.h"
 #include "proxy/proxy.h"
 
-#define BYPASS_GRACE_MS    500
 #define SHUTDOWN_MARGIN_MS 150
 #define SIGNAL_BUDGET_MS   500
 #define LMI_FLUSH_EVERY_MS 1000
-/* Adaptive flush. Flushing at INVOKE saves each invocation the export time after its response,
- * but holds an invocation's spans until the next INVOKE: fine when that comes within a couple
- * of seconds, not when the sandbox may sit frozen for minutes. So INVOKEs count as frequent
- * when they come less than ADAPTIVE_FAST_MS apart (at most that much extra delay for the
- * spans), and the mode switches to INVOKE only after ADAPTIVE_FAST_COUNT such gaps in a row, so
- * that one quick retry or a pair of requests does not flip it; a single slow gap switches back
- * at once, since that is exactly when spans would otherwise wait. */
-#define ADAPTIVE_FAST_MS    2000
-#define ADAPTIVE_FAST_COUNT 3
-#define SPAN_ENCODE_MAX     (4 * 1024 * 1024)
+/* SHUTDOWN waits at most this long (and a quarter of its budget) for the platform's reports of
+ * the spans still held for them (telemetry_drain). */
+#define TELEMETRY_DRAIN_MS 200
 
 enum daemon_state { ST_INIT = 0, ST_REGISTERING, ST_WAITING, ST_INVOKE, ST_SHUTDOWN, ST_DONE };
 
@@ -70,6 +53,7 @@ struct daemon {
     struct exporter *exp;
     struct lifecycle *lc;
     struct otlp_resource *res;
+    struct telemetry *tm;
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_timer_t gate;
@@ -79,19 +63,10 @@ struct daemon {
     bool export_enabled;
     char name[256];
     char account_id[32];
-    /* the current invocation (between INVOKE and the next /event/next) */
-    char rid[EXTAPI_ID_MAX];
-    uint64_t invoke_at; /* uv_now */
-    uint64_t fn_deadline_at;
-    uint64_t settled_at;
-    bool settled;
-    bool flush_started;
-    bool invoke_mode; /* effective mode for this invocation */
-    char last_ended[EXTAPI_ID_MAX];
-    /* adaptive */
-    uint64_t last_invoke_at;
-    int fast_streak;
-    bool adaptive_invoke;
+    struct flushgate gate_state; /* the current invocation, between INVOKE and /event/next */
+    uint64_t started_ns;         /* uv_hrtime at daemon_main: the start-up line's clock */
+    uint64_t shutdown_deadline;
+    char shutdown_reason[32];
     int exit_code;
 };
 
@@ -134,24 +109,36 @@ static void ensure_resource(struct daemon *d)
     if (d->res)
         return;
     f.log_stream = getenv("AWS_LAMBDA_LOG_STREAM_NAME");
-    if (resource_build(&d->conf, &f, &attrs, &d->lg) == 0)
+    if (resource_build(&d->conf.resource, &f, &attrs, &d->lg) == 0)
         d->res = otlp_resource_new(&attrs, TRACEBRIDGE_SCOPE, TRACEBRIDGE_VERSION);
     attr_list_free(&attrs);
 }
 
+static void start_flush(struct daemon *d, uint64_t deadline);
+
+/* A span leaves the telemetry's hold (with the platform's facts, or at a bound). One released
+ * while the handler of the next invocation runs joins that invocation's flush (flush at INVOKE);
+ * later ones wait for the next flush. */
+static void on_span_ready(void *arg, struct span *s)
+{
+    struct daemon *d = arg;
+    unsigned f = d->gate_state.flags;
+
+    ensure_resource(d);
+    if (!d->res || spanbuf_push_span(d->sb, d->res, s) < 0)
+        log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
+    collect_dropped(d);
+    if (d->state == ST_INVOKE && (f & GATE_INVOKE_MODE) && (f & GATE_FLUSH_STARTED) &&
+        !(f & GATE_SETTLED))
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.exporter.timeout_ms);
+}
+
+/* An invocation span ended: the telemetry holds it for the platform's facts, or passes it on. */
 static void on_span_done(void *arg, struct span *s)
 {
     struct daemon *d = arg;
-    struct buf out;
 
-    ensure_resource(d);
-    buf_init(&out, SPAN_ENCODE_MAX);
-    if (d->res && otlp_encode_span(d->res, s, &out) == 0)
-        spanbuf_push(d->sb, out.data, out.len, 1);
-    else
-        log_warn(&d->lg, "daemon", "span could not be encoded; dropped");
-    buf_free(&out);
-    collect_dropped(d);
+    telemetry_span(d->tm, s);
 }
 
 /* ---- the /event/next gate ---- */
@@ -166,17 +153,19 @@ static void on_gate_timer(uv_timer_t *t)
 /* Why /event/next is called now: how long after the invocation ended, and the export state. */
 static void log_call_next(struct daemon *d)
 {
+    const struct flushgate *g = &d->gate_state;
     uint64_t now = uv_now(&d->loop);
     bool busy = d->export_enabled && exporter_busy(d->exp);
+    bool settled = g->flags & GATE_SETTLED;
 
     if (d->state != ST_INVOKE)
         return;
     log_debug(&d->lg, "daemon",
-              "event/next rid=%s ended=%d held_ms=%llu export=%s buffered_spans=%zu", d->rid,
-              d->settled, (unsigned long long)(d->settled ? now - d->settled_at : 0),
-              !busy            ? "idle"
-              : d->invoke_mode ? "running (overlaps the next invocation)"
-                               : "running (not waited for)",
+              "event/next rid=%s ended=%d held_ms=%llu export=%s buffered_spans=%zu", g->rid,
+              settled, (unsigned long long)(settled ? now - g->settled_at : 0),
+              !busy                         ? "idle"
+              : g->flags & GATE_INVOKE_MODE ? "running (overlaps the next invocation)"
+                                            : "running (not waited for)",
               spanbuf_spans(d->sb));
 }
 
@@ -198,120 +187,77 @@ static void start_flush(struct daemon *d, uint64_t deadline)
         exporter_flush(d->exp, deadline);
 }
 
-static bool seen_at_proxy(struct daemon *d)
+static struct flushgate_facts gate_facts(struct daemon *d)
 {
-    return !d->proxy ? false
-                     : lifecycle_state(d->lc, d->rid) != INV_UNKNOWN ||
-                           strcmp(d->last_ended, d->rid) == 0;
-}
+    struct flushgate_facts f = {.have_proxy = d->proxy != NULL};
 
-/* Has the current invocation ended, as far as flushing is concerned? */
-static void update_settled(struct daemon *d, uint64_t now, uint64_t *wake)
-{
-    bool ended = strcmp(d->last_ended, d->rid) == 0;
-    uint64_t grace = d->invoke_at + BYPASS_GRACE_MS;
-
-    if (d->settled)
-        return;
-    if (ended || !d->proxy || now >= d->fn_deadline_at) {
-        d->settled = true;
-    } else if (!seen_at_proxy(d)) {
-        if (now >= grace)
-            d->settled = true;
-        else if (grace < *wake)
-            *wake = grace;
-    }
-    if (d->settled)
-        d->settled_at = now;
-    else if (d->fn_deadline_at < *wake)
-        *wake = d->fn_deadline_at;
+    f.seen_at_proxy = d->proxy && lifecycle_state(d->lc, d->gate_state.rid) != INV_UNKNOWN;
+    /* Hold /event/next for an export only while the backend is answering quickly; an outage
+     * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
+    f.export_waits = d->export_enabled && exporter_busy(d->exp) &&
+                     exporter_responsive(d->exp, (uint64_t)d->conf.max_flush_ms);
+    return f;
 }
 
 static void gate_check(struct daemon *d)
 {
     uint64_t now = uv_now(&d->loop);
-    uint64_t wake = UINT64_MAX;
-    uint64_t budget_end;
-    bool busy;
-    bool ready;
+    struct flushgate_facts f;
+    struct flushgate_verdict v;
+    bool was_settled = d->gate_state.flags & GATE_SETTLED;
 
     if (d->state != ST_INVOKE)
         return;
-    update_settled(d, now, &wake);
-    budget_end = d->settled_at + (uint64_t)d->conf.max_flush_ms;
-    if (d->settled && !d->invoke_mode && !d->flush_started) {
-        d->flush_started = true;
-        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
+    f = gate_facts(d);
+    v = flushgate_check(&d->gate_state, now, &f);
+    /* Settled: spans held for the platform's facts of earlier invocations go on now, before
+     * this invocation's flush (telemetry.h, holding bounds). */
+    if (!was_settled && (d->gate_state.flags & GATE_SETTLED))
+        telemetry_point(d->tm, TM_POINT_SETTLED, d->gate_state.flags & GATE_INVOKE_MODE);
+    if (v.actions & GATE_DO_FLUSH) {
+        /* Asked once per invocation; the flush just started is then a fact of the next look. */
+        start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
+        f = gate_facts(d);
+        v = flushgate_check(&d->gate_state, now, &f);
     }
-    /* Hold /event/next for an export only while the backend is answering quickly; an outage
-     * must not cost every invocation the whole budget (spans stay buffered meanwhile). */
-    busy = d->export_enabled && exporter_busy(d->exp) &&
-           exporter_responsive(d->exp, (uint64_t)d->conf.max_flush_ms);
-    if (d->invoke_mode)
-        ready = !busy || (d->settled && now >= budget_end);
-    else
-        ready = d->settled && (!busy || now >= budget_end);
-    if (ready) {
+    if (v.actions & GATE_DO_NEXT) {
         call_next(d);
         return;
     }
-    if (d->settled && budget_end < wake)
-        wake = budget_end;
-    if (wake != UINT64_MAX)
-        uv_timer_start(&d->gate, on_gate_timer, wake > now ? wake - now : 0, 0);
+    if (v.wake_at != UINT64_MAX)
+        uv_timer_start(&d->gate, on_gate_timer, v.wake_at > now ? v.wake_at - now : 0, 0);
 }
 
 static void on_invocation_end(void *arg, const char *rid)
 {
     struct daemon *d = arg;
 
-    snprintf(d->last_ended, sizeof(d->last_ended), "%s", rid);
+    flushgate_ended(&d->gate_state, rid);
     gate_check(d);
 }
 
 /* ---- events ---- */
 
-static bool choose_invoke_mode(struct daemon *d, uint64_t now)
-{
-    if (d->conf.flush == FLUSH_INVOKE)
-        return true;
-    if (d->conf.flush == FLUSH_END)
-        return false;
-    if (d->last_invoke_at && now - d->last_invoke_at < ADAPTIVE_FAST_MS)
-        d->fast_streak++;
-    else
-        d->fast_streak = 0;
-    if (!d->adaptive_invoke && d->fast_streak >= ADAPTIVE_FAST_COUNT) {
-        d->adaptive_invoke = true;
-        log_info(&d->lg, "daemon", "adaptive flush: invocations are frequent, flushing at INVOKE");
-    } else if (d->adaptive_invoke && d->fast_streak == 0) {
-        d->adaptive_invoke = false;
-        log_info(&d->lg, "daemon", "adaptive flush: invocations are rare, flushing at the end");
-    }
-    return d->adaptive_invoke;
-}
-
 static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
 {
     uint64_t now = uv_now(&d->loop);
+    uint64_t deadline = loop_deadline(d, ev->deadline_ms, 0, 900000);
+    unsigned r;
 
     lifecycle_on_invoke(d->lc, ev, span_now_ns());
+    telemetry_point(d->tm, TM_POINT_INVOKE, false);
     collect_dropped(d);
     d->state = ST_INVOKE;
-    snprintf(d->rid, sizeof(d->rid), "%s", ev->request_id);
-    d->invoke_at = now;
-    d->fn_deadline_at = loop_deadline(d, ev->deadline_ms, 0, 900000);
-    d->settled = false;
-    d->flush_started = false;
-    d->invoke_mode = choose_invoke_mode(d, now);
-    d->last_invoke_at = now;
+    r = flushgate_invoke(&d->gate_state, ev->request_id, now, deadline);
+    if (r & GATE_NOW_FAST)
+        log_info(&d->lg, "daemon", "adaptive flush: invocations are frequent, flushing at INVOKE");
+    if (r & GATE_NOW_RARE)
+        log_info(&d->lg, "daemon", "adaptive flush: invocations are rare, flushing at the end");
     log_debug(&d->lg, "daemon", "INVOKE rid=%s deadline_in_ms=%llu flush_at=%s buffered_spans=%zu",
-              d->rid, (unsigned long long)(d->fn_deadline_at - now),
-              d->invoke_mode ? "invoke" : "end", spanbuf_spans(d->sb));
-    if (d->invoke_mode) {
-        d->flush_started = true;
-        start_flush(d, now + (uint64_t)d->conf.timeout_ms);
-    }
+              ev->request_id, (unsigned long long)(deadline - now),
+              flush_mode_names[r & GATE_DO_FLUSH ? FLUSH_INVOKE : FLUSH_END], spanbuf_spans(d->sb));
+    if (r & GATE_DO_FLUSH)
+        start_flush(d, now + (uint64_t)d->conf.exporter.timeout_ms);
     gate_check(d);
 }
 
@@ -336,19 +282,19 @@ static void on_stop_timer(uv_timer_t *t)
     finish_shutdown(t->data);
 }
 
-static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint64_t budget_ms)
+/* The final flush, once the telemetry released what it held. */
+static void flush_for_shutdown(void *arg)
 {
-    uint64_t deadline = loop_deadline(d, ev->deadline_ms, SHUTDOWN_MARGIN_MS, budget_ms);
+    struct daemon *d = arg;
+    uint64_t deadline = d->shutdown_deadline;
     uint64_t now = uv_now(&d->loop);
 
-    if (d->state == ST_SHUTDOWN || d->state == ST_DONE)
+    if (d->state != ST_SHUTDOWN)
         return;
-    uv_timer_stop(&d->gate);
-    lifecycle_on_shutdown(d->lc, ev, span_now_ns());
-    d->state = ST_SHUTDOWN;
+    if (deadline < now)
+        deadline = now;
     log_info(&d->lg, "daemon", "SHUTDOWN (%s): flushing %zu spans within %llu ms",
-             ev->shutdown_reason[0] ? ev->shutdown_reason : "signal", spanbuf_spans(d->sb),
-             (unsigned long long)(deadline - now));
+             d->shutdown_reason, spanbuf_spans(d->sb), (unsigned long long)(deadline - now));
     if (!d->export_enabled || spanbuf_spans(d->sb) == 0) {
         finish_shutdown(d);
         return;
@@ -357,6 +303,24 @@ static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint
     /* A flush already running (begun at an INVOKE) goes on with this deadline; its end is the
      * end of the shutdown (on_export_done). */
     exporter_flush_final(d->exp, deadline);
+}
+
+static void begin_shutdown(struct daemon *d, const struct extapi_event *ev, uint64_t budget_ms)
+{
+    uint64_t deadline = loop_deadline(d, ev->deadline_ms, SHUTDOWN_MARGIN_MS, budget_ms);
+    uint64_t wait = (deadline - uv_now(&d->loop)) / 4;
+
+    if (d->state == ST_SHUTDOWN || d->state == ST_DONE)
+        return;
+    uv_timer_stop(&d->gate);
+    lifecycle_on_shutdown(d->lc, ev, span_now_ns());
+    d->state = ST_SHUTDOWN;
+    d->shutdown_deadline = deadline;
+    snprintf(d->shutdown_reason, sizeof(d->shutdown_reason), "%s",
+             ev->shutdown_reason[0] ? ev->shutdown_reason : "signal");
+    if (telemetry_drain(d->tm, wait < TELEMETRY_DRAIN_MS ? wait : TELEMETRY_DRAIN_MS,
+                        flush_for_shutdown, d) < 0)
+        flush_for_shutdown(d);
 }
 
 static void on_export_done(void *arg)
@@ -390,8 +354,24 @@ static void on_periodic(uv_timer_t *t)
 {
     struct daemon *d = t->data;
 
+    lifecycle_expire(d->lc, span_now_ns());
+    telemetry_point(d->tm, TM_POINT_TICK, false);
     if (d->state == ST_WAITING && d->export_enabled && !exporter_busy(d->exp))
-        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.timeout_ms);
+        start_flush(d, uv_now(&d->loop) + (uint64_t)d->conf.exporter.timeout_ms);
+}
+
+/* Registered (and subscribed, or not): start-up is over. */
+static void on_subscribed(void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t us = (uv_hrtime() - d->started_ns) / 1000;
+
+    if (d->state != ST_REGISTERING)
+        return;
+    log_info(&d->lg, "daemon", "started in %llu.%03llu ms (exec to registered%s)",
+             (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+             telemetry_subscribed(d->tm) ? " and subscribed to the Telemetry API" : "");
+    call_next(d);
 }
 
 static void on_registered(void *arg, int err, const struct extapi_registration *reg)
@@ -412,9 +392,12 @@ static void on_registered(void *arg, int err, const struct extapi_registration *
               reg->account_id[0] ? reg->account_id : "(not granted)");
     lifecycle_set_account_id(d->lc, reg->account_id);
     ensure_resource(d);
-    if (d->conf.managed_instances)
+    if (d->conf.lifecycle.managed_instances)
         uv_timer_start(&d->periodic, on_periodic, LMI_FLUSH_EVERY_MS, LMI_FLUSH_EVERY_MS);
-    call_next(d);
+    /* The subscription needs the extension id and closes with init: between register and the
+     * first /event/next. */
+    if (telemetry_subscribe(d->tm, reg->extension_id, on_subscribed, d) < 0)
+        on_subscribed(d);
 }
 
 /* ---- signals ---- */
@@ -523,9 +506,10 @@ static void decide_export(struct daemon *d)
 {
     char host[256];
     long port = 0;
-    bool loops = d->recv && httpc_url_is_loopback(d->conf.traces_endpoint) &&
-                 httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port) == 0 &&
-                 port == receiver_port(d->recv);
+    bool loops =
+        d->recv && httpc_url_is_loopback(d->conf.exporter.traces_endpoint) &&
+        httpc_url_host_port(d->conf.exporter.traces_endpoint, host, sizeof(host), &port) == 0 &&
+        port == receiver_port(d->recv);
 
     d->export_enabled = !loops;
     if (loops)
@@ -539,20 +523,13 @@ static void decide_export(struct daemon *d)
  * and the endpoint's path and query (vendors put keys there) are never logged. */
 static void log_config(struct daemon *d)
 {
-    static const char *const flush[] = {"invoke", "end", "adaptive"};
-    static const char *const sampler[] = {"parentbased_always_on",
-                                          "always_on",
-                                          "always_off",
-                                          "traceidratio",
-                                          "parentbased_always_off",
-                                          "parentbased_traceidratio"}; /* enum sampler_kind order */
     char host[256] = "?";
     char receiver[96] = "off";
     long port = 0;
 
     if (!log_enabled(&d->lg, LOG_DEBUG))
         return;
-    (void)httpc_url_host_port(d->conf.traces_endpoint, host, sizeof(host), &port);
+    (void)httpc_url_host_port(d->conf.exporter.traces_endpoint, host, sizeof(host), &port);
     if (d->recv)
         snprintf(receiver, sizeof(receiver), "%s:%d", d->conf.receiver_host,
                  receiver_port(d->recv));
@@ -560,33 +537,41 @@ static void log_config(struct daemon *d)
               "config export=%s endpoint_host=%s:%ld protocol=%s gzip=%d otlp_headers=%s "
               "flush=%s max_flush_ms=%d sampler=%s ratio=%g receiver=%s managed_instances=%d",
               d->export_enabled ? "on" : "off", host, port,
-              d->conf.protocol == OTLP_JSON ? "http/json" : "http/protobuf", d->conf.gzip,
-              d->conf.headers[0] ? "set (values not logged)" : "none", flush[d->conf.flush],
-              d->conf.max_flush_ms, (unsigned)d->conf.sampler < 6 ? sampler[d->conf.sampler] : "?",
-              d->conf.sampler_ratio, receiver, d->conf.managed_instances);
+              otlp_protocol_names[d->conf.exporter.protocol], d->conf.exporter.gzip,
+              d->conf.exporter.headers[0] ? "set (values not logged)" : "none",
+              flush_mode_names[d->conf.flush], d->conf.max_flush_ms,
+              sampler_name(d->conf.lifecycle.sampler), d->conf.lifecycle.sampler_ratio, receiver,
+              d->conf.lifecycle.managed_instances);
 }
 
 static int start_parts(struct daemon *d)
 {
+    struct tm_facts_hooks th = {.arg = d, .span_ready = on_span_ready};
     struct lifecycle_hooks lh = {
         .arg = d, .span_done = on_span_done, .invocation_end = on_invocation_end};
     struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
     struct extapi_conf ec = {.runtime_api = d->conf.runtime_api,
                              .name = d->name,
-                             .shutdown_only = d->conf.managed_instances};
+                             .shutdown_only = d->conf.lifecycle.managed_instances};
     int err = 0;
 
     d->sb = spanbuf_new(d->conf.buffer_spans, d->conf.buffer_bytes);
     d->http = httpc_new(&d->loop, &d->lg, &err);
-    d->lc = lifecycle_new(&d->conf, &d->ids, &lh, &d->lg);
+    d->conf.lifecycle.function_name = d->conf.resource.function_name;
+    d->lc = lifecycle_new(&d->conf.lifecycle, &d->ids, &lh, &d->lg);
     if (!d->sb || !d->http || !d->lc)
         return -ENOMEM;
-    d->exp = exporter_new(&d->loop, d->http, d->sb, &d->conf, on_export_done, d, &d->lg, &err);
+    d->exp =
+        exporter_new(&d->loop, d->http, d->sb, &d->conf.exporter, on_export_done, d, &d->lg, &err);
     d->ext = d->exp ? extapi_new(&d->loop, d->http, &ec, &eh, &d->lg, &err) : NULL;
     if (!d->ext)
         return -ENOMEM;
     start_proxy(d);
     start_receiver(d);
+    d->conf.telemetry.runtime_api = d->conf.runtime_api;
+    d->tm = telemetry_new(&d->loop, d->http, &d->ids, &d->conf.telemetry, &th, &d->lg);
+    if (!d->tm)
+        return -ENOMEM;
     publish_ready(d);
     decide_export(d);
     log_config(d);
@@ -622,6 +607,8 @@ static void close_all(struct daemon *d)
     if (d->recv)
         receiver_free(d->recv);
     d->recv = NULL;
+    telemetry_free(d->tm);
+    d->tm = NULL;
     httpc_free(d->http);
     d->http = NULL;
     uv_close((uv_handle_t *)&d->gate, NULL);
@@ -647,10 +634,12 @@ int daemon_main(int argc, char **argv)
     (void)argc;
     if (!d)
         return 1;
+    d->started_ns = uv_hrtime();
     log_init(&d->lg, LOG_INFO);
     conf_load_env(&d->conf, &d->lg);
     d->lg.level = d->conf.log_level;
     ids_init(&d->ids);
+    flushgate_init(&d->gate_state, d->conf.flush, (uint64_t)d->conf.max_flush_ms);
     snprintf(d->name, sizeof(d->name), "%s", argv && argv[0] ? argv[0] : "tracebridge");
     uv_loop_init(&d->loop);
     init_handles(d);

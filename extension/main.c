@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tracebridge: Lambda external extension (default) and command-line tools. */
 #include <stdio.h>
 #include <string.h>
 
 #include "extension/conf.h"
 #include "extension/daemon.h"
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 
 static int usage(void)
 {

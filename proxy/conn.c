@@ -1,4 +1,5 @@
-#include "proxy/conn.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "proxy/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,12 +30,7 @@ static void conn_free(struct conn *c)
     relay_free(c);
     drop_pieces(&c->down);
     buf_free(&c->down.stage);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    tb_list_remove(&c->link);
     if (c->orphan)
         p->stats.orphans--;
     free(c);
@@ -520,10 +516,7 @@ static struct conn *conn_alloc(struct proxy *p)
     c->down.c = c;
     buf_init(&c->down.stage, SIDE_STAGE_MAX);
     relay_init(c);
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    tb_list_insert_head(&p->conns, &c->link);
     p->handles++;
     return c;
 }

@@ -1,4 +1,5 @@
-#include "proxy/nextbuf.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "proxy/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -306,26 +307,13 @@ void proxy_next_set_body(struct proxy_next *ev, struct buf *body)
     nb->body_set = nb->new_body != NULL;
 }
 
-static bool valid_token(const char *s)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              strchr(extra, *s)))
-            return false;
-    return true;
-}
-
 int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *value, size_t len)
 {
     struct nextbuf *nb = ev->priv;
     struct nb_set *s;
     char *v;
 
-    if (!valid_token(name) || memchr(value, '\r', len) || memchr(value, '\n', len) ||
+    if (!http_token(name, strlen(name)) || memchr(value, '\r', len) || memchr(value, '\n', len) ||
         memchr(value, '\0', len) || is_framing(name, strlen(name)))
         return -EINVAL;
     s = find_set(nb, name, strlen(name));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* orphan: a runtime /next whose runtime connection closed before any byte of the answer reached
  * it (a runtime worker that died or was restarted, on Managed Instances one of several; a client
  * that opens several /next and closes the idle ones).
@@ -32,7 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 
 #define RID_HDR "Lambda-Runtime-Aws-Request-Id"
 
@@ -52,7 +53,7 @@ static void request_id(const struct conn *c, char *rid, size_t cap)
 static void lost(struct conn *c, const char *why)
 {
     struct proxy *p = c->p;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
     unsigned long more = 0;
 
     p->stats.orphan_lost++;
@@ -84,10 +85,12 @@ void orphan_begin(struct conn *c)
  * /next that nothing will answer any more). */
 static int unclaimed_arrivals(const struct proxy *p)
 {
-    const struct conn *c;
+    const struct tb_list *it;
     int n = 0;
 
-    for (c = p->conns; c; c = c->next) {
+    tb_list_foreach(it, &p->conns) {
+        const struct conn *c = tb_list_entry(it, struct conn, link);
+
         if (c->closing)
             continue;
         if (c->orphan && !c->held && c->ex.resp_bytes && c->ex.mode != RESP_RELAY)
@@ -98,21 +101,27 @@ static int unclaimed_arrivals(const struct proxy *p)
     return n;
 }
 
+static struct conn *first_parked(struct proxy *p)
+{
+    struct tb_list *it;
+
+    tb_list_foreach(it, &p->conns) {
+        struct conn *c = tb_list_entry(it, struct conn, link);
+
+        if (c->ex.parked && !c->closing)
+            return c;
+    }
+    return NULL;
+}
+
 /* An arriving answer ended without an invocation: parked /next it no longer covers go upstream. */
 static void release_parked(struct proxy *p)
 {
     struct conn *c;
-    bool again = true;
 
-    while (again && !p->closing && unclaimed_arrivals(p) < 0) {
-        again = false;
-        for (c = p->conns; c && !again; c = c->next) {
-            if (c->ex.parked && !c->closing) {
-                c->ex.parked = c->ex.local = false;
-                relay_forward(c);
-                again = true;
-            }
-        }
+    while (!p->closing && unclaimed_arrivals(p) < 0 && (c = first_parked(p)) != NULL) {
+        c->ex.parked = c->ex.local = false;
+        relay_forward(c);
     }
 }
 
@@ -179,14 +188,16 @@ bool orphan_serve(struct conn *c, bool bodyless)
  * received yet. */
 static struct conn *waiting_next(struct proxy *p)
 {
-    struct conn *c;
+    struct conn *c = first_parked(p);
+    struct tb_list *it;
 
-    for (c = p->conns; c; c = c->next)
-        if (c->ex.parked && !c->closing)
-            return c;
-    for (c = p->conns; c; c = c->next) {
-        const struct exchange *ex = &c->ex;
+    if (c)
+        return c;
+    tb_list_foreach(it, &p->conns) {
+        const struct exchange *ex;
 
+        c = tb_list_entry(it, struct conn, link);
+        ex = &c->ex;
         if (!c->orphan && !c->closing && !c->close_when_drained && c->up && ex->active &&
             ex->kind == REQ_NEXT && ex->req_done && !ex->local && !ex->resp_bytes &&
             ex->mode == RESP_NONE)
@@ -213,7 +224,7 @@ static void dispatch(struct proxy *p)
 static void hold(struct conn *c)
 {
     struct proxy *p = c->p;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
     unsigned long more = 0;
 
     c->held = true;

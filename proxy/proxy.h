@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxy: the transparent HTTP/1.1 relay between the runtime and the real Runtime API.
  *
  * Each runtime (downstream) connection is paired with its own upstream connection, so
@@ -9,15 +10,14 @@
  * closes the upstream side too, so Lambda never delivers an invocation to it; one that was
  * already arriving is kept and handed to the next runtime /next (orphan.c). All work runs on
  * the caller's libuv loop; nothing blocks. */
-#ifndef TB_PROXY_H
-#define TB_PROXY_H
+#ifndef TB_PROXY_PROXY_H
+#define TB_PROXY_PROXY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
-#include "extension/base/buf.h"
-#include "extension/base/log.h"
+#include "extension/base/base.h"
 
 struct proxy;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* relay: the per-connection exchange state machine. The request parser's events forward the
  * request upstream; the response parser's events relay (or, for /next, buffer and rewrite) the
  * response downstream. Reports go to the hooks once the request is fully forwarded and the
@@ -8,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 
 #define RT_PREFIX    "/2018-06-01/runtime/"
 #define INVOCATION   RT_PREFIX "invocation/"
@@ -398,7 +399,7 @@ int relay_deliver_next(struct conn *dst, struct conn *src)
 {
     struct proxy *p = dst->p;
     struct nb_out o;
-    char rid[PROXY_RID_MAX];
+    char rid[REQUEST_ID_MAX];
 
     if (nextbuf_finish(&src->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
         conn_close(dst);

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server: proxy_new/proxy_free, the listening socket, accept, stats. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/base/loopback.h"
-#include "proxy/conn.h"
+#include "extension/net/net.h"
+#include "proxy/internal.h"
 
 /* Parses "host:port" (IPv4, [IPv6] or localhost) without DNS: the Runtime API address is always
  * a literal, and a blocking resolve on the loop is not allowed. */
@@ -98,6 +99,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
      * buffer is bounded separately (max_header_bytes + slack). */
     http_parser_set_max_header_size((uint32_t)conf->max_header_bytes);
     p->loop = loop;
+    tb_list_init(&p->conns);
     p->lg = lg;
     if (hooks)
         p->hooks = *hooks;
@@ -126,17 +128,15 @@ int proxy_port(const struct proxy *p)
 
 void proxy_free(struct proxy *p)
 {
-    struct conn *c;
-    struct conn *next;
+    struct tb_list *it;
+    struct tb_list *next;
 
     if (!p || p->closing)
         return;
     p->closing = true;
     uv_close((uv_handle_t *)&p->listener, on_listener_closed);
-    for (c = p->conns; c; c = next) {
-        next = c->next;
-        conn_close(c);
-    }
+    tb_list_foreach_safe(it, next, &p->conns)
+        conn_close(tb_list_entry(it, struct conn, link));
 }
 
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)

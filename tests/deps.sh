@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what the build, the tests and the demo need, only when missing: Debian packages with
 # apt-get, and the pinned npm test peers (tests/node/package-lock.json) with npm ci.
 set -eu
@@ -36,3 +37,6 @@ if ! cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp tests/node/package-lock.json "$stamp"
 fi
+
+# Real handler stacks (tests/stacks/<stack>/install.sh), each only when missing.
+for s in tests/stacks/*/install.sh; do "$s"; done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the test suites and ends with one "N passed, N failed" line.
 #   tests/run.sh              every suite (unit + e2e, plain and ASan+UBSan builds, fuzz smoke,
 #                             the e2e suites that honour TB_VALGRIND under valgrind)
@@ -39,9 +40,8 @@ run_tap() { # name, command...
 
 suite_unit() { # build dir
     local b=$1 t
-    for t in "$b"/tests/test_*; do
-        [ -x "$t" ] || continue
-        run_tap "unit:${b#build}:$(basename "$t")" "$t"
+    for t in $(find "$b/tests/unit" "$b/tests/integ" -name 'test_*' -type f -perm -u+x 2>/dev/null | sort); do
+        run_tap "unit:${b#build}:${t#"$b"/tests/}" "$t"
     done
 }
 

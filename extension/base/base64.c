@@ -1,4 +1,5 @@
-#include "extension/base/base64.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 #include <errno.h>
 

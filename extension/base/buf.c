@@ -1,4 +1,5 @@
-#include "extension/base/buf.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -104,17 +105,6 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
     rc = buf_vappendf(b, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-void buf_consume(struct buf *b, size_t n)
-{
-    if (n >= b->len) {
-        buf_reset(b);
-        return;
-    }
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-    b->data[b->len] = '\0';
 }
 
 char *buf_take(struct buf *b, size_t *len)

@@ -1,4 +1,5 @@
-#include "extension/base/hex.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 static const char HEX[] = "0123456789abcdef";
 

@@ -1,19 +1,8 @@
-#include "extension/base/kvlist.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <string.h>
-
-#include "extension/base/hex.h"
-
-static void trim(const char **p, size_t *n)
-{
-    while (*n > 0 && (**p == ' ' || **p == '\t')) {
-        (*p)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-        (*n)--;
-}
 
 /* One member, already trimmed and not empty. */
 static int split_member(const char *p, size_t n, struct kvlist_member *m)
@@ -26,8 +15,8 @@ static int split_member(const char *p, size_t n, struct kvlist_member *m)
     m->key_len = (size_t)(eq - p);
     m->value = eq + 1;
     m->value_len = n - m->key_len - 1;
-    trim(&m->key, &m->key_len);
-    trim(&m->value, &m->value_len);
+    http_trim_ows(&m->key, &m->key_len);
+    http_trim_ows(&m->value, &m->value_len);
     return 0;
 }
 
@@ -41,7 +30,7 @@ int kvlist_each(const char *s, kvlist_fn fn, void *arg)
         size_t n = len;
         struct kvlist_member m;
 
-        trim(&p, &n);
+        http_trim_ows(&p, &n);
         if (n > 0) {
             rc = split_member(p, n, &m);
             if (rc == 0)

@@ -1,10 +1,9 @@
-#include "extension/base/log.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <strings.h>
-
-#include "extension/base/buf.h"
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
@@ -29,21 +28,6 @@ int log_level_parse(const char *s, enum log_level *out)
     return -EINVAL;
 }
 
-/* Escapes one message for a JSON string; control bytes become \u00XX so a hostile value that
- * reaches a log line can never forge a second line. */
-static void append_json_escaped(struct buf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            buf_appendf(b, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            buf_appendf(b, "\\u%04x", c);
-        else
-            buf_append_byte(b, (char)c);
-    }
-}
-
 void log_write(const struct log *lg, enum log_level level, const char *module, const char *fmt, ...)
 {
     struct buf msg;
@@ -60,7 +44,8 @@ void log_write(const struct log *lg, enum log_level level, const char *module, c
     va_end(ap);
     buf_appendf(&line, "{\"level\":\"%s\",\"source\":\"tracebridge\",\"module\":\"%s\",\"msg\":\"",
                 level_names[level], module);
-    append_json_escaped(&line, msg.data ? msg.data : "", msg.len);
+    /* Escaped, so a hostile value that reaches a log line can never forge a second line. */
+    json_escape_append(&line, msg.data ? msg.data : "", msg.len);
     buf_append_str(&line, "\"}\n");
     if (line.data)
         fwrite(line.data, 1, line.len, lg->out ? lg->out : stderr);

@@ -1,4 +1,5 @@
-#include "extension/base/ratelimit.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 bool ratelimit_hit(struct ratelimit *r, uint64_t now_ms, unsigned long *held)
 {

@@ -1,4 +1,5 @@
-#include "extension/base/utf8.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "extension/base/base.h"
 
 #include <errno.h>
 
@@ -73,4 +74,61 @@ int utf8_append_sanitized(struct buf *b, const char *s, size_t n, size_t limit)
         i += len ? len : 1;
     }
     return 0;
+}
+
+/* Bytes copied as they are: printable ASCII other than the two that need a backslash. */
+static bool json_plain(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+static int json_escape_ascii(struct buf *b, uint8_t c)
+{
+    char e[6] = {'\\', 'u', '0', '0'};
+
+    switch (c) {
+    case '"':
+        return buf_append(b, "\\\"", 2);
+    case '\\':
+        return buf_append(b, "\\\\", 2);
+    case '\b':
+        return buf_append(b, "\\b", 2);
+    case '\f':
+        return buf_append(b, "\\f", 2);
+    case '\n':
+        return buf_append(b, "\\n", 2);
+    case '\r':
+        return buf_append(b, "\\r", 2);
+    case '\t':
+        return buf_append(b, "\\t", 2);
+    default:
+        hex_encode(&c, 1, e + 4);
+        return buf_append(b, e, sizeof(e));
+    }
+}
+
+int json_escape_append(struct buf *b, const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    int rc = 0;
+
+    while (i < n && rc == 0) {
+        size_t run = i;
+        size_t len;
+        while (run < n && json_plain(p[run]))
+            run++;
+        if (run > i) {
+            rc = buf_append(b, s + i, run - i);
+            i = run;
+        } else if (p[i] < 0x80) {
+            rc = json_escape_ascii(b, p[i++]);
+        } else {
+            len = utf8_char_len(p + i, n - i);
+            rc = len ? buf_append(b, s + i, len)
+                     : buf_append(b, UTF8_REPLACEMENT, UTF8_REPLACEMENT_LEN);
+            i += len ? len : 1;
+        }
+    }
+    return rc;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fromjson: OTLP/JSON ExportTraceServiceRequest -> protobuf bytes (the receiver's http/json
  * input). The JSON is parsed with cJSON, mapped onto protobuf-c structs allocated from one
  * arena (freed in one call) and packed by protobuf-c.
@@ -17,8 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extension/base/base64.h"
-#include "extension/base/hex.h"
+#include "extension/base/base.h"
 #include "extension/otlp/internal.h"
 
 /* ---- arena: every protobuf-c struct of one conversion, freed together ---- */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp/internal.h: what the files of extension/otlp share (not part of otlp.h's contract).
  * Protobuf wire-format helpers for hand-written encoding, and the three converters that
  * otlp.c exposes. */
@@ -8,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* Short names for the protobuf-c message types the converters use. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tojson: serialized ExportTraceServiceRequest -> OTLP/JSON, per the OTLP JSON encoding
  * (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding): lowerCamelCase keys,
  * trace and span ids as hex, enums as integers, 64-bit integers as decimal strings, other
@@ -14,9 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "extension/base/base64.h"
-#include "extension/base/hex.h"
-#include "extension/base/utf8.h"
+#include "extension/base/base.h"
 #include "extension/otlp/internal.h"
 
 /* protobuf-c allocates ~100 bytes for the smallest (2-byte) span and ~20x the wire size for
@@ -61,62 +60,11 @@ static void raw(struct jw *w, const char *s, size_t n)
 
 #define RAW(w, lit) raw(w, "" lit, sizeof(lit) - 1) /* literals only */
 
-static void escape_byte(struct jw *w, uint8_t c)
-{
-    char e[6] = {'\\', 'u', '0', '0'};
-
-    hex_encode(&c, 1, e + 4);
-
-    switch (c) {
-    case '"':
-        RAW(w, "\\\"");
-        return;
-    case '\\':
-        RAW(w, "\\\\");
-        return;
-    case '\n':
-        RAW(w, "\\n");
-        return;
-    case '\r':
-        RAW(w, "\\r");
-        return;
-    case '\t':
-        RAW(w, "\\t");
-        return;
-    default:
-        raw(w, e, sizeof(e));
-    }
-}
-
 static void str_n(struct jw *w, const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-
     RAW(w, "\"");
-    while (i < n) {
-        size_t run = i;
-        size_t seq;
-        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
-            run++;
-        raw(w, (const char *)s + i, run - i);
-        i = run;
-        if (i == n)
-            break;
-        if (s[i] < 0x80) {
-            escape_byte(w, s[i++]);
-            continue;
-        }
-        seq = utf8_char_len(s + i, n - i);
-        if (seq) {
-            raw(w, (const char *)s + i, seq);
-            i += seq;
-        } else {
-            /* U+FFFD written as UTF-8, as a valid one would be: converting the output
-             * again gives the same text. */
-            RAW(w, UTF8_REPLACEMENT);
-            i++;
-        }
-    }
+    if (!w->err)
+        w->err = json_escape_append(w->out, (const char *)s, n);
     RAW(w, "\"");
 }
 

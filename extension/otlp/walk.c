@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* walk: a strict, allocation-free check of a serialized ExportTraceServiceRequest that counts
  * its spans. It reads untrusted bytes (the receiver's input), so every length is checked
  * against the bytes left, recursion is bounded by OTLP_MAX_DEPTH, and anything that the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_footprint: what a tracebridge binary costs as a Lambda extension.
  *
  * This program plays Lambda on one loopback port (Extensions API, Runtime API and an OTLP sink,
@@ -8,10 +9,17 @@
  *   - RSS after many invocations of a large SQS event, driven by a runtime client (a child
  *     process) that talks to the extension's Runtime API proxy, as a real runtime would;
  *   - that SHUTDOWN makes it flush and exit 0.
+ * With --telemetry 1 it also accepts the Telemetry API subscription and, after each /response,
+ * POSTs the invocation's batch (platform.start, runtimeDone, report) to the extension's listener,
+ * as Lambda does: the invocation round trip then includes the telemetry path's work on the loop.
  * It follows the Lambda rules that matter here: the runtime starts after the extension
  * registered and called /event/next, and each INVOKE goes out together with the runtime's /next.
  *
- * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N]
+ * usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] [--otlp-endpoint URL]
+ *                        [--telemetry 0|1]
+ * --otlp-endpoint: the extension exports there (e.g. an HTTPS sink; the environment, such as
+ * OTEL_EXPORTER_OTLP_CERTIFICATE, passes through) instead of to this program's own sink, whose
+ * otlp_exports count then stays 0.
  * Prints one "key value" line per number, then a human summary. Exit 0 when every step worked. */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/unit/test_server.h"
+#include "tests/lib/test_server.h"
 
 #define MAX_CONNS     16
 #define MAX_REQUEST   (32u * 1024 * 1024)
@@ -76,6 +84,10 @@ struct lambda {
     double t_first_next;
     unsigned long seq; /* request id counter */
     bool shutdown_sent;
+    bool telemetry; /* accept the subscription and deliver batches */
+    int tm_port;    /* the extension's telemetry listener, once subscribed */
+    int tm_fd;      /* keep-alive connection to it */
+    int tm_batches; /* batches delivered */
 };
 
 struct opts {
@@ -83,6 +95,8 @@ struct opts {
     int runs;
     int invokes;
     int event_kb;
+    const char *otlp_endpoint; /* NULL: this program's own sink */
+    int telemetry;
 };
 
 static double now_ms(void)
@@ -291,6 +305,62 @@ static int on_register(struct lambda *lb, struct conn *c)
     return reply(c, 200, "Lambda-Extension-Identifier: " EXT_ID "\r\n", body, sizeof(body) - 1);
 }
 
+/* The Telemetry API's batch for one invocation, as Lambda sends it after the response. */
+static void tm_deliver(struct lambda *lb, const char *path)
+{
+    const char *id = path + strlen("/2018-06-01/runtime/invocation/");
+    const char *end = strchr(id, '/');
+    char body[2048], req[2300], drain[512];
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)lb->tm_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int n, m;
+
+    if (!end || lb->tm_port == 0)
+        return;
+    if (lb->tm_fd < 0) {
+        lb->tm_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (lb->tm_fd < 0 || connect(lb->tm_fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+            if (lb->tm_fd >= 0)
+                close(lb->tm_fd);
+            lb->tm_fd = -1;
+            return;
+        }
+    }
+    while (recv(lb->tm_fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+        ; /* the answers to earlier batches */
+    n = snprintf(body, sizeof(body),
+                 "[{\"time\":\"2026-11-23T10:00:01.000Z\",\"type\":\"platform.start\",\"record\":"
+                 "{\"requestId\":\"%.*s\",\"version\":\"$LATEST\"}},{\"time\":"
+                 "\"2026-11-23T10:00:01.020Z\",\"type\":\"platform.runtimeDone\",\"record\":"
+                 "{\"requestId\":\"%.*s\",\"status\":\"success\",\"metrics\":{\"durationMs\":"
+                 "0.5,\"producedBytes\":42}}},{\"time\":\"2026-11-23T10:00:01.030Z\",\"type\":"
+                 "\"platform.report\",\"record\":{\"requestId\":\"%.*s\",\"status\":\"success\","
+                 "\"metrics\":{\"durationMs\":0.7,\"billedDurationMs\":1,\"memorySizeMB\":128,"
+                 "\"maxMemoryUsedMB\":12}}}]",
+                 (int)(end - id), id, (int)(end - id), id, (int)(end - id), id);
+    m = snprintf(req, sizeof(req),
+                 "POST / HTTP/1.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %d\r\n\r\n%s",
+                 n, body);
+    if (test_send_all(lb->tm_fd, req, (size_t)m) == 0)
+        lb->tm_batches++;
+}
+
+/* The subscription: its destination port (http://sandbox.localdomain:<port>/). */
+static int on_subscribe(struct lambda *lb, struct conn *c, const struct request *r)
+{
+    char body[2048];
+    const char *p;
+
+    if (!lb->telemetry)
+        return reply(c, 404, "", "{}", 2);
+    snprintf(body, sizeof(body), "%.*s", (int)r->body_len, r->body);
+    p = strstr(body, "sandbox.localdomain:");
+    lb->tm_port = p ? atoi(p + strlen("sandbox.localdomain:")) : 0;
+    return reply(c, 200, "", "\"OK\"", 4);
+}
+
 static int on_request(struct lambda *lb, struct conn *c, const struct request *r)
 {
     static const char accepted[] = "{\"status\":\"OK\"}";
@@ -308,9 +378,13 @@ static int on_request(struct lambda *lb, struct conn *c, const struct request *r
         return 0;
     }
     if (strstr(r->path, "/response") != NULL && strncmp(r->path, "/2018-06-01/", 12) == 0) {
+        int rc = reply(c, 202, "", accepted, sizeof(accepted) - 1);
         lb->responses++;
-        return reply(c, 202, "", accepted, sizeof(accepted) - 1);
+        tm_deliver(lb, r->path);
+        return rc;
     }
+    if (strcmp(r->path, "/2022-07-01/telemetry") == 0)
+        return on_subscribe(lb, c, r);
     if (strcmp(r->path, "/v1/traces") == 0) {
         lb->otlp_posts++;
         lb->otlp_bytes += r->body_len;
@@ -424,7 +498,7 @@ static bool never(const struct lambda *lb)
 /* ---- the extension process ---- */
 
 struct ext_env {
-    char api[64], endpoint[96], proxy_port[16], otlp_listen[48], ready_file[96];
+    char api[64], endpoint[256], proxy_port[16], otlp_listen[48], ready_file[96];
 };
 
 static pid_t spawn_ext(const char *bin, const struct ext_env *e)
@@ -493,6 +567,28 @@ static long proc_status_kb(pid_t pid, const char *key)
     return v;
 }
 
+/* CPU time (user + system) the process used so far, in microseconds. */
+static double proc_cpu_us(pid_t pid)
+{
+    char path[64], line[1024];
+    unsigned long ut = 0, st = 0;
+    const char *p;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    /* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime stime */
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void lambda_reset(struct lambda *lb)
 {
     int i;
@@ -503,12 +599,19 @@ static void lambda_reset(struct lambda *lb)
     lb->t_register = 0;
     lb->t_first_next = 0;
     lb->shutdown_sent = false;
+    if (lb->tm_fd >= 0)
+        close(lb->tm_fd);
+    lb->tm_fd = -1;
+    lb->tm_port = 0;
 }
 
-static void ext_env_fill(struct ext_env *e, int api_port)
+static void ext_env_fill(struct ext_env *e, int api_port, const char *otlp_endpoint)
 {
     snprintf(e->api, sizeof(e->api), "127.0.0.1:%d", api_port);
-    snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
+    if (otlp_endpoint != NULL)
+        snprintf(e->endpoint, sizeof(e->endpoint), "%s", otlp_endpoint);
+    else
+        snprintf(e->endpoint, sizeof(e->endpoint), "http://127.0.0.1:%d", api_port);
     snprintf(e->proxy_port, sizeof(e->proxy_port), "%d", free_port());
     snprintf(e->otlp_listen, sizeof(e->otlp_listen), "127.0.0.1:%d", free_port());
     snprintf(e->ready_file, sizeof(e->ready_file), "/tmp/tb-footprint-%d.ready", (int)getpid());
@@ -516,15 +619,15 @@ static void ext_env_fill(struct ext_env *e, int api_port)
 }
 
 /* One cold start: spawn, register, first /event/next. Leaves the extension waiting. */
-static int cold_start(struct lambda *lb, const char *bin, struct ext_env *env, double *reg_ms,
+static int cold_start(struct lambda *lb, const struct opts *o, struct ext_env *env, double *reg_ms,
                       double *ready_ms)
 {
     double t0;
 
     lambda_reset(lb);
-    ext_env_fill(env, lb->port);
+    ext_env_fill(env, lb->port, o->otlp_endpoint);
     t0 = now_ms();
-    lb->ext = spawn_ext(bin, env);
+    lb->ext = spawn_ext(o->bin, env);
     if (lb->ext < 0)
         return -errno;
     if (serve_until(lb, ext_waiting, STEP_TIMEOUT) != 0 || !lb->registered)
@@ -704,7 +807,7 @@ static int bench_cold_starts(struct lambda *lb, const struct opts *o)
     if (reg == NULL || ready == NULL)
         return -ENOMEM;
     for (i = 0; i < o->runs; i++) {
-        if (cold_start(lb, o->bin, &env, &reg[i], &ready[i]) != 0) {
+        if (cold_start(lb, o, &env, &reg[i], &ready[i]) != 0) {
             fprintf(stderr, "bench_footprint: run %d: no registration within %d ms\n", i,
                     STEP_TIMEOUT);
             return -ETIMEDOUT;
@@ -727,11 +830,11 @@ static int bench_cold_starts(struct lambda *lb, const struct opts *o)
 static int bench_invocations(struct lambda *lb, const struct opts *o)
 {
     struct ext_env env;
-    double reg, ready, t0, elapsed;
+    double reg, ready, t0, elapsed, cpu0;
     int status = 0, rt_status = 0;
     pid_t rt;
 
-    if (cold_start(lb, o->bin, &env, &reg, &ready) != 0)
+    if (cold_start(lb, o, &env, &reg, &ready) != 0)
         return -ETIMEDOUT;
     serve_until(lb, never, SETTLE_MS);
     printf("idle_rss_kb %ld\n", proc_status_kb(lb->ext, "VmRSS"));
@@ -740,6 +843,7 @@ static int bench_invocations(struct lambda *lb, const struct opts *o)
     lb->responses = 0;
     lb->otlp_posts = 0;
     lb->otlp_bytes = 0;
+    cpu0 = proc_cpu_us(lb->ext);
     t0 = now_ms();
     rt = spawn_runtime(env.ready_file, o->invokes);
     if (serve_until(lb, all_invoked, STEP_TIMEOUT + o->invokes * 50) != 0)
@@ -747,6 +851,8 @@ static int bench_invocations(struct lambda *lb, const struct opts *o)
     elapsed = now_ms() - t0;
     waitpid(rt, &rt_status, 0);
     serve_until(lb, never, SETTLE_MS);
+    printf("ext_cpu_us_per_invocation %.1f\n",
+           lb->responses ? (proc_cpu_us(lb->ext) - cpu0) / lb->responses : 0.0);
     printf("invocations %d\n", lb->responses);
     printf("invocation_event_bytes %zu\n", lb->event_len);
     printf("invocation_ms_mean %.3f\n", lb->responses ? elapsed / lb->responses : 0.0);
@@ -755,6 +861,7 @@ static int bench_invocations(struct lambda *lb, const struct opts *o)
     if (shutdown_ext(lb, &status) != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return -EPROTO;
     printf("otlp_exports %d\n", lb->otlp_posts);
+    printf("telemetry_batches %d\n", lb->tm_batches);
     printf("otlp_bytes %zu\n", lb->otlp_bytes);
     unlink(env.ready_file);
     return lb->responses == o->invokes && WIFEXITED(rt_status) && WEXITSTATUS(rt_status) == 0
@@ -772,12 +879,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->bin = argv[1];
     for (i = 2; i + 1 < argc; i += 2) {
         int v = (int)strtol(argv[i + 1], NULL, 10);
-        if (strcmp(argv[i], "--runs") == 0 && v > 0)
+        if (strcmp(argv[i], "--otlp-endpoint") == 0 && strlen(argv[i + 1]) < 256)
+            o->otlp_endpoint = argv[i + 1];
+        else if (strcmp(argv[i], "--runs") == 0 && v > 0)
             o->runs = v;
         else if (strcmp(argv[i], "--invokes") == 0 && v > 0)
             o->invokes = v;
         else if (strcmp(argv[i], "--event-kb") == 0 && v >= 2)
             o->event_kb = v;
+        else if (strcmp(argv[i], "--telemetry") == 0)
+            o->telemetry = v;
         else
             return -EINVAL;
     }
@@ -786,17 +897,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct lambda lb = {.lfd = -1};
+    struct lambda lb = {.lfd = -1, .tm_fd = -1};
     struct opts o;
     int i, rc_cold, rc_inv;
 
     if (parse_opts(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N]\n");
+        fprintf(stderr, "usage: bench_footprint BINARY [--runs N] [--invokes N] [--event-kb N] "
+                        "[--otlp-endpoint URL] [--telemetry 0|1]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     for (i = 0; i < MAX_CONNS; i++)
         lb.conns[i].fd = -1;
+    lb.telemetry = o.telemetry != 0;
     lb.lfd = listen_loopback(&lb.port);
     lb.event = make_event(o.event_kb, &lb.event_len);
     if (lb.lfd < 0 || lb.event == NULL)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_otlp: cost of the OTLP codec.
- *  - ns per encoded span: the typical invocation span (tests/unit/otlp_sample.h: 12 attributes,
+ *  - ns per encoded span: the typical invocation span (tests/lib/otlp_sample.h: 12 attributes,
  *    2 events, 3 links), hand-written encoder next to protobuf-c packing the same message;
  *  - otlp_count_spans throughput on a ~1 MB request (concatenated spans), next to protobuf-c
  *    unpack+free of the same bytes;
@@ -10,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-#include "tests/unit/otlp_sample.h"
+#include "tests/lib/otlp_sample.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest Request;
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_proxy: per-invoke round trip direct to a Runtime-API-like upstream vs through the proxy,
  * with upstream, proxies and this client in SEPARATE processes (perf-anchors.md):
  *   lean_upstream            the upstream (build/bench/lean_upstream)

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_receiver: what one OTLP export to tracebridge's local receiver costs the handler: the
  * round trip of a 10-span export over loopback on a keep-alive connection (send, buffered,
  * answered), p50/p99, for protobuf, gzip protobuf and JSON; then the receiver's throughput in
  * spans/s with 100-span protobuf exports.   usage: bench_receiver [ROUNDS] */
 #include <time.h>
 
-#include "tests/unit/receiver_harness.h"
+#include "tests/lib/receiver_harness.h"
 
 #define SPANS_PER_EXPORT 10
 #define PB               "application/x-protobuf"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_rewrite: throughput of the event rewriter on SQS batches (~1 MB as in perf-anchors.md,
  * and ~6 MB, the Lambda payload limit) and its cost per event on a ~1 KB SQS event, next to
  * memcpy of the same bytes and the naive cJSON parse+print, in one run. Variants are
@@ -15,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define XR "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"

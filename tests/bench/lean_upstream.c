@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* lean_upstream: a minimal Runtime-API-like server for the proxy benchmark, run as its own
  * process. It behaves like the real API where latency is concerned: keep-alive, TCP_NODELAY,
  * the /next head and body in one writev(), a blocking thread per connection (no event-loop hop).
@@ -24,7 +25,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "extension/base/buf.h"
+#include "extension/base/base.h"
 
 #define LEAN_TRACE_ID  "4bf92f3577b34da6a3ce929d0e0e4736"
 #define LEAN_SPAN_ID   "00f067aa0ba902b7"

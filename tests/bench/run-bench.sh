@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the benchmarks (make bench). Latency runs are pinned to one CPU (perf-anchors.md):
 # unpinned, loopback round trips are bimodal and the medians swing too much to compare.
 # bench_proxy starts the upstream and the proxies as child processes, which inherit the pinning.

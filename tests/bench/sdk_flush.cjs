@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Handler-side cost of one OTLP export, as the OTel Lambda instrumentations pay it (they call
 // forceFlush before returning the response): the real OTel JS SDK with the proto exporter,
 // 10 spans per flush, exporting to ENDPOINT. Prints "<median_us> <p99_us>" for N flushes.

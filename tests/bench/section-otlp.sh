@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # OTLP codec: ns per encoded invocation span, otlp_count_spans MB/s on a 1 MB request, and the
 # JSON converters, next to protobuf-c on the same data. Pinned to one CPU so runs compare.
 set -u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # OTLP receiver: a handler's export round trip to tracebridge (p50/p99) and spans/s. Pinned to
 # one CPU like the proxy section, so runs compare.
 set -u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Handler-side cost of one OTLP export (forceFlush of 10 spans with the real OTel JS SDK):
 # to tracebridge's local receiver vs to a backend 50 ms away (the OTLP sink with a 50 ms delay,
 # standing in for a remote collector), side by side in one run (issue 9).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // make demo: one order goes through a queue into a Lambda function, and the trace comes out whole.
 // Starts the OTLP sink, the local Lambda emulator with build/tracebridge as the extension and the
 // wrapper, the Node handler under the real aws-lambda-ric + OTel instrumentation, and a producer

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `make demo` (tests/demo/run-demo.sh) end to end: it must print a joined trace, exit 0 and write
 # the HTML page. Runs against ${TB_BUILD:-build}/tracebridge like the other e2e suites.
 set -u

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The emulator itself, with the REAL aws-lambda-ric and OTel instrumentation and no tracebridge:
 // Runtime API behaviour, event shapes, timeouts/crashes/resets, streaming, the Extensions API
 // lifecycle (with a fake extension), the exec wrapper, Managed Instances.

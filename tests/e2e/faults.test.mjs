@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // System-level robustness of the REAL tracebridge extension (${TB_BUILD}/tracebridge) in the local
 // Lambda emulator, with the wrapper, the real Node runtime client and the real OTel instrumentation
 // exporting to tracebridge's receiver (issues 7, 4 and 9):

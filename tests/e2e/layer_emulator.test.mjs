@@ -1,10 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // The layer as Lambda uses it: the emulator launches extensions from the UNZIPPED layer's
 // /opt/extensions and starts the real Node runtime client through the layer's
 // /opt/tracebridge-wrapper. Run by tests/e2e/layer.sh with the unzipped folder:
 //   node tests/e2e/layer_emulator.test.mjs OPT_DIR
 // Checks the trace join through the static binary, a clean SHUTDOWN, and HTTPS export with the
-// static TLS stack: a custom CA (OTEL_EXPORTER_OTLP_CERTIFICATE), $SSL_CERT_FILE, and an
-// unverifiable server (nothing exported, invocations unaffected).
+// static TLS stack (curl + mbedTLS) to a server whose certificate a test CA signed: the CA given
+// by OTEL_EXPORTER_OTLP_CERTIFICATE or $SSL_CERT_FILE is trusted; a server signed by another
+// CA, one whose certificate names another host, and any of them with only the system CAs are
+// refused (nothing exported, invocations unaffected).
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -62,12 +65,11 @@ async function traceJoin() {
     }
 }
 
-// A TLS OTLP endpoint with a certificate for "localhost" signed by nobody the system trusts.
-function tlsFiles(dir) {
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    return { key, cert };
+// A test CA and server certificates made fresh by tests/e2e/lib/make_certs.sh.
+function pki(dir) {
+    execFileSync('bash', [path.join(path.dirname(new URL(import.meta.url).pathname), 'lib/make_certs.sh'), dir], { stdio: 'ignore' });
+    const pair = (n) => ({ key: path.join(dir, `${n}.key`), cert: path.join(dir, `${n}.pem`) });
+    return { ca: path.join(dir, 'ca.pem'), server: pair('server'), foreign: pair('foreign'), wrongname: pair('wrongname') };
 }
 
 function startTlsSink(files) {
@@ -107,10 +109,13 @@ async function main() {
         return;
     }
     await traceJoin();
-    const files = tlsFiles(tmpDir('layer-ca'));
-    await httpsCase('HTTPS with OTEL_EXPORTER_OTLP_CERTIFICATE', files, () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: files.cert }), true);
-    await httpsCase('HTTPS with SSL_CERT_FILE', files, () => ({ SSL_CERT_FILE: files.cert }), true);
-    await httpsCase('HTTPS with the system CAs only', files, () => ({}), false);
+    const p = pki(tmpDir('layer-ca'));
+    const withCa = () => ({ OTEL_EXPORTER_OTLP_CERTIFICATE: p.ca });
+    await httpsCase('HTTPS, server signed by the CA in OTEL_EXPORTER_OTLP_CERTIFICATE', p.server, withCa, true);
+    await httpsCase('HTTPS, server signed by the CA in SSL_CERT_FILE', p.server, () => ({ SSL_CERT_FILE: p.ca }), true);
+    await httpsCase('HTTPS, server signed by another CA than OTEL_EXPORTER_OTLP_CERTIFICATE', p.foreign, withCa, false);
+    await httpsCase('HTTPS, certificate from the right CA for another host name', p.wrongname, withCa, false);
+    await httpsCase('HTTPS with the system CAs only', p.server, () => ({}), false);
 }
 
 main().catch((e) => {

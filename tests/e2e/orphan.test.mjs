@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runtime /next connections that close while they wait (issue 13), through the REAL tracebridge
 // extension (${TB_BUILD}/tracebridge; its proxy put in place by the real wrapper) in the
 // emulator, which treats closed /next as Lambda does (a closed waiting /next is dropped; an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tracebridge's OTLP bytes read by real decoders: the protobufjs decoder that ships with
 # @opentelemetry/otlp-transformer@0.57.2 (tests/tools/otlp-decode.cjs) and Google's protoc.
 # Checks every span field of the sample invocation span, that two concatenated requests are one

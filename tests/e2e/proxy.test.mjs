@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Runtime API proxy (build/tools/proxyd, identity hooks) between the REAL Node runtime client
 // and the emulator, put in place by the REAL wrapper through the ready file: every invocation kind
 // gives byte-identical results and the emulator sees byte-identical requests, compared with a run

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's configuration table is exactly what the code's table prints (`env-doc`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1

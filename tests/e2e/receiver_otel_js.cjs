@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The real OpenTelemetry JS SDK exporting to tracebridge's OTLP receiver, driven by
 // receiver_otel_js.sh.
 //   node receiver_otel_js.cjs export EXPECT.json   (OTEL_EXPORTER_OTLP_ENDPOINT names receiverd)

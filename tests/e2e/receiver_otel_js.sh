@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The real OpenTelemetry JS SDK (sdk-trace-node, exporter-trace-otlp-proto and -http, plain and
 # gzip) exports to tracebridge's OTLP receiver (tests/tools/receiverd); the bytes the receiver
 # buffered are decoded with the real OTLP decoder and compared span by span with what the SDK

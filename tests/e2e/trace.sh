@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Trace join with the real tracebridge extension, end to end (TAP).
 # TB_VALGRIND=1: the extension runs under valgrind (tests/e2e/lib/harness.mjs).
 cd "$(dirname "$0")/../.." || exit 1

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Full trace join with the REAL tracebridge extension (${TB_BUILD}/tracebridge), the wrapper, the
 // real Node runtime client + OTel Lambda instrumentation exporting to tracebridge's receiver, and
 // a producer with the OTel SDK. Asserts on spans decoded by the sink with a real decoder:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # wrapper/tracebridge-wrapper: fail-open paths, the proxy path, chaining, exact argument passing.
 set -u
 cd "$(dirname "$0")/../.." || exit 1

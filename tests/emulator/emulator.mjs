@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // A local AWS Lambda execution environment: the Runtime API and the Extensions API on one
 // 127.0.0.1 port, extensions launched from an /opt/extensions-style folder, the runtime started
 // (through AWS_LAMBDA_EXEC_WRAPPER, as Lambda's bootstrap does) only after every extension
 // registered, INVOKE and /next released together, timeouts and crashes resetting the environment
 // with SHUTDOWN, and a control API (second port) with direct invoke and event-source feeders.
-// Behaviour follows /work/shared/reference/lambda-apis.md; see README.md next to this file.
+// Behaviour follows ../shared/reference/lambda-apis.md (from the project root); see README.md next to this file.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as ev from './events.mjs';
+import { TelemetryApi } from './telemetry.mjs';
 
 const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --extensions DIR        start every executable file in DIR as an external extension
@@ -25,10 +27,20 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --pass-env NAME         copy NAME from the emulator's environment (repeatable)
   --extension-env K=V     only for the extensions / --runtime-env K=V only for the runtime (test
                           plumbing, e.g. different OTLP endpoints for the handler and the extension)
-  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x)
+  --execution-env V       AWS_EXECUTION_ENV (default AWS_Lambda_nodejs24.x; '' leaves it unset)
+  --provided              an OS-only runtime (provided.al2023): the runtime command is started
+                          directly, AWS_LAMBDA_EXEC_WRAPPER is ignored, no AWS_EXECUTION_ENV
   --managed-instances     Lambda Managed Instances mode   --max-concurrency N (default 4)
   --lazy-init             initialise at the first invoke (default: at start)
   --trace-lineage         add ;Lineage=... to Lambda-Runtime-Trace-Id
+  --telemetry MODE        on (default) | silent (subscriptions accepted, nothing ever delivered,
+                          as RIE does) | refuse (404, as a platform without the Telemetry API)
+  --telemetry-freeze      deliver Telemetry API batches only while the sandbox would not be frozen
+                          (an invocation's report then comes during the next one, as in Lambda)
+  --restore-events        SnapStart-style restore: init type snap-start, and the Telemetry API's
+                          restoreStart/restoreRuntimeDone/restoreReport before the first invoke
+                          (the Runtime API's /restore/next is not emulated)
+  --enforce-memory        kill the runtime when its RSS passes --memory (Runtime.OutOfMemory)
   --sqs-batch-size N      (default 10)  --sqs-window-ms N (default 20)
   --log FILE              JSON lines of everything that happens
   --proc-log FILE         output of the extensions and the runtime (default: stderr)
@@ -38,8 +50,8 @@ function parseArgs(argv) {
     const o = {
         extensions: null, port: 0, controlPort: 0, functionName: 'orders-fn', handler: 'index.handler',
         taskRoot: process.cwd(), timeoutMs: 3000, memory: 128, initTimeoutMs: 10000, shutdownMs: 2000,
-        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', mi: false, maxConcurrency: 4,
-        lazyInit: false, traceLineage: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
+        env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', provided: false, mi: false, maxConcurrency: 4,
+        lazyInit: false, traceLineage: false, telemetryMode: 'on', telemetryFreeze: false, restoreEvents: false, enforceMemory: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
         region: 'us-east-1', account: '123456789012', runtime: [],
     };
     const num = (v) => {
@@ -75,10 +87,15 @@ function parseArgs(argv) {
             }
             case '--pass-env': o.passEnv.push(val()); break;
             case '--execution-env': o.executionEnv = val(); break;
+            case '--provided': o.provided = true; o.executionEnv = ''; break;
             case '--managed-instances': o.mi = true; break;
             case '--max-concurrency': o.maxConcurrency = num(val()); break;
             case '--lazy-init': o.lazyInit = true; break;
             case '--trace-lineage': o.traceLineage = true; break;
+            case '--telemetry': o.telemetryMode = val(); break;
+            case '--telemetry-freeze': o.telemetryFreeze = true; break;
+            case '--restore-events': o.restoreEvents = true; break;
+            case '--enforce-memory': o.enforceMemory = true; break;
             case '--sqs-batch-size': o.sqsBatchSize = num(val()); break;
             case '--sqs-window-ms': o.sqsWindowMs = num(val()); break;
             case '--log': o.log = val(); break;
@@ -164,6 +181,11 @@ class Emulator {
         this.arn = `arn:aws:lambda:${o.region}:${o.account}:function:${o.functionName}`;
         this.stopping = false;
         this.stats = { invocations: 0, inits: 0, resets: 0, nextLost: 0 };
+        this.telemetry = new TelemetryApi({ log: (type, fields) => this.log(type, fields), mi: o.mi, freeze: o.telemetryFreeze });
+    }
+
+    initType() {
+        return this.o.mi ? 'lambda-managed-instances' : this.o.restoreEvents ? 'snap-start' : 'on-demand';
     }
 
     log(type, fields = {}) {
@@ -186,15 +208,17 @@ class Emulator {
             AWS_LAMBDA_FUNCTION_NAME: o.functionName,
             AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.memory),
-            AWS_LAMBDA_INITIALIZATION_TYPE: o.mi ? 'lambda-managed-instances' : 'on-demand',
+            AWS_LAMBDA_INITIALIZATION_TYPE: this.initType(),
             AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${this.apiPort}`,
             AWS_ACCESS_KEY_ID: 'ASIAEMULATOREXAMPLE',
             AWS_SECRET_ACCESS_KEY: 'emulator/secret/not/real',
             AWS_SESSION_TOKEN: 'emulator-session-token',
             AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.functionName}`,
             AWS_LAMBDA_LOG_STREAM_NAME: `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${hex(16)}`,
-            AWS_EXECUTION_ENV: o.executionEnv,
-            AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+            ...(o.executionEnv ? { AWS_EXECUTION_ENV: o.executionEnv } : {}),
+            // Lambda's is 169.254.79.129:2000; tests send to nothing but loopback (the ADOT
+            // distros send unsampled spans to this address over UDP).
+            AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
             AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
             LAMBDA_TASK_ROOT: o.taskRoot,
             LAMBDA_RUNTIME_DIR: '/var/runtime',
@@ -310,6 +334,7 @@ class Emulator {
         };
         this.env = env;
         this.stats.inits++;
+        this.telemetry.attach(env);
         return env;
     }
 
@@ -336,6 +361,7 @@ class Emulator {
     startInit() {
         const env = this.newEnv();
         this.log('init-start', { generation: env.gen });
+        this.tmInitStart(env);
         const files = this.listExtensions();
         const extEnv = this.extensionEnv();
         for (const f of files) {
@@ -366,7 +392,9 @@ class Emulator {
         const renv = this.runtimeEnv();
         let cmd = this.o.runtime.slice();
         if (cmd[0] === 'node') cmd[0] = process.execPath;
-        const wrapper = renv.AWS_LAMBDA_EXEC_WRAPPER;
+        // OS-only runtimes (provided.*) start the bootstrap directly and ignore the wrapper.
+        const wrapper = this.o.provided ? null : renv.AWS_LAMBDA_EXEC_WRAPPER;
+        if (this.o.provided && renv.AWS_LAMBDA_EXEC_WRAPPER) this.log('wrapper-ignored', { wrapper: renv.AWS_LAMBDA_EXEC_WRAPPER });
         if (wrapper) {
             let problem = null;
             try {
@@ -397,6 +425,8 @@ class Emulator {
         const ms = performance.now() - env.initStart;
         env.initDurationMs = ms;
         this.log('init-done', { generation: env.gen, initDurationMs: Math.round(ms * 1000) / 1000 });
+        this.tmInitDone(env, 'success', null);
+        this.startMemoryWatch(env);
         env.initDone.resolve(null);
     }
 
@@ -404,6 +434,7 @@ class Emulator {
         if (env.state !== 'init') return;
         clearTimeout(env.initTimer);
         this.log('init-error', { generation: env.gen, errorType, message });
+        this.tmInitDone(env, 'error', errorType);
         const err = { errorType, body: body ?? Buffer.from(errorBody(errorType, message)) };
         this.reset(env, 'failure').then(() => env.initDone.resolve(err));
     }
@@ -462,6 +493,9 @@ class Emulator {
         this.stats.invocations++;
         this.log('invoke', { requestId: inv.id, generation: env.gen, coldStart: inv.coldStart, deadlineMs: inv.deadlineMs, bytes: inv.payload.length, source: inv.source });
         inv.timer = setTimeout(() => this.onTimeout(inv), this.o.timeoutMs);
+        this.telemetry.thaw(env);
+        if (this.o.restoreEvents && inv.coldStart) this.tmRestore(env, inv);
+        this.tmStart(inv);
         const event = { eventType: 'INVOKE', deadlineMs: inv.deadlineMs, requestId: inv.id, invokedFunctionArn: this.arn, tracing: { type: 'X-Amzn-Trace-Id', value: inv.trace.ext } };
         // Released together: the INVOKE event to subscribed extensions and the event to the runtime.
         for (const x of env.exts.values()) if (x.events.has('INVOKE')) this.deliverExt(x, event);
@@ -487,6 +521,7 @@ class Emulator {
         };
         if (inv.clientContext) h['Lambda-Runtime-Client-Context'] = inv.clientContext;
         if (inv.cognitoIdentity) h['Lambda-Runtime-Cognito-Identity'] = inv.cognitoIdentity;
+        if (inv.tenantId) h['Lambda-Runtime-Aws-Tenant-Id'] = inv.tenantId;
         this.log('next-sent', { requestId: inv.id, bytes: inv.payload.length });
         // RAPID (Go net/http) frames bodies over ~2 KB as chunked: do the same, so what sits between
         // the runtime and us sees both framings.
@@ -523,8 +558,16 @@ class Emulator {
         } else {
             return;
         }
-        if (!this.o.mi) this.reset(env, 'timeout');
-        else env.inflight.delete(inv.id);
+        if (!this.o.mi) {
+            this.tmRuntimeDone(inv, 'timeout', 'Sandbox.Timedout');
+            this.tmReport(inv, 'timeout', 'Sandbox.Timedout');
+            this.reset(env, 'timeout');
+        } else if (inv.state === 'failed') {
+            // Managed Instances do not enforce the timeout: the runtime goes on, its slot stays
+            // taken, and a late /response or /error is accepted (the report comes then).
+            inv.lateOk = true;
+            env.inflight.set(inv.id, inv);
+        }
     }
 
     // Completes an invocation for its caller (exactly once).
@@ -537,6 +580,7 @@ class Emulator {
             inv.stream.end({ 'Lambda-Runtime-Function-Error-Type': r.errorType ?? 'Runtime.Unknown', 'Lambda-Runtime-Function-Error-Body': Buffer.from(r.body ?? '').toString('base64') });
         }
         this.log('result', { requestId: inv.id, outcome: r.outcome, errorType: r.errorType, bytes: r.body ? r.body.length : r.bytes });
+        if (this.o.mi && (r.outcome === 'success' || r.outcome === 'error')) this.tmReport(inv, r.outcome, r.outcome === 'error' ? r.errorType : null);
         if (this.o.mi && inv.env) {
             // Managed Instances: no freeze between invokes; the slot is free once answered.
             clearTimeout(inv.timer);
@@ -557,6 +601,8 @@ class Emulator {
         env.current = null;
         env.inflight.delete(inv.id);
         this.log('invoke-done', { requestId: inv.id, durationMs: Math.round((performance.now() - inv.dispatchedAt) * 1000) / 1000, afterResponseMs: inv.respondedAt ? Math.round((performance.now() - inv.respondedAt) * 1000) / 1000 : null });
+        this.tmReport(inv, inv.result?.outcome === 'error' ? 'error' : 'success', inv.result?.outcome === 'error' ? inv.result.errorType : null);
+        this.telemetry.freeze(env);
         setImmediate(() => this.pump());
     }
 
@@ -569,11 +615,15 @@ class Emulator {
             this.initFailed(env, env.runtime.initErrorType ?? what, msg, env.runtime.initErrorBody);
             return;
         }
-        this.log('crash', { kind: p.kind, name: p.name, status });
+        this.log('crash', { kind: p.kind, name: p.name, status, oom: !!env.oom });
+        const crashType = env.oom && p.kind === 'runtime' ? 'Runtime.OutOfMemory' : what;
         for (const inv of env.inflight.values()) {
             if (inv.state === 'running' || inv.state === 'streaming') {
                 const msg = p.kind === 'runtime' ? `RequestId: ${inv.id} Error: Runtime exited with error: ${status}` : `RequestId: ${inv.id} Error: extension ${p.name} crashed: ${status}`;
-                this.finishResult(inv, { outcome: p.kind === 'runtime' ? 'crash' : 'extension-crash', functionError: 'Unhandled', errorType: what, body: Buffer.from(errorBody(what, msg)) });
+                this.finishResult(inv, { outcome: p.kind === 'runtime' ? 'crash' : 'extension-crash', functionError: 'Unhandled', errorType: crashType, body: Buffer.from(errorBody(crashType, msg)) });
+                const st = crashType === 'Runtime.OutOfMemory' ? 'error' : 'failure';
+                this.tmRuntimeDone(inv, st, crashType);
+                this.tmReport(inv, st, crashType);
             }
         }
         this.reset(env, 'failure');
@@ -598,7 +648,21 @@ class Emulator {
         const budget = registered.length > 0 ? this.o.shutdownMs : 0;
         const deadlineMs = Date.now() + budget;
         this.log('shutdown-start', { generation: env.gen, reason, budgetMs: budget, prevState });
-        for (const inv of env.inflight.values()) clearTimeout(inv.timer);
+        for (const inv of env.inflight.values()) {
+            clearTimeout(inv.timer);
+            // An invocation answered but not done (the runtime or an extension had not called
+            // next yet) still gets its runtimeDone and report.
+            const r = inv.result;
+            const st = inv.lateOk ? 'timeout' : r?.outcome === 'error' ? 'error' : 'success';
+            const err = inv.lateOk ? 'Sandbox.Timedout' : r?.outcome === 'error' ? r.errorType : null;
+            if (inv.lateOk || (r && (r.outcome === 'success' || r.outcome === 'error'))) {
+                this.tmRuntimeDone(inv, st, err);
+                this.tmReport(inv, st, err);
+            }
+        }
+        clearInterval(env.memTimer);
+        // The sandbox thaws for its shutdown: what the Telemetry API holds goes out now.
+        this.telemetry.flush(env);
         const rt = env.runtime.proc;
         if (budget === 0) {
             this.kill(rt, 'SIGKILL');
@@ -624,6 +688,7 @@ class Emulator {
         await Promise.race([Promise.all(this.allProcs(env).map((p) => p.exitPromise)), sleep(1000)]);
         for (const x of env.exts.values()) if (x.pending) x.pending.destroy();
         env.state = 'dead';
+        this.telemetry.detach(env);
         if (this.env === env) this.env = null;
         const summary = {
             generation: env.gen,
@@ -643,10 +708,10 @@ class Emulator {
 
     // ---- invoke (used by the control API and the feeders) -------------------------------------
 
-    invoke({ payload, clientContext = null, trace = null, stream = null, source = 'invoke', nextStallMs = 0 }) {
+    invoke({ payload, clientContext = null, trace = null, stream = null, source = 'invoke', tenantId = null, nextStallMs = 0 }) {
         const inv = {
             id: randomUUID(), payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), clientContext,
-            trace, stream, source, state: 'queued', done: deferred(), result: null, nextStallMs,
+            trace, stream, source, tenantId, state: 'queued', done: deferred(), result: null, nextStallMs,
         };
         this.log('queued', { requestId: inv.id, source });
         this.queue.push(inv);
@@ -660,7 +725,7 @@ class Emulator {
         const url = new URL(req.url, 'http://x');
         const p = url.pathname;
         const env = this.env;
-        const rec = { method: req.method, path: p, headers: req.rawHeaders };
+        const rec = { method: req.method, path: p, headers: req.rawHeaders, peer: req.socket.remotePort, httpVersion: req.httpVersion };
         try {
             if (p.startsWith(RUNTIME_API + '/runtime/')) return await this.handleRuntime(env, req, res, p.slice(RUNTIME_API.length + 9), rec);
             if (p === RUNTIME_API + '/ping') return reply(res, 200, 'pong', { 'Content-Type': 'text/plain' });
@@ -701,6 +766,12 @@ class Emulator {
             if (inv) return this.sendNext(res, inv);
             if (rt.pendingNext.length >= this.o.maxConcurrency) return replyError(res, 403, 'InvalidStateTransition', 'too many concurrent /next');
         }
+        // The runtime is done with the invocation it answered: platform.runtimeDone.
+        const done = env.current;
+        if (!this.o.mi && done && done.state === 'responded' && done.result) {
+            const r = done.result;
+            this.tmRuntimeDone(done, r.outcome === 'error' ? 'error' : 'success', r.outcome === 'error' ? r.errorType : null);
+        }
         rt.pendingNext.push(res);
         res.on('close', () => {
             const i = rt.pendingNext.indexOf(res);
@@ -714,9 +785,23 @@ class Emulator {
         return env ? env.inflight.get(id) : undefined;
     }
 
+    // Managed Instances: the answer of an invocation past its deadline (not enforced there).
+    async lateAnswer(env, req, res, inv, rec) {
+        const b = await readBody(req, MAX_RESPONSE);
+        this.log('rapi', { ...rec, bodyLen: b.len, late: true });
+        inv.lateOk = false;
+        inv.producedBytes = b.len;
+        env.inflight.delete(inv.id);
+        this.tmReport(inv, 'timeout', 'Sandbox.Timedout');
+        reply(res, 202, '{"status":"OK"}');
+        setImmediate(() => this.pump());
+    }
+
     async onResponse(env, req, res, id, rec) {
         const inv = this.findInvocation(env, id);
         const mode = req.headers['lambda-runtime-function-response-mode'];
+        if (inv && inv.lateOk) return this.lateAnswer(env, req, res, inv, rec);
+        if (inv) inv.responseStartAt = performance.now();
         if (!inv) {
             const b = await readBody(req);
             this.log('rapi', { ...rec, bodyLen: b.len, status: 400 });
@@ -743,6 +828,7 @@ class Emulator {
             this.finishResult(inv, { outcome: 'error', functionError: 'Unhandled', errorType: 'Function.ResponseSizeTooLarge', body: Buffer.from(errorBody('Function.ResponseSizeTooLarge', `Response payload size (${b.len} bytes) exceeded maximum allowed payload size (${MAX_RESPONSE} bytes).`)) });
             return replyError(res, 413, 'RequestEntityTooLarge', 'Exceeded maximum allowed payload size');
         }
+        inv.producedBytes = b.len;
         this.finishResult(inv, { outcome: 'success', body: b.body, contentType: req.headers['content-type'] });
         reply(res, 202, '{"status":"OK"}');
         this.checkInvokeDone(env);
@@ -784,6 +870,7 @@ class Emulator {
                 if (errBody) t['Lambda-Runtime-Function-Error-Body'] = errBody;
                 s.end(t);
             }
+            inv.producedBytes = len;
             const r = { outcome: errType ? 'error' : 'success', streamed: true, bytes: len, body: Buffer.concat(collected), contentType: req.headers['content-type'] };
             if (errType) {
                 r.functionError = 'Unhandled';
@@ -797,6 +884,9 @@ class Emulator {
     }
 
     async onError(env, req, res, id, rec) {
+        const pre = this.findInvocation(env, id);
+        if (pre && pre.lateOk) return this.lateAnswer(env, req, res, pre, rec);
+        if (pre) pre.responseStartAt = performance.now();
         const b = await readBody(req, MAX_RESPONSE);
         this.log('rapi', { ...rec, bodyLen: b.len, bodySha256: sha256(b.body) });
         const inv = this.findInvocation(env, id);
@@ -892,6 +982,7 @@ class Emulator {
         const out = { functionName: this.o.functionName, functionVersion: '$LATEST', handler: this.o.handler };
         if (features.includes('accountId')) out.accountId = this.o.account;
         this.log('ext-register', { name, events, internal, features });
+        this.telemetry.emit(env, 'platform.extension', { name, state: 'Ready', events });
         reply(res, 200, JSON.stringify(out), { 'Lambda-Extension-Identifier': id });
         this.maybeStartRuntime(env);
     }
@@ -910,12 +1001,133 @@ class Emulator {
     }
 
     async handleSubscribe(env, req, res, p) {
-        await readBody(req);
+        const b = await readBody(req, 64 * 1024);
         const x = this.extFromRequest(env, req, res);
         if (!x) return;
-        if (env.state !== 'init') return replyError(res, 403, 'Telemetry.SubscriptionClosed', 'subscriptions close at the end of init');
-        this.log('subscribe', { name: x.name, api: p });
-        reply(res, 200, '"OK"'); // accepted; this emulator does not produce Telemetry/Logs events
+        if (req.method !== 'PUT') return replyError(res, 405, 'MethodNotAllowed', `${p} takes PUT`);
+        if (env.state !== 'init') return replyError(res, 403, p === '/2020-08-15/logs' ? 'Logs.SubscriptionClosed' : 'Telemetry.SubscriptionClosed', 'subscriptions close at the end of init');
+        this.log('subscribe', { name: x.name, api: p, mode: this.o.telemetryMode });
+        if (p === '/2020-08-15/logs' || this.o.telemetryMode === 'silent') return reply(res, 200, '"OK"'); // accepted, nothing delivered
+        if (this.o.telemetryMode === 'refuse') return replyError(res, 404, 'NotFound', `unknown path ${p}`);
+        const [status, out] = this.telemetry.subscribe(env, x, b.body);
+        return reply(res, status, JSON.stringify(out));
+    }
+
+    // ---- Telemetry API events (telemetry.mjs delivers them) ------------------------------------
+
+    runtimeVersion() {
+        const m = /^AWS_Lambda_([a-z]+)(\d+)/.exec(this.o.executionEnv);
+        return m ? `${m[1]}:${m[2]}.v14` : 'provided:al2023.v1';
+    }
+
+    tmInitStart(env) {
+        env.initStartEpoch = Date.now();
+        this.telemetry.emit(env, 'platform.initStart', {
+            initializationType: this.initType(), phase: 'init', runtimeVersion: this.runtimeVersion(),
+            runtimeVersionArn: `arn:aws:lambda:${this.o.region}::runtime:${hex(32)}`, functionName: this.o.functionName,
+            functionVersion: '$LATEST', instanceId: hex(16), instanceMaxMemory: this.o.memory * 1024 * 1024,
+        }, env.initStartEpoch);
+    }
+
+    tmInitDone(env, status, errorType) {
+        const base = { initializationType: this.initType(), phase: 'init' };
+        this.telemetry.emit(env, 'platform.initRuntimeDone', { ...base, status, ...(errorType ? { errorType } : {}) });
+        const report = { ...base, metrics: { durationMs: Math.round((Date.now() - env.initStartEpoch) * 1000) / 1000 } };
+        if (this.o.mi) Object.assign(report, { status, ...(errorType ? { errorType } : {}) });
+        this.telemetry.emit(env, 'platform.initReport', report);
+        this.telemetry.closeSubscriptions(env);
+    }
+
+    // SnapStart: the environment comes from a snapshot at the first invoke.
+    tmRestore(env, inv) {
+        const ms = 80 + Math.round(Math.random() * 40);
+        const end = Date.now();
+        inv.restoreMs = ms;
+        const rt = { runtimeVersion: this.runtimeVersion(), runtimeVersionArn: `arn:aws:lambda:${this.o.region}::runtime:${hex(32)}`, functionName: this.o.functionName, functionVersion: '$LATEST' };
+        this.telemetry.emit(env, 'platform.restoreStart', rt, end - ms);
+        this.telemetry.emit(env, 'platform.restoreRuntimeDone', { status: 'success' }, end);
+        this.telemetry.emit(env, 'platform.restoreReport', { status: 'success', metrics: { durationMs: ms } }, end);
+    }
+
+    tracing(inv) {
+        return { spanId: hex(8), type: 'X-Amzn-Trace-Id', value: inv.trace.ext };
+    }
+
+    tmStart(inv) {
+        const rec = { requestId: inv.id, version: '$LATEST', tracing: this.tracing(inv) };
+        if (inv.tenantId) rec.tenantId = inv.tenantId;
+        if (this.o.mi) rec.functionArn = this.arn;
+        this.telemetry.emit(inv.env, 'platform.start', rec);
+    }
+
+    tmRuntimeDone(inv, status, errorType) {
+        if (this.o.mi || inv.tmDone) return; // Managed Instances send no runtimeDone
+        inv.tmDone = true;
+        const now = performance.now();
+        const rec = { requestId: inv.id, status, metrics: { durationMs: Math.round((now - inv.dispatchedAt) * 1000) / 1000, producedBytes: inv.producedBytes ?? 0 }, tracing: this.tracing(inv) };
+        if (inv.responseStartAt) {
+            const iso = (t) => new Date(Date.now() - (now - t)).toISOString();
+            rec.spans = [
+                { name: 'responseLatency', start: iso(inv.dispatchedAt), durationMs: Math.round((inv.responseStartAt - inv.dispatchedAt) * 1000) / 1000 },
+                { name: 'responseDuration', start: iso(inv.responseStartAt), durationMs: Math.round(((inv.respondedAt ?? now) - inv.responseStartAt) * 1000) / 1000 },
+            ];
+        }
+        if (inv.tenantId) rec.tenantId = inv.tenantId;
+        if (errorType) rec.errorType = errorType;
+        this.telemetry.emit(inv.env, 'platform.runtimeDone', rec);
+    }
+
+    tmReport(inv, status, errorType) {
+        if (inv.tmReported) return;
+        inv.tmReported = true;
+        const env = inv.env;
+        const ms = Math.round((performance.now() - inv.dispatchedAt) * 1000) / 1000;
+        const rec = { requestId: inv.id, status, tracing: this.tracing(inv) };
+        if (this.o.mi) {
+            rec.metrics = { durationMs: ms }; // Managed Instances: no billed duration, no memory
+        } else {
+            rec.metrics = { durationMs: ms, billedDurationMs: Math.ceil(ms), memorySizeMB: this.o.memory, maxMemoryUsedMB: this.maxMemoryUsedMb(env) };
+            if (inv.coldStart && !this.o.restoreEvents) rec.metrics.initDurationMs = Math.round((env.initDurationMs ?? 0) * 1000) / 1000;
+            if (inv.restoreMs) rec.metrics.restoreDurationMs = inv.restoreMs;
+        }
+        if (inv.tenantId) rec.tenantId = inv.tenantId;
+        if (errorType) rec.errorType = errorType;
+        this.telemetry.emit(env, 'platform.report', rec);
+    }
+
+    // ---- memory: the runtime's peak RSS, and --enforce-memory's out-of-memory kill --------------
+
+    runtimeMemoryKb(env) {
+        const pid = env.runtime.proc?.pid;
+        if (!pid || env.runtime.proc.exited) return null;
+        try {
+            const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+            const rss = Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0);
+            const hwm = Number(/VmHWM:\s+(\d+)/.exec(st)?.[1] ?? 0);
+            env.hwmKb = Math.max(env.hwmKb ?? 0, hwm);
+            return rss;
+        } catch {
+            return null;
+        }
+    }
+
+    maxMemoryUsedMb(env) {
+        if (env.oom) return this.o.memory;
+        this.runtimeMemoryKb(env);
+        return Math.min(this.o.memory, Math.ceil((env.hwmKb ?? 0) / 1024));
+    }
+
+    startMemoryWatch(env) {
+        if (!this.o.enforceMemory) return;
+        env.memTimer = setInterval(() => {
+            if (env.state !== 'ready' || env.oom) return;
+            const rss = this.runtimeMemoryKb(env);
+            if (rss !== null && rss > this.o.memory * 1024) {
+                env.oom = true;
+                this.log('oom', { generation: env.gen, rssKb: rss, limitMb: this.o.memory });
+                this.kill(env.runtime.proc, 'SIGKILL');
+            }
+        }, 10);
     }
 
     // ---- control API ----------------------------------------------------------------------------
@@ -943,7 +1155,7 @@ class Emulator {
             if (body.body.length) j = JSON.parse(body.body.toString('utf8'));
             const wait = j.wait !== false;
             let out;
-            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait);
+            if (req.method === 'POST' && p === '/sqs/send') out = await this.sqsSend(j.queue ?? 'orders', j.messages ?? [j], wait, j.traceId);
             else if (req.method === 'POST' && p === '/sns/publish') out = await this.feed(ev.snsEvent(this.o, { topic: 'orders-topic', ...j }), j, 'sns');
             else if (req.method === 'POST' && p === '/sns-sqs/publish') out = await this.snsToSqs(j, wait);
             else if (req.method === 'POST' && p === '/eventbridge/put') out = await this.feed(ev.eventBridgeEvent(this.o, j), j, 'eventbridge');
@@ -986,10 +1198,11 @@ class Emulator {
         if (cc) clientContext = Buffer.from(cc, 'base64').toString('utf8');
         if (req.headers['x-emu-client-context']) clientContext = req.headers['x-emu-client-context'];
         const trace = req.headers['x-emu-trace-id'] ?? null;
+        const tenantId = req.headers['x-amz-tenant-id'] ?? null;
         const nextStallMs = Number(req.headers['x-emu-next-stall-ms'] ?? 0) || 0;
         const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
         if (type === 'Event') {
-            this.invoke({ payload: b.body, clientContext, trace, source: 'invoke-async' });
+            this.invoke({ payload: b.body, clientContext, trace, tenantId, source: 'invoke-async' });
             return reply(res, 202, '');
         }
         let streamStarted = false;
@@ -1005,7 +1218,7 @@ class Emulator {
                 res.end();
             },
         };
-        const r = await this.invoke({ payload: b.body, clientContext, trace, stream, source: 'invoke', nextStallMs });
+        const r = await this.invoke({ payload: b.body, clientContext, trace, stream, tenantId, source: 'invoke', nextStallMs });
         if (streamStarted) return;
         const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart), 'X-Emu-Duration-Ms': String(r.durationMs) };
         if (r.functionError) h['X-Amz-Function-Error'] = r.functionError;
@@ -1029,8 +1242,9 @@ class Emulator {
     }
 
     // SQS event source mapping: messages wait at most sqs-window-ms, then go out in batches of at
-    // most sqs-batch-size, one invocation at a time per queue.
-    sqsSend(queue, messages, wait) {
+    // most sqs-batch-size, one invocation at a time per queue. traceId: the Lambda-Runtime-Trace-Id
+    // of the batch that takes the first of these messages (default: a new Sampled=0 one).
+    sqsSend(queue, messages, wait, traceId = null) {
         let q = this.sqs.get(queue);
         if (!q) {
             q = { pending: [], timer: null, busy: false };
@@ -1039,7 +1253,7 @@ class Emulator {
         const entries = messages.map((m) => {
             const raw = m.body ?? m.MessageBody ?? '';
             const msg = { ...m, body: typeof raw === 'string' ? raw : JSON.stringify(raw), messageAttributes: m.messageAttributes ?? m.MessageAttributes, messageId: m.messageId ?? randomUUID() };
-            return { msg, done: deferred() };
+            return { msg, done: deferred(), trace: traceId };
         });
         q.pending.push(...entries);
         this.log('sqs-send', { queue, count: entries.length });
@@ -1060,7 +1274,7 @@ class Emulator {
             q.busy = true;
             const batch = q.pending.splice(0, this.o.sqsBatchSize);
             const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, e.msg)));
-            this.invoke({ payload: JSON.stringify(event), source: 'sqs' }).then((r) => {
+            this.invoke({ payload: JSON.stringify(event), trace: batch[0].trace ?? null, source: 'sqs' }).then((r) => {
                 for (const e of batch) e.done.resolve(r);
                 q.busy = false;
                 this.sqsSchedule(queue, q);
@@ -1072,10 +1286,10 @@ class Emulator {
 
     snsToSqs(j, wait) {
         if (j.rawDelivery) {
-            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait);
+            return this.sqsSend(j.queue ?? 'orders', [{ body: j.message, messageAttributes: j.messageAttributes }], wait, j.traceId);
         }
         const envelope = ev.snsEnvelope(this.o, { topic: 'orders-topic', ...j });
-        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait);
+        return this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(envelope) }], wait, j.traceId);
     }
 
     // ---- start / stop -----------------------------------------------------------------------------

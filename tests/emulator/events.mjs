@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Event builders: the exact shapes Lambda's event sources deliver (lambda-apis.md §4), so the
 // emulator feeds the function what production would. Field order follows real events.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // A minimal external extension for testing the emulator itself (no tracebridge needed).
 // Symlink it into an extensions folder; its name is the link's basename. Env:
 //   FAKE_EXT_OUT       file to append JSON lines to (register response, env, every event)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_common.h: the replay main() that lets gcc build every fuzz target without libFuzzer
  * (run it with corpus files or directories as arguments). clang's -fsanitize=fuzzer build
  * defines TB_LIBFUZZER and uses libFuzzer's own main. */

@@ -1,10 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_conf: the config loader with a fake getenv fed from the fuzz bytes. The input is a list
  * of records separated by '\n'; a record's first byte picks the variable (every variable of the
  * table, taken from conf_print_markdown so new ones are fuzzed too, plus the Lambda platform
  * variables) and the rest is its value. Invariants: every field is inside its documented range
  * or enum, strings are terminated and non-empty where the daemon needs them, and the value of a
  * secret variable (OTLP headers) never reaches the log. */
-// fuzz-deps: extension/conf.c
 #include <errno.h>
 #include <stdbool.h>
 
@@ -74,15 +74,17 @@ static void check_ranges(const struct conf *c)
 {
     FUZZ_ASSERT(c->proxy_port >= 1 && c->proxy_port <= 65535);
     FUZZ_ASSERT(c->max_event_bytes >= 1024 && c->max_event_bytes <= 64u << 20);
-    FUZZ_ASSERT(c->promote.max_event_bytes == c->max_event_bytes);
-    FUZZ_ASSERT(
-        (c->promote.targets & ~(unsigned)(PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT |
-                                          PROMOTE_TARGET_XRAY)) == 0);
-    FUZZ_ASSERT((int)c->promote.batch_parent >= 0 && (int)c->promote.batch_parent <= 1);
-    FUZZ_ASSERT((int)c->sampler >= 0 && (int)c->sampler <= SAMPLER_PARENT_TRACEIDRATIO);
-    FUZZ_ASSERT(c->sampler_ratio >= 0.0 && c->sampler_ratio <= 1.0);
-    FUZZ_ASSERT(c->timeout_ms >= 1 && c->timeout_ms <= 600000);
-    FUZZ_ASSERT((int)c->protocol >= 0 && (int)c->protocol <= OTLP_JSON);
+    FUZZ_ASSERT(c->lifecycle.promote.max_event_bytes == c->max_event_bytes);
+    FUZZ_ASSERT((c->lifecycle.promote.targets &
+                 ~(unsigned)(PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT |
+                             PROMOTE_TARGET_XRAY)) == 0);
+    FUZZ_ASSERT((int)c->lifecycle.promote.batch_parent >= 0 &&
+                (int)c->lifecycle.promote.batch_parent <= 1);
+    FUZZ_ASSERT((int)c->lifecycle.sampler >= 0 &&
+                (int)c->lifecycle.sampler <= SAMPLER_PARENT_TRACEIDRATIO);
+    FUZZ_ASSERT(c->lifecycle.sampler_ratio >= 0.0 && c->lifecycle.sampler_ratio <= 1.0);
+    FUZZ_ASSERT(c->exporter.timeout_ms >= 1 && c->exporter.timeout_ms <= 600000);
+    FUZZ_ASSERT((int)c->exporter.protocol >= 0 && (int)c->exporter.protocol <= OTLP_JSON);
     FUZZ_ASSERT((int)c->flush >= 0 && (int)c->flush <= FLUSH_ADAPTIVE);
     FUZZ_ASSERT(c->buffer_spans >= 1 && c->buffer_spans <= 1000000);
     FUZZ_ASSERT(c->buffer_bytes >= 4096 && c->buffer_bytes <= 512u << 20);
@@ -90,7 +92,7 @@ static void check_ranges(const struct conf *c)
     FUZZ_ASSERT(c->receiver_max_request_bytes >= 1024 &&
                 c->receiver_max_request_bytes <= 64u << 20);
     FUZZ_ASSERT((int)c->log_level >= LOG_DEBUG && (int)c->log_level <= LOG_OFF);
-    FUZZ_ASSERT(c->memory_mb >= 0);
+    FUZZ_ASSERT(c->resource.memory_mb >= 0);
     if (c->receiver_enabled) {
         FUZZ_ASSERT(terminated(c->receiver_host, sizeof(c->receiver_host)));
         FUZZ_ASSERT(c->receiver_host[0] != '\0');
@@ -103,17 +105,20 @@ static void check_strings(const struct conf *c)
     FUZZ_ASSERT(terminated(c->upstream, sizeof(c->upstream)) && c->upstream[0]);
     FUZZ_ASSERT(terminated(c->runtime_api, sizeof(c->runtime_api)) && c->runtime_api[0]);
     FUZZ_ASSERT(terminated(c->ready_file, sizeof(c->ready_file)) && c->ready_file[0]);
-    FUZZ_ASSERT(terminated(c->service_name, sizeof(c->service_name)) && c->service_name[0]);
-    FUZZ_ASSERT(terminated(c->traces_endpoint, sizeof(c->traces_endpoint)) &&
-                c->traces_endpoint[0]);
-    FUZZ_ASSERT(terminated(c->resource_attributes, sizeof(c->resource_attributes)));
-    FUZZ_ASSERT(terminated(c->headers, sizeof(c->headers)));
-    FUZZ_ASSERT(terminated(c->certificate, sizeof(c->certificate)));
-    FUZZ_ASSERT(terminated(c->function_name, sizeof(c->function_name)));
-    FUZZ_ASSERT(terminated(c->function_version, sizeof(c->function_version)));
-    FUZZ_ASSERT(terminated(c->region, sizeof(c->region)));
+    FUZZ_ASSERT(terminated(c->resource.service_name, sizeof(c->resource.service_name)) &&
+                c->resource.service_name[0]);
+    FUZZ_ASSERT(terminated(c->exporter.traces_endpoint, sizeof(c->exporter.traces_endpoint)) &&
+                c->exporter.traces_endpoint[0]);
+    FUZZ_ASSERT(
+        terminated(c->resource.resource_attributes, sizeof(c->resource.resource_attributes)));
+    FUZZ_ASSERT(terminated(c->exporter.headers, sizeof(c->exporter.headers)));
+    FUZZ_ASSERT(terminated(c->exporter.certificate, sizeof(c->exporter.certificate)));
+    FUZZ_ASSERT(terminated(c->resource.function_name, sizeof(c->resource.function_name)));
+    FUZZ_ASSERT(terminated(c->resource.function_version, sizeof(c->resource.function_version)));
+    FUZZ_ASSERT(terminated(c->resource.region, sizeof(c->resource.region)));
     FUZZ_ASSERT(terminated(c->init_type, sizeof(c->init_type)));
-    FUZZ_ASSERT(c->managed_instances == (strcmp(c->init_type, "lambda-managed-instances") == 0));
+    FUZZ_ASSERT(c->lifecycle.managed_instances ==
+                (strcmp(c->init_type, "lambda-managed-instances") == 0));
 }
 
 /* Loads the configuration from e, returning what was logged (caller frees). */

@@ -1,19 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_error_body: arbitrary bytes as what a runtime reports for a failed invocation: an /error
  * body (Lambda error JSON of any language, or anything else) or a base64 Error-Body trailer,
  * with or without an Error-Type. The first byte says which (bit 0: base64 trailer, bit 1: an
  * error type runs up to the first '\n'). Invariants: the span is ERROR with exactly one
  * `exception` event, every string is well-formed UTF-8 within its cap, and the span encodes to
  * OTLP protobuf and to OTLP/JSON that parses. */
-// fuzz-deps: extension/invspan.c extension/span.c extension/otlp.c extension/otlp/*.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lz -lm
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-#include "extension/base/utf8.h"
-#include "extension/invspan.h"
-#include "extension/otlp.h"
+#include "extension/base/base.h"
+#include "extension/spans/spans.h"
+#include "extension/otlp/otlp.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static void check_attr(const struct attr_list *l, const char *key, size_t cap)

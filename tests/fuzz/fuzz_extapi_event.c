@@ -1,13 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_extapi_event: arbitrary bytes as an /event/next body (and as a register response).
  * Invariants: an accepted event is INVOKE (with a request id) or SHUTDOWN (reason lower-cased),
  * every string is NUL-terminated inside its field, a rejected event leaves nothing behind, and
  * parsing is deterministic. */
-// fuzz-deps: extension/extapi.c extension/httpc.c
-// fuzz-libs: -lcjson -lcurl
 #include <ctype.h>
 #include <errno.h>
 
-#include "extension/extapi.h"
+#include "extension/lifecycle/lifecycle.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static void check_terminated(const char *s, size_t cap)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The proxy's HTTP relay (proxy/relay.c, orphan.c, nextbuf.c, http1.c) on arbitrary byte streams,
  * without sockets: the conn layer (proxy/conn.c) is replaced by the stubs below, which record what
  * the relay writes to each side. Both the runtime side (requests) and the upstream side (responses)
@@ -23,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/conn.h"
+#include "proxy/internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define BUF_MAX_FUZZ (64u * 1024 * 1024)
@@ -291,7 +292,8 @@ static struct conn *conn_make(struct fuzz_proxy *fp, unsigned flags, const struc
     c->down.c = c;
     c->down.connected = true;
     relay_init(c);
-    p->conns = c; /* orphan.c looks through the proxy's conns */
+    tb_list_init(&p->conns);
+    tb_list_insert_head(&p->conns, &c->link); /* orphan.c looks through the proxy's conns */
     return c;
 }
 

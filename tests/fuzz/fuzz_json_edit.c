@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* promote_analyse + promote_apply on arbitrary bytes. Invariants:
  *  - fail open: an event that is not a well-formed JSON object comes back byte for byte;
  *  - a changed body is itself a well-formed JSON object with no reserved keys left;
@@ -6,7 +7,7 @@
  * The first input byte picks the targets, the write context and the batch policy. */
 #include <string.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define CC "{\"client\":{\"a\":1},\"custom\":{\"k\":\"v\"}}"
@@ -39,7 +40,9 @@ static void check_json_object(const struct promote_conf *c, const char *p, size_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct pass p1, p2;
-    struct promote_conf c = {PROMOTE_TARGET_HEADERS, false, PROMOTE_BATCH_FIRST, 1u << 20};
+    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS,
+                             .batch_parent = PROMOTE_BATCH_FIRST,
+                             .max_event_bytes = 1u << 20};
     struct trace_ctx_full w;
     const struct trace_ctx_full *wp = &w;
     const char *body = (const char *)data + 1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp_count_spans on arbitrary bytes (the receiver's untrusted input). Invariants:
  *  - when the walker accepts the bytes, protobuf-c unpacks them too (the walker is the
  *    stricter of the two: it also rejects groups, over-64-bit varints and nesting past
@@ -7,13 +8,10 @@
  *    none: otlp_json_to_protobuf rejects other hex lengths) that JSON converts back to a request
  *    with the same number of spans.
  * Requests protobuf-c accepts but the walker rejects are allowed (see the list above). */
-// fuzz-deps: extension/otlp.c extension/otlp/*.c build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lm
 #include <errno.h>
 #include <stdbool.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "tests/fuzz/fuzz_common.h"
 

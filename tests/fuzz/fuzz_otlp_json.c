@@ -1,16 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp_json_to_protobuf on arbitrary text, then back. Invariants:
  *  - no crash, leak or unbounded recursion on any input; errors are -EBADMSG (or -E2BIG);
  *  - accepted JSON gives bytes that the strict walker accepts;
  *  - those bytes convert to JSON, and that JSON is a fixed point: converting it to protobuf and
  *    back gives the same text (the first pass normalises: invalid UTF-8 becomes U+FFFD, numbers
  *    take their shortest exact form). */
-// fuzz-deps: extension/otlp.c extension/otlp/*.c build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lcjson -lprotobuf-c -lm
 #include <errno.h>
 #include <string.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define MAX (64u << 20)

@@ -1,14 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_receiver: arbitrary bytes as the request stream of one OTLP receiver connection
  * (rx_session, no sockets). The first byte picks the size of the pieces the stream is fed in,
  * so request boundaries fall everywhere. Invariants: every answer is an HTTP/1.1 response, the
  * span buffer only ever holds bytes that decode as ExportTraceServiceRequests with the counted
  * spans, and the shared body budget returns to zero. */
-// fuzz-deps: extension/rx_session.c extension/spanbuf.c extension/otlp.c
-// fuzz-deps: extension/otlp/*.c build/gen/opentelemetry/proto/*/v1/*.pb-c.c
-// fuzz-deps: build/gen/opentelemetry/proto/*/*/v1/*.pb-c.c
-// fuzz-libs: -lz -lhttp_parser -lcjson -lprotobuf-c -lm
-#include "extension/otlp.h"
-#include "extension/rx_session.h"
+#include "extension/otlp/otlp.h"
+#include "extension/receiver/internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define FUZZ_MAX_REQUEST (256 * 1024)

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* traceparent_parse on arbitrary bytes: a valid value round-trips through the formatter. */
 #include <string.h>
 
-#include "promote/tracectx.h"
+#include "extension/base/base.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

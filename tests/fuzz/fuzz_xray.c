@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xray_parse / xray_rewrite on arbitrary bytes: a rewritten header never carries unsafe bytes
  * and parses back to exactly the context written into it. */
 #include <string.h>
 
-#include "promote/tracectx.h"
+#include "extension/base/base.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

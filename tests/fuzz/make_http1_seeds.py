@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the seed corpus of fuzz_http1 (tests/fuzz/corpus/fuzz_http1/) from real Runtime API
 exchanges, in the target's record format: a flags byte, then [op][3-byte LE length][bytes].
 Run from the repository root: python3 tests/fuzz/make_http1_seeds.py"""

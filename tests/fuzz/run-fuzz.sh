@@ -1,79 +1,33 @@
 #!/usr/bin/env bash
-# Builds every tests/fuzz/fuzz_*.c with clang + libFuzzer (ASan+UBSan) against the promote
-# library sources compiled with clang into build/fuzz/, runs each for SECONDS on a copy of its
-# seed corpus (tests/fuzz/corpus/<name>/, never modified), and prints one TAP line per target
-# with the number of executions. Also builds each target's replay main() with gcc and replays
-# the seed corpus through it.   usage: tests/fuzz/run-fuzz.sh [SECONDS]
-# A target that needs more than the promote library names it in its own comments:
-# "fuzz-deps: <sources, globs allowed>" and "fuzz-libs: <linker flags>" lines.
+# SPDX-License-Identifier: Apache-2.0
+# Runs every libFuzzer target (tests/fuzz/fuzz_*.c, built by `make FUZZ=1` with clang, ASan+UBSan,
+# into build/libfuzzer/fuzz/) for SECONDS on a copy of its seed corpus (tests/fuzz/corpus/<name>/,
+# never modified), printing one TAP line per target with the number of executions; then replays
+# each seed corpus through the gcc build of the same target (build/fuzz/<name>, made by `make`).
+#   usage: tests/fuzz/run-fuzz.sh [SECONDS]
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 SECS=${1:-10}
-OUT=build/fuzz
-CLANG=${CLANG:-clang}
-mkdir -p "$OUT/obj" "$OUT/work"
-CFLAGS=(-std=c11 -g -O1 -D_GNU_SOURCE -I. -Wall -Wextra -Werror -Wshadow -Wvla)
-SAN=("-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
-# Only what the targets need: the promote engine, extension/base (buf, log, hex, ...), and the proxy's
-# relay without its socket layer (fuzz_http1 stubs proxy/conn.c). Linked from an archive, so
-# each target pulls in only the objects it uses.
-SRCS=()
-for s in promote/*.c extension/base/*.c proxy/http1.c proxy/nextbuf.c \
-    proxy/relay.c proxy/orphan.c; do
-    [ "$s" = promote/cli.c ] || SRCS+=("$s")
-done
-LIBS=(-lhttp_parser -luv)
+OUT=build/libfuzzer
+mkdir -p "$OUT/work"
 n=0
 fail=0
 tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || fail=$((fail + 1)); }
 
-# Extra objects of one target (its fuzz-deps lines), compiled once per compiler into $OUT/obj.
-# Generated protobuf-c code is built without -Werror (its warnings are protoc-c's).
-deps_objs() { # compiler-tag target.c
-    local tag=$1 s o f flags
-    [ -f build/gen/.stamp ] || make -s build/gen/.stamp >&2 || return 1
-    # shellcheck disable=SC2013 # words (sources and globs), not lines
-    for s in $(sed -n 's#.*fuzz-deps:\(.*\)#\1#p' "$2" | sed 's#[[:space:]]*\*/[[:space:]]*$##'); do
-        o="$OUT/obj/${tag}_$(echo "$s" | tr / _).o"
-        flags=(-Ibuild/gen)
-        for f in "${CFLAGS[@]}"; do
-            case $s:$f in build/gen/*:-Werror) ;; *) flags+=("$f") ;; esac
-        done
-        if [ ! -f "$o" ] || [ "$s" -nt "$o" ]; then
-            if [ "$tag" = clang ]; then
-                $CLANG "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$s" -o "$o" >&2 || return 1
-            else
-                gcc "${flags[@]}" -c "$s" -o "$o" >&2 || return 1
-            fi
-        fi
-        echo "$o"
-    done
-}
-deps_libs() { sed -n 's#.*fuzz-libs:\(.*\)#\1#p' "$1" | sed 's#[[:space:]]*\*/[[:space:]]*$##'; }
-
-objs=()
-for s in "${SRCS[@]}"; do
-    o="$OUT/obj/$(echo "$s" | tr / _).o"
-    if ! $CLANG "${CFLAGS[@]}" -fsanitize=fuzzer-no-link,address,undefined -c "$s" -o "$o" 2>"$OUT/build.log"; then
-        cat "$OUT/build.log" >&2
-        tap "not ok" "build $s with clang"
-        echo "1..$n"
-        exit 1
-    fi
-    objs+=("$o")
-done
-rm -f "$OUT/libfuzz.a" && ar rcs "$OUT/libfuzz.a" "${objs[@]}"
+if ! make --no-print-directory -s FUZZ=1 fuzz-targets >"$OUT/build.log" 2>&1; then
+    tail -30 "$OUT/build.log" >&2
+    tap "not ok" "make FUZZ=1 fuzz-targets"
+    echo "1..$n"
+    exit 1
+fi
+if ! make --no-print-directory -s fuzz-targets >"$OUT/build-gcc.log" 2>&1; then
+    tail -30 "$OUT/build-gcc.log" >&2
+    tap "not ok" "make fuzz-targets (gcc replay programs)"
+fi
 
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
-    bin="$OUT/$name"
-    # shellcheck disable=SC2046,SC2086 # word splitting of the object and library lists is intended
-    if ! extra=$(deps_objs clang "$src" 2>"$OUT/$name.build.log") ||
-        ! $CLANG "${CFLAGS[@]}" -Ibuild/gen -DTB_LIBFUZZER "${SAN[@]}" "$src" $extra "$OUT/libfuzz.a" $(deps_libs "$src") "${LIBS[@]}" -o "$bin" 2>>"$OUT/$name.build.log"; then
-        cat "$OUT/$name.build.log" >&2
-        tap "not ok" "$name: clang libFuzzer build"
-        continue
-    fi
+    bin="$OUT/fuzz/$name"
     work="$OUT/work/$name"
     rm -rf "$work" && mkdir -p "$work"
     [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
@@ -90,21 +44,10 @@ for src in tests/fuzz/fuzz_*.c; do
     fi
 done
 
-# gcc builds of the same targets with the replay main(), over the seed corpora
-gobjs=()
-for s in "${SRCS[@]}"; do
-    o="$OUT/obj/gcc_$(echo "$s" | tr / _).o"
-    gcc "${CFLAGS[@]}" -c "$s" -o "$o" || { tap "not ok" "gcc build $s"; continue; }
-    gobjs+=("$o")
-done
-rm -f "$OUT/libfuzz_gcc.a" && ar rcs "$OUT/libfuzz_gcc.a" "${gobjs[@]}"
+# the gcc builds of the same targets with the replay main(), over the seed corpora
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
-    bin="$OUT/replay_$name"
-    # shellcheck disable=SC2046,SC2086 # word splitting of the object and library lists is intended
-    if extra=$(deps_objs gcc "$src") &&
-        gcc "${CFLAGS[@]}" -Ibuild/gen "$src" $extra "$OUT/libfuzz_gcc.a" $(deps_libs "$src") "${LIBS[@]}" -o "$bin" &&
-        "$bin" "tests/fuzz/corpus/$name" >/dev/null; then
+    if "build/fuzz/$name" "tests/fuzz/corpus/$name" >/dev/null; then
         tap ok "$name: gcc replay build runs the seed corpus"
     else
         tap "not ok" "$name: gcc replay"

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test handler for the real aws-lambda-ric + OTel Lambda instrumentation. It records the event it
 // received (HANDLER_EVENTS_OUT, one JSON line per invocation) so tests can check what tracebridge
 // delivered, and makes a child span "business_logic" under the instrumentation's handler span.
 // Mode: event.mode, else the JSON body of the first SQS/SNS record's "mode", else HANDLER_MODE:
 //   ok | error (throws; event.errorBytes: message length) | timeout (sleeps past any timeout) |
-//   crash (process.exit(3); mid-stream for `stream`)
+//   crash (process.exit(3); mid-stream for `stream`) | sleep (event.sleepMs, then ok) |
+//   oom (allocates until the emulator's --enforce-memory kills the runtime)
 // `handler` answers buffered; `stream` streams its answer (awslambda.streamifyResponse).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -72,6 +74,14 @@ function businessLogic(event, mode) {
         if (mode === 'error') throw new Error(event?.errorBytes ? 'E'.repeat(Number(event.errorBytes)) : 'order validation failed');
         if (mode === 'timeout') await sleep(10 * 60 * 1000);
         if (mode === 'crash') process.exit(3);
+        if (mode === 'sleep') await sleep(Number(event?.sleepMs ?? 100));
+        if (mode === 'oom') {
+            const hog = [];
+            for (;;) {
+                hog.push(Buffer.alloc(16 * 1024 * 1024, 1));
+                await sleep(5);
+            }
+        }
         const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
         if (event?.respBytes) out.pad = 'r'.repeat(Number(event.respBytes));
         if (event?.echo) out.echo = event.echo;

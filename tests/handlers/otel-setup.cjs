@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // --require this file: the OTel SDK set up the way users set it up in Lambda, with the REAL
 // @opentelemetry/instrumentation-aws-lambda and an OTLP/HTTP exporter. The exporter reads the
 // standard OTEL_EXPORTER_OTLP_* variables; with none set it sends protobuf to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* otlp-convert: runs one OTLP conversion on stdin and writes the result to stdout, so shell
  * tests can put tracebridge's converters next to a real decoder.
  *   otlp-convert pb2json | json2pb | count      (input at most 16 MiB) */
@@ -5,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extension/otlp.h"
+#include "extension/otlp/otlp.h"
 
 #define MAX_IO (16u << 20)
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // otlp-decode.cjs: decodes a serialized ExportTraceServiceRequest with a real, independent
 // decoder -- the protobufjs static root shipped by @opentelemetry/otlp-transformer@0.57.2
 // (installed as the npm alias "otlp-decoder" in tests/node) -- and prints it as OTLP/JSON:

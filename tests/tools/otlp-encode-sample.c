@@ -1,12 +1,13 @@
-/* otlp-encode-sample: writes the sample invocation span (tests/unit/otlp_sample.h) as one
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otlp-encode-sample: writes the sample invocation span (tests/lib/otlp_sample.h) as one
  * serialized ExportTraceServiceRequest to stdout, for the real-decoder checks in
  * tests/e2e/otlp_decode.sh.   usage: otlp-encode-sample [--json]
  * --json writes tracebridge's own OTLP/JSON conversion of the same bytes instead. */
 #include <stdio.h>
 #include <string.h>
 
-#include "extension/otlp.h"
-#include "tests/unit/otlp_sample.h"
+#include "extension/otlp/otlp.h"
+#include "tests/lib/otlp_sample.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // otlp-sink: an OTLP/HTTP trace receiver for tests. Decodes protobuf with a REAL decoder (the
 // protobufjs module shipped in @opentelemetry/otlp-transformer@0.57.2, npm alias otlp-decoder)
 // and JSON per the OTLP/JSON mapping, gzip or not, and appends one JSON line per span to --out.

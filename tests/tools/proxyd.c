@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* proxyd: runs the Runtime API proxy alone on its own loop, for tests and benchmarks.
  *   proxyd --listen-port N --upstream host:port [--rewrite-test | --promote]
  *          [--max-event BYTES] [--max-header BYTES]
@@ -12,7 +13,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "promote/promote.h"
+#include "proxy/promote/promote.h"
 #include "proxy/proxy.h"
 
 enum mode { MODE_IDENTITY, MODE_REWRITE_TEST, MODE_PROMOTE };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* receiverd: runs the OTLP/HTTP receiver alone on its own loop, for tests and benchmarks.
  *   receiverd --out FILE [--port N] [--spans N] [--max-request BYTES] [--buffer-spans N]
  * Prints "READY <port>" on stdout once listening. On SIGTERM/SIGINT, or once N spans are
@@ -12,8 +13,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "extension/receiver.h"
-#include "extension/spanbuf.h"
+#include "extension/receiver/receiver.h"
+#include "extension/export/export.h"
 
 struct app {
     uv_loop_t *loop;

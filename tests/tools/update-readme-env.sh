@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the configuration table in README.md from the code (`tracebridge env-doc`).
 #   tests/tools/update-readme-env.sh [path/to/tracebridge]
 set -eu

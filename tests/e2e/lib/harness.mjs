@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared plumbing for the end-to-end suites: TAP output, the emulator, the OTLP sink, the real
 // Node runtime client with the real OTel instrumentation, the producer, and span-tree checks.
 import fs from 'node:fs';
@@ -255,11 +256,14 @@ export function checkExtensionHealth(t, dir, label) {
 }
 
 // Starts the emulator. o: {dir, extensions, handler, timeoutMs, env, extEnv, rtEnv, runtime, mi,
-// lazyInit, shutdownMs, port, args}.
+// lazyInit, shutdownMs, initTimeoutMs, port, args}. The init timeout defaults to 30 s, not
+// Lambda's 10 s: no suite tests it, and a JVM agent or a Node runtime with its instrumentation
+// can take longer than 10 s to start on a loaded 2-core machine (seen), failing rows for a
+// reason that is not tracebridge's.
 export async function startEmulator(o) {
     const args = [path.join(REPO, 'tests/emulator/emulator.mjs'), '--task-root', HANDLERS, '--handler', o.handler ?? 'orders.handler',
         '--timeout-ms', String(o.timeoutMs ?? 3000), '--log', path.join(o.dir, 'emulator.jsonl'), '--proc-log', path.join(o.dir, 'processes.log'),
-        '--shutdown-ms', String(o.shutdownMs ?? 2000), '--init-timeout-ms', String(10000 * SLOW)];
+        '--shutdown-ms', String(o.shutdownMs ?? 2000), '--init-timeout-ms', String((o.initTimeoutMs ?? 30000) * SLOW)];
     if (o.port) args.push('--port', String(o.port));
     if (o.extensions) args.push('--extensions', o.extensions);
     if (o.mi) args.push('--managed-instances', '--max-concurrency', String(o.maxConcurrency ?? 4));
@@ -362,7 +366,8 @@ export function renderTree(spans) {
 // The full stack: OTLP sink, emulator with tracebridge as the extension and the wrapper, the Node
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
-// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime}.
+// the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime,
+// args (more emulator options, e.g. --provided)}.
 // Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
     const sink = o.sink ?? (await startSink(o.dir));
@@ -385,7 +390,7 @@ export async function startTracebridgeStack(o) {
     const extEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, ...(o.extEnv || {}) };
     const rtEnv = otlpPort === 4318 ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: `http://localhost:${otlpPort}` };
     const emu = await startEmulator({ dir: o.dir, extensions: exts, handler: o.handler, timeoutMs: (o.timeoutMs ?? 3000) * SLOW, shutdownMs: (o.shutdownMs ?? 2000) * SLOW,
-        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime });
+        env, extEnv, rtEnv, lazyInit: o.lazyInit, mi: o.mi, maxConcurrency: o.maxConcurrency, runtime: o.runtime, args: o.args });
     return { emu, sink, events, proxyPort, otlpPort, handled: () => readJsonl(events) };
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A runtime process that does nothing but say where it was pointed: it writes its
 // AWS_LAMBDA_RUNTIME_API (after the wrapper) to $RUNTIME_ADDR_OUT and waits for SIGTERM. The
 // test itself then plays the runtime over raw connections (runtimeNext in harness.mjs), so it

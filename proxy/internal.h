@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy internals: connections, exchanges and the /next body buffer. Private to proxy/. */
+#ifndef TB_PROXY_INTERNAL_H
+#define TB_PROXY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "extension/base/base.h"
+#include "extension/net/net.h"
+#include "proxy/proxy.h"
+
+/* ---- nextbuf --------------------------------------------------------------------------- */
+/* nextbuf: holds one /next 200 response (head + body), runs the next_event hook on it, and
+ * produces the bytes for the runtime: the original bytes when nothing changed, else the original
+ * status line and headers (minus framing headers, with set headers replaced or added), a fresh
+ * Content-Length and the new body. */
+#define NEXTBUF_MAX_SET 16
+
+struct nb_set {
+    char *name;
+    char *value;
+    size_t vlen;
+};
+
+struct nextbuf {
+    const struct http1 *resp; /* the response parser holding the head */
+    struct buf body;          /* decoded body, at most max_event_bytes */
+    struct buf raw;           /* raw chunked body (empty for Content-Length bodies) */
+    bool chunked;
+    bool preallocated; /* body has room for the whole Content-Length */
+    char *new_body;    /* set by the hook (owned) */
+    size_t new_len;
+    bool body_set;
+    struct nb_set set[NEXTBUF_MAX_SET];
+    size_t nset;
+};
+
+/* The bytes to write in one go; memory owned by the caller after nextbuf_finish/flush. */
+struct nb_out {
+    char *a;
+    size_t alen;
+    char *b;
+    size_t blen;
+    bool changed;
+};
+
+void nextbuf_init(struct nextbuf *nb, size_t max_event);
+void nextbuf_free(struct nextbuf *nb);
+
+/* Starts buffering the response whose head `resp` holds. A Content-Length body that fits is
+ * given its whole buffer now (one allocation, no growth copies). */
+void nextbuf_start(struct nextbuf *nb, const struct http1 *resp);
+
+/* Where the socket may read the next `remaining` body bytes of a Content-Length body directly
+ * (no copy through the read buffer): returns the spot right after the bytes buffered so far
+ * and sets *len, or NULL when the body is chunked or not preallocated. */
+char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len);
+
+/* Adds raw / decoded body bytes (bytes already read into the read target are only counted).
+ * -E2BIG when the event is too large to buffer (or -ENOMEM). */
+int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n);
+int nextbuf_body(struct nextbuf *nb, const char *p, size_t n);
+
+/* The original bytes received so far (head + body), for the oversize/failure path. */
+int nextbuf_flush(struct nextbuf *nb, struct nb_out *out);
+
+/* Runs hooks->next_event and builds the output. rid receives the request id. 0 or -errno. */
+int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *rid, size_t ridcap,
+                   struct nb_out *out);
+
+/* ---- conn ------------------------------------------------------------------------------ */
+/* conn: private to the proxy. One downstream (runtime) connection paired with its own upstream
+ * keep-alive connection, opened lazily and re-opened after upstream closes.
+ *
+ * Ownership: the proxy owns its conns (a list); a conn owns its downstream handle (embedded)
+ * and its upstream side (allocated; a failed upstream is detached and freed in its close
+ * callback). A conn is freed in the close callback of its last handle. An orphan (orphan.c) is
+ * a conn whose downstream is gone while its /next is pending upstream: only the upstream side
+ * lives on; a held orphan (its invocation complete, waiting for a runtime /next) keeps one
+ * extra reference in `handles` instead of a socket. */
+#define PROXY_READ_BUF (256 * 1024)
+/* Backpressure: stop reading the other side above HIGH pending bytes, resume below LOW. */
+#define PROXY_PENDING_HIGH (1024 * 1024)
+#define PROXY_PENDING_LOW  (256 * 1024)
+/* Output pieces gathered while one read is processed; more than this flushes early. */
+#define SIDE_PIECES 16
+/* Corked bytes that do not live in the read buffer are copied here (small heads); larger ones
+ * get their own allocation. */
+#define SIDE_STAGE_MAX (256 * 1024)
+/* A runtime that sends more than this after a complete request (pipelining, which no Lambda
+ * client does) is not read from until the exchange ends. Below it, reads stay on, so a
+ * request/response cycle never toggles the socket's epoll registration. */
+#define PROXY_HOLD_MAX (64 * 1024)
+/* The WARNs about orphaned invocations (orphan.c): at most one line per this period each. */
+#define PROXY_ORPHAN_LOG_MS 60000
+
+struct conn;
+
+struct proxy {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    struct proxy_hooks hooks;
+    const struct log *lg;
+    struct sockaddr_storage up_addr;
+    size_t max_event_bytes;
+    size_t max_header_bytes;
+    int port;
+    struct proxy_stats stats;
+    struct tb_list conns;  /* conn.link */
+    unsigned long handles; /* listener + conns not yet freed */
+    bool closing;
+    bool upstream_down;     /* an upstream failure was logged; log again only after a success */
+    struct conn *held_head; /* held orphans, oldest first (orphan.c) */
+    struct conn *held_tail;
+    struct ratelimit held_rl; /* the WARN for each invocation handed over */
+    struct ratelimit lost_rl; /* the WARN for each invocation an orphan could not keep */
+    char readbuf[PROXY_READ_BUF];
+};
+
+enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED };
+
+/* A corked output piece: bytes in the proxy's read buffer (valid until the read callback
+ * returns), in the side's stage (by offset: the stage may move), or an owned allocation. */
+struct piece {
+    enum piece_kind kind;
+    char *base; /* READBUF, OWNED */
+    size_t off; /* STAGE */
+    size_t len;
+};
+
+struct side {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_shutdown_t sreq; /* the FIN that ends an orphaned /next */
+    struct conn *c;
+    size_t pending; /* bytes handed to uv_write and not completed yet */
+    bool reading;
+    bool throttled; /* the other side stopped reading because of this side's pending bytes */
+    bool connected;
+    bool detached; /* no longer the conn's upstream; closing */
+    struct piece out[SIDE_PIECES];
+    unsigned nout;
+    struct buf stage;
+};
+
+enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR };
+enum resp_mode { RESP_NONE, RESP_RELAY, RESP_NEXTBUF };
+
+/* The request/response exchange currently relayed on a conn. */
+struct exchange {
+    bool active;    /* a request head was seen */
+    bool forwarded; /* bytes of the request went upstream */
+    bool req_done;  /* the whole request went upstream */
+    bool req_keepalive;
+    bool resp_head;    /* a final response head was seen */
+    bool resp_started; /* response bytes were written downstream */
+    bool resp_done;
+    bool reported;
+    bool is_head;    /* HEAD request: the response has no body */
+    bool resp_bytes; /* upstream sent bytes since this request started */
+    bool local;      /* a /next the proxy answers itself (orphan.c): nothing went upstream */
+    bool parked;     /* local, and waiting for an invocation arriving for an orphan */
+    enum req_kind kind;
+    enum resp_mode mode;
+    int status;
+    bool streaming;
+    bool err_body_b64;
+    char rid[REQUEST_ID_MAX];
+    struct buf err_type;
+    struct buf err_body;
+};
+
+struct conn {
+    struct proxy *p;
+    struct tb_list link; /* in proxy.conns */
+    struct side down;
+    struct side *up;
+    unsigned handles;
+    struct http1 req;
+    struct http1 resp;
+    struct nextbuf nb;
+    struct exchange ex;
+    bool closing;
+    bool close_when_drained;
+    bool corked; /* inside a read callback: writes are gathered and flushed at its end */
+    bool orphan; /* the downstream side is gone (or never was): see orphan.c */
+    bool held;   /* an orphan whose complete /next response waits in the held list */
+    struct conn *held_next;
+};
+
+/* conn.c: sockets, writes, backpressure, lifecycle. */
+int conn_accept(struct proxy *p);
+void conn_close(struct conn *c);
+int conn_up_ensure(struct conn *c);
+void conn_up_detach(struct conn *c);
+/* Writes bytes (copied unless they go out at once). Inside a read callback the bytes are only
+ * queued and go out with everything else that callback wrote, in one writev: a head and the
+ * first body bytes never leave as separate segments. 0 or -errno. */
+int side_write(struct side *s, const char *p, size_t n);
+/* Writes two malloc'd blocks (queued like side_write) and frees them afterwards (NULL blocks
+ * allowed). The blocks are owned by the side from the call on, also on error. */
+int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen);
+void conn_update_reads(struct conn *c);
+/* Writes what a read callback queued on both sides. */
+void conn_flush(struct conn *c);
+void conn_close_when_drained(struct conn *c);
+/* Closes the downstream side only; the conn lives on as an orphan for its upstream side. */
+void conn_orphan(struct conn *c);
+/* Moves the upstream side (a /next awaiting its response) into a new orphan conn and sends it
+ * the FIN there; c goes on without an upstream. 0, or -errno (the upstream side is then closed
+ * instead). */
+int conn_split_up(struct conn *c);
+/* Sends upstream a FIN (what a closing runtime sends) and keeps reading. 0 or -errno. */
+int conn_up_shutdown(struct conn *c);
+/* Drops one reference (a handle, or a held invocation); frees the conn at the last one. */
+void conn_unref(struct conn *c);
+
+/* relay.c: the exchange state machine driven by the two parsers. */
+void relay_init(struct conn *c);
+void relay_free(struct conn *c);
+void relay_upstream_failed(struct conn *c, int err);
+void relay_upstream_eof(struct conn *c);
+void relay_downstream_eof(struct conn *c);
+void relay_conn_closing(struct conn *c);
+/* Where the upstream socket may read directly (a /next body being buffered), or NULL. */
+char *relay_read_target(struct conn *c, size_t *len);
+/* Sends the current request's head upstream (its body follows as it is parsed). */
+void relay_forward(struct conn *c);
+/* Runs the next_event hook on src's complete /next response and writes the result to dst's
+ * runtime (src == dst but for a hand-over). 0, or -1 when dst closed. */
+int relay_deliver_next(struct conn *dst, struct conn *src);
+/* dst's /next exchange was answered by the proxy itself (a held invocation); keepalive: what
+ * the answer's head said. */
+void relay_answered_locally(struct conn *dst, bool keepalive);
+
+/* orphan.c: /next requests whose runtime left before the answer reached it. */
+void orphan_begin(struct conn *c);
+void orphan_response_done(struct conn *c);
+void orphan_upstream_gone(struct conn *c);
+void orphan_oversize(struct conn *c);
+/* A runtime /next (on c, head just parsed; bodyless: all of it is in the head): true when the
+ * proxy answers it (a held invocation), or parks it until an arriving one is complete. */
+bool orphan_serve(struct conn *c, bool bodyless);
+void orphan_unhold(struct conn *c);
+
+#endif

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the python-otel stack (tests/stacks/python-otel/requirements.txt) into .venv, only when missing.
+exec "$(dirname "$0")/../lib/python-venv.sh" "$(dirname "$0")"

@@ -1,3 +1,0 @@
-/* test_jscan.c on the portable (SWAR) block path, the one arm64 builds use. */
-#define JSCAN_PORTABLE 1
-#include "tests/unit/test_jscan.c"
