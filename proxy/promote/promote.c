@@ -436,6 +436,17 @@ static void copy_info(struct actx *c, size_t off, size_t end, char *dst, size_t 
     dst[o] = '\0';
 }
 
+/* A reserved traceparent that is stripped without being used: the first one is reported. */
+static void note_reserved_invalid(struct actx *c, const char *v, size_t n)
+{
+    struct promote_analysis *a = c->a;
+
+    if (a->reserved_invalid)
+        return;
+    a->reserved_invalid = v ? traceparent_problem(v, n) : "not a JSON string";
+    traceparent_safe_prefix(v ? v : "", v ? n : 0, a->reserved_prefix);
+}
+
 /* Validates and keeps a carrier value (first valid one wins). true if it was valid. */
 static bool capture(struct actx *c, struct tvals *tv, enum which w, size_t off, size_t end)
 {
@@ -448,8 +459,11 @@ static bool capture(struct actx *c, struct tvals *tv, enum which w, size_t off, 
     case W_TP:
     case W_RES_TP: {
         struct trace_ctx t;
-        if (!traceparent_parse(v, n, &t))
+        if (!traceparent_parse(v, n, &t)) {
+            if (w == W_RES_TP)
+                note_reserved_invalid(c, v, n);
             return false;
+        }
         if (!tv->tp_ok) {
             tv->tp_ok = true;
             tv->tp = t;
@@ -795,11 +809,15 @@ static void on_value(struct jscan *s, struct jscan_frame *parent, int node, char
     case K_RES:
         if (type == '"')
             capture(c, &pl->direct, NW(node), off, end);
+        else if (NW(node) == W_RES_TP)
+            note_reserved_invalid(c, NULL, 0);
         break;
     case K_DET_RES:
     case K_DET_V:
         if (type == '"')
             capture(c, &pl->detail, NW(node), off, end);
+        else if (NK(node) == K_DET_RES && NW(node) == W_RES_TP)
+            note_reserved_invalid(c, NULL, 0);
         break;
     case K_HEADERS:
     case K_CUSTOM:
@@ -986,6 +1004,7 @@ static void analyse_body(const struct promote_conf *conf, const struct promote_i
         a->records_disagree = false;
         memset(&a->info, 0, sizeof(a->info));
         a->warning = why;
+        a->reserved_invalid = NULL; /* nothing is stripped from a broken document */
         return;
     }
     decide_trigger(&c);
@@ -1045,6 +1064,8 @@ static void analysis_reset(struct promote_analysis *a)
     a->links_dropped = 0;
     memset(&a->info, 0, sizeof(a->info));
     a->warning = NULL;
+    a->reserved_invalid = NULL;
+    a->reserved_prefix[0] = '\0';
     a->plan = NULL;
 }
 
