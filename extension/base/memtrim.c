@@ -5,8 +5,7 @@
 #include <stdlib.h> /* defines __GLIBC__ on glibc */
 
 #if defined(TB_MIMALLOC)
-/* From mimalloc.h (the layer build compiles mimalloc's static.c into the binary). */
-void mi_collect(bool force);
+#include <mimalloc.h> /* the layer build compiles mimalloc's static.c into the binary */
 #elif defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -21,6 +20,12 @@ size_t memtrim_threshold(int memory_mb)
 void memtrim_release(void)
 {
 #if defined(TB_MIMALLOC)
+    /* mimalloc decommits freed pages and segments only after a delay (25 ms, 500 ms), and only
+     * when it runs again, which a frozen sandbox never does: from the first large work on, it
+     * decommits at once (the same price as glibc's trim: the next large event faults its pages
+     * in again), and a forced collect hands back what is already free. */
+    mi_option_set(mi_option_decommit_delay, 0);
+    mi_option_set(mi_option_segment_decommit_delay, 0);
     mi_collect(true);
 #elif defined(__GLIBC__)
     (void)malloc_trim(0);
