@@ -19,14 +19,18 @@ struct cli_args {
     const char *client_context;
     const char *span_id;
     const char *targets;
+    const char *xray_header;
 };
 
 static int cli_usage(void)
 {
     fputs("usage: tracebridge rewrite [--trace-id-header V] [--client-context JSON]\n"
           "                           [--span-id HEX16] [--targets headers,client-context,xray]\n"
+          "                           [--xray-header auto|keep|rewrite]\n"
           "reads one event on stdin, writes the handler's bytes to stdout and one JSON line\n"
-          "describing the promotion to stderr\n",
+          "describing the promotion to stderr (trace_id_header: the Lambda-Runtime-Trace-Id the\n"
+          "handler gets, null when it is left as it was); settings not given come from the\n"
+          "TRACEBRIDGE_* environment like the extension's\n",
           stderr);
     return 2;
 }
@@ -44,11 +48,23 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
             dst = &a->span_id;
         else if (strcmp(argv[i], "--targets") == 0)
             dst = &a->targets;
+        else if (strcmp(argv[i], "--xray-header") == 0)
+            dst = &a->xray_header;
         if (!dst || i + 1 >= argc)
             return -EINVAL;
         *dst = argv[++i];
     }
     return 0;
+}
+
+static int parse_xray_header(const char *s, enum promote_xray_header *out)
+{
+    for (int i = 0; promote_xray_header_names[i]; i++)
+        if (strcmp(s, promote_xray_header_names[i]) == 0) {
+            *out = (enum promote_xray_header)i;
+            return 0;
+        }
+    return -EINVAL;
 }
 
 /* Reads stdin into b (bounded by b->max). 0, or -E2BIG when more input is waiting. */
@@ -211,10 +227,17 @@ int promote_cli_main(int argc, char **argv)
               stderr);
         return 2;
     }
-    if (args.targets && promote_targets_parse(args.targets, &c->lifecycle.promote.targets) < 0) {
+    if ((args.targets && promote_targets_parse(args.targets, &c->lifecycle.promote.targets) < 0) ||
+        (args.xray_header &&
+         parse_xray_header(args.xray_header, &c->lifecycle.promote.xray_header) < 0)) {
         free(c);
         return cli_usage();
     }
+    /* keep and rewrite force the xray target either way, as in conf_load() */
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_KEEP)
+        c->lifecycle.promote.targets &= ~(unsigned)PROMOTE_TARGET_XRAY;
+    if (c->lifecycle.promote.xray_header == PROMOTE_XRAY_REWRITE)
+        c->lifecycle.promote.targets |= PROMOTE_TARGET_XRAY;
     cap = c->lifecycle.promote.max_event_bytes > CLI_MIN_READ ? c->lifecycle.promote.max_event_bytes
                                                               : CLI_MIN_READ;
     buf_init(&in, cap + (1u << 20));

@@ -22,33 +22,35 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
     }
 }
 
-static int digit(char c, bool lower_only)
-{
-    if (lower_only && c >= 'A' && c <= 'F')
-        return -1;
-    return hex_digit(c);
-}
+/* Digit values plus one (0: not a hex digit), by byte: one lookup per digit, as trace ids are
+ * decoded for every event. */
+#define DIGITS                                                                                     \
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,        \
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+static const uint8_t LOWER[256] = {DIGITS};
+static const uint8_t ANY[256] = {
+    DIGITS, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16};
 
-static bool decode(const char *in, size_t n2, uint8_t *out, bool lower_only)
+static bool decode(const char *in, size_t n2, uint8_t *out, const uint8_t *val)
 {
     if (n2 % 2)
         return false;
     for (size_t i = 0; i < n2; i += 2) {
-        int hi = digit(in[i], lower_only);
-        int lo = digit(in[i + 1], lower_only);
-        if (hi < 0 || lo < 0)
+        unsigned hi = val[(unsigned char)in[i]];
+        unsigned lo = val[(unsigned char)in[i + 1]];
+        if (!hi || !lo)
             return false;
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
+        out[i / 2] = (uint8_t)((hi - 1) << 4 | (lo - 1));
     }
     return true;
 }
 
 bool hex_decode(const char *in, size_t n2, uint8_t *out)
 {
-    return decode(in, n2, out, false);
+    return decode(in, n2, out, ANY);
 }
 
 bool hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 {
-    return decode(in, n2, out, true);
+    return decode(in, n2, out, LOWER);
 }

@@ -456,11 +456,17 @@ static bool all_ws(const char *p, size_t n)
 
 /* Client Context custom.traceparent: edited with the same splicer, so the other members keep
  * their bytes; an invalid or non-object header is left alone. */
+/* What a client-context scan needs, allocated per apply: the members and the scanner stack. */
+struct cc_scan {
+    struct mapset ms;
+    struct jscan_frame stack[PROMOTE_MAX_DEPTH];
+};
+
 static int apply_cc(const struct promote_input *in, const struct trace_ctx_full *write,
                     struct promote_output *out)
 {
-    struct jscan_frame stack[65];
-    struct mapset *ms = NULL;
+    struct cc_scan *cs = NULL;
+    struct mapset *ms;
     struct editor *ed = NULL;
     struct wctx wc;
     struct wvals wv;
@@ -479,9 +485,11 @@ static int apply_cc(const struct promote_input *in, const struct trace_ctx_full 
             rc = buf_append_byte(&out->client_context, '}');
         goto out_done;
     }
-    if (n > CC_MAX || !(ms = malloc(sizeof(*ms))))
+    if (n > CC_MAX || !(cs = malloc(sizeof(*cs))))
         return 0;
-    if (plan_scan_cc(cc, n, ms, stack) < 0 || ms->n_maps == 0 || ms->maps[0].kind != MAP_CC_ROOT)
+    ms = &cs->ms;
+    if (plan_scan_cc(cc, n, ms, cs->stack) < 0 || ms->n_maps == 0 ||
+        ms->maps[0].kind != MAP_CC_ROOT)
         goto out_free;
     if (!(ed = ed_new(cc, n))) {
         rc = -ENOMEM;
@@ -496,7 +504,7 @@ out_done:
         out->targets_written |= PROMOTE_TARGET_CLIENT_CONTEXT;
 out_free:
     ed_free(ed);
-    free(ms);
+    free(cs);
     return rc;
 }
 

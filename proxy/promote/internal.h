@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* promote internals: the block JSON scanner (jscan) and the plan the analysis pass fills and
- * the apply pass splices from. Private to proxy/promote/. */
+/* promote internals, private to proxy/promote/:
+ *   jscan      the block JSON scanner (jscan.c);
+ *   grammar    what the scanner looks for, as key paths: event shapes, carriers, targets
+ *              (the tables are in shapes.c, in DESIGN.md's order);
+ *   plan       what the analysis pass (analyse.c) learns and the apply pass (apply.c) splices. */
 #ifndef TB_PROXY_PROMOTE_INTERNAL_H
 #define TB_PROXY_PROMOTE_INTERNAL_H
 
@@ -10,35 +13,66 @@
 
 #include "proxy/promote/promote.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Which trace value a key names. The first three are also the member roles apply.c writes. */
+enum which {
+    W_TP = 0, /* traceparent */
+    W_TS,     /* tracestate */
+    W_BG,     /* baggage */
+    W_RES_TP, /* __traceparent__, stripped */
+    W_RES_TS,
+    W_RES_BG,
+    W_HEADERS, /* the event's "headers" member */
+    W_MVH,     /* the event's "multiValueHeaders" member */
+    W_CUSTOM,  /* the client context's "custom" member */
+    W_XRAY,    /* an X-Ray trace header value */
+    W_NONE,
+};
+
 /* ---- jscan --------------------------------------------------------------------------- */
-/* jscan (private to promote/): one strict RFC 8259 pass over raw JSON bytes. It allocates
- * nothing and builds no tree: the caller marks the containers it cares about with a non-zero
- * `node` and gets hooks only inside those; everything else is validated at full speed.
- * UTF-8 inside strings is not validated (the bytes pass through untouched either way). */
+/* jscan: one strict RFC 8259 pass over raw JSON bytes. It allocates nothing and builds no
+ * tree: the caller marks the values it cares about (node.live) and gets hooks only inside
+ * those; everything else is validated at full speed. UTF-8 inside strings is not validated
+ * (the bytes pass through untouched either way). */
+
+/* What the analysis knows about one JSON value while it is scanned. */
+struct jnode {
+    uint64_t rows;  /* grammar rows (bit = row) whose key path goes on below this value */
+    uint64_t done;  /* grammar rows whose key path ends at this value */
+    uint64_t keys;  /* KEY_BLOOM bits of every key the paths in `rows` take next */
+    uint8_t seg;    /* its children match segment `seg` of the paths in `rows` */
+    uint8_t which;  /* enum which: the trace value a trio or reserved key on the way named */
+    bool live;      /* hooks run for this value: rows match, or it is an edit member */
+    bool in_record; /* inside one record of a batch */
+    bool record;    /* this value is one record of a batch */
+};
+
 struct jscan_frame {
-    int node; /* caller's kind of this container; 0 = not interesting */
-    bool is_obj;
-    unsigned count; /* members / elements seen so far */
+    struct jnode node;
     size_t off;     /* offset of '{' or '[' */
-    int user;       /* free for the caller (set in open) */
+    unsigned count; /* members / elements seen so far */
+    bool is_obj;
+    int8_t map;    /* index of this object in the edit mapset, or -1 */
+    int8_t member; /* the edit member whose value comes next, or -1 */
 };
 
 struct jscan;
 
-/* Hooks run only where the parent container (or, for the root, root_node) is non-zero. */
+/* Hooks run only where the parent container (or, for the root, the root node) is live. */
 struct jscan_hooks {
-    /* An object key (raw bytes between the quotes, `esc` when it holds a backslash) at key_off
-     * (offset of the opening quote); returns the node for its value (0 = ignore). */
-    int (*key)(struct jscan *s, struct jscan_frame *parent, const char *raw, size_t n, bool esc,
-               size_t key_off);
-    /* An array element; returns its node. */
-    int (*elem)(struct jscan *s, struct jscan_frame *parent, unsigned idx);
-    /* A container with node != 0 opened (f->off is set; f->user may be set). */
+    /* An object key: raw[0, n) are the bytes between its quotes (in s->p), `esc` when they hold
+     * a backslash; sets the node of its value. */
+    void (*key)(struct jscan *s, struct jscan_frame *parent, const char *raw, size_t n, bool esc,
+                struct jnode *child);
+    /* An array element; sets its node. */
+    void (*elem)(struct jscan *s, struct jscan_frame *parent, unsigned idx, struct jnode *child);
+    /* A live container opened (f->off is set). */
     void (*open)(struct jscan *s, struct jscan_frame *parent, struct jscan_frame *f);
-    /* A value with node != 0 ended: type is one of { [ " n t f 0 (null); [off, end) its bytes.
-     * For containers, f is the closing frame, else NULL. */
-    void (*value)(struct jscan *s, struct jscan_frame *parent, int node, char type, size_t off,
-                  size_t end, struct jscan_frame *f);
+    /* A live value ended: type is one of { [ " n t f 0 (null); [off, end) its bytes. For
+     * containers, f is the closing frame, else NULL. */
+    void (*value)(struct jscan *s, struct jscan_frame *parent, const struct jnode *node, char type,
+                  size_t off, size_t end, struct jscan_frame *f);
 };
 
 struct jscan {
@@ -48,40 +82,179 @@ struct jscan {
     void *user;
     const char *abort; /* a hook sets this to stop the scan (fail open) */
     unsigned max_depth;
-    struct jscan_frame *stack; /* max_depth + 1 frames, owned by the caller */
+    struct jscan_frame *stack; /* max_depth frames, owned by the caller */
 };
 
-/* Scans p[0..n) as one JSON document whose root value has node root_node. 0, or -EPROTO with
+/* Scans p[0..n) as one JSON document whose root value has node `root`. 0, or -EPROTO with
  * *why set (static string). */
-int jscan_run(struct jscan *s, int root_node, const char **why);
+int jscan_run(struct jscan *s, struct jnode root, const char **why);
 
 /* Decodes the JSON string body raw[0..n) (between quotes) into out (cap bytes incl. NUL).
  * Control bytes are kept. Returns the decoded length, or -1 if it does not fit or is malformed. */
 long json_unescape(const char *raw, size_t n, char *out, size_t cap);
 
+/* A JSON string token [off, end) (quotes included) of the document at base. */
+struct tok {
+    const char *base;
+    size_t off, end;
+};
+
+/* A trace context with companions as found in one carrier: the first valid traceparent or
+ * X-Ray value, and where the first valid tracestate and baggage are (copied, validated again,
+ * only for the carrier that is used). */
+struct tvals {
+    bool tp_ok;
+    struct trace_ctx tp;
+    bool xray_ok;
+    struct trace_ctx xray;
+    struct tok ts, bg; /* base NULL: none */
+};
+
+/* ---- grammar ------------------------------------------------------------------------- */
+/* A key path is a list of segments from the root of a document, each matching one key or one
+ * array element on the way down. A row of a grammar pairs a path with what to do with the
+ * value found there: read a carrier, note an event fact, or open an edit target. The tables
+ * are in shapes.c. */
+#define PATH_MAX_SEGS 7 /* segments of the longest path, plus its SEG_END */
+
+enum seg_kind {
+    SEG_END = 0,  /* the path ends here: the value is the row's */
+    SEG_KEY,      /* this key (or its alternative spelling), exactly */
+    SEG_KEY_CI,   /* this key, ASCII case-insensitively */
+    SEG_TRIO,     /* traceparent | tracestate | baggage, exactly (names the value's `which`) */
+    SEG_TRIO_CI,  /* the same, case-insensitively (HTTP headers) */
+    SEG_RESERVED, /* __traceparent__ | __tracestate__ | __baggage__ (names `which`) */
+    SEG_RECORD,   /* every element of the array, each one record of a batch */
+    SEG_FIRST,    /* element 0 of the array */
+};
+
+struct seg {
+    const char *name, *alt; /* SEG_KEY / SEG_KEY_CI; alt may be NULL */
+    uint64_t bloom;         /* KEY_BLOOM of every key it matches: most keys fail one AND */
+    uint8_t kind;           /* enum seg_kind */
+    uint8_t len, alt_len;
+};
+
+/* A key's hash (0..63), from its length and its first and last bytes (ASCII case folded). */
+#define KEY_HASH(n, first, last)                                                                   \
+    (((n)*13u + ((unsigned)(first) | 0x20u) * 5u + ((unsigned)(last) | 0x20u) * 11u) & 63u)
+/* One bit per key hash, so a key that a segment cannot take is passed over with one AND. */
+#define KEY_BLOOM_OF(n, first, last) (1ull << KEY_HASH(n, first, last))
+#define KEY_BLOOM(s)                 KEY_BLOOM_OF(sizeof(s) - 1, (s)[0], (s)[sizeof(s) - 2])
+
+/* Event facts: what the invocation span is made of, and how the event shape is recognised. */
+enum fact {
+    F_NONE = 0,
+    F_JSON_OBJECT,
+    F_REC0_SOURCE, /* the first record's eventSource */
+    F_SOURCE_ARN,  /* the first record's eventSourceARN / Sns.TopicArn */
+    F_MSGID,       /* the current record's message id (reset after each record) */
+    F_DETAIL_TYPE,
+    F_SOURCE,
+    F_DETAIL,
+    F_RESOURCE0,
+    F_HTTP_METHOD,
+    F_RESOURCE,
+    F_PATH,
+    F_REQCTX,
+    F_LAMBDA_URL, /* requestContext.domainName is a Function URL's */
+    F_ELB,
+    F_RC_METHOD, /* requestContext.http.method */
+    F_VERSION2,  /* version is "2.0" */
+    F_ROUTE_KEY,
+    F_RAW_PATH,
+    F_COUNT,
+};
+
+struct actx;
+
+/* When a carrier's value is read. Costly ones wait for the end of their record (or event), and
+ * are read only when nothing preferred was found. */
+enum defer {
+    READ_NOW = 0,
+    READ_LATER_LAST,  /* later; of several values, the last one is read */
+    READ_LATER_FIRST, /* later; of several values, the first valid one counts (a waiting one is
+                         read when the next arrives) */
+};
+
+/* How a carrier's value is read: decodes the JSON value [off, end) of c->base (its type is
+ * the decoder's `type`) and keeps what validates, by `which`, in tv. */
+struct decoder {
+    const char *name;
+    char type; /* the JSON type it reads (jscan's letters): other values are ignored */
+    enum defer defer;
+    void (*read)(struct actx *c, enum which w, size_t off, size_t end, struct tvals *tv);
+};
+
+/* How an event fact is noted from its value (fr: the closing frame of a container, else
+ * NULL). */
+typedef void (*fact_note)(struct actx *c, enum fact f, char type, size_t off, size_t end,
+                          const struct jscan_frame *fr);
+
+enum row_kind { ROW_CARRIER = 1, ROW_FACT, ROW_TARGET };
+
+/* Edit targets: the objects apply.c may splice into. */
+enum map_kind { MAP_ROOT = 1, MAP_DETAIL, MAP_HEADERS, MAP_MVH, MAP_CC_ROOT, MAP_CUSTOM };
+
+struct row {
+    enum row_kind kind;
+    struct seg path[PATH_MAX_SEGS];
+    /* ROW_CARRIER */
+    const char *shape; /* the event shape it is found in */
+    enum promote_carrier carrier;
+    unsigned pref; /* 1 = most preferred, up to PREF_MAX; the rows of one carrier share it */
+    const struct decoder *dec;
+    /* ROW_FACT */
+    enum fact fact;
+    fact_note note;
+    /* ROW_TARGET */
+    enum map_kind map;
+    bool holder; /* may be null (replaced by an object) or a non-object (then left alone) */
+};
+
+/* The rows of one kind of document (at most 64: one bit each in jnode.rows), the ones for the
+ * document itself (path ROOT) first. */
+struct grammar {
+    const struct row *rows;
+    unsigned n_rows;
+    unsigned n_root; /* rows[0, n_root) are the document's own */
+};
+
+extern const struct grammar GRAMMAR_EVENT;          /* a /next event */
+extern const struct grammar GRAMMAR_CLIENT_CONTEXT; /* Lambda-Runtime-Client-Context */
+
+/* Members of edit targets: the keys apply.c may replace or delete, by the map they are in. */
+struct member_rule {
+    enum map_kind map;
+    struct seg key;
+    enum which role; /* for trio and reserved keys: traceparent's role (the others follow) */
+};
+extern const struct member_rule MEMBER_RULES[];
+extern const unsigned N_MEMBER_RULES;
+
+/* Event shapes (triggers), in the order they are recognised: a batch by its first record's
+ * eventSource, the others when every fact in `needs` was seen. */
+struct shape {
+    enum promote_trigger trigger;
+    const char *event_source;   /* batches: the first record's eventSource */
+    const char *arn_resource;   /* batches: the destination follows this in the ARN; NULL: the
+                                   last ':' part; "": none */
+    uint32_t needs;             /* bits of enum fact */
+    enum fact method, route;    /* facts copied to http_method / http_route (F_NONE: none) */
+    enum fact destination, arn; /* facts copied to destination / source_arn */
+};
+extern const struct shape SHAPES[];
+extern const unsigned N_SHAPES;
+
+#define PREF_MAX 12 /* carrier preferences in the event (Lambda-Runtime-Trace-Id comes after) */
+
 /* ---- plan ---------------------------------------------------------------------------- */
-/* plan (private to promote/): what promote_analyse() learns in its one pass and
- * promote_apply() turns into splices. Offsets index the original body. */
+/* plan: what promote_analyse() learns in its one pass and promote_apply() turns into
+ * splices. Offsets index the original body. */
 #define PLAN_MAX_MAPS    16
 #define PLAN_MAX_MEMBERS 64
 #define PLAN_MAX_NULLS   4
 #define PLAN_BODY_MAX    (512 * 1024) /* SQS bodies are <= 256 KiB; larger ones are not SNS */
-
-/* Member roles inside the objects we may edit. */
-enum which {
-    W_TP = 0,
-    W_TS,
-    W_BG,
-    W_RES_TP,
-    W_RES_TS,
-    W_RES_BG,
-    W_HEADERS,
-    W_MVH,
-    W_CUSTOM,
-    W_XRAY = 15, /* X-Amzn-Trace-Id among headers */
-};
-
-enum map_kind { MAP_ROOT = 1, MAP_DETAIL, MAP_HEADERS, MAP_MVH, MAP_CC_ROOT, MAP_CUSTOM };
 
 struct member {
     unsigned map;
@@ -101,7 +274,8 @@ struct map {
     bool closed;
 };
 
-struct span {
+/* A byte range [off, end) of the scanned document. */
+struct brange {
     size_t off, end;
 };
 
@@ -111,40 +285,56 @@ struct mapset {
     unsigned n_maps;
     struct member mem[PLAN_MAX_MEMBERS];
     unsigned n_mem;
-    struct span nulls[PLAN_MAX_NULLS]; /* "headers": null / "custom": null values */
+    struct brange nulls[PLAN_MAX_NULLS]; /* "headers": null / "custom": null values */
     unsigned n_nulls;
     bool other;     /* headers/custom present but neither object nor null */
     bool absent_ok; /* the root object can take a new member */
 };
 
-/* A trace context with companions as found in one carrier. */
-struct tvals {
-    bool tp_ok;
-    struct trace_ctx tp;
-    bool xray_ok;
-    struct trace_ctx xray;
-    char ts[TRACESTATE_MAX + 1];
-    char bg[BAGGAGE_MAX + 1];
+/* What the carrier of one preference found. */
+struct slot {
+    struct tvals tv;
+    enum promote_carrier carrier;
+    bool in_record;            /* written inside the current record: reset at its end */
+    const struct row *pending; /* a deferred row whose value [val.off, val.end) waits */
+    struct brange val;
 };
 
-/* Per-record scratch, reset cheaply (flags only) between records. */
-struct rec {
-    struct tvals ma;  /* messageAttributes */
-    struct tvals sa;  /* Sns.MessageAttributes */
-    struct tvals env; /* SNS envelope inside body */
-    bool aws_ok;
-    struct trace_ctx aws; /* attributes.AWSTraceHeader */
-    char msgid[PROMOTE_ID_MAX];
-    bool has_body;
-    size_t body_off, body_end;
-    bool body_esc;
+struct fact_val {
+    bool seen;
+    char s[PROMOTE_NAME_MAX];
+};
+
+/* The keys the children of one kind of object may have, hashed: built when a second object
+ * with the same rows comes (the next record of a batch) and kept for the ones after it, so
+ * their keys cost one lookup each instead of one compare per row. */
+#define KEYTAB_SIZE    64 /* buckets: KEY_HASH */
+#define KEYTAB_INHERIT 0xff
+
+struct keytab_entry {
+    uint64_t below, done; /* rows that go on below / end at the value of this key */
+    uint64_t keys;        /* KEY_BLOOM bits of the keys the `below` rows take next */
+    const char *name;
+    uint8_t len;
+    uint8_t which; /* enum which it names, or KEYTAB_INHERIT */
+    bool ci;       /* ASCII case-insensitive */
+};
+
+struct keytab {
+    const struct grammar *g; /* for objects with these rows of g at this segment */
+    uint64_t rows;
+    unsigned seg;
+    size_t first_off; /* the first such object (matched row by row) */
+    bool built;
+    bool ok;       /* false: overflowed, use the rows one by one */
+    uint64_t used; /* bit = bucket in use */
+    struct keytab_entry e[KEYTAB_SIZE];
 };
 
 /* Laid out for a cheap start (plan_new): the facts up to `ms` are zeroed, the tables and
  * value buffers after it are reset by their counters, flags and first bytes only, and the
  * scratch at the end is left as malloc returns it. */
 struct plan {
-    struct tvals *sa_dst; /* where Sns MessageAttributes values go (record or envelope) */
     /* keep mode: headers already hold a valid lower-case traceparent */
     bool keep_ok;
     struct trace_ctx keep;
@@ -152,36 +342,57 @@ struct plan {
     bool rec_found;
     struct trace_ctx first_ctx;
     enum promote_carrier first_carrier;
-    /* shape facts */
-    bool has_detail_type, has_source, has_detail, has_http_method, has_resource, has_reqctx;
-    bool version2, has_route_key, lambda_url, elb;
-    char version[8];
-    char path[PROMOTE_NAME_MAX];
-    char raw_path[PROMOTE_NAME_MAX];
-    char rec0_source[32];
+    unsigned first_pref;
     char *body_buf; /* unescaped SQS body (SNS envelope), lazily allocated */
     /* reset, not zeroed */
     struct mapset ms;
-    struct tvals direct; /* top-level __traceparent__ & co */
-    struct tvals detail; /* detail.traceparent & co, and detail.__traceparent__ */
-    struct tvals http;   /* headers / multiValueHeaders[0] */
-    struct rec rec;
+    struct slot slots[PREF_MAX]; /* by preference - 1 */
+    struct fact_val facts[F_COUNT];
+    char msgid0[PROMOTE_ID_MAX];
     char keep_ts[TRACESTATE_MAX + 1];
     char first_ts[TRACESTATE_MAX + 1];
     char first_bg[BAGGAGE_MAX + 1];
     /* scratch */
-    char tmp[BAGGAGE_MAX + 16]; /* unescape scratch for short values */
-    struct jscan_frame stack[PROMOTE_MAX_DEPTH + 1];
-    struct jscan_frame stack2[PROMOTE_MAX_DEPTH + 1];
+    char tmp[BAGGAGE_MAX + 16];           /* unescape scratch for short values */
+    char scratch[BAGGAGE_MAX + 16];       /* validation scratch */
+    struct keytab keytabs[PATH_MAX_SEGS]; /* one per segment: open objects are one per depth */
+    struct jscan_frame stack[PROMOTE_MAX_DEPTH];
+    struct jscan_frame stack2[PROMOTE_MAX_DEPTH]; /* for a document inside a string */
 };
 
-/* Empties a member table (counters and flags only). */
-void plan_mapset_reset(struct mapset *ms);
+/* The analysis pass's state during one scan. */
+struct actx {
+    struct plan *pl; /* NULL when scanning a client context */
+    struct promote_analysis *a;
+    struct mapset *ms;
+    const struct grammar *g;
+    const char *base;   /* the document being scanned */
+    struct tvals *into; /* inside a decoded document: where its carrier values go */
+    unsigned rec_idx;
+};
 
-/* Scans a client-context JSON value into ms (root object and its "custom" map). 0 or -EPROTO. */
+/* ---- between analyse.c, shapes.c and apply.c ------------------------------------------ */
+/* The decoded string token [off, end) of base: points into it when it has no escapes, else
+ * into c->pl->tmp. NULL when too long to be a trace value. */
+const char *promote_str_value(struct actx *c, const char *base, size_t off, size_t end,
+                              size_t *len);
+
+/* Validates one trace value of kind w (the text v[0..n) of the token [off, end) of c->base)
+ * into tv; the first valid one of each kind wins. true when this one is valid. */
+bool promote_tvals_put(struct actx *c, struct tvals *tv, enum which w, const char *v, size_t n,
+                       size_t off, size_t end);
+void promote_tvals_reset(struct tvals *tv);
+
+/* Copies an informational string token of c->base: truncated, control bytes dropped. */
+void promote_copy_info(struct actx *c, size_t off, size_t end, char *dst, size_t cap);
+
+/* Scans doc[0..n), a document decoded out of the current record's value, with grammar g;
+ * its carrier values go into tv. 0 or -EPROTO. */
+int promote_scan_nested(struct actx *c, const char *doc, size_t n, const struct grammar *g,
+                        struct tvals *tv);
+
+/* Scans a client-context JSON value into ms (root object and its "custom" map), with
+ * PROMOTE_MAX_DEPTH frames of stack. 0 or -EPROTO. */
 int plan_scan_cc(const char *p, size_t n, struct mapset *ms, struct jscan_frame *stack);
-
-/* Case-insensitive ASCII compare of a raw key against a lower-case name. */
-bool plan_key_ieq(const char *k, size_t n, const char *name);
 
 #endif

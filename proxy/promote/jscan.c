@@ -366,7 +366,7 @@ static struct jscan_frame *top(struct state *st)
     return st->depth ? &st->s->stack[st->depth - 1] : NULL;
 }
 
-static int push(struct state *st, int node, bool is_obj)
+static int push(struct state *st, const struct jnode *node, bool is_obj)
 {
     struct jscan *s = st->s;
     struct jscan_frame *parent = top(st);
@@ -375,49 +375,60 @@ static int push(struct state *st, int node, bool is_obj)
     if (st->depth >= s->max_depth)
         return -E2BIG;
     f = &s->stack[st->depth++];
-    f->node = node;
+    f->node = *node;
     f->is_obj = is_obj;
     f->count = 0;
     f->off = st->i;
-    f->user = 0;
-    if (node && s->h->open)
+    f->map = -1;
+    f->member = -1;
+    if (node->live && s->h->open)
         s->h->open(s, parent, f);
     return 0;
 }
 
-/* Parses an object key at st->i and the ':' after it; returns the value's node or -1. */
-static int parse_key(struct state *st)
+/* Parses an object key at st->i and the ':' after it into *child (the value's node); 0 or -1. */
+static int parse_key(struct state *st, struct jnode *child)
 {
     struct jscan_frame *f = top(st);
     size_t k = st->i;
     bool esc = false;
     size_t end;
-    int child = 0;
 
     if (k >= st->n || st->p[k] != '"')
         return -1;
     end = scan_string(st->p, k, st->n, &esc);
     if (!end)
         return -1;
-    if (f->node && st->s->h->key)
-        child = st->s->h->key(st->s, f, (const char *)st->p + k + 1, end - k - 2, esc, k);
+    if (f->node.live && st->s->h->key)
+        st->s->h->key(st->s, f, (const char *)st->p + k + 1, end - k - 2, esc, child);
+    else
+        memset(child, 0, sizeof(*child));
     st->i = skip_ws(st->p, end, st->n);
     if (st->i >= st->n || st->p[st->i] != ':')
         return -1;
     st->i = skip_ws(st->p, st->i + 1, st->n);
-    return child;
+    return 0;
 }
 
-static void value_done(struct state *st, int node, char type, size_t off, size_t end,
-                       struct jscan_frame *f)
+/* The node of element idx of f. */
+static void elem_node(struct state *st, struct jscan_frame *f, unsigned idx, struct jnode *node)
 {
-    if (node && st->s->h->value)
+    if (f->node.live && st->s->h->elem)
+        st->s->h->elem(st->s, f, idx, node);
+    else
+        memset(node, 0, sizeof(*node));
+}
+
+static void value_done(struct state *st, const struct jnode *node, char type, size_t off,
+                       size_t end, struct jscan_frame *f)
+{
+    if (node->live && st->s->h->value)
         st->s->h->value(st->s, top(st), node, type, off, end, f);
 }
 
 /* After a value: handles ',' and closing brackets. Returns 1 when a new value must be parsed
  * (its node in *node), 0 at the end of the document, -1 on error. */
-static int after_value(struct state *st, int *node)
+static int after_value(struct state *st, struct jnode *node)
 {
     for (;;) {
         struct jscan_frame *f = top(st);
@@ -433,10 +444,9 @@ static int after_value(struct state *st, int *node)
             st->i = skip_ws(st->p, st->i + 1, st->n);
             f->count++;
             if (f->is_obj) {
-                *node = parse_key(st);
-                return *node < 0 ? -1 : 1;
+                return parse_key(st, node) < 0 ? -1 : 1;
             }
-            *node = f->node && st->s->h->elem ? st->s->h->elem(st->s, f, f->count - 1) : 0;
+            elem_node(st, f, f->count - 1, node);
             return 1;
         }
         if (c != (f->is_obj ? '}' : ']'))
@@ -445,7 +455,7 @@ static int after_value(struct state *st, int *node)
         {
             struct jscan_frame closed = *f;
             st->depth--;
-            value_done(st, closed.node, closed.is_obj ? '{' : '[', closed.off, st->i, &closed);
+            value_done(st, &closed.node, closed.is_obj ? '{' : '[', closed.off, st->i, &closed);
         }
         if (st->s->abort)
             return -1;
@@ -454,12 +464,12 @@ static int after_value(struct state *st, int *node)
 
 /* Opens a container at st->i; returns 1 if a value follows (node in *node), 2 if it was empty
  * and closed, -1 on error. */
-static int open_container(struct state *st, int *node)
+static int open_container(struct state *st, struct jnode *node)
 {
     bool is_obj = st->p[st->i] == '{';
     struct jscan_frame *f;
 
-    if (push(st, *node, is_obj) < 0)
+    if (push(st, node, is_obj) < 0)
         return -2;
     f = top(st);
     st->i = skip_ws(st->p, st->i + 1, st->n);
@@ -467,19 +477,17 @@ static int open_container(struct state *st, int *node)
         struct jscan_frame closed = *f;
         st->i++;
         st->depth--;
-        value_done(st, closed.node, is_obj ? '{' : '[', closed.off, st->i, &closed);
+        value_done(st, &closed.node, is_obj ? '{' : '[', closed.off, st->i, &closed);
         return 2;
     }
     f->count = 1;
-    if (is_obj) {
-        *node = parse_key(st);
-        return *node < 0 ? -1 : 1;
-    }
-    *node = f->node && st->s->h->elem ? st->s->h->elem(st->s, f, 0) : 0;
+    if (is_obj)
+        return parse_key(st, node) < 0 ? -1 : 1;
+    elem_node(st, f, 0, node);
     return 1;
 }
 
-static int scan_loop(struct state *st, int node)
+static int scan_loop(struct state *st, struct jnode node)
 {
     for (;;) {
         int r;
@@ -501,7 +509,7 @@ static int scan_loop(struct state *st, int node)
             if (!end)
                 return -1;
             st->i = end;
-            value_done(st, node, type, off, end, NULL);
+            value_done(st, &node, type, off, end, NULL);
         }
         r = after_value(st, &node);
         if (r <= 0)
@@ -509,14 +517,14 @@ static int scan_loop(struct state *st, int node)
     }
 }
 
-int jscan_run(struct jscan *s, int root_node, const char **why)
+int jscan_run(struct jscan *s, struct jnode root, const char **why)
 {
     struct state st = {s, (const uint8_t *)s->p, s->n, 0, 0};
     int r;
 
     s->abort = NULL;
     st.i = skip_ws(st.p, 0, st.n);
-    r = scan_loop(&st, root_node);
+    r = scan_loop(&st, root);
     if (r == 0) {
         st.i = skip_ws(st.p, st.i, st.n);
         if (st.i == st.n)

@@ -54,15 +54,17 @@ struct promote_conf {
 /* Where the parent context came from. */
 enum promote_carrier {
     CARRIER_NONE = 0,
-    CARRIER_DIRECT,         /* top-level __traceparent__ */
-    CARRIER_SQS_ATTRIBUTES, /* Records[].messageAttributes.traceparent */
-    CARRIER_SQS_SNS,        /* SNS envelope inside an SQS body */
-    CARRIER_SQS_XRAY,       /* Records[].attributes.AWSTraceHeader */
-    CARRIER_SNS,            /* Records[].Sns.MessageAttributes.traceparent */
-    CARRIER_EVENTBRIDGE,    /* detail.traceparent / detail.__traceparent__ */
-    CARRIER_HTTP,           /* headers / multiValueHeaders traceparent */
-    CARRIER_HTTP_XRAY,      /* headers X-Amzn-Trace-Id with Root+Parent */
-    CARRIER_LAMBDA_XRAY,    /* Lambda-Runtime-Trace-Id (only with xray_parent) */
+    CARRIER_DIRECT,          /* top-level __traceparent__ */
+    CARRIER_SQS_ATTRIBUTES,  /* Records[].messageAttributes.traceparent */
+    CARRIER_SQS_SNS,         /* SNS envelope inside an SQS body */
+    CARRIER_SQS_XRAY,        /* Records[].attributes.AWSTraceHeader */
+    CARRIER_SNS,             /* Records[].Sns.MessageAttributes.traceparent */
+    CARRIER_EVENTBRIDGE,     /* detail.traceparent / detail.__traceparent__ */
+    CARRIER_HTTP,            /* headers / multiValueHeaders traceparent */
+    CARRIER_HTTP_XRAY,       /* headers X-Amzn-Trace-Id with Root+Parent */
+    CARRIER_LAMBDA_XRAY,     /* Lambda-Runtime-Trace-Id (only with xray_parent) */
+    CARRIER_DIRECT_PLAIN,    /* top-level traceparent of a direct invoke (kept) */
+    CARRIER_REQUEST_HEADERS, /* request.headers traceparent (kept) */
 };
 
 /* What kind of event this is (drives span name, kind and attributes). */

@@ -63,6 +63,8 @@ async function eventSources({ emu, sink, handled }, prod) {
         t.ok(c.tb.attributes['faas.coldstart'] === true && c.tb.attributes['faas.invocation_id'] === rid, 'SQS: tracebridge span has faas.invocation_id and faas.coldstart=true on the first invocation', c.tb.attributes);
         t.ok(c.tb.attributes['messaging.system'] === 'aws_sqs' && c.tb.attributes['messaging.destination.name'] === 'orders' && c.tb.attributes['messaging.message.id'] === p.result.messageIds[0], 'SQS: messaging.* attributes', c.tb.attributes);
         t.ok(ev1.event.headers && ev1.event.headers.traceparent === `00-${p.traceId}-${c.tb.spanId}-01`, 'SQS: the handler event carries headers.traceparent = tracebridge span', ev1.event.headers);
+        // Lambda sends Sampled=0 (X-Ray PassThrough): TRACEBRIDGE_XRAY_HEADER=auto rewrites it.
+        t.eq(ev1.xrayEnv, `Root=1-${p.traceId.slice(0, 8)}-${p.traceId.slice(8)};Parent=${c.tb.spanId};Sampled=1`, 'SQS: Lambda-Runtime-Trace-Id (_X_AMZN_TRACE_ID) is the X-Ray form of the tracebridge span');
     }
 
     // SQS mixed batch: two traces in one batch → parent = first record, links to both.
@@ -108,6 +110,27 @@ async function eventSources({ emu, sink, handled }, prod) {
     const ev7 = lastHandled().event;
     t.ok(!('__traceparent__' in ev7) && ev7.order === 7 && typeof ev7.headers?.traceparent === 'string', 'direct invoke: __traceparent__ stripped, headers.traceparent added', ev7);
     checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with __traceparent__');
+
+    // Direct invoke with a plain top-level traceparent: read, and kept in the event.
+    p = await prod.run(async (tp) => {
+        const r = await emu.invoke({ order: 72, traceparent: tp });
+        return { requestId: r.headers['x-amzn-requestid'], tp };
+    }, { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    const ev72 = lastHandled().event;
+    t.ok(ev72.traceparent === p.result.tp && typeof ev72.headers?.traceparent === 'string', 'direct invoke, plain traceparent: kept, headers.traceparent added', ev72);
+    checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with a plain top-level traceparent');
+
+    // Lambda's own X-Ray tracing active for the invocation (Sampled=1): its header is kept, so
+    // its segments stay under its root; the W3C targets still join the trace.
+    const active = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=1:8a3f2b1c:0';
+    p = await prod.run(async (tp) => {
+        const r = await emu.invoke({ order: 71, __traceparent__: tp }, { 'X-Emu-Trace-Id': active });
+        return { status: r.status, requestId: r.headers['x-amzn-requestid'] };
+    }, { sendName: 'invoke_lambda' });
+    rid = p.result.requestId;
+    t.eq(lastHandled().xrayEnv, active, 'active X-Ray tracing (Sampled=1): Lambda-Runtime-Trace-Id kept as Lambda sent it');
+    checkChain(await waitChain(sink, rid, p), p, rid, 'direct invoke with active X-Ray tracing');
 
     // API Gateway v1 and v2: headers.traceparent (kept trace id, parent-id = tracebridge span).
     for (const v of ['v1', 'v2']) {

@@ -80,6 +80,8 @@ static void check_ranges(const struct conf *c)
                              PROMOTE_TARGET_XRAY)) == 0);
     FUZZ_ASSERT((int)c->lifecycle.promote.batch_parent >= 0 &&
                 (int)c->lifecycle.promote.batch_parent <= 1);
+    FUZZ_ASSERT((int)c->lifecycle.promote.xray_header >= 0 &&
+                (int)c->lifecycle.promote.xray_header <= PROMOTE_XRAY_REWRITE);
     FUZZ_ASSERT((int)c->lifecycle.sampler >= 0 &&
                 (int)c->lifecycle.sampler <= SAMPLER_PARENT_TRACEIDRATIO);
     FUZZ_ASSERT(c->lifecycle.sampler_ratio >= 0.0 && c->lifecycle.sampler_ratio <= 1.0);

@@ -137,9 +137,9 @@ static int scan_doc(const char *doc)
     s.p = doc;
     s.n = strlen(doc);
     s.h = &hooks;
-    s.max_depth = 7;
+    s.max_depth = ARRAY_LEN(stack);
     s.stack = stack;
-    return jscan_run(&s, 0, &why);
+    return jscan_run(&s, (struct jnode){0}, &why);
 }
 
 static void documents(struct tap *t)

@@ -408,6 +408,66 @@ static void test_direct(struct tap *t)
     }
 }
 
+/* Direct invokes that carry W3C as plain keys: top-level traceparent/tracestate/baggage and
+ * request.headers are read and kept; a top-level headers object is an HTTP carrier. */
+static void test_direct_plain(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    const char *top = "{\"traceparent\":\"" TPA "\",\"tracestate\":\"congo=t61rcWkgMzE\","
+                      "\"baggage\":\"userId=alice\",\"order\":1}";
+    const char *req = "{\"arguments\":{\"id\":1},\"request\":{\"headers\":{\"Traceparent\":\"" TPB
+                      "\",\"host\":\"x\"}}}";
+    const char *hdr = "{\"headers\":{\"traceparent\":\"" TPA "\"},\"order\":2}";
+    const char *both = "{\"__traceparent__\":\"" TPB "\",\"traceparent\":\"" TPA "\"}";
+    const char *bad =
+        "{\"traceparent\":\"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01\"}";
+    char buf[64];
+    char *want;
+    struct run *r;
+
+    r = go(&c, top, strlen(top), NULL, NULL, NULL);
+    want =
+        root_insert(top, "\"headers\":{\"traceparent\":\"" WA
+                         "\",\"tracestate\":\"congo=t61rcWkgMzE\",\"baggage\":\"userId=alice\"}");
+    is_int(t, r->a.carrier, CARRIER_DIRECT_PLAIN, "top-level traceparent: the carrier");
+    is_str(t, parent_str(r, buf), TPA, "top-level traceparent: the parent");
+    ok(t,
+       !strcmp(r->a.parent.tracestate, "congo=t61rcWkgMzE") &&
+           !strcmp(r->a.parent.baggage, "userId=alice"),
+       "top-level tracestate and baggage go with it");
+    is_int(t, r->a.info.trigger, TRIGGER_DIRECT, "top-level traceparent: a direct invoke");
+    ok(t, same_body(r, want) && !r->o.reserved_stripped,
+       "top-level keys kept byte for byte, headers added");
+    done(r);
+    free(want);
+
+    r = go(&c, req, strlen(req), NULL, NULL, NULL);
+    want = root_insert(req, "\"headers\":{\"traceparent\":\"" WB "\"}");
+    is_int(t, r->a.carrier, CARRIER_REQUEST_HEADERS, "request.headers: the carrier");
+    is_str(t, parent_str(r, buf), TPB, "request.headers: parent (case-insensitive key)");
+    ok(t, same_body(r, want), "request.headers kept as they were, headers added at the top");
+    done(r);
+    free(want);
+
+    r = go(&c, hdr, strlen(hdr), NULL, NULL, NULL);
+    is_int(t, r->a.carrier, CARRIER_HTTP, "top-level headers of a direct invoke: the HTTP carrier");
+    is_int(t, r->a.info.trigger, TRIGGER_DIRECT, "top-level headers: still a direct invoke");
+    ok(t, same_body(r, "{\"headers\":{\"traceparent\":\"" WA "\"},\"order\":2}"),
+       "top-level headers: parent-id replaced in place");
+    done(r);
+
+    r = go(&c, both, strlen(both), NULL, NULL, NULL);
+    is_int(t, r->a.carrier, CARRIER_DIRECT, "__traceparent__ is preferred to a plain traceparent");
+    ok(t, same_body(r, "{\"headers\":{\"traceparent\":\"" WB "\"},\"traceparent\":\"" TPA "\"}"),
+       "the reserved key stripped, the plain one kept");
+    done(r);
+
+    r = go(&c, bad, strlen(bad), NULL, NULL, NULL);
+    ok(t, !r->a.found && !r->o.body_changed, "invalid top-level traceparent: ignored, kept");
+    done(r);
+    is_str(t, promote_carrier_name(CARRIER_REQUEST_HEADERS), "request-headers", "carrier name");
+}
+
 /* Runs a literal event with write = parent (or WROOT); checks the exact output. */
 static void lit(struct tap *t, const struct promote_conf *c, const char *in, const char *want,
                 const char *name)
@@ -535,6 +595,102 @@ static void test_cc_xray(struct tap *t)
     done(r);
 }
 
+#define XR_NEW "Root=1-0af76519-16cd43dd8448eb211c80319c;Parent=1111111111111111;"
+
+/* Runs the direct event `ev` with the Lambda header `hdr` under the xray settings; returns the
+ * new Lambda-Runtime-Trace-Id, or "" when the header is left as it was. */
+static char *xray_out(unsigned targets, enum promote_xray_header mode, const char *ev,
+                      const char *hdr, bool inject)
+{
+    struct promote_conf c = conf_default();
+    struct run *r;
+    char *got;
+
+    c.targets = targets;
+    c.xray_header = mode;
+    r = go(&c, ev, strlen(ev), hdr, NULL, inject ? WROOT : NULL);
+    got = strdup(r->o.trace_id_changed ? r->o.trace_id.data : "");
+    if (r->o.trace_id_changed != ((r->o.targets_written & PROMOTE_TARGET_XRAY) != 0))
+        got[0] = '!'; /* targets_written must say what was written */
+    done(r);
+    return got;
+}
+
+static void check_xray(struct tap *t, unsigned targets, enum promote_xray_header mode,
+                       const char *ev, const char *hdr, const char *want, const char *name)
+{
+    char *got = xray_out(targets, mode, ev, hdr, false);
+
+    is_str(t, got, want, "%s", name);
+    free(got);
+}
+
+/* The xray target beyond its modes (test_xray_modes): which fields of Lambda's header survive,
+ * and the headers that are not Lambda's usual one. */
+static void test_xray_fields(struct tap *t)
+{
+    const unsigned all =
+        PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT | PROMOTE_TARGET_XRAY;
+    const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
+    const char *bad_root = "Root=1-zz;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=1:8a3f2b1c:0";
+    char *got;
+
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev,
+               "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?;"
+               "Self=1-5759e988-bd862e3fe1be46a994272794;Lineage=1:8a3f2b1c:0;Foo=bar",
+               XR_NEW "Sampled=1;Self=1-5759e988-bd862e3fe1be46a994272794;Lineage=1:8a3f2b1c:0;"
+                      "Foo=bar",
+               "auto, Sampled=?: rewritten, every other field kept in order");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, bad_root, XR_NEW "Sampled=1;Lineage=1:8a3f2b1c:0",
+               "auto, Root that does not parse: Root/Parent/Sampled replaced, Lineage kept");
+    check_xray(t, all, PROMOTE_XRAY_AUTO, ev, "Root=1-5759e988-bd862e3fe1be46a994272793\r\nX: 1",
+               XR_NEW "Sampled=1", "auto, header with control bytes: none of it copied");
+    check_xray(t, all, PROMOTE_XRAY_REWRITE, ev, "Root=\"x\";Lineage=1:8a3f2b1c:0",
+               XR_NEW "Sampled=1", "rewrite, header with bytes never copied: none of it kept");
+    check_xray(t, all, PROMOTE_XRAY_KEEP, ev, NULL, "", "keep: never created");
+    got = xray_out(all, PROMOTE_XRAY_AUTO, "{\"a\":1}",
+                   "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;"
+                   "Lineage=1:8a3f2b1c:0",
+                   true);
+    is_str(t, got,
+           "Root=1-01234567-89abcdef0123456789abcdef;Parent=1111111111111111;Sampled=1;"
+           "Lineage=1:8a3f2b1c:0",
+           "auto with an injected root context: written like the other targets");
+    free(got);
+}
+
+/* The client context is scanned with the event's nesting limit (PROMOTE_MAX_DEPTH). */
+static void test_cc_depth(struct tap *t)
+{
+    struct promote_conf c = conf_default();
+    const char *ev = "{\"__traceparent__\":\"" TPA "\"}";
+    char *cc = calloc(1, 4096);
+    struct run *r;
+
+    strcpy(cc, "{\"custom\":{},\"x\":");
+    for (int i = 0; i < 100; i++)
+        strcat(cc, "[");
+    for (int i = 0; i < 100; i++)
+        strcat(cc, "]");
+    strcat(cc, "}");
+    r = go(&c, ev, strlen(ev), NULL, cc, NULL);
+    ok(t, r->o.client_context_changed && strstr(r->o.client_context.data, WA),
+       "client context nested 100 deep: custom.traceparent written");
+    done(r);
+    memset(cc, 0, 4096);
+    strcpy(cc, "{\"custom\":{},\"x\":");
+    for (int i = 0; i < PROMOTE_MAX_DEPTH; i++)
+        strcat(cc, "[");
+    for (int i = 0; i < PROMOTE_MAX_DEPTH; i++)
+        strcat(cc, "]");
+    strcat(cc, "}");
+    r = go(&c, ev, strlen(ev), NULL, cc, NULL);
+    ok(t, !r->o.client_context_changed && r->o.body_changed,
+       "client context nested past the limit: left alone, the event still rewritten");
+    done(r);
+    free(cc);
+}
+
 /* More records than PROMOTE_MAX_LINKS: links are capped and counted, all agree. */
 static void test_many_records(struct tap *t)
 {
@@ -645,9 +801,12 @@ int main(void)
     test_http(&t);
     test_streams(&t);
     test_direct(&t);
+    test_direct_plain(&t);
     test_hostile(&t);
     test_cc_xray(&t);
+    test_cc_depth(&t);
     test_xray_modes(&t);
+    test_xray_fields(&t);
     test_targets_parse(&t);
     test_many_records(&t);
     is_str(&t, promote_carrier_name(CARRIER_SQS_SNS), "sqs-sns", "carrier names");
