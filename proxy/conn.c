@@ -31,18 +31,25 @@ static void conn_free(struct conn *c)
     drop_pieces(&c->down);
     buf_free(&c->down.stage);
     tb_list_remove(&c->link);
-    p->stats.downstream_conns--;
+    if (c->orphan)
+        p->stats.orphans--;
     free(c);
     p->handles--;
     proxy_maybe_free(p);
+}
+
+void conn_unref(struct conn *c)
+{
+    if (--c->handles == 0)
+        conn_free(c);
 }
 
 static void on_down_closed(uv_handle_t *h)
 {
     struct conn *c = ((struct side *)h->data)->c;
 
-    if (--c->handles == 0)
-        conn_free(c);
+    c->p->stats.downstream_conns--;
+    conn_unref(c);
 }
 
 static void on_up_closed(uv_handle_t *h)
@@ -54,8 +61,7 @@ static void on_up_closed(uv_handle_t *h)
     buf_free(&s->stage);
     free(s);
     c->p->stats.upstream_conns--;
-    if (--c->handles == 0)
-        conn_free(c);
+    conn_unref(c);
 }
 
 void conn_up_detach(struct conn *c)
@@ -77,7 +83,39 @@ void conn_close(struct conn *c)
     c->closing = true;
     relay_conn_closing(c);
     conn_up_detach(c);
+    if (!c->orphan)
+        uv_close((uv_handle_t *)&c->down.tcp, on_down_closed);
+    if (c->held)
+        orphan_unhold(c); /* drops the held reference: c may be gone now */
+}
+
+void conn_orphan(struct conn *c)
+{
+    c->orphan = true;
+    c->down.detached = true; /* its cancelled writes must not close the conn */
+    c->down.reading = false;
+    drop_pieces(&c->down);
+    c->p->stats.orphans++;
+    http1_stop(&c->req);
     uv_close((uv_handle_t *)&c->down.tcp, on_down_closed);
+    conn_update_reads(c);
+}
+
+static void on_up_shutdown(uv_shutdown_t *req, int status)
+{
+    /* Nothing to do: a failed FIN shows up as a read error or EOF on the same socket. */
+    (void)req;
+    (void)status;
+}
+
+int conn_up_shutdown(struct conn *c)
+{
+    struct side *s = c->up;
+
+    if (!s || !s->connected)
+        return -ENOTCONN; /* the request never reached upstream whole: closing is enough */
+    s->sreq.data = s;
+    return uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_up_shutdown);
 }
 
 void conn_close_when_drained(struct conn *c)
@@ -118,10 +156,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     if (nread > 0) {
         c->corked = true;
-        if (s == &c->down)
+        if (s == &c->down) {
             http1_feed(&c->req, b->base, (size_t)nread);
-        else
+        } else {
+            c->ex.resp_bytes = true;
             http1_feed(&c->resp, b->base, (size_t)nread);
+        }
         c->corked = false;
         conn_flush(c);
     } else if (s == &c->down) {
@@ -159,14 +199,15 @@ static void set_reading(struct side *s, bool want)
 void conn_update_reads(struct conn *c)
 {
     bool up_full = over_limit(c->up);
-    bool down_full = over_limit(&c->down);
+    bool down_full = !c->orphan && over_limit(&c->down);
     bool stop = c->closing || c->close_when_drained;
 
     /* A complete request blocks its parser until the response is relayed (no pipelining
      * upstream); bytes sent meanwhile are held, and reads pause only if they pile up. */
     bool hold_full = c->req.blocked && http1_held_len(&c->req) > PROXY_HOLD_MAX;
 
-    set_reading(&c->down, !stop && !up_full && !hold_full && !c->req.stopped);
+    if (!c->orphan)
+        set_reading(&c->down, !stop && !up_full && !hold_full && !c->req.stopped);
     if (c->up && c->up->connected)
         set_reading(c->up, !stop && !down_full);
 }
@@ -464,28 +505,71 @@ int conn_up_ensure(struct conn *c)
     return 0;
 }
 
-int conn_accept(struct proxy *p)
+/* A conn in the proxy's list with no handle yet (handles == 0). */
+static struct conn *conn_alloc(struct proxy *p)
 {
     struct conn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    c->p = p;
+    c->down.c = c;
+    buf_init(&c->down.stage, SIDE_STAGE_MAX);
+    relay_init(c);
+    tb_list_insert_head(&p->conns, &c->link);
+    p->handles++;
+    return c;
+}
+
+int conn_split_up(struct conn *c)
+{
+    struct side *s = c->up;
+    struct conn *z;
+
+    if (!s)
+        return 0;
+    if (!s->connected) { /* nothing reached upstream: closing is all it takes */
+        conn_up_detach(c);
+        return 0;
+    }
+    z = conn_alloc(c->p);
+    if (!z) {
+        conn_up_detach(c);
+        return -ENOMEM;
+    }
+    c->up = NULL;
+    c->handles--;
+    s->c = z;
+    z->up = s;
+    z->handles = 1;
+    z->orphan = true;
+    z->down.detached = true; /* it never had a downstream handle */
+    z->ex.active = z->ex.forwarded = z->ex.req_done = true;
+    z->ex.kind = REQ_NEXT;
+    c->p->stats.orphans++;
+    if (conn_up_shutdown(z) < 0) {
+        conn_close(z);
+        return 0;
+    }
+    conn_update_reads(z);
+    return 0;
+}
+
+int conn_accept(struct proxy *p)
+{
+    struct conn *c = conn_alloc(p);
     int rc;
 
     if (!c)
         return -ENOMEM;
-    c->p = p;
-    c->down.c = c;
     c->down.connected = true;
-    c->down.tcp.data = &c->down;
-    buf_init(&c->down.stage, SIDE_STAGE_MAX);
     rc = uv_tcp_init(p->loop, &c->down.tcp);
     if (rc < 0) {
-        free(c);
+        conn_free(c);
         return rc;
     }
     c->down.tcp.data = &c->down;
-    relay_init(c);
     c->handles = 1;
-    tb_list_insert_head(&p->conns, &c->link);
-    p->handles++;
     p->stats.downstream_conns++;
     rc = uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)&c->down.tcp);
     if (rc < 0) {

@@ -77,7 +77,10 @@ int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *ri
  *
  * Ownership: the proxy owns its conns (a list); a conn owns its downstream handle (embedded)
  * and its upstream side (allocated; a failed upstream is detached and freed in its close
- * callback). A conn is freed in the close callback of its last handle. */
+ * callback). A conn is freed in the close callback of its last handle. An orphan (orphan.c) is
+ * a conn whose downstream is gone while its /next is pending upstream: only the upstream side
+ * lives on; a held orphan (its invocation complete, waiting for a runtime /next) keeps one
+ * extra reference in `handles` instead of a socket. */
 #define PROXY_READ_BUF (256 * 1024)
 /* Backpressure: stop reading the other side above HIGH pending bytes, resume below LOW. */
 #define PROXY_PENDING_HIGH (1024 * 1024)
@@ -91,6 +94,8 @@ int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *ri
  * client does) is not read from until the exchange ends. Below it, reads stay on, so a
  * request/response cycle never toggles the socket's epoll registration. */
 #define PROXY_HOLD_MAX (64 * 1024)
+/* The WARNs about orphaned invocations (orphan.c): at most one line per this period each. */
+#define PROXY_ORPHAN_LOG_MS 60000
 
 struct conn;
 
@@ -107,7 +112,11 @@ struct proxy {
     struct tb_list conns;  /* conn.link */
     unsigned long handles; /* listener + conns not yet freed */
     bool closing;
-    bool upstream_down; /* an upstream failure was logged; log again only after a success */
+    bool upstream_down;     /* an upstream failure was logged; log again only after a success */
+    struct conn *held_head; /* held orphans, oldest first (orphan.c) */
+    struct conn *held_tail;
+    struct ratelimit held_rl; /* the WARN for each invocation handed over */
+    struct ratelimit lost_rl; /* the WARN for each invocation an orphan could not keep */
     char readbuf[PROXY_READ_BUF];
 };
 
@@ -125,6 +134,7 @@ struct piece {
 struct side {
     uv_tcp_t tcp;
     uv_connect_t creq;
+    uv_shutdown_t sreq; /* the FIN that ends an orphaned /next */
     struct conn *c;
     size_t pending; /* bytes handed to uv_write and not completed yet */
     bool reading;
@@ -149,7 +159,10 @@ struct exchange {
     bool resp_started; /* response bytes were written downstream */
     bool resp_done;
     bool reported;
-    bool is_head; /* HEAD request: the response has no body */
+    bool is_head;    /* HEAD request: the response has no body */
+    bool resp_bytes; /* upstream sent bytes since this request started */
+    bool local;      /* a /next the proxy answers itself (orphan.c): nothing went upstream */
+    bool parked;     /* local, and waiting for an invocation arriving for an orphan */
     enum req_kind kind;
     enum resp_mode mode;
     int status;
@@ -173,6 +186,9 @@ struct conn {
     bool closing;
     bool close_when_drained;
     bool corked; /* inside a read callback: writes are gathered and flushed at its end */
+    bool orphan; /* the downstream side is gone (or never was): see orphan.c */
+    bool held;   /* an orphan whose complete /next response waits in the held list */
+    struct conn *held_next;
 };
 
 /* conn.c: sockets, writes, backpressure, lifecycle. */
@@ -191,6 +207,16 @@ void conn_update_reads(struct conn *c);
 /* Writes what a read callback queued on both sides. */
 void conn_flush(struct conn *c);
 void conn_close_when_drained(struct conn *c);
+/* Closes the downstream side only; the conn lives on as an orphan for its upstream side. */
+void conn_orphan(struct conn *c);
+/* Moves the upstream side (a /next awaiting its response) into a new orphan conn and sends it
+ * the FIN there; c goes on without an upstream. 0, or -errno (the upstream side is then closed
+ * instead). */
+int conn_split_up(struct conn *c);
+/* Sends upstream a FIN (what a closing runtime sends) and keeps reading. 0 or -errno. */
+int conn_up_shutdown(struct conn *c);
+/* Drops one reference (a handle, or a held invocation); frees the conn at the last one. */
+void conn_unref(struct conn *c);
 
 /* relay.c: the exchange state machine driven by the two parsers. */
 void relay_init(struct conn *c);
@@ -201,5 +227,23 @@ void relay_downstream_eof(struct conn *c);
 void relay_conn_closing(struct conn *c);
 /* Where the upstream socket may read directly (a /next body being buffered), or NULL. */
 char *relay_read_target(struct conn *c, size_t *len);
+/* Sends the current request's head upstream (its body follows as it is parsed). */
+void relay_forward(struct conn *c);
+/* Runs the next_event hook on src's complete /next response and writes the result to dst's
+ * runtime (src == dst but for a hand-over). 0, or -1 when dst closed. */
+int relay_deliver_next(struct conn *dst, struct conn *src);
+/* dst's /next exchange was answered by the proxy itself (a held invocation); keepalive: what
+ * the answer's head said. */
+void relay_answered_locally(struct conn *dst, bool keepalive);
+
+/* orphan.c: /next requests whose runtime left before the answer reached it. */
+void orphan_begin(struct conn *c);
+void orphan_response_done(struct conn *c);
+void orphan_upstream_gone(struct conn *c);
+void orphan_oversize(struct conn *c);
+/* A runtime /next (on c, head just parsed; bodyless: all of it is in the head): true when the
+ * proxy answers it (a held invocation), or parks it until an arriving one is complete. */
+bool orphan_serve(struct conn *c, bool bodyless);
+void orphan_unhold(struct conn *c);
 
 #endif

@@ -6,7 +6,10 @@
  * pairing. Bytes are relayed as they arrive (framing, chunk sizes and trailers untouched),
  * except a 200 response to GET /2018-06-01/runtime/invocation/next, which is buffered (up to
  * conf.max_event_bytes), handed to hooks.next_event, and re-framed with a fresh Content-Length
- * when the hook changed it. All work runs on the caller's libuv loop; nothing blocks. */
+ * when the hook changed it. A runtime connection that closes while its /next waits upstream
+ * closes the upstream side too, so Lambda never delivers an invocation to it; one that was
+ * already arriving is kept and handed to the next runtime /next (orphan.c). All work runs on
+ * the caller's libuv loop; nothing blocks. */
 #ifndef TB_PROXY_PROXY_H
 #define TB_PROXY_PROXY_H
 
@@ -97,6 +100,12 @@ struct proxy_stats {
     unsigned long rewrites;
     unsigned long passthrough_oversize;
     unsigned long upstream_failures;
+    /* Upstream /next ended because no runtime waits for it any more: its runtime connection
+     * closed first, or its runtime got a held invocation instead. */
+    unsigned long orphaned_next;
+    unsigned long orphans;     /* orphaned upstream /next still open or held now */
+    unsigned long handed_over; /* invocations that arrived for an orphan, given to another /next */
+    unsigned long orphan_lost; /* such invocations that could not be kept (see orphan.c) */
 };
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out);
 

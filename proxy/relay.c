@@ -4,6 +4,7 @@
  * response downstream. Reports go to the hooks once the request is fully forwarded and the
  * upstream status is known. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -130,7 +131,8 @@ static void exchange_reset(struct conn *c)
     buf_reset(&ex->err_body);
     ex->active = ex->forwarded = ex->req_done = ex->req_keepalive = false;
     ex->resp_head = ex->resp_started = ex->resp_done = ex->reported = false;
-    ex->is_head = ex->streaming = ex->err_body_b64 = false;
+    ex->is_head = ex->streaming = ex->err_body_b64 = ex->resp_bytes = ex->local = ex->parked =
+        false;
     ex->kind = REQ_OTHER;
     ex->mode = RESP_NONE;
     ex->status = 0;
@@ -169,19 +171,18 @@ static int send_canned(struct conn *c, int status, const char *reason, const cha
 
 /* ---- request parser events ---- */
 
-static void req_head(void *owner)
+/* A request without a body: all of it is in its head. */
+static bool bodyless(const struct http1 *h)
 {
-    struct conn *c = owner;
+    return !(h->parser.flags & F_CHUNKED) &&
+           (h->parser.content_length == 0 || h->parser.content_length == ULLONG_MAX);
+}
+
+void relay_forward(struct conn *c)
+{
     struct exchange *ex = &c->ex;
     int rc;
 
-    exchange_reset(c);
-    ex->active = true;
-    ex->kind = classify(c);
-    ex->is_head = c->req.parser.method == HTTP_HEAD;
-    if (ex->kind == REQ_NEXT)
-        c->p->stats.next_requests++;
-    capture_request_headers(c);
     if (http1_has_held(&c->resp)) {
         /* Upstream sent bytes after its last response, unasked: they must not be taken for
          * the answer to this request. That connection goes; a fresh one serves the request. */
@@ -199,13 +200,30 @@ static void req_head(void *owner)
         relay_upstream_failed(c, rc);
 }
 
+static void req_head(void *owner)
+{
+    struct conn *c = owner;
+    struct exchange *ex = &c->ex;
+
+    exchange_reset(c);
+    ex->active = true;
+    ex->kind = classify(c);
+    ex->is_head = c->req.parser.method == HTTP_HEAD;
+    if (ex->kind == REQ_NEXT)
+        c->p->stats.next_requests++;
+    capture_request_headers(c);
+    if (ex->kind == REQ_NEXT && orphan_serve(c, bodyless(&c->req)))
+        return; /* answered by the proxy (orphan.c): no upstream /next for this one now */
+    relay_forward(c);
+}
+
 static void req_raw(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
     int rc;
 
-    if (!c->up || c->closing)
-        return; /* upstream failed: the runtime already has its 502; drop the rest */
+    if (!c->up || c->closing || c->ex.local)
+        return; /* upstream failed (the runtime has its 502), or nothing went upstream */
     rc = side_write(c->up, p, n);
     if (rc < 0)
         relay_upstream_failed(c, rc);
@@ -282,8 +300,11 @@ static const struct http1_ops req_ops = {
 
 /* ---- response parser events ---- */
 
+/* An orphan has no runtime to write to: what it would write is dropped (orphan.c decides). */
 static void write_down(struct conn *c, const char *p, size_t n)
 {
+    if (c->orphan)
+        return;
     c->ex.resp_started = true;
     if (side_write(&c->down, p, n) < 0)
         conn_close(c);
@@ -291,6 +312,11 @@ static void write_down(struct conn *c, const char *p, size_t n)
 
 static void write_down_take(struct conn *c, struct nb_out *o)
 {
+    if (c->orphan) {
+        free(o->a);
+        free(o->b);
+        return;
+    }
     c->ex.resp_started = true;
     if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
         conn_close(c);
@@ -325,6 +351,10 @@ static void next_oversize(struct conn *c)
 {
     struct nb_out o;
 
+    if (c->orphan) {
+        orphan_oversize(c);
+        return;
+    }
     c->ex.mode = RESP_RELAY;
     c->p->stats.passthrough_oversize++;
     log_warn(c->p->lg, "proxy", "/next event larger than %zu bytes: relayed unchanged",
@@ -340,6 +370,8 @@ static void resp_raw(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
+    if (c->closing)
+        return; /* closed from an earlier callback of the same read */
     if (c->ex.mode == RESP_NEXTBUF) {
         if (nextbuf_raw(&c->nb, p, n) < 0)
             next_oversize(c);
@@ -355,27 +387,45 @@ static void resp_body(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
+    if (c->closing)
+        return;
     /* For Content-Length bodies the raw bytes are the body; an overflow here happens before
      * resp_raw sees the same bytes, which are then relayed by resp_raw. */
     if (c->ex.mode == RESP_NEXTBUF && nextbuf_body(&c->nb, p, n) < 0)
         next_oversize(c);
 }
 
-static void next_deliver(struct conn *c)
+int relay_deliver_next(struct conn *dst, struct conn *src)
 {
-    struct proxy *p = c->p;
+    struct proxy *p = dst->p;
     struct nb_out o;
     char rid[REQUEST_ID_MAX];
 
-    if (nextbuf_finish(&c->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
-        conn_close(c);
-        return;
+    if (nextbuf_finish(&src->nb, &p->hooks, rid, sizeof(rid), &o) < 0) {
+        conn_close(dst);
+        return -1;
     }
     if (o.changed)
         p->stats.rewrites++;
-    write_down_take(c, &o);
-    if (!c->closing && p->hooks.next_delivered && hooks_on(c))
+    write_down_take(dst, &o);
+    if (dst->closing)
+        return -1;
+    if (p->hooks.next_delivered && hooks_on(dst))
         p->hooks.next_delivered(p->hooks.arg, rid);
+    return 0;
+}
+
+void relay_answered_locally(struct conn *dst, bool keepalive)
+{
+    struct exchange *ex = &dst->ex;
+
+    ex->status = 200;
+    ex->resp_head = true;
+    ex->resp_done = true;
+    if (!keepalive)
+        dst->close_when_drained = true; /* the runtime was told Connection: close */
+    if (ex->req_done)
+        exchange_end(dst);
 }
 
 static void resp_done(void *owner)
@@ -383,13 +433,20 @@ static void resp_done(void *owner)
     struct conn *c = owner;
     struct exchange *ex = &c->ex;
 
+    if (c->closing)
+        return;
     if (!ex->resp_head) { /* 1xx interim response: the final one follows */
         http1_resume(&c->resp);
         c->resp.skip_body = ex->is_head;
         return;
     }
+    if (c->orphan) {
+        ex->resp_done = true;
+        orphan_response_done(c);
+        return;
+    }
     if (ex->mode == RESP_NEXTBUF)
-        next_deliver(c);
+        (void)relay_deliver_next(c, c);
     if (c->closing)
         return;
     ex->resp_done = true;
@@ -438,10 +495,14 @@ void relay_upstream_failed(struct conn *c, int err)
     struct proxy *p = c->p;
     struct exchange *ex = &c->ex;
 
+    if (c->orphan) {
+        orphan_upstream_gone(c);
+        return;
+    }
     conn_up_detach(c);
     http1_reset(&c->resp); /* whatever the dead connection sent is dropped */
-    if (!ex->active)
-        return;
+    if (!ex->active || ex->local)
+        return; /* an idle upstream connection: the next request opens a new one */
     p->stats.upstream_failures++;
     if (!p->upstream_down)
         log_warn(p->lg, "proxy", "upstream Runtime API failed: %s", uv_strerror(err));
@@ -471,7 +532,7 @@ void relay_upstream_eof(struct conn *c)
 
     if (ex->active && ex->resp_head && !ex->resp_done)
         http1_eof(&c->resp); /* completes a read-until-close body */
-    if (c->closing)
+    if (c->closing || c->held)
         return;
     if (ex->active && !ex->resp_done) {
         relay_upstream_failed(c, UV_ECONNRESET);
@@ -483,6 +544,20 @@ void relay_upstream_eof(struct conn *c)
 
 void relay_downstream_eof(struct conn *c)
 {
+    const struct exchange *ex = &c->ex;
+
+    if (c->orphan)
+        return; /* its runtime side is closed already */
+    if (ex->parked) {
+        conn_close(c); /* nothing of it went upstream */
+        return;
+    }
+    /* A /next whose answer has not begun to reach the runtime: nobody waits for it any more. */
+    if (ex->active && ex->kind == REQ_NEXT && ex->req_done && !ex->resp_started && !ex->local &&
+        c->up) {
+        orphan_begin(c);
+        return;
+    }
     if (c->ex.active && c->ex.req_done && !c->ex.resp_done) {
         c->close_when_drained = true; /* still relay the response, then close */
         return;

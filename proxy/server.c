@@ -107,6 +107,8 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
     p->max_header_bytes = conf->max_header_bytes;
     p->listener.data = p;
     p->handles = 1;
+    p->held_rl.period_ms = PROXY_ORPHAN_LOG_MS;
+    p->lost_rl.period_ms = PROXY_ORPHAN_LOG_MS;
     rc = loopback_listen(&p->listener, &addr, on_connection, &p->port);
     if (rc < 0) {
         p->closing = true;

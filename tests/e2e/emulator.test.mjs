@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Tap, tmpDir, startSink, startEmulator, readJsonl, waitFor, extensionsDir, request, json, REPO, WRAPPER, handlerSpan, childrenOf, ricCommand } from './lib/harness.mjs';
+import { Tap, tmpDir, startSink, startEmulator, readJsonl, waitFor, extensionsDir, request, json, REPO, WRAPPER, handlerSpan, childrenOf, ricCommand, IDLE_RUNTIME, runtimeNext } from './lib/harness.mjs';
 
 // Groups that do not look at spans run the runtime client without OTel (nothing to export to).
 const PLAIN = ricCommand({ otel: false });
@@ -292,7 +292,47 @@ async function groupManagedInstances() {
     }
 }
 
-const groups = [groupRuntime, groupStreaming, groupExtensions, groupExtensionFaults, groupManagedInstances];
+// Closed /next, as Lambda treats them: a waiting /next whose connection closes is dropped (the next
+// invocation goes to another); an invocation written to a /next that closes is lost and times out,
+// never queued again. The test plays the runtime (IDLE_RUNTIME + raw /next connections).
+async function groupNextClosed() {
+    const dir = tmpDir('emu-next-closed');
+    const emu = await startEmulator({ dir, mi: true, maxConcurrency: 4, timeoutMs: 1500, runtime: IDLE_RUNTIME, env: { RUNTIME_ADDR_OUT: path.join(dir, 'rt-addr') } });
+    const post = (id, body) => request(emu.apiPort, 'POST', `/2018-06-01/runtime/invocation/${id}/response`, body);
+    try {
+        const a = [1, 2, 3].map(() => runtimeNext(emu.apiPort));
+        t.ok(await waitFor(async () => (await emu.state()).pendingNext === 3, 3000), 'closed /next: 3 /next wait');
+        a[0].close();
+        a[1].close();
+        t.ok(await waitFor(async () => (await emu.state()).pendingNext === 1, 3000), 'closed /next: 2 closed, 1 left waiting');
+        let r = emu.invoke({ n: 1 });
+        const got = await a[2].done;
+        t.ok(got && got.status === 200 && json(got).n === 1, 'closed /next: the invocation goes to the /next still open');
+        await post(got.headers['lambda-runtime-aws-request-id'], '{"ok":1}');
+        t.eq((await r).body.toString(), '{"ok":1}', 'closed /next: and is answered');
+
+        const b = runtimeNext(emu.apiPort);
+        await waitFor(async () => (await emu.state()).pendingNext === 1, 3000);
+        r = emu.invoke({ pad: 'x'.repeat(10000) }, { 'X-Emu-Next-Stall-Ms': '300' });
+        const stalled = await waitFor(async () => (await emu.log()).find((x) => x.type === 'next-stalled'), 3000);
+        b.close(); // mid-delivery: half the event was written
+        const c = runtimeNext(emu.apiPort);
+        const lost = await r;
+        t.eq(lost.headers['x-emu-outcome'], 'timeout', 'closed /next: an invocation whose /next closed mid-delivery times out');
+        const log = await emu.log();
+        t.ok(stalled && log.some((x) => x.type === 'next-lost' && x.requestId === stalled.requestId), 'closed /next: and is logged lost', log.filter((x) => x.type === 'next-lost'));
+        t.eq((await emu.state()).nextLost, 1, 'closed /next: /state counts 1 lost');
+        r = emu.invoke({ n: 3 });
+        const next = await c.done;
+        t.ok(next && json(next).n === 3, 'closed /next: it was not queued again: the next /next gets the next invocation', next && next.body.toString());
+        await post(next.headers['lambda-runtime-aws-request-id'], '{"ok":3}');
+        t.eq((await r).body.toString(), '{"ok":3}', 'closed /next: which is answered');
+    } finally {
+        await emu.stop();
+    }
+}
+
+const groups = [groupRuntime, groupStreaming, groupExtensions, groupExtensionFaults, groupManagedInstances, groupNextClosed];
 const only = process.env.TB_E2E_ONLY;
 for (const g of groups) {
     if (only && !g.name.toLowerCase().includes(only.toLowerCase())) continue;

@@ -180,7 +180,7 @@ class Emulator {
         this.sqs = new Map(); // queue name → { pending: [], timer }
         this.arn = `arn:aws:lambda:${o.region}:${o.account}:function:${o.functionName}`;
         this.stopping = false;
-        this.stats = { invocations: 0, inits: 0, resets: 0 };
+        this.stats = { invocations: 0, inits: 0, resets: 0, nextLost: 0 };
         this.telemetry = new TelemetryApi({ log: (type, fields) => this.log(type, fields), mi: o.mi, freeze: o.telemetryFreeze });
     }
 
@@ -504,8 +504,14 @@ class Emulator {
         else if (this.o.mi) env.runtimeQueue.push(inv);
     }
 
+    // Lambda hands an invocation to one /next, once: if that connection is gone (or goes before the
+    // event is written whole) the invocation is lost and times out; it is never queued again. A
+    // waiting /next whose connection closes is dropped from pendingNext (onNext), so this happens
+    // only when the close races the delivery.
     sendNext(res, inv) {
         inv.deliveredToRuntime = true;
+        if (res.destroyed) return this.nextLost(inv, 'connection closed before delivery');
+        res.once('close', () => { if (!res.writableFinished) this.nextLost(inv, 'connection closed during delivery'); });
         const h = {
             'Content-Type': 'application/json',
             'Lambda-Runtime-Aws-Request-Id': inv.id,
@@ -519,9 +525,25 @@ class Emulator {
         this.log('next-sent', { requestId: inv.id, bytes: inv.payload.length });
         // RAPID (Go net/http) frames bodies over ~2 KB as chunked: do the same, so what sits between
         // the runtime and us sees both framings.
-        res.writeHead(200, inv.payload.length > 2048 ? h : { ...h, 'Content-Length': inv.payload.length });
-        if (inv.payload.length > 2048) res.write(inv.payload);
-        res.end(inv.payload.length > 2048 ? undefined : inv.payload);
+        const chunked = inv.payload.length > 2048;
+        res.writeHead(200, chunked ? h : { ...h, 'Content-Length': inv.payload.length });
+        // X-Emu-Next-Stall-Ms (test-only): the first half now, the rest after the stall, so an
+        // event can be caught "arriving" (what a slow network or a large event looks like).
+        const cut = inv.nextStallMs > 0 ? inv.payload.length >> 1 : inv.payload.length;
+        if (cut > 0) res.write(inv.payload.subarray(0, cut));
+        const rest = () => {
+            if (res.destroyed) return;
+            if (cut < inv.payload.length) res.write(inv.payload.subarray(cut));
+            res.end();
+        };
+        if (cut === inv.payload.length) return rest();
+        this.log('next-stalled', { requestId: inv.id, sentBytes: cut, stallMs: inv.nextStallMs });
+        setTimeout(rest, inv.nextStallMs);
+    }
+
+    nextLost(inv, why) {
+        this.stats.nextLost++;
+        this.log('next-lost', { requestId: inv.id, why });
     }
 
     onTimeout(inv) {
@@ -686,10 +708,10 @@ class Emulator {
 
     // ---- invoke (used by the control API and the feeders) -------------------------------------
 
-    invoke({ payload, clientContext = null, trace = null, stream = null, source = 'invoke', tenantId = null }) {
+    invoke({ payload, clientContext = null, trace = null, stream = null, source = 'invoke', tenantId = null, nextStallMs = 0 }) {
         const inv = {
             id: randomUUID(), payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), clientContext,
-            trace, stream, source, tenantId, state: 'queued', done: deferred(), result: null,
+            trace, stream, source, tenantId, state: 'queued', done: deferred(), result: null, nextStallMs,
         };
         this.log('queued', { requestId: inv.id, source });
         this.queue.push(inv);
@@ -1161,6 +1183,8 @@ class Emulator {
             runtimeStarted: !!env?.runtime.started,
             queued: this.queue.length,
             inflight: env ? env.inflight.size : 0,
+            pendingNext: env ? env.runtime.pendingNext.length : 0, // runtime /next waiting for an event
+            runtimeQueue: env ? env.runtimeQueue.length : 0, // Managed Instances: events waiting for a /next
             ...this.stats,
         };
     }
@@ -1175,6 +1199,7 @@ class Emulator {
         if (req.headers['x-emu-client-context']) clientContext = req.headers['x-emu-client-context'];
         const trace = req.headers['x-emu-trace-id'] ?? null;
         const tenantId = req.headers['x-amz-tenant-id'] ?? null;
+        const nextStallMs = Number(req.headers['x-emu-next-stall-ms'] ?? 0) || 0;
         const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
         if (type === 'Event') {
             this.invoke({ payload: b.body, clientContext, trace, tenantId, source: 'invoke-async' });
@@ -1193,7 +1218,7 @@ class Emulator {
                 res.end();
             },
         };
-        const r = await this.invoke({ payload: b.body, clientContext, trace, stream, tenantId, source: 'invoke' });
+        const r = await this.invoke({ payload: b.body, clientContext, trace, stream, tenantId, source: 'invoke', nextStallMs });
         if (streamStarted) return;
         const h = { 'X-Amz-Executed-Version': '$LATEST', 'X-Amzn-RequestId': r.requestId, 'X-Emu-Outcome': r.outcome, 'X-Emu-Cold-Start': String(r.coldStart), 'X-Emu-Duration-Ms': String(r.durationMs) };
         if (r.functionError) h['X-Amz-Function-Error'] = r.functionError;

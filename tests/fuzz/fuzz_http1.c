@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The proxy's HTTP relay (proxy/relay.c, nextbuf.c, http1.c) on arbitrary byte streams, without
- * sockets: the conn layer (proxy/conn.c) is replaced by the stubs below, which record what the
- * relay writes to each side. Both the runtime side (requests) and the upstream side (responses)
+/* The proxy's HTTP relay (proxy/relay.c, orphan.c, nextbuf.c, http1.c) on arbitrary byte streams,
+ * without sockets: the conn layer (proxy/conn.c) is replaced by the stubs below, which record what
+ * the relay writes to each side. Both the runtime side (requests) and the upstream side (responses)
  * are fed from the input, in any interleaving, with EOFs and upstream failures in between.
  *
  * Input: one flags byte, then records of [op byte][3-byte little-endian length][bytes].
@@ -13,7 +13,8 @@
  *      bit 2     the upstream connection fails (reset) after the record
  *      bit 3     upstream bytes arrive in 7-byte reads instead of one
  * Invariants checked besides memory safety and leaks:
- *   - what goes upstream is always a prefix of what the runtime sent (requests pass verbatim);
+ *   - what goes upstream is always a prefix of what the runtime sent (requests pass verbatim),
+ *     and nothing goes upstream after the FIN that ends an orphaned /next;
  *   - without rewrites, failures or warnings, what the runtime receives is a prefix of what
  *     upstream sent (responses, /next included, pass verbatim);
  *   - what the runtime receives always parses as HTTP responses (re-framed events included),
@@ -36,6 +37,7 @@ struct fuzz_run {
     bool connect_fails;
     bool up_detached; /* upstream bytes may have been dropped */
     bool had_head;
+    bool fin; /* the upstream side got its FIN (an orphaned /next) */
 };
 
 /* The stubs have no other way to reach the run than through the conn's proxy. */
@@ -98,6 +100,35 @@ void conn_update_reads(struct conn *c)
     (void)c;
 }
 
+void conn_orphan(struct conn *c)
+{
+    FUZZ_ASSERT(!c->orphan && !c->closing);
+    c->orphan = true;
+    c->down.detached = true;
+    c->p->stats.orphans++;
+    http1_stop(&c->req);
+}
+
+int conn_up_shutdown(struct conn *c)
+{
+    if (!c->up)
+        return -ENOTCONN;
+    run_of(c)->fin = true;
+    return 0;
+}
+
+int conn_split_up(struct conn *c)
+{
+    conn_up_detach(c); /* one conn only: never reached (no other conn waits) */
+    return 0;
+}
+
+void conn_unref(struct conn *c)
+{
+    FUZZ_ASSERT(c->handles > 0);
+    c->handles--; /* the run frees the conn itself */
+}
+
 void conn_flush(struct conn *c)
 {
     (void)c;
@@ -108,6 +139,7 @@ int side_write(struct side *s, const char *p, size_t n)
     struct fuzz_run *r = run_of(s->c);
 
     FUZZ_ASSERT(s == &s->c->down || s == s->c->up);
+    FUZZ_ASSERT(s == &s->c->down ? !s->c->orphan : !r->fin); /* a closed side gets nothing */
     return buf_append(s == &s->c->down ? &r->down_out : &r->up_out, p, n);
 }
 
@@ -250,6 +282,7 @@ static struct conn *conn_make(struct fuzz_proxy *fp, unsigned flags, const struc
     if (!c)
         return NULL;
     p->lg = lg;
+    p->loop = uv_default_loop(); /* orphan.c reads its clock for rate-limited warnings */
     p->max_event_bytes = flags & 2 ? 4096 : 7 * 1024 * 1024;
     p->max_header_bytes = flags & 4 ? 2048 : 1024 * 1024 + 64 * 1024;
     if (flags & 1)
@@ -259,6 +292,8 @@ static struct conn *conn_make(struct fuzz_proxy *fp, unsigned flags, const struc
     c->down.c = c;
     c->down.connected = true;
     relay_init(c);
+    tb_list_init(&p->conns);
+    tb_list_insert_head(&p->conns, &c->link); /* orphan.c looks through the proxy's conns */
     return c;
 }
 

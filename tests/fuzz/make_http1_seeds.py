@@ -121,6 +121,18 @@ def main():
           + rec(DOWN, NEXT_REQ) + rec(UP, next_cl()))
     write("upstream_eof_mid_stream", bytes([0]) + rec(DOWN, streaming_post()[:400]) + rec(UP_EOF))
     write("runtime_gone_mid_next", bytes([0]) + rec(DOWN, NEXT_REQ) + rec(DOWN_EOF) + rec(UP, next_cl()))
+    # Orphaned /next (proxy/orphan.c): the runtime leaves while the event is arriving.
+    part = next_cl()[:len(NEXT_HEAD) + 40]
+    write("orphan_arriving", bytes([0]) + rec(DOWN, NEXT_REQ) + rec(UP, part) + rec(DOWN_EOF)
+          + rec(UP, next_cl()[len(part):]) + rec(UP_EOF))
+    cpart = next_chunked()[:len(NEXT_HEAD) + 90]
+    write("orphan_arriving_chunked_rewrite", bytes([REWRITE]) + rec(DOWN, NEXT_REQ) + rec(UP, cpart)
+          + rec(DOWN_EOF) + rec(UP | SMALL_READS, next_chunked()[len(cpart):]))
+    write("orphan_oversize", bytes([SMALL_EVENT]) + rec(DOWN, NEXT_REQ) + rec(UP, part) + rec(DOWN_EOF)
+          + rec(UP, next_cl(EVENT * 40)[len(part):]))
+    write("orphan_cut", bytes([0]) + rec(DOWN, NEXT_REQ) + rec(UP, part) + rec(DOWN_EOF)
+          + rec(UP | RESET, next_cl()[len(part):len(part) + 30]))
+    write("orphan_fin_then_eof", bytes([0]) + rec(DOWN, NEXT_REQ) + rec(DOWN_EOF) + rec(UP_EOF))
     write("pipelined", bytes([0]) + rec(DOWN, NEXT_REQ + ok) + rec(UP, next_cl()) + rec(UP, ACCEPTED))
     write("continue_100", bytes([0]) + rec(DOWN, ok) + rec(UP, b"HTTP/1.1 100 Continue\r\n\r\n" + ACCEPTED))
     write("head_and_close", bytes([0]) + rec(DOWN, b"HEAD /2018-06-01/ping HTTP/1.1\r\n\r\n")

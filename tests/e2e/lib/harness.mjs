@@ -141,6 +141,28 @@ export function request(port, method, p, body, headers = {}) {
 
 export const json = (r) => JSON.parse(r.body.toString('utf8'));
 
+// The command of a runtime that only reports its AWS_LAMBDA_RUNTIME_API (lib/idle-runtime.mjs),
+// for tests that play the runtime themselves with runtimeNext.
+export const IDLE_RUNTIME = ['node', path.join(REPO, 'tests/e2e/lib/idle-runtime.mjs')];
+
+// One runtime GET /next on its own connection. done: {status, headers, body} once the answer is
+// whole, or null if the connection ended first; close(): the runtime goes away (socket destroyed).
+export function runtimeNext(port) {
+    const req = http.get({ host: '127.0.0.1', port, path: '/2018-06-01/runtime/invocation/next', agent: false });
+    const done = new Promise((resolve) => {
+        req.on('response', (res) => {
+            const parts = [];
+            res.on('data', (c) => parts.push(c));
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(parts) }));
+            res.on('error', () => resolve(null));
+            res.on('aborted', () => resolve(null));
+        });
+        req.on('error', () => resolve(null));
+        req.on('close', () => resolve(null));
+    });
+    return { done, close: () => req.destroy() };
+}
+
 export async function startSink(dir, { fault } = {}) {
     const file = path.join(dir, 'spans.jsonl');
     const reqs = path.join(dir, 'sink-requests.jsonl');
