@@ -43,6 +43,9 @@ LIB_SRC := $(filter-out extension/main.c,$(wildcard extension/*.c extension/*/*.
 LIB_O := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB := $(BUILD)/libtracebridge.a
 BIN := $(BUILD)/tracebridge
+# Test-only twin of BIN whose id pool can start from TRACEBRIDGE_TEST_IDS_SEED (extension/spans/spans.h, ids):
+# two copies given one seed share their first pool, as SnapStart-restored sandboxes do.
+SEED_BIN := $(BUILD)/tracebridge-test-seeded
 
 # tests/unit/<room>/test_<module>.c (tests/unit/ itself for extension/'s own modules) and
 # tests/integ/test_*.c (programs that start the binary) -> $(BUILD)/tests/{unit,integ}/...
@@ -59,7 +62,7 @@ FUZZ_BIN := $(patsubst tests/%.c,$(BUILD)/%,$(FUZZ_SRC))
 ifeq ($(FUZZ),1)
 all: fuzz-targets
 else
-all: $(BIN) $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN)
+all: $(BIN) $(SEED_BIN) $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_BIN)
 endif
 fuzz-targets: $(FUZZ_BIN)
 
@@ -91,6 +94,14 @@ $(LIB): $(LIB_O) $(GEN_O)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN): $(BUILD)/obj/extension/main.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
+
+$(BUILD)/obj-seed/extension/spans/ids.o: extension/spans/ids.c | $(BUILD)/gen/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -DTB_IDS_TEST_SEED -c $< -o $@
+
+# The seeded ids.o comes first, so the archive's ids.o is never pulled in.
+$(SEED_BIN): $(BUILD)/obj/extension/main.o $(BUILD)/obj-seed/extension/spans/ids.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/%.c $(LIB) | $(BUILD)/gen/.stamp

@@ -7,7 +7,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "extension/base/base.h"
+#include "extension/net/net.h"
+
 #define MiB (1024 * 1024)
+/* The most of the function's memory the span buffer, or one OTLP request to the receiver, may
+ * take: a buffer sized for a large function must not run a small one out of memory. */
+#define MEMORY_SHARE_DIVISOR 8
+#define DEFAULT_PROXY_PORT   9011
 
 struct conf_var;
 typedef int (*conf_parse_fn)(struct conf *c, const struct conf_var *v, const char *val);
@@ -64,6 +71,25 @@ static int parse_str(struct conf *c, const struct conf_var *v, const char *val)
         return -E2BIG;
     memcpy(dst, val, strlen(val) + 1);
     return 0;
+}
+
+/* host:port of an address literal or localhost (the proxy resolves nothing), port 1-65535. */
+static int parse_upstream(struct conf *c, const struct conf_var *v, const char *val)
+{
+    struct sockaddr_storage a;
+
+    if (hostport_parse(val, &a) < 0 || hostport_port(&a) == 0)
+        return -EINVAL;
+    return parse_str(c, v, val);
+}
+
+/* The wrapper runs in another directory than the extension: only an absolute path names the
+ * same file for both. */
+static int parse_abs_path(struct conf *c, const struct conf_var *v, const char *val)
+{
+    if (val[0] != '/' || val[strlen(val) - 1] == '/')
+        return -EINVAL;
+    return parse_str(c, v, val);
 }
 
 static int parse_bool(struct conf *c, const struct conf_var *v, const char *val)
@@ -175,24 +201,44 @@ static int parse_listen(struct conf *c, const struct conf_var *v, const char *va
         c->receiver_enabled = false;
         return 0;
     }
+    char host[sizeof(c->receiver_host)];
+    struct sockaddr_storage a;
+
     if (!colon || (size_t)(colon - val) >= sizeof(c->receiver_host) || colon == val)
         return -EINVAL;
     errno = 0;
     port = strtol(colon + 1, &end, 10);
-    if (errno || *end != '\0' || port < 0 || port > 65535)
+    if (errno || *end != '\0' || end == colon + 1 || port < 0 || port > 65535)
         return -EINVAL;
-    memcpy(c->receiver_host, val, (size_t)(colon - val));
-    c->receiver_host[colon - val] = '\0';
+    memcpy(host, val, (size_t)(colon - val));
+    host[colon - val] = '\0';
+    if (host[0] == '[' && colon - val > 2 && host[colon - val - 1] == ']') { /* [::1]:4318 */
+        memmove(host, host + 1, (size_t)(colon - val) - 2);
+        host[colon - val - 2] = '\0';
+    }
+    if (loopback_addr(host, (int)port, &a) < 0)
+        return -EINVAL; /* the receiver listens on a loopback literal only */
+    memcpy(c->receiver_host, host, sizeof(host));
     c->receiver_port = (int)port;
     c->receiver_enabled = true;
     return 0;
+}
+
+/* http:// or https:// and something after it: anything else can never be exported to. */
+static bool url_like(const char *val)
+{
+    size_t skip = strncasecmp(val, "http://", 7) == 0    ? 7
+                  : strncasecmp(val, "https://", 8) == 0 ? 8
+                                                         : 0;
+
+    return skip && val[skip] && val[skip] != '/' && !strpbrk(val, " \t\r\n");
 }
 
 /* Signal-specific endpoint: used exactly as given (OTel exporter spec). */
 static int parse_traces_endpoint(struct conf *c, const struct conf_var *v, const char *val)
 {
     (void)v;
-    if (strlen(val) >= sizeof(c->exporter.traces_endpoint) || val[0] == '\0')
+    if (strlen(val) >= sizeof(c->exporter.traces_endpoint) || !url_like(val))
         return -EINVAL;
     memcpy(c->exporter.traces_endpoint, val, strlen(val) + 1);
     return 0;
@@ -205,7 +251,7 @@ static int parse_base_endpoint(struct conf *c, const struct conf_var *v, const c
     const char *sep;
 
     (void)v;
-    if (n == 0)
+    if (!url_like(val))
         return -EINVAL;
     sep = val[n - 1] == '/' ? "" : "/";
     if (n + strlen(sep) + strlen("v1/traces") >= sizeof(c->exporter.traces_endpoint))
@@ -225,13 +271,15 @@ static const char *const root_choices[] = {"off", "inject", NULL};
 static const struct conf_var vars[] = {
     {"TRACEBRIDGE_PROXY_PORT", "9011", parse_int, FIELD(proxy_port), 1, 65535, NULL, false,
      "Port of the local Runtime API proxy (127.0.0.1 only)."},
-    {"TRACEBRIDGE_UPSTREAM", NULL, parse_str, FIELD(upstream), 0, CONF_STR_MAX, NULL, false,
-     "host:port the proxy forwards to. Default: AWS_LAMBDA_RUNTIME_API. Set it to chain behind "
-     "another Runtime API proxy."},
-    {"TRACEBRIDGE_READY_FILE", "/tmp/tracebridge.ready", parse_str, FIELD(ready_file), 0,
+    {"TRACEBRIDGE_UPSTREAM", NULL, parse_upstream, FIELD(upstream), 0, CONF_STR_MAX, NULL, false,
+     "host:port (an IP literal or localhost) the proxy forwards to. Default: "
+     "AWS_LAMBDA_RUNTIME_API. Set it to chain behind another Runtime API proxy. If nothing "
+     "accepts connections there at start-up, the proxy is not used (the runtime talks to Lambda "
+     "directly)."},
+    {"TRACEBRIDGE_READY_FILE", "/tmp/tracebridge.ready", parse_abs_path, FIELD(ready_file), 0,
      CONF_STR_MAX, NULL, false,
-     "File the extension writes (with the proxy address) once the proxy listens; the wrapper "
-     "points the runtime at the proxy only when it exists."},
+     "File (absolute path) the extension writes (with the proxy address) once the proxy "
+     "listens; the wrapper points the runtime at the proxy only when it exists."},
     {"TRACEBRIDGE_MAX_EVENT_BYTES", "8388608", parse_size, FIELD(max_event_bytes), 1024, 64L * MiB,
      NULL, false, "Events larger than this are relayed unchanged."},
     {"TRACEBRIDGE_TARGETS", "headers,client-context,xray", parse_targets, 0, 0, 0, NULL, false,
@@ -334,9 +382,11 @@ static void apply_var(struct conf *c, const struct conf_var *v, const char *val,
         return;
     if (v->secret)
         log_warn(lg, "conf", "%s: invalid value ignored; using the default", v->name);
+    else if (v->def)
+        log_warn(lg, "conf", "%s=\"%.200s\" is invalid; using the default %s", v->name, val,
+                 v->def);
     else
-        log_warn(lg, "conf", "%s=\"%.200s\" is invalid; using the default%s%s", v->name, val,
-                 v->def ? " " : "", v->def ? v->def : "");
+        log_warn(lg, "conf", "%s=\"%.200s\" is invalid; ignored (%s)", v->name, val, v->doc);
     if (v->def)
         v->parse(c, v, v->def);
 }
@@ -380,6 +430,91 @@ static void load_lambda_facts(struct conf *c, const char *(*get)(const char *, v
     c->telemetry.managed_instances = c->lifecycle.managed_instances;
 }
 
+/* ---- values that are valid alone but would break the function together ---- */
+
+/* Forwarding to our own proxy or receiver would loop every request back to us. */
+static void check_upstream_loop(struct conf *c, const struct log *lg)
+{
+    struct sockaddr_storage a;
+    bool proxy = false;
+    bool recv = false;
+
+    if (hostport_parse(c->upstream, &a) < 0)
+        return;
+    proxy = hostport_is_local_port(&a, c->proxy_port);
+    recv = c->receiver_enabled && hostport_is_local_port(&a, c->receiver_port);
+    if (!proxy && !recv)
+        return;
+    log_warn(lg, "conf",
+             "TRACEBRIDGE_UPSTREAM=\"%.200s\" is tracebridge's own %s; forwarding to "
+             "AWS_LAMBDA_RUNTIME_API (%s) instead",
+             c->upstream, proxy ? "proxy" : "OTLP receiver", c->runtime_api);
+    snprintf(c->upstream, sizeof(c->upstream), "%s", c->runtime_api);
+}
+
+/* The port the function's own web server takes (Lambda Web Adapter: AWS_LWA_PORT, else PORT):
+ * if tracebridge took it first, the handler could not start. */
+static int app_port(const char *(*get)(const char *, void *), void *arg)
+{
+    static const char *const names[] = {"AWS_LWA_PORT", "PORT"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = get(names[i], arg);
+        char *end;
+        long n;
+        if (!v || !*v)
+            continue;
+        n = strtol(v, &end, 10);
+        return *end == '\0' && n > 0 && n <= 65535 ? (int)n : 0;
+    }
+    return 0;
+}
+
+static void check_ports(struct conf *c, const char *(*get)(const char *, void *), void *arg,
+                        const struct log *lg)
+{
+    int app = app_port(get, arg);
+
+    if (app && c->proxy_port == app) {
+        log_warn(lg, "conf",
+                 "TRACEBRIDGE_PROXY_PORT=%d is the function's own port (AWS_LWA_PORT/PORT); "
+                 "using %d",
+                 app, app == DEFAULT_PROXY_PORT ? DEFAULT_PROXY_PORT + 1 : DEFAULT_PROXY_PORT);
+        c->proxy_port = app == DEFAULT_PROXY_PORT ? DEFAULT_PROXY_PORT + 1 : DEFAULT_PROXY_PORT;
+    }
+    if (c->receiver_enabled && c->receiver_port != 0 &&
+        (c->receiver_port == c->proxy_port || c->receiver_port == app)) {
+        log_warn(
+            lg, "conf", "TRACEBRIDGE_OTLP_LISTEN port %d is taken by %s; the OTLP receiver is off",
+            c->receiver_port,
+            c->receiver_port == c->proxy_port ? "the proxy" : "the function (AWS_LWA_PORT/PORT)");
+        c->receiver_enabled = false;
+    }
+}
+
+static void cap_to_memory(size_t *v, const char *name, int memory_mb, const struct log *lg)
+{
+    size_t cap = (size_t)memory_mb * MiB / MEMORY_SHARE_DIVISOR;
+
+    if (memory_mb <= 0 || *v <= cap)
+        return;
+    log_warn(lg, "conf",
+             "%s=%zu is more than 1/%d of the function's %d MB; using %zu so that tracebridge "
+             "cannot run the function out of memory",
+             name, *v, MEMORY_SHARE_DIVISOR, memory_mb, cap);
+    *v = cap;
+}
+
+static void check_conflicts(struct conf *c, const char *(*get)(const char *, void *), void *arg,
+                            const struct log *lg)
+{
+    check_ports(c, get, arg, lg);
+    check_upstream_loop(c, lg);
+    cap_to_memory(&c->buffer_bytes, "TRACEBRIDGE_BUFFER_BYTES", c->resource.memory_mb, lg);
+    cap_to_memory(&c->receiver_max_request_bytes, "TRACEBRIDGE_OTLP_MAX_REQUEST_BYTES",
+                  c->resource.memory_mb, lg);
+}
+
 static bool is_endpoint_var(const char *name)
 {
     return strcmp(name, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == 0 ||
@@ -420,6 +555,7 @@ void conf_load(struct conf *c, const char *(*get)(const char *, void *), void *a
     load_lambda_facts(c, get, arg);
     if (!c->upstream[0])
         snprintf(c->upstream, sizeof(c->upstream), "%s", c->runtime_api);
+    check_conflicts(c, get, arg, lg);
     if (!c->resource.service_name[0])
         snprintf(c->resource.service_name, sizeof(c->resource.service_name), "%s",
                  c->resource.function_name[0] ? c->resource.function_name : "unknown_service");

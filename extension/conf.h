@@ -52,7 +52,11 @@ struct conf {
 
 /* Reads the table from the environment through `getenv_fn` (getenv in production, a fake in
  * tests). Invalid values fall back to the default with one warning each in `lg`, naming the
- * variable but never echoing values of secret settings. Always succeeds. */
+ * variable but never echoing values of secret settings. So do values that are valid alone but
+ * would break the function: an upstream that is tracebridge's own proxy or receiver (the
+ * Runtime API is used), a proxy or receiver port the function's web server needs
+ * (AWS_LWA_PORT/PORT), buffer and request limits above 1/8 of the function's memory (capped).
+ * Always succeeds. */
 void conf_load(struct conf *c, const char *(*getenv_fn)(const char *name, void *arg), void *arg,
                const struct log *lg);
 

@@ -2,9 +2,11 @@
 /* daemon: wires the parts together on one libuv loop.
  *
  * Start-up order matters (Lambda starts the runtime as soon as every extension registered):
- * config, proxy listening, OTLP receiver, Telemetry API listener, ready file (the wrapper's
- * signal: proxy address and, when the receiver listens, its address for the handler's SDK),
- * THEN register, and subscribe to the Telemetry API before the first /event/next.
+ * config, proxy listening, OTLP receiver, Telemetry API listener, a TCP connect to the upstream
+ * Runtime API (at most UPSTREAM_PROBE_MS: a proxy that forwards to nothing would fail every
+ * invocation), ready file (the wrapper's signal: proxy address and, when the receiver listens,
+ * its address for the handler's SDK; not written when the proxy cannot serve), THEN register,
+ * and subscribe to the Telemetry API before the first /event/next.
  * When /event/next is called after an INVOKE is the flush gate's decision (flushgate.h); the
  * daemon feeds it the loop clock and what it sees, and carries out what it answers. The export
  * itself may outlive that wait (it carries on across the freeze, bounded by
@@ -31,6 +33,7 @@
 #include "extension/telemetry/telemetry.h"
 #include "proxy/proxy.h"
 
+#define UPSTREAM_PROBE_MS  1000
 #define SHUTDOWN_MARGIN_MS 150
 #define SIGNAL_BUDGET_MS   500
 #define LMI_FLUSH_EVERY_MS 1000
@@ -45,10 +48,13 @@ struct daemon {
     struct log lg;
     struct conf conf;
     struct ids ids;
+    struct clockjump clocks; /* restore detection when the runtime does not tell us */
+    unsigned long restores;
     struct httpc *http;
     struct extapi *ext;
     struct proxy *proxy;
     struct receiver *recv;
+    struct tcpprobe *probe;
     struct spanbuf *sb;
     struct exporter *exp;
     struct lifecycle *lc;
@@ -59,6 +65,7 @@ struct daemon {
     uv_timer_t gate;
     uv_timer_t stop_timer;
     uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
+    uv_idle_t trim;      /* memory release after a large invocation, off the relay's turn */
     enum daemon_state state;
     bool export_enabled;
     char name[256];
@@ -141,6 +148,51 @@ static void on_span_done(void *arg, struct span *s)
     telemetry_span(d->tm, s);
 }
 
+/* ---- SnapStart restore ---- */
+
+/* Every restored copy of a snapshot starts with the same id pool and retry jitter: both are
+ * drawn afresh, and no connection the snapshot holds is reused. */
+static void restored(struct daemon *d, const char *how)
+{
+    struct clock_reading now;
+
+    ids_reseed(&d->ids);
+    if (d->exp)
+        exporter_restored(d->exp);
+    clockjump_now(&now);
+    (void)clockjump_observe(&d->clocks, &now, CLOCKJUMP_THRESHOLD_NS, NULL);
+    d->restores++;
+    log_info(&d->lg, "daemon",
+             "sandbox restored from a snapshot (%s): ids reseeded, exporter connections renewed",
+             how);
+}
+
+static void on_restored(void *arg)
+{
+    restored(arg, "the runtime's /restore/next returned");
+}
+
+/* A restore the runtime did not report (it bypasses the proxy) still moves the wall clock
+ * against the monotonic one; so does a step of the clock, for which the same is harmless. */
+static void check_clocks(struct daemon *d)
+{
+    struct clock_reading now;
+    int64_t jump = 0;
+    char how[96];
+
+    clockjump_now(&now);
+    if (!clockjump_observe(&d->clocks, &now, CLOCKJUMP_THRESHOLD_NS, &jump))
+        return;
+    snprintf(how, sizeof(how), "the wall clock jumped by %lld ms against the monotonic clock",
+             (long long)(jump / 1000000));
+    restored(d, how);
+}
+
+static void on_next_event_begin(void *arg)
+{
+    check_clocks(arg);
+}
+
 /* ---- the /event/next gate ---- */
 
 static void gate_check(struct daemon *d);
@@ -167,6 +219,36 @@ static void log_call_next(struct daemon *d)
               : g->flags & GATE_INVOKE_MODE ? "running (overlaps the next invocation)"
                                             : "running (not waited for)",
               spanbuf_spans(d->sb));
+}
+
+/* After large work, while idle: memory back to the system (memtrim.h). Only once an invocation
+ * ended: in invoke mode /event/next may come before its event was even relayed. */
+static void maybe_trim(struct daemon *d)
+{
+    size_t peak = lifecycle_take_peak_event(d->lc);
+    size_t other = d->recv ? receiver_take_peak_body(d->recv) : 0;
+    uint64_t t0;
+
+    if (other > peak)
+        peak = other;
+    other = d->exp ? exporter_take_peak_bytes(d->exp) : 0;
+    if (other > peak)
+        peak = other;
+    if (peak < memtrim_threshold(d->conf.resource.memory_mb))
+        return;
+    t0 = uv_hrtime();
+    memtrim_release();
+    log_debug(&d->lg, "daemon", "memory released (%s) after %zu bytes of work, in %llu us",
+              memtrim_method(), peak, (unsigned long long)((uv_hrtime() - t0) / 1000));
+}
+
+/* An idle callback runs after the loop's pending callbacks, among them the completion of the
+ * write that handed the event to the runtime (which frees the event's memory); a timer would
+ * run before them. */
+static void on_trim_idle(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    maybe_trim(h->data);
 }
 
 static void call_next(struct daemon *d)
@@ -233,6 +315,9 @@ static void on_invocation_end(void *arg, const char *rid)
     struct daemon *d = arg;
 
     flushgate_ended(&d->gate_state, rid);
+    /* The event and the response went through: the memory they took can go back, once the
+     * loop has finished this turn (the runtime's 202, the event's write completion). */
+    uv_idle_start(&d->trim, on_trim_idle);
     gate_check(d);
 }
 
@@ -244,6 +329,7 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
     uint64_t deadline = loop_deadline(d, ev->deadline_ms, 0, 900000);
     unsigned r;
 
+    check_clocks(d);
     lifecycle_on_invoke(d->lc, ev, span_now_ns());
     telemetry_point(d->tm, TM_POINT_INVOKE, false);
     collect_dropped(d);
@@ -272,8 +358,14 @@ static void finish_shutdown(struct daemon *d)
     d->state = ST_DONE;
     if (d->exp)
         exporter_get_stats(d->exp, &es);
-    log_info(&d->lg, "daemon", "shutdown: %lu spans exported, %zu left unsent", es.spans_sent,
-             spanbuf_spans(d->sb));
+    if (spanbuf_spans(d->sb) > 0 && d->export_enabled)
+        log_warn(&d->lg, "daemon",
+                 "shutdown: %zu spans lost (not exported before the SHUTDOWN deadline: %lu "
+                 "export requests, %lu accepted; %lu spans exported in all)",
+                 spanbuf_spans(d->sb), es.requests, es.successes, es.spans_sent);
+    else
+        log_info(&d->lg, "daemon", "shutdown: %lu spans exported, %zu left unsent", es.spans_sent,
+                 spanbuf_spans(d->sb));
     close_all(d);
 }
 
@@ -448,6 +540,14 @@ static int write_ready_file(const char *path, int proxy_port, int otlp_port)
     return 0;
 }
 
+/* A proxy the runtime is not pointed at: gone, so that invocations are not waited for at it. */
+static void withdraw_proxy(struct daemon *d)
+{
+    proxy_free(d->proxy);
+    d->proxy = NULL;
+    lifecycle_set_proxy_offered(d->lc, false);
+}
+
 /* Written once the proxy and the receiver listen, before register: Lambda starts the runtime
  * (and so the wrapper) only after every extension registered. */
 static void publish_ready(struct daemon *d)
@@ -461,8 +561,14 @@ static void publish_ready(struct daemon *d)
         otlp_port = receiver_port(d->recv);
     rc = write_ready_file(d->conf.ready_file, proxy_port(d->proxy), otlp_port);
     if (rc < 0)
-        log_error(&d->lg, "daemon", "cannot write %s (%s); the wrapper will not use the proxy",
+        log_error(&d->lg, "daemon",
+                  "cannot write %s (%s); the runtime will talk to Lambda directly (no context "
+                  "promotion)",
                   d->conf.ready_file, strerror(-rc));
+    if (rc < 0)
+        withdraw_proxy(d);
+    else
+        lifecycle_set_proxy_offered(d->lc, true);
 }
 
 static void start_proxy(struct daemon *d)
@@ -472,7 +578,8 @@ static void start_proxy(struct daemon *d)
                             .listen_port = d->conf.proxy_port,
                             .upstream = d->conf.upstream,
                             .max_event_bytes = d->conf.max_event_bytes,
-                            .max_header_bytes = 1024 * 1024 + 64 * 1024};
+                            .max_header_bytes = 1024 * 1024 + 64 * 1024,
+                            .keep_buffer_bytes = memtrim_threshold(d->conf.resource.memory_mb)};
     int err = 0;
 
     unlink(d->conf.ready_file); /* a previous instance's file would point at a dead port */
@@ -484,6 +591,55 @@ static void start_proxy(struct daemon *d)
                   d->conf.proxy_port, strerror(-err));
         uv_run(&d->loop, UV_RUN_NOWAIT);
         return;
+    }
+}
+
+static void register_now(struct daemon *d)
+{
+    int rc = extapi_register(d->ext);
+
+    if (rc < 0) {
+        log_error(&d->lg, "daemon", "start-up failed: %s", strerror(-rc));
+        d->exit_code = 1;
+        finish_shutdown(d);
+    }
+}
+
+static void on_upstream_probed(void *arg, int status)
+{
+    struct daemon *d = arg;
+
+    d->probe = NULL;
+    if (d->state != ST_REGISTERING)
+        return; /* shut down meanwhile */
+    if (status == 0) {
+        publish_ready(d);
+        register_now(d);
+        return;
+    }
+    withdraw_proxy(d);
+    log_error(&d->lg, "daemon",
+              "upstream Runtime API %s is not reachable (%s)%s; the proxy is not used: the runtime "
+              "talks to Lambda directly (no context promotion)",
+              d->conf.upstream, uv_strerror(status),
+              strcmp(d->conf.upstream, d->conf.runtime_api) != 0 ? " (TRACEBRIDGE_UPSTREAM)" : "");
+    register_now(d);
+}
+
+/* Registers once the ready file is settled: the runtime starts right after. */
+static void probe_then_register(struct daemon *d)
+{
+    struct sockaddr_storage up;
+
+    d->state = ST_REGISTERING;
+    if (!d->proxy || hostport_parse(d->conf.upstream, &up) < 0) {
+        register_now(d);
+        return;
+    }
+    d->probe = tcpprobe_start(&d->loop, &up, UPSTREAM_PROBE_MS, on_upstream_probed, d);
+    if (!d->probe) {
+        publish_ready(d); /* cannot even look: offer the proxy as before */
+        register_now(d);
     }
 }
 
@@ -547,8 +703,11 @@ static void log_config(struct daemon *d)
 static int start_parts(struct daemon *d)
 {
     struct tm_facts_hooks th = {.arg = d, .span_ready = on_span_ready};
-    struct lifecycle_hooks lh = {
-        .arg = d, .span_done = on_span_done, .invocation_end = on_invocation_end};
+    struct lifecycle_hooks lh = {.arg = d,
+                                 .span_done = on_span_done,
+                                 .invocation_end = on_invocation_end,
+                                 .next_event_begin = on_next_event_begin,
+                                 .restored = on_restored};
     struct extapi_hooks eh = {.arg = d, .registered = on_registered, .event = on_event};
     struct extapi_conf ec = {.runtime_api = d->conf.runtime_api,
                              .name = d->name,
@@ -561,8 +720,7 @@ static int start_parts(struct daemon *d)
     d->lc = lifecycle_new(&d->conf.lifecycle, &d->ids, &lh, &d->lg);
     if (!d->sb || !d->http || !d->lc)
         return -ENOMEM;
-    d->exp =
-        exporter_new(&d->loop, d->http, d->sb, &d->conf.exporter, on_export_done, d, &d->lg, &err);
+    d->exp = exporter_new(&d->loop, d->sb, &d->conf.exporter, on_export_done, d, &d->lg, &err);
     d->ext = d->exp ? extapi_new(&d->loop, d->http, &ec, &eh, &d->lg, &err) : NULL;
     if (!d->ext)
         return -ENOMEM;
@@ -572,11 +730,10 @@ static int start_parts(struct daemon *d)
     d->tm = telemetry_new(&d->loop, d->http, &d->ids, &d->conf.telemetry, &th, &d->lg);
     if (!d->tm)
         return -ENOMEM;
-    publish_ready(d);
     decide_export(d);
     log_config(d);
-    d->state = ST_REGISTERING;
-    return extapi_register(d->ext);
+    probe_then_register(d);
+    return 0;
 }
 
 static void init_handles(struct daemon *d)
@@ -587,6 +744,8 @@ static void init_handles(struct daemon *d)
     d->stop_timer.data = d;
     uv_timer_init(&d->loop, &d->periodic);
     d->periodic.data = d;
+    uv_idle_init(&d->loop, &d->trim);
+    d->trim.data = d;
     uv_signal_init(&d->loop, &d->sigterm);
     d->sigterm.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
@@ -597,6 +756,8 @@ static void init_handles(struct daemon *d)
 
 static void close_all(struct daemon *d)
 {
+    tcpprobe_cancel(d->probe);
+    d->probe = NULL;
     exporter_free(d->exp);
     d->exp = NULL;
     extapi_free(d->ext);
@@ -614,6 +775,7 @@ static void close_all(struct daemon *d)
     uv_close((uv_handle_t *)&d->gate, NULL);
     uv_close((uv_handle_t *)&d->stop_timer, NULL);
     uv_close((uv_handle_t *)&d->periodic, NULL);
+    uv_close((uv_handle_t *)&d->trim, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -640,6 +802,7 @@ int daemon_main(int argc, char **argv)
     d->lg.level = d->conf.log_level;
     ids_init(&d->ids);
     flushgate_init(&d->gate_state, d->conf.flush, (uint64_t)d->conf.max_flush_ms);
+    check_clocks(d); /* the reference for the clock gaps */
     snprintf(d->name, sizeof(d->name), "%s", argv && argv[0] ? argv[0] : "tracebridge");
     uv_loop_init(&d->loop);
     init_handles(d);

@@ -92,6 +92,20 @@ static void settle(struct flushgate *g, uint64_t now, const struct flushgate_fac
     wake_by(wake, g->fn_deadline_at);
 }
 
+/* How long /event/next may wait for an export once the invocation settled: max_flush_ms, but
+ * never into the function's deadline. */
+static uint64_t hold_limit(const struct flushgate *g)
+{
+    uint64_t end = g->settled_at + g->max_flush_ms;
+    uint64_t last = g->fn_deadline_at > FLUSHGATE_DEADLINE_MARGIN_MS
+                        ? g->fn_deadline_at - FLUSHGATE_DEADLINE_MARGIN_MS
+                        : 0;
+
+    if (last < g->settled_at)
+        last = g->settled_at;
+    return end < last ? end : last;
+}
+
 struct flushgate_verdict flushgate_check(struct flushgate *g, uint64_t now,
                                          const struct flushgate_facts *f)
 {
@@ -101,7 +115,7 @@ struct flushgate_verdict flushgate_check(struct flushgate *g, uint64_t now,
 
     settle(g, now, f, &v.wake_at);
     settled = g->flags & GATE_SETTLED;
-    budget_end = g->settled_at + g->max_flush_ms;
+    budget_end = hold_limit(g);
     if (settled && !(g->flags & GATE_FLUSH_STARTED)) {
         g->flags |= GATE_FLUSH_STARTED;
         v.actions |= GATE_DO_FLUSH;

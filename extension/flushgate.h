@@ -11,6 +11,8 @@
  *   adaptive  end while invocations are rare, invoke once they come back to back.
  * The wait happens only while the backend answers quickly (the daemon's `export_waits` fact): a
  * backend that is down, refusing or slow would otherwise cost every invocation max_flush_ms.
+ * Nor is /event/next ever held into the function's deadline (less FLUSHGATE_DEADLINE_MARGIN_MS):
+ * a late /event/next would make Lambda record a timeout for an invocation that succeeded.
  * An invocation the proxy has not seen FLUSHGATE_BYPASS_GRACE_MS after its INVOKE is presumed to
  * bypass the proxy (runtime ignores the wrapper) and counts as ended for this purpose. */
 #ifndef TB_FLUSHGATE_H
@@ -21,7 +23,8 @@
 
 #include "extension/lifecycle/lifecycle.h"
 
-#define FLUSHGATE_BYPASS_GRACE_MS 500
+#define FLUSHGATE_BYPASS_GRACE_MS    500
+#define FLUSHGATE_DEADLINE_MARGIN_MS 50
 /* Adaptive flush. Flushing at INVOKE saves each invocation the export time after its response,
  * but holds an invocation's spans until the next INVOKE: fine when that comes within a couple
  * of seconds, not when the sandbox may sit frozen for minutes. So INVOKEs count as frequent

@@ -450,6 +450,8 @@ build_tracebridge() {
     opt="$opt -isystem $P/include -isystem $KH"
     local libs="$malloc_obj -luv -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lprotobuf-c -lz"
     libs="$libs -lhttp_parser -lm -lpthread"
+    # memtrim.c hands memory back after large events with mi_collect() when mimalloc is linked.
+    if [ "$MALLOC" = mimalloc ]; then opt="$opt -DTB_MIMALLOC -isystem $SRC/mimalloc/include"; fi
     # make does not notice changed flags: start the objects afresh when they change.
     if [ "$(cat "$A/tb.flags" 2>/dev/null)" != "$CC $opt $libs" ]; then
         rm -rf "$tb"

@@ -36,6 +36,7 @@ struct nextbuf {
     bool body_set;
     struct nb_set set[NEXTBUF_MAX_SET];
     size_t nset;
+    size_t keep_bytes; /* buffers larger than this are freed by nextbuf_finish; 0: kept */
 };
 
 /* The bytes to write in one go; memory owned by the caller after nextbuf_finish/flush. */
@@ -106,6 +107,7 @@ struct proxy {
     const struct log *lg;
     struct sockaddr_storage up_addr;
     size_t max_event_bytes;
+    size_t keep_buffer_bytes;
     size_t max_header_bytes;
     int port;
     struct proxy_stats stats;
@@ -146,7 +148,7 @@ struct side {
     struct buf stage;
 };
 
-enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR };
+enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR, REQ_RESTORE_NEXT };
 enum resp_mode { RESP_NONE, RESP_RELAY, RESP_NEXTBUF };
 
 /* The request/response exchange currently relayed on a conn. */

@@ -257,10 +257,24 @@ static int reframe(struct nextbuf *nb, struct nb_out *out)
     return 0;
 }
 
+/* A rewritten event leaves the original behind (and a chunked one its raw bytes): a large
+ * buffer kept for the next /next would hold up to max_event_bytes per connection for the
+ * sandbox's life. Up to keep_bytes they stay for reuse. */
+static void release_large(struct nextbuf *nb)
+{
+    if (!nb->keep_bytes)
+        return;
+    if (nb->body.cap > nb->keep_bytes)
+        buf_free(&nb->body);
+    if (nb->raw.cap > nb->keep_bytes)
+        buf_free(&nb->raw);
+}
+
 int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *rid, size_t ridcap,
                    struct nb_out *out)
 {
     struct proxy_next ev;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     copy_rid(nb, rid, ridcap);
@@ -274,10 +288,13 @@ int nextbuf_finish(struct nextbuf *nb, const struct proxy_hooks *hooks, char *ri
     /* Fail open: if the re-framed head cannot be built, the original bytes go out. */
     if ((nb->body_set || nb->nset > 0) && reframe(nb, out) == 0) {
         clear_changes(nb);
+        release_large(nb);
         return 0;
     }
     clear_changes(nb);
-    return nextbuf_flush(nb, out);
+    rc = nextbuf_flush(nb, out);
+    release_large(nb);
+    return rc;
 }
 
 /* ---- the hook-facing API from proxy.h ---- */

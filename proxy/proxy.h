@@ -68,6 +68,9 @@ struct proxy_hooks {
     void (*invocation_error)(void *arg, const struct proxy_report *r);
     /* POST /runtime/init/error reached upstream. */
     void (*init_error)(void *arg, const struct proxy_report *r);
+    /* GET /runtime/restore/next was answered (SnapStart: a 200 means this sandbox was just
+     * restored from its snapshot), or failed (upstream_status 0). */
+    void (*restored)(void *arg, const struct proxy_report *r);
 };
 
 struct proxy_conf {
@@ -76,6 +79,9 @@ struct proxy_conf {
     const char *upstream;    /* "host:port" of the real Runtime API */
     size_t max_event_bytes;  /* larger /next bodies are relayed unchanged */
     size_t max_header_bytes; /* request/response head limit (>= 1 MiB + slack) */
+    /* A /next buffer larger than this is freed once its event went out, so that a large event
+     * does not hold its memory for the connection's life; 0 keeps every buffer for reuse. */
+    size_t keep_buffer_bytes;
 };
 
 /* Binds and listens. Returns a proxy or NULL with *err = -errno. Hooks may be NULL members.

@@ -56,6 +56,8 @@ static enum req_kind classify(struct conn *c)
 
     if (method == HTTP_GET && path_is(url, len, INVOCATION "next"))
         return REQ_NEXT;
+    if (method == HTTP_GET && path_is(url, len, RT_PREFIX "restore/next"))
+        return REQ_RESTORE_NEXT;
     if (method != HTTP_POST)
         return REQ_OTHER;
     if (path_is(url, len, RT_PREFIX "init/error"))
@@ -101,6 +103,8 @@ static void report(struct conn *c)
         fn = hk->invocation_error;
     else if (ex->kind == REQ_INIT_ERROR)
         fn = hk->init_error;
+    else if (ex->kind == REQ_RESTORE_NEXT)
+        fn = hk->restored;
     if (!fn || !hooks_on(c))
         return;
     r.request_id = ex->rid;
@@ -596,6 +600,7 @@ void relay_init(struct conn *c)
     http1_init(&c->req, HTTP_REQUEST, head_max, &req_ops, c);
     http1_init(&c->resp, HTTP_RESPONSE, head_max, &resp_ops, c);
     nextbuf_init(&c->nb, c->p->max_event_bytes);
+    c->nb.keep_bytes = c->p->keep_buffer_bytes;
     buf_init(&c->ex.err_type, 256);
     buf_init(&c->ex.err_body, PROXY_ERROR_BODY_MAX);
 }

@@ -4,42 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension/base/base.h"
 #include "extension/net/net.h"
 #include "proxy/internal.h"
-
-/* Parses "host:port" (IPv4, [IPv6] or localhost) without DNS: the Runtime API address is always
- * a literal, and a blocking resolve on the loop is not allowed. */
-static int parse_hostport(const char *s, struct sockaddr_storage *out)
-{
-    char host[64];
-    const char *colon = s ? strrchr(s, ':') : NULL;
-    size_t hlen;
-    char *end;
-    long port;
-
-    if (!colon)
-        return -EINVAL;
-    hlen = (size_t)(colon - s);
-    if (hlen > 1 && s[0] == '[' && s[hlen - 1] == ']') {
-        s++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= sizeof(host))
-        return -EINVAL;
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-    if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
-        return -EINVAL;
-    if (strcmp(host, "localhost") == 0)
-        memcpy(host, "127.0.0.1", 10);
-    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0)
-        return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) == 0)
-        return 0;
-    return -EINVAL;
-}
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -71,7 +38,7 @@ static int check_conf(const struct proxy_conf *conf, struct sockaddr_storage *li
         return -EINVAL;
     rc = loopback_addr(conf->listen_host, conf->listen_port, listen_addr);
     if (rc == 0)
-        rc = parse_hostport(conf->upstream, up_addr);
+        rc = hostport_parse(conf->upstream, up_addr);
     return rc;
 }
 
@@ -104,6 +71,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
     if (hooks)
         p->hooks = *hooks;
     p->max_event_bytes = conf->max_event_bytes;
+    p->keep_buffer_bytes = conf->keep_buffer_bytes;
     p->max_header_bytes = conf->max_header_bytes;
     p->listener.data = p;
     p->handles = 1;

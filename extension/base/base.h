@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
  * base64, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the request
- * id limit and the W3C/X-Ray trace-context types and parsers. Includes only libc. */
+ * id limit, the W3C/X-Ray trace-context types and parsers, clock-jump detection, host:port
+ * literals and handing freed memory back. Includes only libc. */
 #ifndef TB_BASE_BASE_H
 #define TB_BASE_BASE_H
 
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 /* ---- buf ---------------------------------------------------------------------- */
 /* buf: the one bounded byte buffer every module builds text and bytes with.
@@ -339,6 +341,15 @@ struct trace_ctx_full {
  * positions). Optional surrounding spaces/tabs are allowed. true when valid. */
 bool traceparent_parse(const char *s, size_t n, struct trace_ctx *out);
 
+/* Why traceparent_parse rejects s (a static text for a log line), or NULL when it is valid. */
+const char *traceparent_problem(const char *s, size_t n);
+
+/* The first bytes of a rejected value, safe to log: at most TRACEPARENT_PREFIX_MAX characters,
+ * anything but hex digits and '-' shown as '?', NUL-terminated. A caller never logs more of an
+ * invalid value than this. */
+#define TRACEPARENT_PREFIX_MAX 12
+void traceparent_safe_prefix(const char *s, size_t n, char out[TRACEPARENT_PREFIX_MAX + 1]);
+
 /* Writes "00-<trace>-<span>-<flags>" plus NUL: out must hold TRACEPARENT_LEN + 1 bytes. */
 void traceparent_format(const struct trace_ctx *c, char *out);
 
@@ -361,5 +372,78 @@ bool xray_rewrite(const char *orig, size_t n, const struct trace_ctx *ctx, char 
 
 bool trace_id_is_zero(const uint8_t id[16]);
 bool span_id_is_zero(const uint8_t id[8]);
+
+/* ---- clockjump --------------------------------------------------------------------- */
+/* clockjump: notices that the sandbox was restored from a snapshot (SnapStart) or otherwise
+ * had its clock stepped, by watching the gap between clocks that normally move together.
+ *
+ * CLOCK_MONOTONIC runs inside the sandbox; CLOCK_REALTIME is the wall clock, which Lambda sets
+ * to the real time when it restores a snapshot, taken minutes or days earlier; CLOCK_BOOTTIME
+ * also counts time the machine was suspended. A plain freeze between invocations moves them all
+ * alike (the gaps stay put); a restore or a step of the wall clock moves one against the
+ * other. A gap that changed by more than the threshold counts as a jump. Pure: the caller
+ * passes the readings in (clockjump_now() reads them), so the logic is testable. */
+
+/* NTP slews by at most 500 ppm (0.5 ms per second): far below this. */
+#define CLOCKJUMP_THRESHOLD_NS (1000ULL * 1000 * 1000)
+
+struct clock_reading {
+    int64_t realtime_ns;
+    int64_t monotonic_ns;
+    int64_t boottime_ns;
+};
+
+struct clockjump {
+    bool started;
+    int64_t wall_gap; /* realtime - monotonic */
+    int64_t boot_gap; /* boottime - monotonic */
+};
+
+void clockjump_now(struct clock_reading *r);
+
+/* Records a reading; true when a gap moved by more than threshold_ns since the last reading
+ * (the first reading only sets the reference). *jump_ns (may be NULL) gets the larger move. */
+bool clockjump_observe(struct clockjump *cj, const struct clock_reading *r, uint64_t threshold_ns,
+                       int64_t *jump_ns);
+
+/* ---- hostport ---------------------------------------------------------------------- */
+/* hostport: "host:port" of the Runtime API (or of a proxy to chain behind), parsed without DNS:
+ * the address is always a literal (IPv4, [IPv6]) or "localhost" (taken as 127.0.0.1), and a
+ * blocking resolve on the loop is not allowed. */
+
+/* Fills out with the address. 0 or -EINVAL. Port 0 is accepted (a listener may ask for it). */
+int hostport_parse(const char *s, struct sockaddr_storage *out);
+
+/* The port of a parsed address. */
+int hostport_port(const struct sockaddr_storage *a);
+
+/* Whether connecting to a reaches this host's own sockets bound to port: a loopback address
+ * (127.0.0.0/8, ::1) or the unspecified one (0.0.0.0, ::) on that port. */
+bool hostport_is_local_port(const struct sockaddr_storage *a, int port);
+
+/* ---- memtrim ----------------------------------------------------------------------- */
+/* memtrim: hands memory freed after large work (a multi-megabyte event, OTLP request or export
+ * batch) back to the system, so that the sandbox's memory goes back near tracebridge's idle
+ * level instead of staying at its peak for the sandbox's life. glibc keeps freed large blocks
+ * in its heap once its dynamic mmap threshold has grown (malloc_trim(0) returns them);
+ * mimalloc (the static layer binary, built with -DTB_MIMALLOC) purges lazily (mi_collect(true)
+ * does it now); musl's own malloc unmaps large blocks on free already. Called only while
+ * tracebridge is idle (after an invocation, before /event/next), and only after work that was
+ * large for the function (memtrim_threshold): it walks the heap, and memory handed back costs
+ * page faults when the next large event needs it again (a few ms for a 5 MB event), which a
+ * function with memory to spare should not pay. */
+
+/* Work this large (bytes held at once) is followed by a release: MEMTRIM_MIN_BYTES, or 1/32
+ * of the function's memory when that is more (4 MiB at 128 MB, 32 MiB at 1 GB: a 5 MB event,
+ * which holds about 10 MB while it is rewritten, is released after in functions of up to
+ * 256 MB). The proxy frees its /next buffers above the same size. */
+#define MEMTRIM_MIN_BYTES     (1024 * 1024)
+#define MEMTRIM_SHARE_DIVISOR 32
+size_t memtrim_threshold(int memory_mb);
+
+void memtrim_release(void);
+
+/* What the build releases with: "malloc_trim", "mi_collect" or "none". */
+const char *memtrim_method(void);
 
 #endif

@@ -51,6 +51,51 @@ bool traceparent_parse(const char *s, size_t n, struct trace_ctx *out)
     return true;
 }
 
+/* The same checks as traceparent_parse, in its order, each with a reason. */
+const char *traceparent_problem(const char *s, size_t n)
+{
+    struct trace_ctx c;
+    uint8_t ver;
+
+    if (traceparent_parse(s, n, &c))
+        return NULL;
+    http_trim_ows(&s, &n);
+    if (n < TRACEPARENT_LEN)
+        return "shorter than 55 characters";
+    if (!hex_decode_lower(s, 2, &ver))
+        return "version is not 2 lower-case hex digits";
+    if (ver == 0xff)
+        return "version ff is invalid";
+    if (ver == 0 && n != TRACEPARENT_LEN)
+        return "longer than 55 characters (version 00)";
+    if (s[2] != '-' || s[35] != '-' || s[52] != '-' || (n > TRACEPARENT_LEN && s[55] != '-'))
+        return "the dashes are not between the fields";
+    if (!hex_decode_lower(s + 3, 32, c.trace_id))
+        return "trace-id is not 32 lower-case hex digits";
+    if (!hex_decode_lower(s + 36, 16, c.span_id))
+        return "parent-id is not 16 lower-case hex digits";
+    if (!hex_decode_lower(s + 53, 2, &c.flags))
+        return "trace-flags are not 2 lower-case hex digits";
+    if (trace_id_is_zero(c.trace_id))
+        return "trace-id is all zeros";
+    if (span_id_is_zero(c.span_id))
+        return "parent-id is all zeros";
+    return "characters that are not allowed after the flags";
+}
+
+void traceparent_safe_prefix(const char *s, size_t n, char out[TRACEPARENT_PREFIX_MAX + 1])
+{
+    size_t i;
+
+    for (i = 0; i < n && i < TRACEPARENT_PREFIX_MAX; i++) {
+        char ch = s[i];
+        bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                  (ch >= 'A' && ch <= 'F') || ch == '-';
+        out[i] = ok ? ch : '?';
+    }
+    out[i] = '\0';
+}
+
 void traceparent_format(const struct trace_ctx *c, char *out)
 {
     memcpy(out, "00-", 3);

@@ -66,8 +66,17 @@ size_t spanbuf_take_dropped(struct spanbuf *sb);
  *   - 429/502/503/504 and transport errors are retried with exponential backoff and jitter,
  *     honouring Retry-After, but never past the flush deadline; other statuses are not
  *     retryable (OTLP spec): that batch is dropped and counted;
- *   - each request's timeout is the smaller of OTEL_EXPORTER_OTLP_TIMEOUT and the time left. */
-#define EXPORTER_BATCH_BYTES (2 * 1024 * 1024)
+ *   - each request's timeout is the smaller of OTEL_EXPORTER_OTLP_TIMEOUT and the time left;
+ *   - connections: the exporter has its own connection pool (its own httpc), thrown away
+ *     before a request when the kept connection may be dead: idle for more than
+ *     EXPORTER_REUSE_IDLE_MS by the monotonic or the wall clock (the sandbox was probably
+ *     frozen meanwhile, and peers close idle connections after a few seconds: Node's default is
+ *     5 s), or after exporter_restored() (SnapStart restore, clock jump: the peer has never
+ *     heard of the connection). A request that fails with a connection reset on a reused
+ *     connection is sent again at once on a new one, once, and counts neither as a retry nor as
+ *     a failure (the backend is fine; the connection was stale). */
+#define EXPORTER_BATCH_BYTES   (2 * 1024 * 1024)
+#define EXPORTER_REUSE_IDLE_MS 4000
 
 enum otlp_protocol { OTLP_PROTOBUF = 0, OTLP_JSON };
 
@@ -96,15 +105,16 @@ struct exporter_stats {
     unsigned long spans_sent;
     unsigned long spans_dropped; /* rejected by the backend with a non-retryable status */
     unsigned long bytes_sent;    /* request bodies as sent (after compression) */
+    unsigned long new_pools;     /* connection pools thrown away (idle, restore, reset) */
+    unsigned long reset_resends; /* requests sent again after a reset on a reused connection */
 };
 
 /* done runs each time a flush finishes (buffer empty, deadline reached or gave up), from the
- * loop, with arg. Borrowed, and so required to outlive the exporter: loop, the httpc (whose
- * requests the exporter cancels when freed), sb, c and lg. The header lines are built from
+ * loop, with arg. Borrowed, and so required to outlive the exporter: loop, sb, c and lg. The
+ * exporter makes its own httpc (its connection pool) on loop. The header lines are built from
  * c->headers here, once. NULL with *err = -ENOMEM. */
-struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
-                              const struct exporter_conf *c, void (*done)(void *arg), void *arg,
-                              const struct log *lg, int *err);
+struct exporter *exporter_new(uv_loop_t *loop, struct spanbuf *sb, const struct exporter_conf *c,
+                              void (*done)(void *arg), void *arg, const struct log *lg, int *err);
 /* Cancels the request in flight (its spans stay in sb) and the retry timer; done is not called
  * again. The memory is released once the loop has run the close callback. */
 void exporter_free(struct exporter *x);
@@ -126,6 +136,14 @@ void exporter_flush_final(struct exporter *x, uint64_t deadline_ms);
  * later flushes anyway. */
 bool exporter_responsive(const struct exporter *x, uint64_t budget_ms);
 bool exporter_busy(const struct exporter *x);
+
+/* The sandbox was restored from a snapshot or its clock jumped: no connection made before is
+ * reused (a request in flight finishes on its own), and the retry jitter is reseeded so that
+ * restored copies do not retry in step. */
+void exporter_restored(struct exporter *x);
+
+/* The largest request (buffered batch plus body as sent) since the last call. */
+size_t exporter_take_peak_bytes(struct exporter *x);
 
 /* Spans the backend rejected since the last call (for tracebridge.dropped_spans). */
 size_t exporter_take_dropped(struct exporter *x);

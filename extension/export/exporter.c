@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "extension/base/base.h"
@@ -29,7 +31,11 @@ struct exporter {
     struct buf header_lines; /* NUL-separated "k: v" */
     const char *headers[MAX_HEADERS + 3];
     struct httpc_req *req;
-    const char *ca_file; /* cabundle_find(): configured, $SSL_CERT_FILE or the system's */
+    const char *ca_file;   /* cabundle_find(): configured, $SSL_CERT_FILE or the system's */
+    bool stale;            /* the pool's connections must not be reused (restore) */
+    bool resent;           /* the batch in flight is already a resend after a reset */
+    uint64_t used_mono_ms; /* when the pool last finished a request, monotonic clock */
+    uint64_t used_wall_ms; /* ... and wall clock */
     uv_timer_t retry;
     bool busy;
     uint64_t deadline_ms;
@@ -46,6 +52,7 @@ struct exporter {
     size_t batch_sent_bytes; /* body as sent (JSON and/or gzip) */
     uint64_t flush_started;  /* loop time, for the debug log */
     size_t dropped;
+    size_t peak_bytes; /* largest raw + encoded request since exporter_take_peak_bytes */
     struct exporter_stats stats;
 };
 
@@ -197,6 +204,14 @@ static void flush_done(struct exporter *x, bool gave_up)
 
 static void send_batch(struct exporter *x);
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
     send_batch(t->data);
@@ -293,11 +308,33 @@ static void log_sent(const struct exporter *x, const struct httpc_result *r)
               r->err ? (r->error ? r->error : "transport") : "", r->err ? "\"" : "");
 }
 
+/* A reset on a connection kept from earlier: the connection was stale (idle across a freeze
+ * that outlasted the peer's idle timeout, or a restore), not the backend broken. */
+static bool stale_reset(struct exporter *x, const struct httpc_result *r)
+{
+    if (r->err != -ECONNRESET || !r->reused || x->resent)
+        return false;
+    log_debug(x->lg, "exporter",
+              "connection reset on a reused connection (%s); sending again on a new one",
+              r->error ? r->error : "reset");
+    x->resent = true;
+    x->stale = true;
+    x->stats.reset_resends++;
+    return true;
+}
+
 static void on_sent(void *arg, const struct httpc_result *r)
 {
     struct exporter *x = arg;
 
     x->req = NULL;
+    x->used_mono_ms = mono_ms();
+    x->used_wall_ms = span_now_ns() / 1000000u;
+    if (stale_reset(x, r)) {
+        send_batch(x); /* the batch is still in the buffer, uncommitted */
+        return;
+    }
+    x->resent = false;
     x->any_finished = true;
     x->last_took_ms = uv_now(x->loop) - x->sent_at;
     x->last_ok = !r->err && r->status >= 200 && r->status < 300;
@@ -320,6 +357,41 @@ static void on_sent(void *arg, const struct httpc_result *r)
     send_batch(x);
 }
 
+static uint64_t since(uint64_t now, uint64_t then)
+{
+    return now > then ? now - then : 0;
+}
+
+/* Whether the kept connection (if any) may be dead: see exporter.h. */
+static bool pool_suspect(const struct exporter *x)
+{
+    uint64_t idle_mono = since(mono_ms(), x->used_mono_ms);
+    uint64_t idle_wall = since(span_now_ns() / 1000000u, x->used_wall_ms);
+
+    if (x->stale)
+        return true;
+    if (!x->used_mono_ms)
+        return false; /* nothing was ever connected */
+    return idle_mono > EXPORTER_REUSE_IDLE_MS || idle_wall > EXPORTER_REUSE_IDLE_MS;
+}
+
+/* Throws the pool (and the connections kept in it) away for a new, empty one. */
+static int renew_pool(struct exporter *x)
+{
+    int err = 0;
+    struct httpc *h = httpc_new(x->loop, x->lg, &err);
+
+    if (!h)
+        return err;
+    httpc_free(x->http);
+    x->http = h;
+    x->stale = false;
+    x->used_mono_ms = 0;
+    x->used_wall_ms = 0;
+    x->stats.new_pools++;
+    return 0;
+}
+
 static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
 {
     struct httpc_opts o = {.method = "POST",
@@ -332,9 +404,13 @@ static int start_request(struct exporter *x, struct buf *body, long timeout_ms)
                            .max_response_bytes = 64 * 1024};
     int err;
 
+    if (pool_suspect(x) && (err = renew_pool(x)) < 0)
+        return err;
     x->stats.requests++;
     x->stats.bytes_sent += body->len;
     x->batch_sent_bytes = body->len;
+    if (x->batch_raw_bytes + body->len > x->peak_bytes)
+        x->peak_bytes = x->batch_raw_bytes + body->len;
     x->sent_at = uv_now(x->loop);
     x->req = httpc_start(x->http, &o, on_sent, x, &err);
     return x->req ? 0 : err;
@@ -436,9 +512,30 @@ bool exporter_responsive(const struct exporter *x, uint64_t budget_ms)
     return x->last_ok && x->last_took_ms <= budget_ms;
 }
 
+void exporter_restored(struct exporter *x)
+{
+    uint64_t seed = 0;
+
+    x->stale = true;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed)
+        x->rng = seed;
+    else
+        x->rng ^= span_now_ns();
+    if (!x->rng)
+        x->rng = 1; /* xorshift must not be all-zero */
+}
+
 bool exporter_busy(const struct exporter *x)
 {
     return x->busy;
+}
+
+size_t exporter_take_peak_bytes(struct exporter *x)
+{
+    size_t p = x->peak_bytes;
+
+    x->peak_bytes = 0;
+    return p;
 }
 
 size_t exporter_take_dropped(struct exporter *x)
@@ -495,9 +592,8 @@ static void pick_ca_file(struct exporter *x)
                  "set OTEL_EXPORTER_OTLP_CERTIFICATE");
 }
 
-struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *sb,
-                              const struct exporter_conf *c, void (*done)(void *arg), void *arg,
-                              const struct log *lg, int *err)
+struct exporter *exporter_new(uv_loop_t *loop, struct spanbuf *sb, const struct exporter_conf *c,
+                              void (*done)(void *arg), void *arg, const struct log *lg, int *err)
 {
     struct exporter *x = calloc(1, sizeof(*x));
 
@@ -505,8 +601,12 @@ struct exporter *exporter_new(uv_loop_t *loop, struct httpc *h, struct spanbuf *
         *err = -ENOMEM;
         return NULL;
     }
+    x->http = httpc_new(loop, lg, err);
+    if (!x->http) {
+        free(x);
+        return NULL;
+    }
     x->loop = loop;
-    x->http = h;
     x->sb = sb;
     x->conf = c;
     x->lg = lg;
@@ -534,6 +634,7 @@ void exporter_free(struct exporter *x)
     if (!x)
         return;
     httpc_cancel(x->req);
+    httpc_free(x->http);
     uv_timer_stop(&x->retry);
     uv_close((uv_handle_t *)&x->retry, on_closed);
 }

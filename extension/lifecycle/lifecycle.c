@@ -13,6 +13,9 @@
  * first is logged, later ones at most once per this period with a count, the rest at
  * SHUTDOWN. */
 #define EVICT_LOG_EVERY_MS 10000
+/* Invalid reserved traceparents come from callers, possibly on every invocation: the first is
+ * logged, then at most one line per period with the count of the others. */
+#define RESERVED_LOG_EVERY_MS 60000
 
 struct inv {
     bool used;
@@ -40,10 +43,13 @@ struct lifecycle {
     char account_id[32];
     bool coldstart_done;
     bool bypass_warned;
+    bool proxy_offered; /* the ready file pointed the runtime at the proxy */
     size_t dropped_pending;
     unsigned long seq;
     struct ratelimit evict_log;
+    struct ratelimit reserved_log;
     struct lifecycle_stats stats;
+    size_t peak_event;
     struct promote_analysis analysis; /* scratch: large, so not on the stack */
     struct trace_ctx_full write;      /* scratch */
     struct inv table[LIFECYCLE_MAX_INFLIGHT];
@@ -372,6 +378,25 @@ static void log_next(const struct lifecycle *lc, const struct promote_analysis *
               why, m->apply_rc < 0 ? " apply=failed" : "");
 }
 
+/* The caller put a "__traceparent__" into the event that is not a traceparent: stripped (the
+ * handler never sees it), not used, and said once in a while: what was wrong, and never more of
+ * the value than its safe prefix. */
+static void warn_reserved_invalid(struct lifecycle *lc, const struct promote_analysis *a,
+                                  const char *rid)
+{
+    unsigned long held = 0;
+    char more[96] = "";
+
+    if (!a->reserved_invalid || !ratelimit_hit(&lc->reserved_log, span_now_ns() / 1000000, &held))
+        return;
+    if (held)
+        snprintf(more, sizeof(more), " (%lu more such invocations since the last warning)", held);
+    log_warn(lc->lg, "lifecycle",
+             "invocation %.128s: \"__traceparent__\" is not a valid traceparent (%s; starts "
+             "\"%s\"): stripped from the event, not used as the parent%s",
+             rid[0] ? rid : "-", a->reserved_invalid, a->reserved_prefix, more);
+}
+
 static void on_next_event(void *arg, struct proxy_next *ev)
 {
     struct lifecycle *lc = arg;
@@ -383,11 +408,16 @@ static void on_next_event(void *arg, struct proxy_next *ev)
     bool write;
     struct inv *v = ev->request_id[0] ? find_or_add(lc, ev->request_id, span_now_ns()) : NULL;
 
+    if (lc->hooks.next_event_begin)
+        lc->hooks.next_event_begin(lc->hooks.arg);
     fill_input(ev, &in);
     promote_analyse(&lc->conf->promote, &in, a);
+    warn_reserved_invalid(lc, a, ev->request_id);
     write = decide_context(lc, a, &ctx, &m.sampled);
     m.apply_rc = promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out);
     m.bytes_out = m.apply_rc == 0 && out.body_changed ? out.body.len : ev->body_len;
+    if (ev->body_len + m.bytes_out > lc->peak_event)
+        lc->peak_event = ev->body_len + m.bytes_out; /* both are held while rewriting */
     m.targets = m.apply_rc == 0 ? out.targets_written : 0;
     m.stripped = m.apply_rc == 0 && out.reserved_stripped;
     if (m.apply_rc == 0)
@@ -500,6 +530,20 @@ static void on_init_error(void *arg, const struct proxy_report *r)
              r->error_type ? r->error_type : "(no type)");
 }
 
+/* SnapStart: Lambda answers /restore/next once this sandbox was restored from its snapshot. */
+static void on_restored(void *arg, const struct proxy_report *r)
+{
+    struct lifecycle *lc = arg;
+
+    if (r->upstream_status != 200) {
+        log_warn(lc->lg, "lifecycle", "runtime's /restore/next got status %d from the Runtime API",
+                 r->upstream_status);
+        return;
+    }
+    if (lc->hooks.restored)
+        lc->hooks.restored(lc->hooks.arg);
+}
+
 struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc)
 {
     struct proxy_hooks h = {.arg = lc,
@@ -507,7 +551,8 @@ struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc)
                             .next_delivered = on_next_delivered,
                             .invocation_response = on_response,
                             .invocation_error = on_error,
-                            .init_error = on_init_error};
+                            .init_error = on_init_error,
+                            .restored = on_restored};
     return h;
 }
 
@@ -524,7 +569,9 @@ static void bypass_span(struct lifecycle *lc, struct inv *v, uint64_t now_ns)
     lc->stats.bypassed++;
     log_debug(lc->lg, "lifecycle", "bypass rid=%s: never seen at the proxy; span from INVOKE",
               v->rid);
-    if (!lc->bypass_warned) {
+    /* Only a runtime that was offered the proxy and did not come ignores the wrapper; when the
+     * proxy was never offered, the daemon already said why at start-up. */
+    if (!lc->bypass_warned && lc->proxy_offered) {
         lc->bypass_warned = true;
         log_warn(lc->lg, "lifecycle",
                  "invocation %s never reached the proxy: the runtime ignores "
@@ -644,6 +691,7 @@ struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
     lc->hooks = *hooks;
     lc->lg = lg;
     lc->evict_log = (struct ratelimit)RATELIMIT_INIT(EVICT_LOG_EVERY_MS);
+    lc->reserved_log = (struct ratelimit)RATELIMIT_INIT(RESERVED_LOG_EVERY_MS);
     sampler_init(&lc->sampler, c->sampler, c->sampler_ratio, c->sdk_disabled);
     return lc;
 }
@@ -664,6 +712,11 @@ void lifecycle_set_account_id(struct lifecycle *lc, const char *account_id)
     snprintf(lc->account_id, sizeof(lc->account_id), "%s", account_id ? account_id : "");
 }
 
+void lifecycle_set_proxy_offered(struct lifecycle *lc, bool offered)
+{
+    lc->proxy_offered = offered;
+}
+
 void lifecycle_add_dropped(struct lifecycle *lc, size_t n)
 {
     lc->dropped_pending += n;
@@ -672,4 +725,12 @@ void lifecycle_add_dropped(struct lifecycle *lc, size_t n)
 void lifecycle_get_stats(const struct lifecycle *lc, struct lifecycle_stats *out)
 {
     *out = lc->stats;
+}
+
+size_t lifecycle_take_peak_event(struct lifecycle *lc)
+{
+    size_t p = lc->peak_event;
+
+    lc->peak_event = 0;
+    return p;
 }

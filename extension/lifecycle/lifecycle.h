@@ -118,6 +118,12 @@ struct lifecycle_hooks {
     /* An invocation ended at the proxy (response or error), for flush timing. request_id is
      * borrowed until the callback returns. */
     void (*invocation_end)(void *arg, const char *request_id);
+    /* A /next event arrived, before any id is drawn for it (the daemon checks the clocks for a
+     * restore it was not told about). */
+    void (*next_event_begin)(void *arg);
+    /* The runtime's GET /runtime/restore/next returned 200 through the proxy: the sandbox was
+     * restored from a SnapStart snapshot. */
+    void (*restored)(void *arg);
 };
 
 enum inv_state {
@@ -153,6 +159,14 @@ void lifecycle_set_account_id(struct lifecycle *lc, const char *account_id);
 /* Spans dropped elsewhere (buffer, failed export) to report as tracebridge.dropped_spans on the
  * next span. */
 void lifecycle_add_dropped(struct lifecycle *lc, size_t n);
+
+/* Whether the runtime was offered the proxy (the ready file was written). Only then does an
+ * INVOKE the proxy never saw mean that the runtime ignores AWS_LAMBDA_EXEC_WRAPPER (warned
+ * once); otherwise such invocations are expected. Default: false. */
+void lifecycle_set_proxy_offered(struct lifecycle *lc, bool offered);
+
+/* The largest /next event (as received or as rewritten) since the last call. */
+size_t lifecycle_take_peak_event(struct lifecycle *lc);
 
 /* Proxy hooks: pass lifecycle_proxy_hooks(lc) to proxy_new; lc must outlive the proxy. */
 struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc);

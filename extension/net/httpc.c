@@ -143,11 +143,14 @@ static int map_curl_error(CURLcode c, bool too_big)
 static void req_finish(struct httpc_req *r, CURLcode code)
 {
     struct httpc_result res;
+    long connects = 0;
 
     memset(&res, 0, sizeof(res));
     res.err = map_curl_error(code, r->too_big);
     if (res.err == 0)
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+        res.reused = connects == 0;
     res.body = r->resp.data ? r->resp.data : "";
     res.body_len = r->resp.len;
     res.error = res.err ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(code)) : NULL;

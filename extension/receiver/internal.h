@@ -33,6 +33,7 @@ struct rx_ctx {
      * many connections cannot multiply the per-request limit. */
     size_t body_budget;
     size_t body_in_use;
+    size_t body_peak; /* most of body_in_use since receiver_take_peak_body */
     struct receiver_stats stats;
 };
 

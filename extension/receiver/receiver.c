@@ -441,6 +441,14 @@ void receiver_get_stats(const struct receiver *r, struct receiver_stats *out)
     out->open_conns = r->open_conns;
 }
 
+size_t receiver_take_peak_body(struct receiver *r)
+{
+    size_t p = r->ctx.body_peak;
+
+    r->ctx.body_peak = r->ctx.body_in_use;
+    return p;
+}
+
 void receiver_free(struct receiver *r)
 {
     struct tb_list *it;

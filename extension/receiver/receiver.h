@@ -47,6 +47,8 @@ struct receiver *receiver_new(uv_loop_t *loop, const char *host, int port, size_
 /* The port actually bound (port 0 picks one; tests). */
 int receiver_port(const struct receiver *r);
 void receiver_get_stats(const struct receiver *r, struct receiver_stats *out);
+/* The most request body bytes held at once since the last call (memory after large requests). */
+size_t receiver_take_peak_body(struct receiver *r);
 /* Stops listening, closes connections; memory is released once the loop has run the closes. */
 void receiver_free(struct receiver *r);
 

@@ -332,6 +332,8 @@ static int body_append(struct rx_session *s, const void *p, size_t n)
     rc = buf_append(&s->body, p, n);
     if (rc == 0)
         ctx->body_in_use += n;
+    if (ctx->body_in_use > ctx->body_peak)
+        ctx->body_peak = ctx->body_in_use;
     return rc;
 }
 

@@ -3,16 +3,11 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-void ids_init(struct ids *g)
-{
-    memset(g, 0, sizeof(*g));
-    g->used = IDS_POOL_BYTES;
-}
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -21,6 +16,40 @@ static uint64_t splitmix64(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+#ifdef TB_IDS_TEST_SEED
+/* The state a snapshot would copy: a full pool, identical in every process given the seed. */
+static void fill_from_test_seed(struct ids *g)
+{
+    const char *s = getenv("TRACEBRIDGE_TEST_IDS_SEED");
+    uint64_t st;
+
+    if (!s || !*s)
+        return;
+    st = strtoull(s, NULL, 10);
+    for (size_t i = 0; i < IDS_POOL_BYTES; i += 8) {
+        uint64_t v = splitmix64(&st);
+        memcpy(g->pool + i, &v, 8);
+    }
+    g->used = 0;
+}
+#endif
+
+void ids_init(struct ids *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->used = IDS_POOL_BYTES;
+#ifdef TB_IDS_TEST_SEED
+    fill_from_test_seed(g);
+#endif
+}
+
+void ids_reseed(struct ids *g)
+{
+    explicit_bzero(g->pool, sizeof(g->pool));
+    g->used = IDS_POOL_BYTES;
+    g->fallback = 0;
 }
 
 /* getrandom() cannot fail for small reads once the pool is initialised; should it ever

@@ -728,6 +728,24 @@ static void holder_value(struct actx *c, char type, size_t off, size_t end)
     }
 }
 
+/* A reserved "__traceparent__" that is stripped without being valid: the first is reported. */
+static void note_reserved(struct actx *c, char type, size_t off, size_t end)
+{
+    struct promote_analysis *a = c->a;
+    struct trace_ctx t;
+    const char *v = NULL;
+    size_t n = 0;
+
+    if (a->reserved_invalid)
+        return;
+    if (type == '"')
+        v = promote_str_value(c, c->base, off, end, &n);
+    if (v && traceparent_parse(v, n, &t))
+        return;
+    a->reserved_invalid = v ? traceparent_problem(v, n) : "not a JSON string";
+    traceparent_safe_prefix(v ? v : "", v ? n : 0, a->reserved_prefix);
+}
+
 /* A lower-case headers traceparent: valid ones are kept in place (keep mode, apply.c). */
 static void member_value(struct actx *c, struct member *m, char type, size_t off, size_t end)
 {
@@ -736,6 +754,10 @@ static void member_value(struct actx *c, struct member *m, char type, size_t off
     const char *v;
     size_t n;
 
+    if (m->which == W_RES_TP) {
+        note_reserved(c, type, off, end);
+        return;
+    }
     if (m->which != W_TP || !m->exact_lower || type != '"' ||
         c->ms->maps[m->map].kind != MAP_HEADERS)
         return;
@@ -952,6 +974,7 @@ static void analyse_body(const struct promote_conf *conf, const struct promote_i
         a->records_disagree = false;
         memset(&a->info, 0, sizeof(a->info));
         a->warning = why;
+        a->reserved_invalid = NULL; /* nothing is stripped from a broken document */
         return;
     }
     a->json_object = pl->facts[F_JSON_OBJECT].seen;
@@ -1017,6 +1040,8 @@ static void analysis_reset(struct promote_analysis *a)
     a->links_dropped = 0;
     memset(&a->info, 0, sizeof(a->info));
     a->warning = NULL;
+    a->reserved_invalid = NULL;
+    a->reserved_prefix[0] = '\0';
     a->plan = NULL;
 }
 

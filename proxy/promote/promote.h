@@ -117,7 +117,11 @@ struct promote_analysis {
     struct promote_link links[PROMOTE_MAX_LINKS]; /* only [0, n_links) are set */
     struct promote_event_info info;
     const char *warning; /* static string: why the event is left unchanged, or NULL */
-    void *plan;          /* private edit plan, freed by promote_analysis_free */
+    /* A reserved "__traceparent__" (top level or in detail) that is stripped but was not a
+     * valid traceparent: why (static text), and its safe prefix (traceparent_safe_prefix). */
+    const char *reserved_invalid;
+    char reserved_prefix[TRACEPARENT_PREFIX_MAX + 1];
+    void *plan; /* private edit plan, freed by promote_analysis_free */
 };
 
 struct promote_input {

@@ -514,7 +514,10 @@ static pid_t spawn_ext(const char *bin, const struct ext_env *e)
     setenv("TRACEBRIDGE_READY_FILE", e->ready_file, 1);
     setenv("AWS_LAMBDA_FUNCTION_NAME", "bench", 1);
     setenv("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST", 1);
-    setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128", 1);
+    /* TB_BENCH_MEMORY_MB: the function size (tracebridge releases memory after large work only
+     * when that work was a noticeable share of it). */
+    setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+           getenv("TB_BENCH_MEMORY_MB") ? getenv("TB_BENCH_MEMORY_MB") : "128", 1);
     setenv("AWS_REGION", "us-east-1", 1);
     if (getenv("TRACEBRIDGE_LOG_LEVEL") == NULL)
         setenv("TRACEBRIDGE_LOG_LEVEL", "warn", 1);

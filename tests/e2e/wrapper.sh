@@ -96,6 +96,22 @@ run '127.0.0.1:9011' TRACEBRIDGE_NEXT_WRAPPER="$T/next-wrapper" "$W" "$T/runtime
 check "chaining: next wrapper runs first, then the runtime with exact arguments" cmp -s "$T/want2" "$T/out"
 run ABSENT TRACEBRIDGE_NEXT_WRAPPER="$T/next-wrapper" "$W" "$T/runtime" x
 check "chaining also on the fail-open path" grep -qx NEXT-WRAPPER "$T/out"
+# A next wrapper that cannot run must not keep the runtime from starting.
+for nw in "$T/no-such-wrapper" "$T" "$T/runtime-not-exec"; do
+    : >"$T/runtime-not-exec"
+    run '127.0.0.1:9011' TRACEBRIDGE_NEXT_WRAPPER="$nw" "$W" "$T/runtime" y
+    ok "$(grep -qx 'ARG=\[y\]' "$T/out" && grep -qx 'API=127.0.0.1:9011' "$T/out" &&
+        [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q 'not an executable file' "$T/err"
+        echo $?)" "next wrapper $(basename "$nw") unusable: the runtime starts anyway, one line"
+done
+
+# 5b. A relative TRACEBRIDGE_READY_FILE is not used (the extension falls back to the default
+# too): the wrapper looks at the default path, never at a file relative to its directory.
+(cd "$T" && printf '127.0.0.1:4999' >rel.ready &&
+    env TRACEBRIDGE_READY_FILE=rel.ready AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 "$W" "$T/runtime" \
+        >"$T/out" 2>"$T/err")
+ok "$(! grep -qx 'API=127.0.0.1:4999' "$T/out" && grep -q 'ARGC=0' "$T/out"
+    echo $?)" "relative ready file: not read (the default path is)"
 
 # 6. exec: the runtime replaces the wrapper (same pid, no leftover shell).
 cat >"$T/pid" <<'PR'
@@ -138,6 +154,11 @@ check "otlp line: and kept in TRACEBRIDGE_ORIGINAL_OTLP_TRACES_ENDPOINT" \
     grep -qx 'OTLP_ORIG=https://backend.example/v1/traces' "$T/out"
 run "$R2" TRACEBRIDGE_SDK_REDIRECT=off "$W" "$T/runtime"
 check "TRACEBRIDGE_SDK_REDIRECT=off: SDK endpoint untouched" grep -qx 'OTLP=<unset>' "$T/out"
+for v in false 0 NO Off; do
+    run "$R2" TRACEBRIDGE_SDK_REDIRECT=$v "$W" "$T/runtime"
+    check "TRACEBRIDGE_SDK_REDIRECT=$v (the extension's boolean spellings): untouched" \
+        grep -qx 'OTLP=<unset>' "$T/out"
+done
 run "$R2" OTEL_EXPORTER_OTLP_PROTOCOL=grpc "$W" "$T/runtime"
 check "gRPC SDK: endpoint untouched (the receiver speaks HTTP)" grep -qx 'OTLP=<unset>' "$T/out"
 check "gRPC SDK: says so on stderr" grep -q 'not HTTP' "$T/err"

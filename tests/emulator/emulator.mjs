@@ -31,6 +31,9 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
   --provided              an OS-only runtime (provided.al2023): the runtime command is started
                           directly, AWS_LAMBDA_EXEC_WRAPPER is ignored, no AWS_EXECUTION_ENV
   --managed-instances     Lambda Managed Instances mode   --max-concurrency N (default 4)
+  --snapstart             SnapStart: init, snapshot (every process SIGSTOPped), restore (SIGCONT,
+                          /runtime/restore/next answered); --snapshot-ms N (default 200) between;
+                          implies --restore-events
   --lazy-init             initialise at the first invoke (default: at start)
   --trace-lineage         add ;Lineage=... to Lambda-Runtime-Trace-Id
   --telemetry MODE        on (default) | silent (subscriptions accepted, nothing ever delivered,
@@ -39,7 +42,7 @@ const USAGE = `usage: emulator.mjs [options] -- RUNTIME_COMMAND...
                           (an invocation's report then comes during the next one, as in Lambda)
   --restore-events        SnapStart-style restore: init type snap-start, and the Telemetry API's
                           restoreStart/restoreRuntimeDone/restoreReport before the first invoke
-                          (the Runtime API's /restore/next is not emulated)
+                          (the Runtime API's /restore/next only with --snapstart)
   --enforce-memory        kill the runtime when its RSS passes --memory (Runtime.OutOfMemory)
   --sqs-batch-size N      (default 10)  --sqs-window-ms N (default 20)
   --log FILE              JSON lines of everything that happens
@@ -52,6 +55,7 @@ function parseArgs(argv) {
         taskRoot: process.cwd(), timeoutMs: 3000, memory: 128, initTimeoutMs: 10000, shutdownMs: 2000,
         env: {}, extEnv: {}, rtEnv: {}, passEnv: [], executionEnv: 'AWS_Lambda_nodejs24.x', provided: false, mi: false, maxConcurrency: 4,
         lazyInit: false, traceLineage: false, telemetryMode: 'on', telemetryFreeze: false, restoreEvents: false, enforceMemory: false, sqsBatchSize: 10, sqsWindowMs: 20, log: null, procLog: null,
+        snapstart: false, snapshotMs: 200, restoreTimeoutMs: 10000,
         region: 'us-east-1', account: '123456789012', runtime: [],
     };
     const num = (v) => {
@@ -90,6 +94,8 @@ function parseArgs(argv) {
             case '--provided': o.provided = true; o.executionEnv = ''; break;
             case '--managed-instances': o.mi = true; break;
             case '--max-concurrency': o.maxConcurrency = num(val()); break;
+            case '--snapstart': o.snapstart = true; break;
+            case '--snapshot-ms': o.snapshotMs = num(val()); break;
             case '--lazy-init': o.lazyInit = true; break;
             case '--trace-lineage': o.traceLineage = true; break;
             case '--telemetry': o.telemetryMode = val(); break;
@@ -107,6 +113,8 @@ function parseArgs(argv) {
         }
     }
     if (o.runtime.length === 0) throw new Error(`no runtime command\n${USAGE}`);
+    if (o.snapstart && o.mi) throw new Error('--snapstart and --managed-instances exclude each other');
+    if (o.snapstart) o.restoreEvents = true; // the Telemetry API's side of the same restore
     return o;
 }
 
@@ -185,7 +193,7 @@ class Emulator {
     }
 
     initType() {
-        return this.o.mi ? 'lambda-managed-instances' : this.o.restoreEvents ? 'snap-start' : 'on-demand';
+        return this.o.mi ? 'lambda-managed-instances' : this.o.restoreEvents || this.o.snapstart ? 'snap-start' : 'on-demand';
     }
 
     log(type, fields = {}) {
@@ -319,11 +327,11 @@ class Emulator {
     newEnv() {
         const env = {
             gen: ++this.generation,
-            state: 'init', // init → ready → resetting → dead
+            state: 'init', // init → [snapshot → restoring →] ready → resetting → dead
             launched: new Map(), // extension file name → { name, proc, registered }
             exts: new Map(), // identifier → extension
             registrationOpen: true,
-            runtime: { proc: null, started: false, pendingNext: [], initErrored: false },
+            runtime: { proc: null, started: false, pendingNext: [], restoreNext: null, initErrored: false },
             current: null, // the invocation in flight (on-demand mode)
             inflight: new Map(), // request id → invocation (all modes)
             runtimeQueue: [], // Managed Instances: invocations waiting for a /next
@@ -416,18 +424,69 @@ class Emulator {
         env.runtime.proc = this.spawnProc(env, 'runtime', 'runtime', cmd[0], cmd.slice(1), renv);
     }
 
+    // Init is over when every extension waits in /event/next and the runtime in /next, or (the
+    // SnapStart runtime's "ready for the snapshot") in /restore/next.
     checkInitDone(env) {
-        if (env.state !== 'init' || !env.runtime.started || env.runtime.pendingNext.length === 0) return;
+        const rt = env.runtime;
+        if (env.state !== 'init' || !rt.started || (rt.pendingNext.length === 0 && !rt.restoreNext)) return;
         for (const x of env.exts.values()) if (!this.extWaiting(x)) return;
         clearTimeout(env.initTimer);
-        env.state = 'ready';
         env.registrationOpen = false;
         const ms = performance.now() - env.initStart;
         env.initDurationMs = ms;
         this.log('init-done', { generation: env.gen, initDurationMs: Math.round(ms * 1000) / 1000 });
         this.tmInitDone(env, 'success', null);
         this.startMemoryWatch(env);
+        if (this.o.snapstart) {
+            this.snapshotAndRestore(env);
+            return;
+        }
+        env.state = 'ready';
         env.initDone.resolve(null);
+    }
+
+    // ---- SnapStart ------------------------------------------------------------------------------
+    // Lambda snapshots the sandbox after init and later restores it (many times, into many
+    // sandboxes). Here the snapshot is a pause: every process of the sandbox is SIGSTOPped for
+    // --snapshot-ms, then SIGCONTed, and the restore runs as RAPID runs it (RIE handleRestore):
+    // the runtime's pending GET /runtime/restore/next is answered 200 (empty body), and the
+    // restore is over when the runtime waits in /next again. Extensions get nothing on restore:
+    // RAPID releases only the runtime, so an extension sits in /event/next from before the
+    // snapshot until the first INVOKE (the Telemetry API's platform.restore* events are not
+    // emulated). Copies of one snapshot are separate emulators (see README.md).
+    async snapshotAndRestore(env) {
+        env.state = 'snapshot';
+        const procs = this.allProcs(env).filter((p) => !p.exited);
+        for (const p of procs) this.kill(p, 'SIGSTOP');
+        env.stopped = procs;
+        this.log('snapshot', { generation: env.gen, pids: procs.map((p) => p.pid), snapshotMs: this.o.snapshotMs });
+        await sleep(this.o.snapshotMs);
+        if (env.state !== 'snapshot') return; // reset meanwhile
+        env.state = 'restoring';
+        for (const p of procs) this.kill(p, 'SIGCONT');
+        env.stopped = null;
+        const res = env.runtime.restoreNext;
+        env.runtime.restoreNext = null;
+        this.log('restore-start', { generation: env.gen, runtimeWaiting: !!res });
+        env.restoreTimer = setTimeout(() => this.restoreFailed(env, 'Sandbox.Timedout', 'Restore timed out'), this.o.restoreTimeoutMs);
+        if (res) reply(res, 200, '', { 'Content-Type': 'application/octet-stream' });
+        this.checkRestoreDone(env);
+    }
+
+    checkRestoreDone(env) {
+        if (env.state !== 'restoring' || env.runtime.pendingNext.length === 0) return;
+        clearTimeout(env.restoreTimer);
+        env.state = 'ready';
+        this.log('restore-done', { generation: env.gen });
+        env.initDone.resolve(null);
+    }
+
+    restoreFailed(env, errorType, message) {
+        if (env.state !== 'restoring') return;
+        clearTimeout(env.restoreTimer);
+        this.log('restore-error', { generation: env.gen, errorType, message });
+        const err = { errorType, body: Buffer.from(errorBody(errorType, message)) };
+        this.reset(env, 'failure').then(() => env.initDone.resolve(err));
     }
 
     initFailed(env, errorType, message, body) {
@@ -642,6 +701,9 @@ class Emulator {
         const prevState = env.state;
         env.state = 'resetting';
         clearTimeout(env.initTimer);
+        clearTimeout(env.restoreTimer);
+        for (const p of env.stopped ?? []) this.kill(p, 'SIGCONT'); // a snapshot being taken
+        env.stopped = null;
         this.stats.resets++;
         const start = performance.now();
         const registered = [...env.exts.values()].filter((x) => !x.internal);
@@ -673,6 +735,7 @@ class Emulator {
             this.kill(rt, 'SIGKILL');
         }
         for (const res of env.runtime.pendingNext.splice(0)) res.destroy();
+        if (env.runtime.restoreNext) env.runtime.restoreNext.destroy();
         const shutdownEvent = { eventType: 'SHUTDOWN', shutdownReason: reason, deadlineMs };
         for (const x of env.exts.values()) {
             if (x.events.has('SHUTDOWN')) this.deliverExt(x, shutdownEvent);
@@ -743,6 +806,8 @@ class Emulator {
     async handleRuntime(env, req, res, sub, rec) {
         if (req.method === 'GET' && sub === 'invocation/next') return this.onNext(env, req, res, rec);
         if (req.method === 'POST' && sub === 'init/error') return this.onInitError(env, req, res, rec);
+        if (this.o.snapstart && req.method === 'GET' && sub === 'restore/next') return this.onRestoreNext(env, req, res, rec);
+        if (this.o.snapstart && req.method === 'POST' && sub === 'restore/error') return this.onRestoreError(env, req, res, rec);
         const m = /^invocation\/([^/]+)\/(response|error)$/.exec(sub);
         if (req.method === 'POST' && m) return m[2] === 'response' ? this.onResponse(env, req, res, m[1], rec) : this.onError(env, req, res, m[1], rec);
         await readBody(req);
@@ -778,7 +843,30 @@ class Emulator {
             if (i >= 0 && !res.writableEnded) rt.pendingNext.splice(i, 1);
         });
         this.checkInitDone(env);
+        this.checkRestoreDone(env);
         this.checkInvokeDone(env);
+    }
+
+    // SnapStart only (RAPID registers these routes only for init caching, lambda-apis.md §1.2).
+    onRestoreNext(env, req, res, rec) {
+        this.log('rapi', rec);
+        req.resume();
+        if (!env || env.state !== 'init' || env.runtime.restoreNext || env.runtime.pendingNext.length > 0) {
+            return replyError(res, 403, 'InvalidStateTransition', 'State transition to RestoreNext is not allowed');
+        }
+        env.runtime.restoreNext = res;
+        res.on('close', () => {
+            if (env.runtime.restoreNext === res && !res.writableEnded) env.runtime.restoreNext = null;
+        });
+        this.checkInitDone(env);
+    }
+
+    async onRestoreError(env, req, res, rec) {
+        const b = await readBody(req, MAX_RESPONSE);
+        this.log('rapi', { ...rec, bodyLen: b.len });
+        if (!env || env.state !== 'restoring') return replyError(res, 403, 'InvalidStateTransition', 'State transition to RestoreError is not allowed');
+        reply(res, 202, '{"status":"OK"}');
+        this.restoreFailed(env, req.headers['lambda-runtime-function-error-type'] ?? 'Runtime.Unknown', 'restore error');
     }
 
     findInvocation(env, id) {

@@ -30,6 +30,8 @@ struct fake_req {
     struct buf head; /* "Name: value\r\n" lines */
     struct buf body;
     char last_field[256];
+    unsigned conn_no; /* 1 for the server's first connection, 2 for the next... */
+    unsigned req_no;  /* 1 for the connection's first request */
 };
 
 struct fake_resp {
@@ -37,6 +39,8 @@ struct fake_resp {
     struct buf headers; /* extra "Name: value\r\n" lines */
     struct buf body;
     bool close; /* close the connection without answering */
+    bool reset; /* send `raw` (if any), then abort the connection with a TCP RST */
+    const char *raw;
 };
 
 typedef void (*fake_handler)(void *arg, const struct fake_req *rq, struct fake_resp *rs);
@@ -46,6 +50,7 @@ struct fake_http {
     int port;
     fake_handler handler;
     void *arg;
+    unsigned conns; /* connections accepted so far (guarded by srv.mu) */
 };
 
 struct fake_conn {
@@ -197,11 +202,21 @@ static bool fake_answer(struct test_conn *tc)
     struct buf out;
 
     memset(&rs, 0, sizeof(rs));
+    c->rq.req_no++;
     rs.status = 200;
     buf_init(&rs.headers, 1 << 20);
     buf_init(&rs.body, 64 << 20);
     f->handler(f->arg, &c->rq, &rs);
     fake_req_reset(&c->rq);
+    if (rs.reset) {
+        /* connect(AF_UNSPEC) disconnects a TCP socket with a RST, without closing the fd
+         * (the server closes it when it stops). */
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        if (rs.raw)
+            test_send_all(tc->fd, rs.raw, strlen(rs.raw));
+        (void)connect(tc->fd, &unspec, sizeof(unspec));
+        rs.close = true;
+    }
     if (rs.close) {
         buf_free(&rs.headers);
         buf_free(&rs.body);
@@ -224,7 +239,11 @@ static bool fake_answer(struct test_conn *tc)
 static void fake_conn_open(struct test_conn *tc)
 {
     struct fake_conn *c = (struct fake_conn *)tc;
+    struct fake_http *f = tc->srv->arg;
 
+    pthread_mutex_lock(&tc->srv->mu);
+    c->rq.conn_no = ++f->conns;
+    pthread_mutex_unlock(&tc->srv->mu);
     buf_init(&c->rq.head, 1 << 22);
     buf_init(&c->rq.body, 64 << 20);
 }

@@ -34,6 +34,7 @@
 struct fl_invocation {
     char rid[64];
     char body[8192];
+    const char *big_body; /* used instead of body when set (owned by the test) */
     char trace_hdr[256];
     uint64_t deadline_ms;
 };
@@ -50,12 +51,14 @@ struct fake_lambda {
     const char *ext_events[FL_MAX]; /* JSON bodies, owned by the test (static strings) */
     char ext_event_buf[FL_MAX][1024];
     int n_ext, served_ext;
-    uint64_t ext_next_at[FL_MAX]; /* fake_now_ms() of each /event/next call */
+    uint64_t ext_next_at[FL_MAX];   /* fake_now_ms() of each /event/next call */
+    uint64_t ext_next_wall[FL_MAX]; /* epoch_ms() of each /event/next call */
     int n_ext_next;
     /* runtime side */
     struct fl_invocation inv[FL_MAX];
     int n_inv, served_inv;
     int responses, errors;
+    int restores; /* GET /runtime/restore/next answered */
     bool closing;
 };
 
@@ -88,8 +91,10 @@ static void fl_ext(struct fake_lambda *fl, const struct fake_req *rq, struct fak
         return;
     }
     if (strstr(rq->url, "/event/next")) {
-        if (fl->n_ext_next < FL_MAX)
+        if (fl->n_ext_next < FL_MAX) {
             fl->ext_next_at[fl->n_ext_next] = fake_now_ms();
+            fl->ext_next_wall[fl->n_ext_next] = epoch_ms();
+        }
         fl->n_ext_next++;
         pthread_cond_broadcast(&fl->cv);
         while (fl->served_ext >= fl->n_ext && !fl->closing)
@@ -123,7 +128,11 @@ static void fl_runtime(struct fake_lambda *fl, const struct fake_req *rq, struct
                     iv->rid, (unsigned long long)iv->deadline_ms);
         if (iv->trace_hdr[0])
             buf_appendf(&rs->headers, "Lambda-Runtime-Trace-Id: %s\r\n", iv->trace_hdr);
-        buf_append_str(&rs->body, iv->body);
+        buf_append_str(&rs->body, iv->big_body ? iv->big_body : iv->body);
+        return;
+    }
+    if (strstr(rq->url, "/runtime/restore/next")) {
+        fl->restores++; /* SnapStart: Lambda answers once the snapshot is restored */
         return;
     }
     if (strstr(rq->url, "/response"))

@@ -395,6 +395,10 @@ static __attribute__((unused)) void h_init(void *arg, const struct proxy_report 
 {
     rig_push(arg, "init_error", rep, NULL);
 }
+static __attribute__((unused)) void h_restored(void *arg, const struct proxy_report *rep)
+{
+    rig_push(arg, "restored", rep, NULL);
+}
 
 static __attribute__((unused)) void on_async(uv_async_t *a)
 {
@@ -425,8 +429,8 @@ static __attribute__((unused)) void *rig_main(void *arg)
 static __attribute__((unused)) int rig_start(struct rig *r, int upstream_port, size_t max_event)
 {
     char up[64];
-    struct proxy_conf conf = {"127.0.0.1", 0, up, max_event, 1024 * 1024 + 64 * 1024};
-    struct proxy_hooks hooks = {r, h_next, h_delivered, h_resp, h_err, h_init};
+    struct proxy_conf conf = {"127.0.0.1", 0, up, max_event, 1024 * 1024 + 64 * 1024, 0};
+    struct proxy_hooks hooks = {r, h_next, h_delivered, h_resp, h_err, h_init, h_restored};
     int err = 0;
 
     snprintf(up, sizeof(up), "127.0.0.1:%d", upstream_port);

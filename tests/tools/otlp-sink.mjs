@@ -5,11 +5,15 @@
 // and JSON per the OTLP/JSON mapping, gzip or not, and appends one JSON line per span to --out.
 //
 //   otlp-sink.mjs [--port N] [--control-port N] --out spans.jsonl [--requests req.jsonl]
-//                 [--fault ok|down|slow:MS|500|429:SECONDS]
+//                 [--fault ok|down|slow:MS|500|429:SECONDS] [--idle-reset-ms N]
 // Prints "READY <port> <control-port>". Faults can be changed at run time:
 //   POST http://127.0.0.1:<control-port>/fault  body: ok | down | slow:2000 | 500 | 429:1
 //   GET  /stats  → {"requests":N,"spans":N,"byStatus":{...}}
 // "down" closes the listening socket (connection refused) until the fault is cleared.
+// --idle-reset-ms N: a request on a keep-alive connection idle for longer than N ms is answered
+// with a TCP RST, as from a peer (or a NAT, a load balancer) that dropped the connection while
+// the client's sandbox was frozen and never saw the FIN. Each request logs its connection
+// number ("conn") so tests can tell new connections from reused ones.
 import http from 'node:http';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -91,7 +95,7 @@ export function decodeJson(buf) {
 }
 
 function parseArgs(argv) {
-    const o = { port: 0, controlPort: 0, out: null, requests: null, fault: 'ok' };
+    const o = { port: 0, controlPort: 0, out: null, requests: null, fault: 'ok', idleResetMs: 0 };
     for (let i = 0; i < argv.length; i++) {
         const v = () => argv[++i];
         switch (argv[i]) {
@@ -100,6 +104,7 @@ function parseArgs(argv) {
             case '--out': o.out = v(); break;
             case '--requests': o.requests = v(); break;
             case '--fault': o.fault = v(); break;
+            case '--idle-reset-ms': o.idleResetMs = Number(v()); break;
             default: throw new Error(`unknown option ${argv[i]}`);
         }
     }
@@ -119,18 +124,26 @@ function readAll(req) {
 async function main() {
     const o = parseArgs(process.argv.slice(2));
     let fault = o.fault;
-    const stats = { requests: 0, spans: 0, byStatus: {}, decodeErrors: 0 };
+    const stats = { requests: 0, spans: 0, byStatus: {}, decodeErrors: 0, connections: 0, idleResets: 0 };
     const out = fs.openSync(o.out, 'a');
     const reqLog = o.requests ? fs.openSync(o.requests, 'a') : null;
 
     const handle = async (req, res) => {
         const t = Date.now();
+        const sock = req.socket;
+        if (o.idleResetMs > 0 && sock.tbLastUsed && t - sock.tbLastUsed > o.idleResetMs) {
+            stats.idleResets++;
+            if (reqLog) fs.writeSync(reqLog, JSON.stringify({ t, method: req.method, url: req.url, conn: sock.tbId, status: 'reset', idleMs: t - sock.tbLastUsed }) + '\n');
+            sock.resetAndDestroy();
+            return;
+        }
         const body = await readAll(req);
         stats.requests++;
         const finish = (status, payload, headers = {}) => {
             stats.byStatus[status] = (stats.byStatus[status] || 0) + 1;
             res.writeHead(status, headers);
             res.end(payload);
+            sock.tbLastUsed = Date.now();
         };
         const ct = String(req.headers['content-type'] || '').split(';')[0].trim();
         const enc = String(req.headers['content-encoding'] || '').trim();
@@ -139,7 +152,7 @@ async function main() {
             // Header names only for anything that might carry credentials.
             const headers = {};
             for (const [k, v] of Object.entries(req.headers)) headers[k] = /auth|key|token|secret/i.test(k) ? '<redacted>' : v;
-            fs.writeSync(reqLog, JSON.stringify({ t, method: req.method, url: req.url, headers, bytes: body.length, ...extra }) + '\n');
+            fs.writeSync(reqLog, JSON.stringify({ t, method: req.method, url: req.url, conn: sock.tbId, headers, bytes: body.length, ...extra }) + '\n');
         };
         if (fault.startsWith('slow:')) await new Promise((r) => setTimeout(r, Number(fault.slice(5))));
         if (fault === '500') {
@@ -179,7 +192,14 @@ async function main() {
     };
 
     const server = http.createServer((req, res) => { handle(req, res); });
-    server.keepAliveTimeout = 5000;
+    let connSeq = 0;
+    server.on('connection', (sock) => {
+        sock.tbId = ++connSeq;
+        stats.connections++;
+    });
+    // With --idle-reset-ms the sink never closes idle connections itself (a FIN would tell the
+    // client); the RST on the next request is the only sign, as after a freeze.
+    server.keepAliveTimeout = o.idleResetMs > 0 ? 600000 : 5000;
     const listen = (port) => new Promise((r, j) => server.once('error', j).listen(port, '127.0.0.1', r));
     await listen(o.port);
     const port = server.address().port;

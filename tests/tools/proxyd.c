@@ -119,7 +119,7 @@ static int parse_args(int argc, char **argv, struct proxy_conf *conf, enum mode 
 
 int main(int argc, char **argv)
 {
-    struct proxy_conf conf = {"127.0.0.1", 0, NULL, 7 * 1024 * 1024, 1024 * 1024 + 64 * 1024};
+    struct proxy_conf conf = {"127.0.0.1", 0, NULL, 7 * 1024 * 1024, 1024 * 1024 + 64 * 1024, 0};
     struct proxy_hooks hooks = {0};
     struct log lg;
     struct app a = {0};

@@ -114,6 +114,28 @@ static void test_adaptive(struct tap *t)
            "adaptive: one slow gap switches back");
 }
 
+/* A large flush budget never holds /event/next into the function's deadline: Lambda would
+ * record a timeout for an invocation that answered. */
+static void test_budget_vs_deadline(struct tap *t)
+{
+    struct flushgate g;
+    struct flushgate_verdict v;
+
+    flushgate_init(&g, FLUSH_END, 60000);
+    flushgate_invoke(&g, "d1", 1000, 1700);
+    flushgate_ended(&g, "d1");
+    v = flushgate_check(&g, 1100, &seen_busy);
+    ok(t, !(v.actions & GATE_DO_NEXT), "deadline: a quick export is waited for...");
+    is_int(t, v.wake_at, 1700 - FLUSHGATE_DEADLINE_MARGIN_MS,
+           "deadline: ... only until just before the deadline, not 60 s");
+    v = flushgate_check(&g, 1700 - FLUSHGATE_DEADLINE_MARGIN_MS, &seen_busy);
+    is_int(t, v.actions, GATE_DO_NEXT, "deadline: then /event/next");
+    flushgate_invoke(&g, "d2", 2000, 2030);
+    flushgate_ended(&g, "d2");
+    v = flushgate_check(&g, 2010, &seen_busy);
+    ok(t, v.actions & GATE_DO_NEXT, "deadline: ended inside the margin: /event/next at once");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -122,5 +144,6 @@ int main(void)
     test_end_mode(&t);
     test_bypass_and_deadline(&t);
     test_adaptive(&t);
+    test_budget_vs_deadline(&t);
     return tap_done(&t);
 }

@@ -163,11 +163,12 @@ export function runtimeNext(port) {
     return { done, close: () => req.destroy() };
 }
 
-export async function startSink(dir, { fault } = {}) {
+export async function startSink(dir, { fault, idleResetMs } = {}) {
     const file = path.join(dir, 'spans.jsonl');
     const reqs = path.join(dir, 'sink-requests.jsonl');
     const args = [path.join(REPO, 'tests/tools/otlp-sink.mjs'), '--out', file, '--requests', reqs];
     if (fault) args.push('--fault', fault);
+    if (idleResetMs) args.push('--idle-reset-ms', String(idleResetMs));
     const { child, ports } = await startReady(process.execPath, args, { log: path.join(dir, 'sink.log') });
     return {
         child, port: ports[0], controlPort: ports[1], file, requestsFile: reqs,
@@ -367,11 +368,12 @@ export function renderTree(spans) {
 // handler under the real RIC + OTel instrumentation exporting to tracebridge's local receiver.
 // o: {dir, handler, flush, timeoutMs, shutdownMs, env, otlpPort (default: a free port; 4318 =
 // the SDK default, then the handler gets no endpoint at all), lazyInit, mi, maxConcurrency, extEnv, runtime,
-// args (more emulator options, e.g. --provided)}.
+// args (more emulator options, e.g. --provided, --snapstart), binary (the extension, default
+// TRACEBRIDGE), sink or sinkOpts}.
 // Under valgrind the function timeout and the SHUTDOWN budget are scaled by SLOW.
 export async function startTracebridgeStack(o) {
-    const sink = o.sink ?? (await startSink(o.dir));
-    const exts = extensionsDir(o.dir, { tracebridge: TRACEBRIDGE });
+    const sink = o.sink ?? (await startSink(o.dir, o.sinkOpts));
+    const exts = extensionsDir(o.dir, { tracebridge: o.binary ?? TRACEBRIDGE });
     const events = path.join(o.dir, 'events.jsonl');
     const otlpPort = o.otlpPort ?? (await freePort());
     const proxyPort = await freePort();

@@ -141,12 +141,47 @@ static void test_xray(struct tap *t)
     ok(t, !xray_rewrite(h, strlen(h), &c, out, 40), "too small a buffer fails");
 }
 
+/* What the log says about a rejected traceparent: the reason the parser rejects it, and never
+ * more of the value than a short, sanitised prefix. */
+static void test_problem(struct tap *t)
+{
+    static const struct {
+        const char *v;
+        const char *why;
+    } cases[] = {
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "shorter than 55"},
+        {"XX-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "version is not"},
+        {"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "version ff"},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", "longer than 55"},
+        {"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "dashes"},
+        {"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "trace-id is not"},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01", "parent-id is not"},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g", "trace-flags"},
+        {"00-00000000000000000000000000000000-00f067aa0ba902b7-01", "trace-id is all zeros"},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", "parent-id is all zeros"},
+        {"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-\"x", "not allowed after"},
+    };
+    char p[TRACEPARENT_PREFIX_MAX + 1];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *why = traceparent_problem(cases[i].v, strlen(cases[i].v));
+        ok(t, cases[i].why ? why && strstr(why, cases[i].why) : !why, "problem: %s -> %s",
+           cases[i].v, why ? why : "(valid)");
+    }
+    traceparent_safe_prefix("00-4bf92f3577b34da6a3ce929d0e0e4736", 35, p);
+    is_str(t, p, "00-4bf92f357", "safe prefix: 12 characters");
+    traceparent_safe_prefix("<\"\n\001ab", 6, p);
+    is_str(t, p, "????ab", "safe prefix: anything but hex and '-' is '?'");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
     uint8_t b[8];
 
     test_traceparent(&t);
+    test_problem(&t);
     test_tracestate(&t);
     test_baggage(&t);
     test_xray(&t);

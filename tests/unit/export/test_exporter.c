@@ -24,6 +24,9 @@ struct backend {
     int statuses[MAXREQ];         /* 0 = 200 */
     char retry_after[MAXREQ][64]; /* sent with that answer when set */
     bool drop[MAXREQ];            /* close the connection without answering */
+    bool reset[MAXREQ];           /* abort the connection with a RST (after reset_raw) */
+    const char *reset_raw[MAXREQ];
+    unsigned conn[MAXREQ]; /* which connection of the backend the request came on (1, 2...) */
     int delay_ms;
     int requests;
     int in_flight, max_in_flight;
@@ -47,6 +50,7 @@ static void backend_handler(void *arg, const struct fake_req *rq, struct fake_re
         b->max_in_flight = b->in_flight;
     if (i < MAXREQ) {
         b->at[i] = fake_now_ms();
+        b->conn[i] = rq->conn_no;
         fake_req_copy_header(rq, "Content-Type", b->ctype[i], sizeof(b->ctype[i]));
         fake_req_copy_header(rq, "Content-Encoding", b->cenc[i], sizeof(b->cenc[i]));
         fake_req_copy_header(rq, "Authorization", b->auth[i], sizeof(b->auth[i]));
@@ -61,6 +65,8 @@ static void backend_handler(void *arg, const struct fake_req *rq, struct fake_re
     b->in_flight--;
     rs->status = i < MAXREQ && b->statuses[i] ? b->statuses[i] : 200;
     rs->close = i < MAXREQ && b->drop[i];
+    rs->reset = i < MAXREQ && b->reset[i];
+    rs->raw = i < MAXREQ ? b->reset_raw[i] : NULL;
     if (i < MAXREQ && b->retry_after[i][0])
         buf_appendf(&rs->headers, "Retry-After: %s\r\n", b->retry_after[i]);
     pthread_mutex_unlock(&b->mu);
@@ -73,7 +79,6 @@ struct rig {
     struct log lg;
     char log_path[128];
     struct conf c;
-    struct httpc *h;
     struct spanbuf *sb;
     struct exporter *x;
     struct otlp_resource *res;
@@ -89,6 +94,9 @@ static void on_done(void *arg)
 
     r->done++;
     r->done_at = fake_now_ms();
+    /* A flush can finish inside the timers phase of uv_run(ONCE); without this the loop would
+     * still wait in poll for the next timer (the watchdog) before run_until_done saw it. */
+    uv_stop(&r->loop);
 }
 
 /* env: extra name/value pairs; endpoint_port: where the exporter sends (0 = the backend). */
@@ -115,9 +123,8 @@ static void rig_start(struct rig *r, const char *const *env, int endpoint_port)
     r->lg.out = fopen(r->log_path, "w");
     conf_load(&r->c, env_of, kv, &r->lg);
     uv_loop_init(&r->loop);
-    r->h = httpc_new(&r->loop, &r->lg, &err);
     r->sb = spanbuf_new(10000, 64 << 20);
-    r->x = exporter_new(&r->loop, r->h, r->sb, &r->c.exporter, on_done, r, &r->lg, &err);
+    r->x = exporter_new(&r->loop, r->sb, &r->c.exporter, on_done, r, &r->lg, &err);
     attr_list_add_str(&attrs, "service.name", "exporter-test");
     r->res = otlp_resource_new(&attrs, "tracebridge", "test");
     attr_list_free(&attrs);
@@ -126,7 +133,6 @@ static void rig_start(struct rig *r, const char *const *env, int endpoint_port)
 static void rig_stop(struct rig *r)
 {
     exporter_free(r->x);
-    httpc_free(r->h);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
     spanbuf_free(r->sb);
@@ -203,8 +209,8 @@ static void count_names(struct rig *r, int *counts, int n)
     memset(counts, 0, sizeof(int) * (size_t)n);
     for (int i = 0; i < r->be.requests && i < MAXREQ; i++) {
         Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *q;
-        if (r->be.statuses[i] && r->be.statuses[i] != 200)
-            continue;
+        if ((r->be.statuses[i] && r->be.statuses[i] != 200) || r->be.reset[i] || r->be.drop[i])
+            continue; /* not accepted */
         q = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
             NULL, r->be.body[i].len, (const uint8_t *)r->be.body[i].data);
         for (size_t a = 0; q && a < q->n_resource_spans; a++) {
@@ -579,6 +585,66 @@ static void test_httpdate(struct tap *t)
     }
 }
 
+/* One span pushed and exported; whether the flush finished. */
+static bool export_one(struct rig *r, const char *name)
+{
+    int want = r->done + 1;
+
+    push_span(r, name);
+    exporter_flush(r->x, in_ms(r, 3000));
+    return run_until_done(r, want, 4000);
+}
+
+/* Connections kept alive are reused only while they can be trusted: not after a restore, not
+ * after idling longer than a peer's idle timeout (a freeze in between), and a reset on one is
+ * not a failed export. */
+static void test_connection_reuse(struct tap *t)
+{
+    struct rig r;
+    struct exporter_stats st;
+    int counts[4] = {0};
+
+    rig_start(&r, NULL, 0);
+    ok(t, export_one(&r, "s0") && export_one(&r, "s1"), "reuse: two exports");
+    ok(t, r.be.conn[0] == 1 && r.be.conn[1] == 1, "reuse: back to back on one connection");
+    exporter_restored(r.x);
+    ok(t, export_one(&r, "s2"), "restore: export after exporter_restored");
+    is_int(t, r.be.conn[2], 2, "restore: a new connection, the kept one is not reused");
+    usleep((EXPORTER_REUSE_IDLE_MS + 300) * 1000);
+    ok(t, export_one(&r, "s3"), "idle: export after %d ms idle", EXPORTER_REUSE_IDLE_MS + 300);
+    is_int(t, r.be.conn[3], 3, "idle: a new connection after a longer idle than a peer keeps");
+    exporter_get_stats(r.x, &st);
+    is_int(t, st.new_pools, 2, "two pools thrown away (restore, idle)");
+    rig_stop(&r);
+
+    /* The kept connection answers the start of a head, then resets: the batch goes again at
+     * once on a new connection; no retry, no failure, nothing lost. */
+    rig_start(&r, NULL, 0);
+    r.be.reset[1] = true;
+    r.be.reset_raw[1] = "HTTP/1.1 200 OK\r\n";
+    ok(t, export_one(&r, "s0") && export_one(&r, "s1"), "reset: both flushes finished");
+    exporter_get_stats(r.x, &st);
+    is_int(t, r.be.requests, 3, "reset: the reset request was sent again");
+    is_int(t, r.be.conn[2], 2, "reset: on a new connection");
+    count_names(&r, counts, 2);
+    ok(t, counts[0] == 1 && counts[1] == 1, "reset: both spans delivered");
+    ok(t, st.retries == 0 && st.gave_up == 0 && st.reset_resends == 1 && st.successes == 2,
+       "reset: not a retry nor a failure (retries=%lu gave_up=%lu resends=%lu)", st.retries,
+       st.gave_up, st.reset_resends);
+    ok(t, exporter_responsive(r.x, 1000), "reset: the backend still counts as responsive");
+    ok(t, !log_contains(&r, "export failed"), "reset: no failure logged");
+    rig_stop(&r);
+
+    /* A reset before any byte of the answer (libcurl resends that one itself). */
+    rig_start(&r, NULL, 0);
+    r.be.reset[1] = true;
+    ok(t, export_one(&r, "s0") && export_one(&r, "s1"), "silent reset: both flushes finished");
+    exporter_get_stats(r.x, &st);
+    ok(t, st.successes == 2 && st.retries == 0 && spanbuf_spans(r.sb) == 0,
+       "silent reset: delivered, no retry counted");
+    rig_stop(&r);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -594,5 +660,6 @@ int main(void)
     test_json_poison(&t);
     test_headers(&t);
     test_one_in_flight(&t);
+    test_connection_reuse(&t);
     return tap_done(&t);
 }

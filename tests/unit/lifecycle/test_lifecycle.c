@@ -130,6 +130,7 @@ static struct rig *rig_new(const char *const *env)
     g->c.lifecycle.function_name = g->c.resource.function_name;
     g->lc = lifecycle_new(&g->c.lifecycle, &g->ids, &h, &g->lg);
     lifecycle_set_account_id(g->lc, "123456789012");
+    lifecycle_set_proxy_offered(g->lc, true); /* the daemon wrote the ready file */
     g->ph = lifecycle_proxy_hooks(g->lc);
     return g;
 }
@@ -472,6 +473,17 @@ static void test_bypass(struct tap *t)
     is_int(t, st.bypassed, 2, "bypassed counted");
     is_int(t, log_count(g, "never reached the proxy"), 1, "one warning, not one per invocation");
     rig_free(g);
+
+    /* The proxy was never offered (it could not listen, the ready file could not be written,
+     * the upstream was unreachable): the runtime is not to blame, the daemon said why. */
+    g = rig_new(env_default);
+    lifecycle_set_proxy_offered(g->lc, false);
+    invoke(g, "z-1", far);
+    shutdown_ev(g, "spindown");
+    ok(t, find(&g->rec, "z-1") && find(&g->rec, "z-1")->bypass, "proxy not offered: bypass span");
+    is_int(t, log_count(g, "AWS_LAMBDA_EXEC_WRAPPER"), 0,
+           "proxy not offered: the runtime is not blamed for ignoring the wrapper");
+    rig_free(g);
 }
 
 static void test_errors_and_drops(struct tap *t)
@@ -549,6 +561,39 @@ static void test_sdk_disabled(struct tap *t)
     rig_free(g);
 }
 
+/* An invalid reserved __traceparent__: stripped, not the parent, one WARN saying what was wrong
+ * with only a safe prefix of the value, and rate-limited. */
+static void test_reserved_invalid(struct tap *t)
+{
+    struct rig *g = rig_new(env_default);
+    uint64_t far = epoch_ms() + 60000;
+    char seen[4096];
+    const struct seen *s;
+
+    invoke(g, "v-1", far);
+    next_event(g, "v-1",
+               "{\"__traceparent__\":\"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01\","
+               "\"a\":1}",
+               far, seen, sizeof(seen));
+    ok(t, !strstr(seen, "__traceparent__") && strstr(seen, "\"a\":1"), "invalid value stripped");
+    is_int(t, log_count(g, "is not a valid traceparent (trace-id is not 32 lower-case hex"), 1,
+           "one WARN saying what was wrong");
+    is_int(t, log_count(g, "starts .*00-4BF92F357[^0-9A-Fa-f]*): stripped"), 1,
+           "with a short prefix of the value");
+    is_int(t, log_count(g, "4BF92F3577B34"), 0, "never the value itself");
+    invoke(g, "v-2", far);
+    next_event(g, "v-2", "{\"__traceparent__\":42}", far, seen, sizeof(seen));
+    invoke(g, "v-3", far);
+    next_event(g, "v-3", "{\"__traceparent__\":\"\\u0000\\\"<script>\"}", far, seen, sizeof(seen));
+    is_int(t, log_count(g, "is not a valid traceparent"), 1,
+           "rate-limited: no line per invocation");
+    shutdown_ev(g, "spindown");
+    s = find(&g->rec, "v-1");
+    ok(t, s && s->tid[0] && strcmp(s->tid, "4bf92f3577b34da6a3ce929d0e0e4736") != 0,
+       "the invalid value is not the parent (a new trace)");
+    rig_free(g);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -561,5 +606,6 @@ int main(void)
     test_bypass(&t);
     test_errors_and_drops(&t);
     test_sdk_disabled(&t);
+    test_reserved_invalid(&t);
     return tap_done(&t);
 }

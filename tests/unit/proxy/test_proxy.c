@@ -216,6 +216,30 @@ static void test_error_hooks(struct tap *t, int port)
     client_close(&c);
 }
 
+/* SnapStart: the runtime's GET /runtime/restore/next is relayed as is and reported once its
+ * answer came (that answer is the restore). */
+static void test_restore_hook(struct tap *t, int port)
+{
+    struct client c;
+    struct resp r;
+    struct hook_event *e;
+    int nev = R.nev;
+
+    client_open(&c, port);
+    client_get(&c, "/2018-06-01/runtime/restore/next", &r);
+    is_int(t, r.status, 202, "/restore/next relayed with upstream's status");
+    resp_free(&r);
+    rig_wait_events(&R, nev + 1);
+    e = last_hook("restored");
+    ok(t, e && e->status == 202 && R.nev == nev + 1, "restored hook once, with the status");
+    client_get(&c, "/2018-06-01/runtime/restore/nextx", &r);
+    resp_free(&r);
+    client_get(&c, "/2018-06-01/runtime/invocation/restore/next", &r);
+    resp_free(&r);
+    ok(t, R.nev == nev + 1, "other paths are not taken for /restore/next");
+    client_close(&c);
+}
+
 static void test_concurrent(struct tap *t, int port)
 {
     struct client nx[4];
@@ -397,6 +421,7 @@ int main(void)
     test_go_chunked_trailers(&t, port);
     test_streaming(&t, port);
     test_error_hooks(&t, port);
+    test_restore_hook(&t, port);
     test_concurrent(&t, port);
     test_big_header(&t, port);
     test_big_event(&t, port, false);

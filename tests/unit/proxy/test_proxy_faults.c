@@ -81,7 +81,7 @@ static void test_loopback_only(struct tap *t, const struct proc *pr)
     FILE *f = fopen("/proc/net/tcp", "r");
     bool found = false;
     bool other = false;
-    struct proxy_conf conf = {"0.0.0.0", 0, "127.0.0.1:9001", 1024, 1024 * 1024};
+    struct proxy_conf conf = {"0.0.0.0", 0, "127.0.0.1:9001", 1024, 1024 * 1024, 0};
     uv_loop_t loop;
     int err = 0;
 

@@ -54,6 +54,23 @@ int main(void)
     g.used = 0;
     ids_span_id(&g, sid);
     ok(&t, !zero(sid, 8), "a zeroed pool is skipped, the id is still non-zero");
+
+    /* SnapStart: what was pooled before a restore is never handed out after ids_reseed. */
+    {
+        uint8_t pooled[IDS_POOL_BYTES];
+        uint8_t after[8];
+        size_t at;
+        ids_init(&g);
+        ids_span_id(&g, sid); /* the pool is full now, minus one id */
+        at = g.used;
+        memcpy(pooled, g.pool, sizeof(pooled));
+        ids_reseed(&g);
+        is_int(&t, g.used, IDS_POOL_BYTES, "reseed: the pool is empty");
+        ids_span_id(&g, after);
+        ok(&t, memcmp(after, pooled + at, 8) != 0, "reseed: the next id is not the pooled one");
+        ok(&t, memcmp(g.pool + 8, pooled + 8, IDS_POOL_BYTES - 8) != 0,
+           "reseed: the refill is fresh entropy, not the old pool");
+    }
     free(tids);
     return tap_done(&t);
 }
