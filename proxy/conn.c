@@ -31,7 +31,7 @@ static void conn_free(struct conn *c)
     drop_pieces(&c->down);
     buf_free(&c->down.stage);
     tb_list_remove(&c->link);
-    if (c->orphan)
+    if (c->flags & CONN_F_ORPHAN)
         p->stats.orphans--;
     free(c);
     p->handles--;
@@ -78,20 +78,20 @@ void conn_up_detach(struct conn *c)
 
 void conn_close(struct conn *c)
 {
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    c->closing = true;
+    c->flags |= CONN_F_CLOSING;
     relay_conn_closing(c);
     conn_up_detach(c);
-    if (!c->orphan)
+    if (!(c->flags & CONN_F_ORPHAN))
         uv_close((uv_handle_t *)&c->down.tcp, on_down_closed);
-    if (c->held)
+    if (c->flags & CONN_F_HELD)
         orphan_unhold(c); /* drops the held reference: c may be gone now */
 }
 
 void conn_orphan(struct conn *c)
 {
-    c->orphan = true;
+    c->flags |= CONN_F_ORPHAN;
     c->down.detached = true; /* its cancelled writes must not close the conn */
     c->down.reading = false;
     drop_pieces(&c->down);
@@ -120,8 +120,9 @@ int conn_up_shutdown(struct conn *c)
 
 void conn_close_when_drained(struct conn *c)
 {
-    c->close_when_drained = true;
-    if (!c->closing && side_flush(&c->down) < 0) { /* the last bytes may still be corked */
+    c->flags |= CONN_F_CLOSE_DRAINED;
+    if (!(c->flags & CONN_F_CLOSING) &&
+        side_flush(&c->down) < 0) { /* the last bytes may still be corked */
         conn_close(c);
         return;
     }
@@ -152,17 +153,17 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     struct side *s = st->data;
     struct conn *c = s->c;
 
-    if (nread == 0 || s->detached || c->closing)
+    if (nread == 0 || s->detached || (c->flags & CONN_F_CLOSING))
         return;
     if (nread > 0) {
-        c->corked = true;
+        c->flags |= CONN_F_CORKED;
         if (s == &c->down) {
             http1_feed(&c->req, b->base, (size_t)nread);
         } else {
-            c->ex.resp_bytes = true;
+            c->ex.flags |= EX_F_RESP_BYTES;
             http1_feed(&c->resp, b->base, (size_t)nread);
         }
-        c->corked = false;
+        c->flags &= ~CONN_F_CORKED;
         conn_flush(c);
     } else if (s == &c->down) {
         relay_downstream_eof(c);
@@ -171,7 +172,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     } else {
         relay_upstream_failed(c, (int)nread);
     }
-    if (!c->closing)
+    if (!(c->flags & CONN_F_CLOSING))
         conn_update_reads(c);
 }
 
@@ -199,14 +200,14 @@ static void set_reading(struct side *s, bool want)
 void conn_update_reads(struct conn *c)
 {
     bool up_full = over_limit(c->up);
-    bool down_full = !c->orphan && over_limit(&c->down);
-    bool stop = c->closing || c->close_when_drained;
+    bool down_full = !(c->flags & CONN_F_ORPHAN) && over_limit(&c->down);
+    bool stop = (c->flags & CONN_F_CLOSING) || (c->flags & CONN_F_CLOSE_DRAINED);
 
     /* A complete request blocks its parser until the response is relayed (no pipelining
      * upstream); bytes sent meanwhile are held, and reads pause only if they pile up. */
     bool hold_full = c->req.blocked && http1_held_len(&c->req) > PROXY_HOLD_MAX;
 
-    if (!c->orphan)
+    if (!(c->flags & CONN_F_ORPHAN))
         set_reading(&c->down, !stop && !up_full && !hold_full && !c->req.stopped);
     if (c->up && c->up->connected)
         set_reading(c->up, !stop && !down_full);
@@ -214,16 +215,16 @@ void conn_update_reads(struct conn *c)
 
 static void write_done(struct conn *c, struct side *s, int status)
 {
-    if (status < 0 && !c->closing && !s->detached) {
+    if (status < 0 && !(c->flags & CONN_F_CLOSING) && !s->detached) {
         if (s == &c->down)
             conn_close(c);
         else
             relay_upstream_failed(c, status);
         return;
     }
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    if (s == &c->down && c->close_when_drained && s->pending == 0) {
+    if (s == &c->down && (c->flags & CONN_F_CLOSE_DRAINED) && s->pending == 0) {
         conn_close(c);
         return;
     }
@@ -362,11 +363,11 @@ void conn_flush(struct conn *c)
 {
     int rc;
 
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
     if (c->up && (rc = side_flush(c->up)) < 0) {
         relay_upstream_failed(c, rc);
-        if (c->closing)
+        if (c->flags & CONN_F_CLOSING)
             return;
     }
     if (side_flush(&c->down) < 0)
@@ -432,7 +433,7 @@ int side_write(struct side *s, const char *p, size_t n)
     if (n == 0)
         return 0;
     rc = queue_bytes(s, p, n);
-    if (rc < 0 || s->c->corked)
+    if (rc < 0 || (s->c->flags & CONN_F_CORKED))
         return rc;
     return side_flush(s);
 }
@@ -449,7 +450,7 @@ int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen)
         rc = queue_piece(s, PIECE_OWNED, b, blen);
     else
         free(b);
-    if (rc < 0 || s->c->corked)
+    if (rc < 0 || (s->c->flags & CONN_F_CORKED))
         return rc;
     return side_flush(s);
 }
@@ -460,7 +461,7 @@ static void on_connect(uv_connect_t *req, int status)
     struct conn *c = s->c;
     struct proxy *p = c->p;
 
-    if (s->detached || c->closing)
+    if (s->detached || (c->flags & CONN_F_CLOSING))
         return;
     if (status < 0) {
         relay_upstream_failed(c, status);
@@ -516,6 +517,7 @@ static struct conn *conn_alloc(struct proxy *p)
     c->down.c = c;
     buf_init(&c->down.stage, SIDE_STAGE_MAX);
     relay_init(c);
+    tb_list_init(&c->held_link);
     tb_list_insert_head(&p->conns, &c->link);
     p->handles++;
     return c;
@@ -542,9 +544,9 @@ int conn_split_up(struct conn *c)
     s->c = z;
     z->up = s;
     z->handles = 1;
-    z->orphan = true;
+    z->flags |= CONN_F_ORPHAN;
     z->down.detached = true; /* it never had a downstream handle */
-    z->ex.active = z->ex.forwarded = z->ex.req_done = true;
+    z->ex.flags |= EX_F_ACTIVE | EX_F_FORWARDED | EX_F_REQ_DONE;
     z->ex.kind = REQ_NEXT;
     c->p->stats.orphans++;
     if (conn_up_shutdown(z) < 0) {

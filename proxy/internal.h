@@ -114,9 +114,8 @@ struct proxy {
     struct tb_list conns;  /* conn.link */
     unsigned long handles; /* listener + conns not yet freed */
     bool closing;
-    bool upstream_down;     /* an upstream failure was logged; log again only after a success */
-    struct conn *held_head; /* held orphans, oldest first (orphan.c) */
-    struct conn *held_tail;
+    bool upstream_down;       /* an upstream failure was logged; log again only after a success */
+    struct tb_list held;      /* conn.held_link: held orphans, oldest first (orphan.c) */
     struct ratelimit held_rl; /* the WARN for each invocation handed over */
     struct ratelimit lost_rl; /* the WARN for each invocation an orphan could not keep */
     char readbuf[PROXY_READ_BUF];
@@ -151,28 +150,42 @@ struct side {
 enum req_kind { REQ_OTHER, REQ_NEXT, REQ_RESPONSE, REQ_ERROR, REQ_INIT_ERROR, REQ_RESTORE_NEXT };
 enum resp_mode { RESP_NONE, RESP_RELAY, RESP_NEXTBUF };
 
+/* How far an exchange (one request and its response) got (struct exchange.flags). */
+enum {
+    EX_F_ACTIVE = 1u << 0,        /* a request head was seen */
+    EX_F_FORWARDED = 1u << 1,     /* bytes of the request went upstream */
+    EX_F_REQ_DONE = 1u << 2,      /* the whole request went upstream */
+    EX_F_REQ_KEEPALIVE = 1u << 3, /* the request allows the connection to be kept */
+    EX_F_RESP_HEAD = 1u << 4,     /* a final response head was seen */
+    EX_F_RESP_STARTED = 1u << 5,  /* response bytes were written downstream */
+    EX_F_RESP_DONE = 1u << 6,     /* the whole response was relayed */
+    EX_F_REPORTED = 1u << 7,      /* the hooks were told how it ended */
+    EX_F_HEAD = 1u << 8,          /* HEAD request: the response has no body */
+    EX_F_RESP_BYTES = 1u << 9,    /* upstream sent bytes since this request started */
+    EX_F_LOCAL = 1u << 10,        /* a /next the proxy answers itself (orphan.c): nothing went up */
+    EX_F_PARKED = 1u << 11,       /* local, and waiting for an invocation arriving for an orphan */
+    EX_F_STREAMING = 1u << 12,    /* a streamed response (Lambda-Runtime-Function-Response-Mode) */
+    EX_F_ERR_B64 = 1u << 13,      /* the error body trailer is base64 */
+};
+
 /* The request/response exchange currently relayed on a conn. */
 struct exchange {
-    bool active;    /* a request head was seen */
-    bool forwarded; /* bytes of the request went upstream */
-    bool req_done;  /* the whole request went upstream */
-    bool req_keepalive;
-    bool resp_head;    /* a final response head was seen */
-    bool resp_started; /* response bytes were written downstream */
-    bool resp_done;
-    bool reported;
-    bool is_head;    /* HEAD request: the response has no body */
-    bool resp_bytes; /* upstream sent bytes since this request started */
-    bool local;      /* a /next the proxy answers itself (orphan.c): nothing went upstream */
-    bool parked;     /* local, and waiting for an invocation arriving for an orphan */
+    unsigned flags; /* EX_F_* */
     enum req_kind kind;
     enum resp_mode mode;
     int status;
-    bool streaming;
-    bool err_body_b64;
     char rid[REQUEST_ID_MAX];
     struct buf err_type;
     struct buf err_body;
+};
+
+/* A connection pair's state (struct conn.flags). */
+enum {
+    CONN_F_CLOSING = 1u << 0,       /* its handles are being closed */
+    CONN_F_CLOSE_DRAINED = 1u << 1, /* close once the downstream writes drained */
+    CONN_F_CORKED = 1u << 2, /* inside a read callback: writes are gathered, flushed at its end */
+    CONN_F_ORPHAN = 1u << 3, /* the downstream side is gone (or never was): see orphan.c */
+    CONN_F_HELD = 1u << 4,   /* an orphan whose complete /next response waits in the held list */
 };
 
 struct conn {
@@ -185,12 +198,8 @@ struct conn {
     struct http1 resp;
     struct nextbuf nb;
     struct exchange ex;
-    bool closing;
-    bool close_when_drained;
-    bool corked; /* inside a read callback: writes are gathered and flushed at its end */
-    bool orphan; /* the downstream side is gone (or never was): see orphan.c */
-    bool held;   /* an orphan whose complete /next response waits in the held list */
-    struct conn *held_next;
+    unsigned flags;           /* CONN_F_* */
+    struct tb_list held_link; /* in proxy.held while CONN_F_HELD */
 };
 
 /* conn.c: sockets, writes, backpressure, lifecycle. */

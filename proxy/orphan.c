@@ -40,7 +40,7 @@
 static void request_id(const struct conn *c, char *rid, size_t cap)
 {
     size_t len = 0;
-    const char *v = c->ex.resp_head ? http1_header(&c->resp, RID_HDR, &len) : NULL;
+    const char *v = (c->ex.flags & EX_F_RESP_HEAD) ? http1_header(&c->resp, RID_HDR, &len) : NULL;
 
     if (!v || len >= cap) {
         snprintf(rid, cap, "(unknown)");
@@ -68,7 +68,7 @@ static void lost(struct conn *c, const char *why)
 
 void orphan_begin(struct conn *c)
 {
-    bool arriving = c->ex.resp_bytes;
+    bool arriving = (c->ex.flags & EX_F_RESP_BYTES);
 
     c->p->stats.orphaned_next++;
     conn_orphan(c);
@@ -91,11 +91,12 @@ static int unclaimed_arrivals(const struct proxy *p)
     tb_list_foreach(it, &p->conns) {
         const struct conn *c = tb_list_entry(it, struct conn, link);
 
-        if (c->closing)
+        if (c->flags & CONN_F_CLOSING)
             continue;
-        if (c->orphan && !c->held && c->ex.resp_bytes && c->ex.mode != RESP_RELAY)
+        if ((c->flags & CONN_F_ORPHAN) && !(c->flags & CONN_F_HELD) &&
+            (c->ex.flags & EX_F_RESP_BYTES) && c->ex.mode != RESP_RELAY)
             n++;
-        else if (c->ex.parked)
+        else if (c->ex.flags & EX_F_PARKED)
             n--;
     }
     return n;
@@ -108,7 +109,7 @@ static struct conn *first_parked(struct proxy *p)
     tb_list_foreach(it, &p->conns) {
         struct conn *c = tb_list_entry(it, struct conn, link);
 
-        if (c->ex.parked && !c->closing)
+        if ((c->ex.flags & EX_F_PARKED) && !(c->flags & CONN_F_CLOSING))
             return c;
     }
     return NULL;
@@ -120,29 +121,21 @@ static void release_parked(struct proxy *p)
     struct conn *c;
 
     while (!p->closing && unclaimed_arrivals(p) < 0 && (c = first_parked(p)) != NULL) {
-        c->ex.parked = c->ex.local = false;
+        c->ex.flags &= ~(EX_F_PARKED | EX_F_LOCAL);
         relay_forward(c);
     }
 }
 
 static void held_remove(struct conn *c)
 {
-    struct proxy *p = c->p;
-    struct conn *prev = NULL;
-    struct conn *it;
+    c->flags &= ~CONN_F_HELD;
+    tb_list_remove(&c->held_link);
+}
 
-    for (it = p->held_head; it && it != c; it = it->held_next)
-        prev = it;
-    if (it) {
-        if (prev)
-            prev->held_next = c->held_next;
-        else
-            p->held_head = c->held_next;
-        if (p->held_tail == c)
-            p->held_tail = prev;
-    }
-    c->held = false;
-    c->held_next = NULL;
+/* The oldest held orphan, or NULL. */
+static struct conn *first_held(struct proxy *p)
+{
+    return tb_list_empty(&p->held) ? NULL : tb_list_entry(p->held.next, struct conn, held_link);
 }
 
 void orphan_unhold(struct conn *c)
@@ -158,8 +151,8 @@ static void hand(struct conn *h, struct conn *t)
     bool keep = http_should_keep_alive(&h->resp.parser);
 
     held_remove(h);
-    t->ex.local = true;
-    t->ex.parked = false;
+    t->ex.flags |= EX_F_LOCAL;
+    t->ex.flags &= ~EX_F_PARKED;
     h->p->stats.handed_over++;
     if (relay_deliver_next(t, h) == 0)
         relay_answered_locally(t, keep);
@@ -171,15 +164,15 @@ bool orphan_serve(struct conn *c, bool bodyless)
 {
     struct proxy *p = c->p;
 
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return false;
-    if (p->held_head) {
-        hand(p->held_head, c);
+    if (first_held(p)) {
+        hand(first_held(p), c);
         return true;
     }
     if (!bodyless || unclaimed_arrivals(p) <= 0)
         return false;
-    c->ex.local = c->ex.parked = true;
+    c->ex.flags |= EX_F_LOCAL | EX_F_PARKED;
     log_debug(p->lg, "proxy", "runtime /next waits for an invocation arriving for a closed one");
     return true;
 }
@@ -198,9 +191,10 @@ static struct conn *waiting_next(struct proxy *p)
 
         c = tb_list_entry(it, struct conn, link);
         ex = &c->ex;
-        if (!c->orphan && !c->closing && !c->close_when_drained && c->up && ex->active &&
-            ex->kind == REQ_NEXT && ex->req_done && !ex->local && !ex->resp_bytes &&
-            ex->mode == RESP_NONE)
+        if (!(c->flags & CONN_F_ORPHAN) && !(c->flags & CONN_F_CLOSING) &&
+            !(c->flags & CONN_F_CLOSE_DRAINED) && c->up && (ex->flags & EX_F_ACTIVE) &&
+            ex->kind == REQ_NEXT && (ex->flags & EX_F_REQ_DONE) && !(ex->flags & EX_F_LOCAL) &&
+            !(ex->flags & EX_F_RESP_BYTES) && ex->mode == RESP_NONE)
             return c;
     }
     return NULL;
@@ -210,14 +204,14 @@ static void dispatch(struct proxy *p)
 {
     struct conn *t;
 
-    while (p->held_head && (t = waiting_next(p)) != NULL) {
-        if (!t->ex.parked) {
+    while (first_held(p) && (t = waiting_next(p)) != NULL) {
+        if (!(t->ex.flags & EX_F_PARKED)) {
             /* Its upstream /next becomes an orphan of its own: what it may bring is kept. */
             p->stats.orphaned_next++;
             (void)conn_split_up(t);
             http1_reset(&t->resp);
         }
-        hand(p->held_head, t);
+        hand(first_held(p), t);
     }
 }
 
@@ -227,14 +221,9 @@ static void hold(struct conn *c)
     char rid[REQUEST_ID_MAX];
     unsigned long more = 0;
 
-    c->held = true;
+    c->flags |= CONN_F_HELD;
     c->handles++; /* the held invocation keeps the conn */
-    c->held_next = NULL;
-    if (p->held_tail)
-        p->held_tail->held_next = c;
-    else
-        p->held_head = c;
-    p->held_tail = c;
+    tb_list_insert_tail(&p->held, &c->held_link);
     conn_up_detach(c); /* its exchange is over: that connection is never reused */
     if (!ratelimit_hit(&p->held_rl, uv_now(p->loop), &more))
         return;
@@ -264,7 +253,7 @@ void orphan_upstream_gone(struct conn *c)
 {
     struct proxy *p = c->p;
 
-    if (c->ex.resp_bytes && c->ex.mode != RESP_RELAY)
+    if ((c->ex.flags & EX_F_RESP_BYTES) && c->ex.mode != RESP_RELAY)
         lost(c, "upstream closed before the answer was complete");
     conn_close(c);
     release_parked(p);

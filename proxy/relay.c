@@ -81,7 +81,8 @@ static void capture_request_headers(struct conn *c)
     size_t len = 0;
     const char *v = http1_header(&c->req, "Lambda-Runtime-Function-Response-Mode", &len);
 
-    c->ex.streaming = v && len == 9 && memcmp(v, "streaming", 9) == 0;
+    if (v && len == 9 && memcmp(v, "streaming", 9) == 0)
+        c->ex.flags |= EX_F_STREAMING;
     v = http1_header(&c->req, ERR_TYPE_HDR, &len);
     if (v)
         copy_capped(&c->ex.err_type, v, len);
@@ -96,7 +97,7 @@ static void report(struct conn *c)
     struct proxy_report r = {0};
     void (*fn)(void *, const struct proxy_report *) = NULL;
 
-    ex->reported = true;
+    ex->flags |= EX_F_REPORTED;
     if (ex->kind == REQ_RESPONSE)
         fn = hk->invocation_response;
     else if (ex->kind == REQ_ERROR)
@@ -109,11 +110,11 @@ static void report(struct conn *c)
         return;
     r.request_id = ex->rid;
     r.upstream_status = ex->status;
-    r.streaming = ex->streaming;
+    r.streaming = (ex->flags & EX_F_STREAMING);
     r.error_type = ex->err_type.len ? ex->err_type.data : NULL;
     r.error_body = ex->err_body.len ? ex->err_body.data : NULL;
     r.error_body_len = ex->err_body.len;
-    r.error_body_base64 = ex->err_body_b64;
+    r.error_body_base64 = (ex->flags & EX_F_ERR_B64);
     fn(hk->arg, &r);
 }
 
@@ -121,7 +122,8 @@ static void maybe_report(struct conn *c)
 {
     struct exchange *ex = &c->ex;
 
-    if (ex->active && !ex->reported && ex->req_done && ex->resp_head)
+    if ((ex->flags & EX_F_ACTIVE) && !(ex->flags & EX_F_REPORTED) && (ex->flags & EX_F_REQ_DONE) &&
+        (ex->flags & EX_F_RESP_HEAD))
         report(c);
 }
 
@@ -133,10 +135,7 @@ static void exchange_reset(struct conn *c)
 
     buf_reset(&ex->err_type);
     buf_reset(&ex->err_body);
-    ex->active = ex->forwarded = ex->req_done = ex->req_keepalive = false;
-    ex->resp_head = ex->resp_started = ex->resp_done = ex->reported = false;
-    ex->is_head = ex->streaming = ex->err_body_b64 = ex->resp_bytes = ex->local = ex->parked =
-        false;
+    ex->flags = 0;
     ex->kind = REQ_OTHER;
     ex->mode = RESP_NONE;
     ex->status = 0;
@@ -145,7 +144,7 @@ static void exchange_reset(struct conn *c)
 
 static void exchange_end(struct conn *c)
 {
-    bool keep = c->ex.req_keepalive && !c->close_when_drained;
+    bool keep = (c->ex.flags & EX_F_REQ_KEEPALIVE) && !(c->flags & CONN_F_CLOSE_DRAINED);
 
     exchange_reset(c);
     if (!keep) {
@@ -195,11 +194,11 @@ void relay_forward(struct conn *c)
         http1_reset(&c->resp);
     }
     http1_resume(&c->resp);
-    c->resp.skip_body = ex->is_head;
+    c->resp.skip_body = (ex->flags & EX_F_HEAD);
     rc = conn_up_ensure(c);
     if (rc == 0)
         rc = side_write(c->up, c->req.head.data, c->req.head.len);
-    ex->forwarded = true;
+    ex->flags |= EX_F_FORWARDED;
     if (rc < 0)
         relay_upstream_failed(c, rc);
 }
@@ -210,9 +209,10 @@ static void req_head(void *owner)
     struct exchange *ex = &c->ex;
 
     exchange_reset(c);
-    ex->active = true;
+    ex->flags |= EX_F_ACTIVE;
     ex->kind = classify(c);
-    ex->is_head = c->req.parser.method == HTTP_HEAD;
+    if (c->req.parser.method == HTTP_HEAD)
+        ex->flags |= EX_F_HEAD;
     if (ex->kind == REQ_NEXT)
         c->p->stats.next_requests++;
     capture_request_headers(c);
@@ -226,7 +226,7 @@ static void req_raw(void *owner, const char *p, size_t n)
     struct conn *c = owner;
     int rc;
 
-    if (!c->up || c->closing || c->ex.local)
+    if (!c->up || (c->flags & CONN_F_CLOSING) || (c->ex.flags & EX_F_LOCAL))
         return; /* upstream failed (the runtime has its 502), or nothing went upstream */
     rc = side_write(c->up, p, n);
     if (rc < 0)
@@ -252,7 +252,7 @@ static void req_trailer(void *owner, const char *name, size_t nlen, const char *
     } else if (nlen == strlen(ERR_BODY_HDR) && strncasecmp(name, ERR_BODY_HDR, nlen) == 0) {
         buf_reset(&ex->err_body);
         copy_capped(&ex->err_body, v, vlen);
-        ex->err_body_b64 = true;
+        ex->flags |= EX_F_ERR_B64;
     }
 }
 
@@ -261,10 +261,11 @@ static void req_done(void *owner)
     struct conn *c = owner;
     struct exchange *ex = &c->ex;
 
-    ex->req_done = true;
-    ex->req_keepalive = http_should_keep_alive(&c->req.parser);
+    ex->flags |= EX_F_REQ_DONE;
+    if (http_should_keep_alive(&c->req.parser))
+        ex->flags |= EX_F_REQ_KEEPALIVE;
     maybe_report(c);
-    if (ex->resp_done)
+    if (ex->flags & EX_F_RESP_DONE)
         exchange_end(c);
 }
 
@@ -279,7 +280,7 @@ static void req_error(void *owner, enum http_errno err)
                  c->p->max_header_bytes);
     else
         log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
-    if (c->ex.resp_started || c->ex.forwarded) {
+    if ((c->ex.flags & EX_F_RESP_STARTED) || (c->ex.flags & EX_F_FORWARDED)) {
         conn_close(c);
         return;
     }
@@ -307,21 +308,21 @@ static const struct http1_ops req_ops = {
 /* An orphan has no runtime to write to: what it would write is dropped (orphan.c decides). */
 static void write_down(struct conn *c, const char *p, size_t n)
 {
-    if (c->orphan)
+    if (c->flags & CONN_F_ORPHAN)
         return;
-    c->ex.resp_started = true;
+    c->ex.flags |= EX_F_RESP_STARTED;
     if (side_write(&c->down, p, n) < 0)
         conn_close(c);
 }
 
 static void write_down_take(struct conn *c, struct nb_out *o)
 {
-    if (c->orphan) {
+    if (c->flags & CONN_F_ORPHAN) {
         free(o->a);
         free(o->b);
         return;
     }
-    c->ex.resp_started = true;
+    c->ex.flags |= EX_F_RESP_STARTED;
     if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
         conn_close(c);
 }
@@ -332,15 +333,15 @@ static void resp_head(void *owner)
     struct exchange *ex = &c->ex;
     int status = c->resp.parser.status_code;
 
-    if (!ex->active) {
+    if (!(ex->flags & EX_F_ACTIVE)) {
         relay_upstream_failed(c, UV_EPROTO); /* a response nobody asked for */
         return;
     }
     if (status >= 200) {
         ex->status = status;
-        ex->resp_head = true;
+        ex->flags |= EX_F_RESP_HEAD;
     }
-    if (ex->kind == REQ_NEXT && status == 200 && !ex->is_head) {
+    if (ex->kind == REQ_NEXT && status == 200 && !(ex->flags & EX_F_HEAD)) {
         ex->mode = RESP_NEXTBUF;
         nextbuf_start(&c->nb, &c->resp);
     } else {
@@ -355,7 +356,7 @@ static void next_oversize(struct conn *c)
 {
     struct nb_out o;
 
-    if (c->orphan) {
+    if (c->flags & CONN_F_ORPHAN) {
         orphan_oversize(c);
         return;
     }
@@ -374,7 +375,7 @@ static void resp_raw(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return; /* closed from an earlier callback of the same read */
     if (c->ex.mode == RESP_NEXTBUF) {
         if (nextbuf_raw(&c->nb, p, n) < 0)
@@ -383,7 +384,7 @@ static void resp_raw(void *owner, const char *p, size_t n)
             return;
         /* next_oversize switched to relaying: these bytes were not buffered, send them. */
     }
-    if (!c->closing)
+    if (!(c->flags & CONN_F_CLOSING))
         write_down(c, p, n);
 }
 
@@ -391,7 +392,7 @@ static void resp_body(void *owner, const char *p, size_t n)
 {
     struct conn *c = owner;
 
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
     /* For Content-Length bodies the raw bytes are the body; an overflow here happens before
      * resp_raw sees the same bytes, which are then relayed by resp_raw. */
@@ -412,7 +413,7 @@ int relay_deliver_next(struct conn *dst, struct conn *src)
     if (o.changed)
         p->stats.rewrites++;
     write_down_take(dst, &o);
-    if (dst->closing)
+    if (dst->flags & CONN_F_CLOSING)
         return -1;
     if (p->hooks.next_delivered && hooks_on(dst))
         p->hooks.next_delivered(p->hooks.arg, rid);
@@ -424,11 +425,11 @@ void relay_answered_locally(struct conn *dst, bool keepalive)
     struct exchange *ex = &dst->ex;
 
     ex->status = 200;
-    ex->resp_head = true;
-    ex->resp_done = true;
+    ex->flags |= EX_F_RESP_HEAD;
+    ex->flags |= EX_F_RESP_DONE;
     if (!keepalive)
-        dst->close_when_drained = true; /* the runtime was told Connection: close */
-    if (ex->req_done)
+        dst->flags |= CONN_F_CLOSE_DRAINED; /* the runtime was told Connection: close */
+    if (ex->flags & EX_F_REQ_DONE)
         exchange_end(dst);
 }
 
@@ -437,28 +438,28 @@ static void resp_done(void *owner)
     struct conn *c = owner;
     struct exchange *ex = &c->ex;
 
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    if (!ex->resp_head) { /* 1xx interim response: the final one follows */
+    if (!(ex->flags & EX_F_RESP_HEAD)) { /* 1xx interim response: the final one follows */
         http1_resume(&c->resp);
-        c->resp.skip_body = ex->is_head;
+        c->resp.skip_body = (ex->flags & EX_F_HEAD);
         return;
     }
-    if (c->orphan) {
-        ex->resp_done = true;
+    if (c->flags & CONN_F_ORPHAN) {
+        ex->flags |= EX_F_RESP_DONE;
         orphan_response_done(c);
         return;
     }
     if (ex->mode == RESP_NEXTBUF)
         (void)relay_deliver_next(c, c);
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    ex->resp_done = true;
+    ex->flags |= EX_F_RESP_DONE;
     if (!http_should_keep_alive(&c->resp.parser)) {
         conn_up_detach(c);
-        c->close_when_drained = true; /* the runtime was told Connection: close */
+        c->flags |= CONN_F_CLOSE_DRAINED; /* the runtime was told Connection: close */
     }
-    if (ex->req_done)
+    if (ex->flags & EX_F_REQ_DONE)
         exchange_end(c);
 }
 
@@ -489,7 +490,8 @@ static void send_502(struct conn *c, int err)
                       "{\"errorMessage\":\"tracebridge: upstream Runtime API unreachable (%s)\","
                       "\"errorType\":\"Runtime.ProxyUpstreamError\"}",
                       uv_err_name(err));
-    if (send_canned(c, 502, "Bad Gateway", body.data ? body.data : "{}", !c->ex.req_done) < 0)
+    if (send_canned(c, 502, "Bad Gateway", body.data ? body.data : "{}",
+                    !(c->ex.flags & EX_F_REQ_DONE)) < 0)
         conn_close(c);
     buf_free(&body);
 }
@@ -499,30 +501,30 @@ void relay_upstream_failed(struct conn *c, int err)
     struct proxy *p = c->p;
     struct exchange *ex = &c->ex;
 
-    if (c->orphan) {
+    if (c->flags & CONN_F_ORPHAN) {
         orphan_upstream_gone(c);
         return;
     }
     conn_up_detach(c);
     http1_reset(&c->resp); /* whatever the dead connection sent is dropped */
-    if (!ex->active || ex->local)
+    if (!(ex->flags & EX_F_ACTIVE) || (ex->flags & EX_F_LOCAL))
         return; /* an idle upstream connection: the next request opens a new one */
     p->stats.upstream_failures++;
     if (!p->upstream_down)
         log_warn(p->lg, "proxy", "upstream Runtime API failed: %s", uv_strerror(err));
     p->upstream_down = true;
-    if (ex->resp_started) {
+    if (ex->flags & EX_F_RESP_STARTED) {
         conn_close(c);
         return;
     }
     ex->status = 0;
-    ex->resp_head = true; /* the request is answered (by us) */
+    ex->flags |= EX_F_RESP_HEAD; /* the request is answered (by us) */
     maybe_report(c);
     send_502(c, err);
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    ex->resp_done = true;
-    if (ex->req_done) {
+    ex->flags |= EX_F_RESP_DONE;
+    if (ex->flags & EX_F_REQ_DONE) {
         exchange_end(c);
     } else {
         http1_stop(&c->req);
@@ -534,11 +536,11 @@ void relay_upstream_eof(struct conn *c)
 {
     struct exchange *ex = &c->ex;
 
-    if (ex->active && ex->resp_head && !ex->resp_done)
+    if ((ex->flags & EX_F_ACTIVE) && (ex->flags & EX_F_RESP_HEAD) && !(ex->flags & EX_F_RESP_DONE))
         http1_eof(&c->resp); /* completes a read-until-close body */
-    if (c->closing || c->held)
+    if ((c->flags & CONN_F_CLOSING) || (c->flags & CONN_F_HELD))
         return;
-    if (ex->active && !ex->resp_done) {
+    if ((ex->flags & EX_F_ACTIVE) && !(ex->flags & EX_F_RESP_DONE)) {
         relay_upstream_failed(c, UV_ECONNRESET);
         return;
     }
@@ -550,20 +552,21 @@ void relay_downstream_eof(struct conn *c)
 {
     const struct exchange *ex = &c->ex;
 
-    if (c->orphan)
+    if (c->flags & CONN_F_ORPHAN)
         return; /* its runtime side is closed already */
-    if (ex->parked) {
+    if (ex->flags & EX_F_PARKED) {
         conn_close(c); /* nothing of it went upstream */
         return;
     }
     /* A /next whose answer has not begun to reach the runtime: nobody waits for it any more. */
-    if (ex->active && ex->kind == REQ_NEXT && ex->req_done && !ex->resp_started && !ex->local &&
-        c->up) {
+    if ((ex->flags & EX_F_ACTIVE) && ex->kind == REQ_NEXT && (ex->flags & EX_F_REQ_DONE) &&
+        !(ex->flags & EX_F_RESP_STARTED) && !(ex->flags & EX_F_LOCAL) && c->up) {
         orphan_begin(c);
         return;
     }
-    if (c->ex.active && c->ex.req_done && !c->ex.resp_done) {
-        c->close_when_drained = true; /* still relay the response, then close */
+    if ((c->ex.flags & EX_F_ACTIVE) && (c->ex.flags & EX_F_REQ_DONE) &&
+        !(c->ex.flags & EX_F_RESP_DONE)) {
+        c->flags |= CONN_F_CLOSE_DRAINED; /* still relay the response, then close */
         return;
     }
     conn_close(c);
@@ -575,7 +578,7 @@ void relay_conn_closing(struct conn *c)
 
     http1_stop(&c->req);
     http1_stop(&c->resp);
-    if (ex->active && ex->req_done && !ex->reported) {
+    if ((ex->flags & EX_F_ACTIVE) && (ex->flags & EX_F_REQ_DONE) && !(ex->flags & EX_F_REPORTED)) {
         ex->status = 0;
         report(c);
     }
@@ -587,8 +590,8 @@ char *relay_read_target(struct conn *c, size_t *len)
 
     /* Only while the parser consumes bytes as they come (not holding them) and is inside a
      * Content-Length body: the read is then capped at the body's remaining bytes. */
-    if (c->ex.mode != RESP_NEXTBUF || c->ex.resp_done || h->blocked || h->stopped || !h->in_body ||
-        (h->parser.flags & F_CHUNKED))
+    if (c->ex.mode != RESP_NEXTBUF || (c->ex.flags & EX_F_RESP_DONE) || h->blocked || h->stopped ||
+        !h->in_body || (h->parser.flags & F_CHUNKED))
         return NULL;
     return nextbuf_read_target(&c->nb, (size_t)h->parser.content_length, len);
 }

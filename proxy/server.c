@@ -67,6 +67,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
     http_parser_set_max_header_size((uint32_t)conf->max_header_bytes);
     p->loop = loop;
     tb_list_init(&p->conns);
+    tb_list_init(&p->held);
     p->lg = lg;
     if (hooks)
         p->hooks = *hooks;

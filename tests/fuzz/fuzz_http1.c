@@ -57,7 +57,8 @@ int conn_up_ensure(struct conn *c)
 {
     struct side *s;
 
-    FUZZ_ASSERT(!c->closing); /* a closing conn must not open an upstream (it would leak) */
+    FUZZ_ASSERT(!(c->flags &
+                  CONN_F_CLOSING)); /* a closing conn must not open an upstream (it would leak) */
     if (c->up)
         return 0;
     if (run_of(c)->connect_fails)
@@ -82,16 +83,16 @@ void conn_up_detach(struct conn *c)
 
 void conn_close(struct conn *c)
 {
-    if (c->closing)
+    if (c->flags & CONN_F_CLOSING)
         return;
-    c->closing = true;
+    c->flags |= CONN_F_CLOSING;
     relay_conn_closing(c);
     conn_up_detach(c);
 }
 
 void conn_close_when_drained(struct conn *c)
 {
-    c->close_when_drained = true;
+    c->flags |= CONN_F_CLOSE_DRAINED;
     conn_close(c); /* nothing is ever pending here */
 }
 
@@ -102,8 +103,8 @@ void conn_update_reads(struct conn *c)
 
 void conn_orphan(struct conn *c)
 {
-    FUZZ_ASSERT(!c->orphan && !c->closing);
-    c->orphan = true;
+    FUZZ_ASSERT(!(c->flags & CONN_F_ORPHAN) && !(c->flags & CONN_F_CLOSING));
+    c->flags |= CONN_F_ORPHAN;
     c->down.detached = true;
     c->p->stats.orphans++;
     http1_stop(&c->req);
@@ -139,7 +140,8 @@ int side_write(struct side *s, const char *p, size_t n)
     struct fuzz_run *r = run_of(s->c);
 
     FUZZ_ASSERT(s == &s->c->down || s == s->c->up);
-    FUZZ_ASSERT(s == &s->c->down ? !s->c->orphan : !r->fin); /* a closed side gets nothing */
+    FUZZ_ASSERT(s == &s->c->down ? !(s->c->flags & CONN_F_ORPHAN)
+                                 : !r->fin); /* a closed side gets nothing */
     return buf_append(s == &s->c->down ? &r->down_out : &r->up_out, p, n);
 }
 
@@ -178,7 +180,7 @@ static void rewrite_hook(void *arg, struct proxy_next *ev)
  * when the relay offers one (the direct-read path), else from the shared read buffer. */
 static void feed_up(struct conn *c, const char *d, size_t n, size_t step)
 {
-    while (n > 0 && c->up && !c->closing) {
+    while (n > 0 && c->up && !(c->flags & CONN_F_CLOSING)) {
         size_t room = 0;
         char *target = relay_read_target(c, &room);
         size_t k = n < step ? n : step;
@@ -199,12 +201,12 @@ static void feed_up(struct conn *c, const char *d, size_t n, size_t step)
 
 static void feed_down(struct conn *c, struct fuzz_run *r, const char *d, size_t n)
 {
-    while (n > 0 && !c->closing) {
+    while (n > 0 && !(c->flags & CONN_F_CLOSING)) {
         size_t k = n < sizeof(c->p->readbuf) ? n : sizeof(c->p->readbuf);
 
         memcpy(c->p->readbuf, d, k);
         http1_feed(&c->req, c->p->readbuf, k);
-        r->had_head |= c->ex.is_head;
+        r->had_head |= (c->ex.flags & EX_F_HEAD);
         d += k;
         n -= k;
     }
@@ -231,7 +233,7 @@ static void apply(struct conn *c, struct fuzz_run *r, unsigned op, const char *d
         relay_downstream_eof(c);
         break;
     }
-    if ((op & 4) && c->up && !c->closing)
+    if ((op & 4) && c->up && !(c->flags & CONN_F_CLOSING))
         relay_upstream_failed(c, UV_ECONNRESET);
 }
 
@@ -325,7 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_init(&r.up_out, BUF_MAX_FUZZ);
     c = conn_make(fp, flags, &lg);
     FUZZ_ASSERT(c);
-    while (size >= 4 && !c->closing) {
+    while (size >= 4 && !(c->flags & CONN_F_CLOSING)) {
         unsigned op = data[0];
         size_t n = (size_t)data[1] | (size_t)data[2] << 8 | (size_t)data[3] << 16;
 
