@@ -292,6 +292,11 @@ unsigned long ratelimit_take_held(struct ratelimit *r);
 /* Parses s[0..n) into seconds since the Unix epoch (UTC). 0 or -EINVAL. */
 int httpdate_parse(const char *s, size_t n, int64_t *epoch);
 
+/* Parses an RFC 3339 date-time ("2019-01-02T12:45:07.000Z", "2017-12-22T18:43:48+01:00": the
+ * timestamps of SNS, EventBridge and stream events) into milliseconds since the Unix epoch
+ * (UTC); fractions past milliseconds are dropped. Strict like httpdate_parse. 0 or -EINVAL. */
+int rfc3339_parse_ms(const char *s, size_t n, int64_t *epoch_ms);
+
 /* ---- token ------------------------------------------------------------------------ */
 /* token: RFC 9110 section 5.6 tokens and optional whitespace (OWS), for header names and for
  * the W3C/OTel lists that reuse that grammar (baggage keys, OTEL_*_HEADERS, kvlist members). */

@@ -152,3 +152,65 @@ int httpdate_parse(const char *s, size_t n, int64_t *epoch)
     *epoch = days * 86400 + d.hour * 3600 + d.min * 60 + d.sec;
     return 0;
 }
+
+/* ---- RFC 3339 (event timestamps) ---- */
+
+/* ".sss" (any number of digits; the first three are milliseconds). */
+static bool fraction_ms(struct cur *c, int *ms)
+{
+    size_t i = 0;
+
+    *ms = 0;
+    if (!lit(c, "."))
+        return true;
+    for (; i < c->n && c->p[i] >= '0' && c->p[i] <= '9'; i++)
+        if (i < 3)
+            *ms = *ms * 10 + (c->p[i] - '0');
+    if (i == 0)
+        return false;
+    for (size_t k = i; k < 3; k++)
+        *ms *= 10;
+    c->p += i;
+    c->n -= i;
+    return true;
+}
+
+/* "Z" or "+hh:mm" / "-hh:mm": the offset east of UTC, in minutes. */
+static bool utc_offset(struct cur *c, int *minutes)
+{
+    int h = 0, m = 0;
+    int sign = c->n && c->p[0] == '-' ? -1 : 1;
+
+    *minutes = 0;
+    if (lit(c, "Z") || lit(c, "z"))
+        return true;
+    if (!(lit(c, "+") || lit(c, "-")) || !digits(c, 2, &h) || !lit(c, ":") || !digits(c, 2, &m))
+        return false;
+    if (h > 23 || m > 59)
+        return false;
+    *minutes = sign * (h * 60 + m);
+    return true;
+}
+
+int rfc3339_parse_ms(const char *s, size_t n, int64_t *epoch_ms)
+{
+    struct cur c = {s, n};
+    struct hd d;
+    int ms = 0, off = 0;
+    int64_t days;
+
+    memset(&d, 0, sizeof(d));
+    if (!s || !digits(&c, 4, &d.year) || !lit(&c, "-") || !digits(&c, 2, &d.mon) || !lit(&c, "-") ||
+        !digits(&c, 2, &d.day) || !(lit(&c, "T") || lit(&c, "t")) || !time_of_day(&c, &d) ||
+        !fraction_ms(&c, &ms) || !utc_offset(&c, &off) || c.n != 0)
+        return -EINVAL;
+    if (d.mon < 1 || d.mon > 12)
+        return -EINVAL;
+    d.mon--;
+    days = days_from_civil(d.year, d.mon + 1, d.day);
+    d.wday = (int)((days % 7 + 7 + 3) % 7); /* no day name to check */
+    if (!valid(&d, days))
+        return -EINVAL;
+    *epoch_ms = ((days * 86400 + d.hour * 3600 + d.min * 60 + d.sec) - off * 60) * 1000 + ms;
+    return 0;
+}

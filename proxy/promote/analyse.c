@@ -668,19 +668,83 @@ static struct slot *best_slot(struct actx *c, bool in_record, unsigned *pref)
     return NULL;
 }
 
-static void add_link(struct actx *c, const struct slot *s, const char *msgid)
+static struct promote_link *add_link(struct actx *c, const struct slot *s, const char *msgid)
 {
     struct promote_analysis *a = c->a;
     struct promote_link *l;
 
     if (a->n_links == PROMOTE_MAX_LINKS) {
         a->links_dropped++;
-        return;
+        return NULL;
     }
     l = &a->links[a->n_links++];
     l->ctx = *slot_ctx(s);
     set_str(l->message_id, sizeof(l->message_id), msgid);
     tok_copy(c, &s->tv.ts, W_TS, l->tracestate, sizeof(l->tracestate));
+    return l;
+}
+
+/* "1545082649183" (SQS SentTimestamp, ms), 1545084650.987 (Kinesis, DynamoDB: seconds) or an
+ * RFC 3339 date-time (SNS Timestamp, EventBridge time), as Unix ms; 0 if it is none of them. An
+ * integer part of 12 digits or more is milliseconds (seconds reach 12 digits in year 5138). */
+static int64_t time_ms(const char *v)
+{
+    size_t n = strlen(v), i = 0, frac = 0;
+    int64_t whole = 0, ms = 0;
+
+    while (i < n && i < 15 && v[i] >= '0' && v[i] <= '9')
+        whole = whole * 10 + (v[i++] - '0');
+    if (i == 0 || (i < n && v[i] != '.'))
+        return rfc3339_parse_ms(v, n, &ms) == 0 && ms > 0 ? ms : 0;
+    if (i >= 12)
+        return i == n ? whole : 0;
+    if (i < n) /* ".sss" */
+        for (size_t k = i + 1; k < n; k++, frac++) {
+            if (v[k] < '0' || v[k] > '9')
+                return 0;
+            if (frac < 3)
+                ms = ms * 10 + (v[k] - '0');
+        }
+    for (; frac < 3; frac++)
+        ms *= 10;
+    return whole * 1000 + ms;
+}
+
+/* A decimal count of at most 9 digits, else 0. */
+static unsigned small_count(const char *v)
+{
+    unsigned r = 0;
+    size_t i = 0;
+
+    for (; v[i] && i < 9; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        r = r * 10 + (unsigned)(v[i] - '0');
+    }
+    return v[i] ? 0 : r;
+}
+
+/* One record's delivery count and send time: on its link (if any), and over the batch. */
+static void note_delivery(struct actx *c, struct promote_link *l)
+{
+    struct promote_event_info *info = &c->a->info;
+    struct fact_val *rc = &c->pl->facts[F_RECV_COUNT];
+    struct fact_val *st = &c->pl->facts[F_SENT_TIME];
+    unsigned n = rc->seen ? small_count(rc->s) : 0;
+    int64_t sent = st->seen ? time_ms(st->s) : 0;
+
+    if (n > 1)
+        info->redelivered++;
+    if (n > info->max_receive_count)
+        info->max_receive_count = n;
+    if (sent && (!info->oldest_sent_ms || sent < info->oldest_sent_ms))
+        info->oldest_sent_ms = sent;
+    if (l) {
+        l->receive_count = n;
+        l->sent_ms = sent;
+    }
+    rc->seen = st->seen = false;
+    rc->s[0] = st->s[0] = '\0';
 }
 
 /* One record ended: its best context becomes a link, and the batch's parent if first. */
@@ -693,8 +757,8 @@ static void record_done(struct actx *c)
 
     if (c->rec_idx == 0)
         set_str(pl->msgid0, sizeof(pl->msgid0), msgid->s);
+    note_delivery(c, s ? add_link(c, s, msgid->s) : NULL);
     if (s) {
-        add_link(c, s, msgid->s);
         if (!pl->rec_found) {
             pl->rec_found = true;
             pl->first_ctx = *slot_ctx(s);
@@ -979,6 +1043,8 @@ static void analyse_body(const struct promote_conf *conf, const struct promote_i
     }
     a->json_object = pl->facts[F_JSON_OBJECT].seen;
     decide_trigger(&c);
+    if (a->info.trigger == TRIGGER_EVENTBRIDGE && pl->facts[F_EVENT_TIME].seen)
+        a->info.oldest_sent_ms = time_ms(pl->facts[F_EVENT_TIME].s);
     if (!a->json_object) {
         a->warning = "event is not a JSON object; passed unchanged";
         return;

@@ -149,6 +149,9 @@ enum fact {
     F_REC0_SOURCE, /* the first record's eventSource */
     F_SOURCE_ARN,  /* the first record's eventSourceARN / Sns.TopicArn */
     F_MSGID,       /* the current record's message id (reset after each record) */
+    F_RECV_COUNT,  /* the current record's ApproximateReceiveCount (reset after each record) */
+    F_SENT_TIME,   /* when the current record was sent or arrived (reset after each record) */
+    F_EVENT_TIME,  /* EventBridge `time` */
     F_DETAIL_TYPE,
     F_SOURCE,
     F_DETAIL,

@@ -86,6 +86,8 @@ enum promote_trigger {
 struct promote_link {
     struct trace_ctx ctx;
     char message_id[PROMOTE_ID_MAX]; /* SQS messageId / SNS MessageId; "" if none */
+    unsigned receive_count;          /* SQS ApproximateReceiveCount; 0 if not said */
+    int64_t sent_ms;                 /* when it was sent (Unix ms); 0 if not said */
     char tracestate[TRACESTATE_MAX + 1];
 };
 
@@ -99,6 +101,10 @@ struct promote_event_info {
     char message_id[PROMOTE_ID_MAX];    /* single-record message id */
     char http_method[16];               /* HTTP events */
     char http_route[PROMOTE_NAME_MAX];  /* resource / routeKey / rawPath */
+    /* Batch truth, over every record (not only those with a context). */
+    unsigned redelivered;       /* records delivered before (ApproximateReceiveCount > 1) */
+    unsigned max_receive_count; /* the highest ApproximateReceiveCount */
+    int64_t oldest_sent_ms;     /* the earliest record (or event) time, Unix ms; 0 if none */
 };
 
 /* Filled by promote_analyse(), which resets every field but writes only what is meaningful:

@@ -133,6 +133,22 @@ static void note_string(struct actx *c, enum fact f, char type, size_t off, size
         promote_copy_info(c, off, end, v->s, sizeof(v->s));
 }
 
+/* A string, or a number's text (timestamps come as either). */
+static void note_scalar(struct actx *c, enum fact f, char type, size_t off, size_t end,
+                        const struct jscan_frame *fr)
+{
+    struct fact_val *v = fact(c, f);
+    size_t n = end - off;
+
+    if (type == '"') {
+        note_string(c, f, type, off, end, fr);
+    } else if (type == 'n' && n < sizeof(v->s)) {
+        memcpy(v->s, c->base + off, n);
+        v->s[n] = '\0';
+        v->seen = true;
+    }
+}
+
 /* A string of the first record of a batch. */
 static void note_first_record(struct actx *c, enum fact f, char type, size_t off, size_t end,
                               const struct jscan_frame *fr)
@@ -223,6 +239,18 @@ static const struct row EVENT_ROWS[] = {
     FACT(F_MSGID,        note_string,       RECORDS, KEY2("messageId", "MessageId")),
     FACT(F_MSGID,        note_if_unset,     RECORDS, KEY("Sns"), KEY("MessageId")),
     FACT(F_SOURCE_ARN,   note_first_record, RECORDS, KEY("Sns"), KEY("TopicArn")),
+    /* Batch truth: how often each record was delivered, and when it was sent (reset after
+     * each record, like its message id). */
+    FACT(F_RECV_COUNT,   note_scalar,       RECORDS, KEY2("attributes", "Attributes"),
+         KEY("ApproximateReceiveCount")),
+    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY2("attributes", "Attributes"),
+         KEY("SentTimestamp")),
+    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("Sns"), KEY("Timestamp")),
+    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("kinesis"),
+         KEY("approximateArrivalTimestamp")),
+    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("dynamodb"),
+         KEY("ApproximateCreationDateTime")),
+    FACT(F_EVENT_TIME,   note_string,       KEY("time")),
     FACT(F_DETAIL_TYPE,  note_seen,         KEY("detail-type")),
     FACT(F_SOURCE,       note_string,       KEY("source")),
     FACT(F_DETAIL,       note_seen,         KEY("detail")),

@@ -12,6 +12,39 @@ static int64_t parse(const char *s, int *rc)
     return e;
 }
 
+static int64_t parse3339(const char *s, int *rc)
+{
+    int64_t e = -1;
+
+    *rc = rfc3339_parse_ms(s, strlen(s), &e);
+    return e;
+}
+
+/* RFC 3339 timestamps of SNS, EventBridge and stream events. */
+static void test_rfc3339(struct tap *t)
+{
+    static const char *const bad[] = {
+        "2019-01-02T12:45:07",  /* no offset */
+        "2019-01-02 12:45:07Z", /* no T */
+        "2019-13-02T12:45:07Z",     "2019-02-29T12:45:07Z",
+        "2019-01-02T24:00:00Z",     "2019-01-02T12:45:07.Z",
+        "2019-01-02T12:45:07+0100", "2019-01-02T12:45:07Z ",
+        "1969-12-31T23:59:59Z",     "",
+    };
+    int rc;
+
+    is_int(t, parse3339("2019-01-02T12:45:07.000Z", &rc), 1546433107000, "SNS Timestamp");
+    is_int(t, rc, 0, "SNS Timestamp accepted");
+    is_int(t, parse3339("2017-12-22T18:43:48Z", &rc), 1513968228000, "EventBridge time");
+    is_int(t, parse3339("2017-12-22T19:43:48+01:00", &rc), 1513968228000, "an offset east");
+    is_int(t, parse3339("2017-12-22T13:43:48.5-05:00", &rc), 1513968228500, "west, half second");
+    is_int(t, parse3339("2017-12-22T18:43:48.123456789Z", &rc), 1513968228123, "nanoseconds cut");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        parse3339(bad[i], &rc);
+        is_int(t, rc, -EINVAL, "refused: \"%s\"", bad[i]);
+    }
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -43,5 +76,6 @@ int main(void)
         parse(bad[i], &rc);
         is_int(&t, rc, -EINVAL, "refused: \"%s\"", bad[i]);
     }
+    test_rfc3339(&t);
     return tap_done(&t);
 }
