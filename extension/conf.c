@@ -301,6 +301,10 @@ static const struct conf_var vars[] = {
      batch_choices, false,
      "Parent of a batch whose records carry different traces: first record, or none (links "
      "only)."},
+    {"TRACEBRIDGE_QUEUE_SPANS", "on", parse_bool, FIELD(lifecycle.queue_spans), 0, 0, NULL, false,
+     "on: a messaging event's invocation gets an inferred \"wait <queue>\" span beside it, from "
+     "the oldest message's send time to the invocation's start, under the producer; off: only "
+     "the tracebridge.queue.wait_ms attribute."},
     {"TRACEBRIDGE_FLUSH", "invoke", parse_enum, FIELD(flush), 0, 0, flush_mode_names, false,
      "When spans are exported: invoke (at the next INVOKE, overlapping the handler), end (after "
      "the response, before /event/next), adaptive. Always at SHUTDOWN."},

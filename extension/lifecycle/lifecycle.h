@@ -136,6 +136,7 @@ enum inv_state {
 struct lifecycle_conf {
     struct promote_conf promote;
     bool root_inject;       /* TRACEBRIDGE_ROOT_CONTEXT=inject */
+    bool queue_spans;       /* TRACEBRIDGE_QUEUE_SPANS: inferred "wait <queue>" spans */
     bool sdk_disabled;      /* OTEL_SDK_DISABLED */
     bool managed_instances; /* AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances */
     enum sampler_kind sampler;

@@ -75,6 +75,25 @@ static void apply_output(struct lifecycle *lc, struct proxy_next *ev, struct pro
         lc->stats.rewrites++;
 }
 
+/* The inferred span of the time the batch's oldest message waited (TRACEBRIDGE_QUEUE_SPANS):
+ * complete when the invocation starts, so it is handed off at once. */
+static void queue_wait_span(struct lifecycle *lc, const struct inv *v,
+                            const struct promote_analysis *a)
+{
+    struct span q;
+    uint8_t id[8];
+    int rc;
+
+    ids_span_id(lc->ids, id);
+    rc = invspan_queue_wait(&q, &v->span, a, id);
+    if (rc <= 0)
+        return;
+    if (lc->hooks.span_done)
+        lc->hooks.span_done(lc->hooks.arg, &q);
+    lc->stats.spans++;
+    span_free(&q);
+}
+
 static void start_span(struct lifecycle *lc, struct inv *v, const struct promote_analysis *a,
                        const struct trace_ctx *ctx)
 {
@@ -97,6 +116,8 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     if (invspan_describe(&v->span, a, &f) < 0)
         log_warn(lc->lg, "lifecycle", "span attributes incomplete (no memory)");
     v->flags |= INV_F_RECORDING;
+    if (lc->conf->queue_spans)
+        queue_wait_span(lc, v, a);
 }
 
 /* Tenant isolation: the tenant the invocation runs for (Lambda-Runtime-Aws-Tenant-Id). */

@@ -126,6 +126,88 @@ static int add_http(struct span *s, const struct promote_event_info *info)
     return rc;
 }
 
+/* ---- batch truth: deliveries and time in the queue ---- */
+
+/* A send time this long before the invocation is not believed (Kinesis keeps records a year). */
+#define WAIT_MAX_MS (366LL * 24 * 3600 * 1000)
+
+/* How long a message sent at sent_ms (Unix ms) waited until the span started; -1 if unknown. */
+static int64_t wait_ms(const struct span *s, int64_t sent_ms)
+{
+    int64_t start_ms = (int64_t)(s->start_ns / 1000000u);
+
+    if (sent_ms <= 0 || sent_ms > start_ms || start_ms - sent_ms > WAIT_MAX_MS)
+        return -1;
+    return start_ms - sent_ms;
+}
+
+static int add_delivery(struct span *s, struct attr_list *l, const struct promote_link *pl)
+{
+    int64_t w = wait_ms(s, pl->sent_ms);
+    int rc = 0;
+
+    if (pl->receive_count)
+        rc |= attr_list_add_int(l, "tracebridge.message.receive_count", pl->receive_count);
+    if (pl->receive_count > 1)
+        rc |= attr_list_add_bool(l, "tracebridge.message.redelivered", true);
+    if (w >= 0)
+        rc |= attr_list_add_int(l, "tracebridge.message.wait_ms", w);
+    return rc;
+}
+
+/* Over the whole batch (every record, with a context or not). */
+static int add_batch_truth(struct span *s, const struct promote_event_info *info)
+{
+    int64_t w = wait_ms(s, info->oldest_sent_ms);
+    int rc = 0;
+
+    if (info->redelivered)
+        rc |=
+            attr_list_add_int(&s->attrs, "tracebridge.batch.redelivered_count", info->redelivered);
+    if (info->max_receive_count > 1)
+        rc |= attr_list_add_int(&s->attrs, "tracebridge.batch.max_receive_count",
+                                info->max_receive_count);
+    if (w >= 0)
+        rc |= attr_list_add_int(&s->attrs, "tracebridge.queue.wait_ms", w);
+    return rc;
+}
+
+int invspan_queue_wait(struct span *q, const struct span *inv, const struct promote_analysis *a,
+                       const uint8_t span_id[8])
+{
+    const struct promote_event_info *info = &a->info;
+    int64_t w = wait_ms(inv, info->oldest_sent_ms);
+    char name[PROMOTE_NAME_MAX + 8];
+    const char *sys = messaging_system(info->trigger);
+    int rc = 0;
+
+    if (!a->found || !inv->has_parent || w < 0 || kind_of(info->trigger) != SPAN_KIND_CONSUMER)
+        return 0;
+    span_init(q);
+    q->ctx = inv->ctx;
+    memcpy(q->ctx.span_id, span_id, 8);
+    q->has_parent = true;
+    memcpy(q->parent_span_id, inv->parent_span_id, 8);
+    q->kind = SPAN_KIND_INTERNAL;
+    q->end_ns = inv->start_ns;
+    q->start_ns = inv->start_ns - (uint64_t)w * 1000000u;
+    snprintf(name, sizeof(name), "wait %s", info->destination[0] ? info->destination : "queue");
+    rc |= span_set_name(q, name);
+    rc |= attr_list_add_bool(&q->attrs, "tracebridge.inferred", true);
+    rc |= attr_list_add_int(&q->attrs, "tracebridge.queue.wait_ms", w);
+    if (sys)
+        rc |= attr_list_add_str(&q->attrs, "messaging.system", sys);
+    if (info->destination[0])
+        rc |= attr_list_add_str(&q->attrs, "messaging.destination.name", info->destination);
+    if (info->record_count > 1)
+        rc |= attr_list_add_int(&q->attrs, "messaging.batch.message_count", info->record_count);
+    if (rc) {
+        span_free(q);
+        return -ENOMEM;
+    }
+    return 1;
+}
+
 static int add_links(struct span *s, const struct promote_analysis *a)
 {
     for (unsigned i = 0; i < a->n_links; i++) {
@@ -135,6 +217,8 @@ static int add_links(struct span *s, const struct promote_analysis *a)
             return -ENOMEM;
         if (pl->message_id[0] &&
             attr_list_add_str(&l->attrs, "messaging.message.id", pl->message_id) < 0)
+            return -ENOMEM;
+        if (add_delivery(s, &l->attrs, pl) < 0)
             return -ENOMEM;
     }
     if (a->links_dropped &&
@@ -183,6 +267,7 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
         rc |= add_messaging(s, info);
         rc |= add_http(s, info);
         rc |= add_links(s, a);
+        rc |= add_batch_truth(s, info);
     }
     return rc ? -ENOMEM : 0;
 }

@@ -240,6 +240,18 @@ struct invspan_facts {
 int invspan_describe(struct span *s, const struct promote_analysis *a,
                      const struct invspan_facts *f);
 
+/* Batch truth (set by invspan_describe, s->start_ns must be set first): on each record's link
+ * tracebridge.message.receive_count, .redelivered (delivered before) and .wait_ms (sent until
+ * the invocation started); on the span tracebridge.batch.redelivered_count, .max_receive_count
+ * and tracebridge.queue.wait_ms (the oldest record's). */
+
+/* The inferred "wait <queue>" span: how long the oldest message of a messaging event waited,
+ * from its send time to inv's start, a child of the producer (inv's parent) next to inv, with
+ * its own span_id. 1 when made (q is then the caller's to free), 0 when there is nothing to
+ * show (no parent, no believable send time, not a messaging event), -ENOMEM. */
+int invspan_queue_wait(struct span *q, const struct span *inv, const struct promote_analysis *a,
+                       const uint8_t span_id[8]);
+
 /* Adds the link to the Lambda X-Ray context (Lambda-Runtime-Trace-Id / INVOKE tracing value). */
 int invspan_add_xray_link(struct span *s, const struct trace_ctx *xray);
 

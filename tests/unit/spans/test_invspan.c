@@ -527,6 +527,64 @@ static void test_error_trailers(struct tap *t)
     span_free(&s);
 }
 
+/* Batch truth: deliveries and waiting, on links and span, and the inferred "wait" span. */
+static void test_batch_truth(struct tap *t)
+{
+    static const char ev[] =
+        "{\"Records\":[{\"messageId\":\"m0\",\"attributes\":{\"ApproximateReceiveCount\":"
+        "\"1\",\"SentTimestamp\":\"1700000000000\"},\"messageAttributes\":{\"traceparent\":"
+        "{\"stringValue\":\"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\"}},"
+        "\"eventSource\":\"aws:sqs\",\"eventSourceARN\":\"arn:aws:sqs:us-east-1:1:orders\"},"
+        "{\"messageId\":\"m1\",\"attributes\":{\"ApproximateReceiveCount\":\"4\","
+        "\"SentTimestamp\":\"1699999998500\"},\"messageAttributes\":{},\"eventSource\":"
+        "\"aws:sqs\",\"eventSourceARN\":\"arn:aws:sqs:us-east-1:1:orders\"}]}";
+    struct promote_conf pc = {.targets = PROMOTE_TARGET_HEADERS,
+                              .batch_parent = PROMOTE_BATCH_FIRST,
+                              .max_event_bytes = 8u << 20};
+    struct promote_input in = {.body = ev, .body_len = sizeof(ev) - 1};
+    struct invspan_facts f = {.request_id = "r", .function_name = "fn"};
+    static const uint8_t qid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct promote_analysis a;
+    struct span s, q;
+    int rc;
+
+    promote_analyse(&pc, &in, &a);
+    span_init(&s);
+    s.start_ns = 1700000001000ull * 1000000u; /* 1 s after the first message was sent */
+    s.has_parent = true;
+    memcpy(s.parent_span_id, a.parent.ctx.span_id, 8);
+    memcpy(s.ctx.trace_id, a.parent.ctx.trace_id, 16);
+    is_int(t, invspan_describe(&s, &a, &f), 0, "batch: described");
+    is_int(t, iattr(&s.attrs, "tracebridge.batch.redelivered_count"), 1, "one record redelivered");
+    is_int(t, iattr(&s.attrs, "tracebridge.batch.max_receive_count"), 4, "the fourth delivery");
+    is_int(t, iattr(&s.attrs, "tracebridge.queue.wait_ms"), 2500, "the oldest waited 2.5 s");
+    is_int(t, (long long)record_links(&s), 1, "one record had a context: one link");
+    is_int(t, iattr(&s.links[0].attrs, "tracebridge.message.wait_ms"), 1000, "its link: 1 s");
+    is_int(t, iattr(&s.links[0].attrs, "tracebridge.message.receive_count"), 1, "delivered once");
+    ok(t, !attr_list_find(&s.links[0].attrs, "tracebridge.message.redelivered"),
+       "not marked redelivered");
+    rc = invspan_queue_wait(&q, &s, &a, qid);
+    is_int(t, rc, 1, "a wait span is made");
+    if (rc == 1) {
+        is_str(t, q.name, "wait orders", "named after the queue");
+        ok(t, q.end_ns == s.start_ns && q.start_ns == s.start_ns - 2500ull * 1000000u,
+           "from the oldest send time to the invocation's start");
+        ok(t, q.has_parent && memcmp(q.parent_span_id, s.parent_span_id, 8) == 0,
+           "under the producer, beside the invocation span");
+        ok(t, memcmp(q.ctx.trace_id, s.ctx.trace_id, 16) == 0 && memcmp(q.ctx.span_id, qid, 8) == 0,
+           "same trace, its own span id");
+        is_int(t, q.kind, SPAN_KIND_INTERNAL, "an internal (inferred) span");
+        span_free(&q);
+    }
+    s.start_ns = 1600000000000ull * 1000000u; /* before the messages were sent: clocks disagree */
+    is_int(t, invspan_queue_wait(&q, &s, &a, qid), 0, "no wait span for a send time in the future");
+    s.has_parent = false;
+    s.start_ns = 1700000001000ull * 1000000u;
+    is_int(t, invspan_queue_wait(&q, &s, &a, qid), 0, "no wait span without a producer");
+    span_free(&s);
+    promote_analysis_free(&a);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -540,5 +598,6 @@ int main(void)
     test_error_huge(&t);
     test_error_utf8(&t);
     test_error_trailers(&t);
+    test_batch_truth(&t);
     return tap_done(&t);
 }
