@@ -190,7 +190,7 @@ int invspan_queue_wait(struct span *q, const struct span *inv, const struct prom
     memcpy(q->parent_span_id, inv->parent_span_id, 8);
     q->kind = SPAN_KIND_INTERNAL;
     q->end_ns = inv->start_ns;
-    q->start_ns = inv->start_ns - (uint64_t)w * 1000000u;
+    q->start_ns = (uint64_t)info->oldest_sent_ms * 1000000u;
     snprintf(name, sizeof(name), "wait %s", info->destination[0] ? info->destination : "queue");
     rc |= span_set_name(q, name);
     rc |= attr_list_add_bool(&q->attrs, "tracebridge.inferred", true);

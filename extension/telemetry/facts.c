@@ -453,6 +453,10 @@ void tm_facts_span(struct tm_facts *f, struct span *s, uint64_t now_ms)
     const char *rid = str_attr(s, "faas.invocation_id");
     struct tm_inv *v;
 
+    if (!rid) { /* not an invocation span (an inferred queue span): no platform facts */
+        hand_on(f, s);
+        return;
+    }
     adopt(f, s, rid);
     v = rid ? find(f, rid) : NULL;
     if (v && v->have_report) {

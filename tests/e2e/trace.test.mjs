@@ -65,6 +65,15 @@ async function eventSources({ emu, sink, handled }, prod) {
         t.ok(ev1.event.headers && ev1.event.headers.traceparent === `00-${p.traceId}-${c.tb.spanId}-01`, 'SQS: the handler event carries headers.traceparent = tracebridge span', ev1.event.headers);
         // Lambda sends Sampled=0 (X-Ray PassThrough): TRACEBRIDGE_XRAY_HEADER=auto rewrites it.
         t.eq(ev1.xrayEnv, `Root=1-${p.traceId.slice(0, 8)}-${p.traceId.slice(8)};Parent=${c.tb.spanId};Sampled=1`, 'SQS: Lambda-Runtime-Trace-Id (_X_AMZN_TRACE_ID) is the X-Ray form of the tracebridge span');
+        // Time in the queue (TRACEBRIDGE_QUEUE_SPANS=on by default): SentTimestamp → invocation.
+        const wait = spans.find((s) => s.name === 'wait orders' && s.traceId === p.traceId);
+        const sentMs = Number(ev1.event.Records[0].attributes.SentTimestamp);
+        t.ok(wait && wait.parentSpanId === p.sendSpanId && wait.attributes['tracebridge.inferred'] === true && !('faas.coldstart' in wait.attributes) &&
+            BigInt(wait.startTimeUnixNano) === BigInt(sentMs) * 1000000n && BigInt(wait.endTimeUnixNano) <= BigInt(c.tb.startTimeUnixNano) &&
+            wait.attributes['tracebridge.queue.wait_ms'] >= 5 && c.tb.attributes['tracebridge.queue.wait_ms'] === wait.attributes['tracebridge.queue.wait_ms'],
+            'SQS: an inferred "wait orders" span from SentTimestamp to the invocation, under the producer beside the tracebridge span', wait && { parent: wait.parentSpanId, start: wait.startTimeUnixNano, end: wait.endTimeUnixNano, sentMs, tbStart: c.tb.startTimeUnixNano, attrs: wait.attributes });
+        t.ok(c.tb.links?.length === 2 && c.tb.links[0].attributes['tracebridge.message.receive_count'] === 1 && !('tracebridge.message.redelivered' in c.tb.links[0].attributes) &&
+            !('tracebridge.batch.redelivered_count' in c.tb.attributes), 'SQS: the record link says it is the first delivery; no redeliveries on the span', { links: c.tb.links, attrs: c.tb.attributes });
     }
 
     // SQS mixed batch: two traces in one batch → parent = first record, links to both.
