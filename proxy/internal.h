@@ -166,6 +166,8 @@ enum {
     EX_F_PARKED = 1u << 11,       /* local, and waiting for an invocation arriving for an orphan */
     EX_F_STREAMING = 1u << 12,    /* a streamed response (Lambda-Runtime-Function-Response-Mode) */
     EX_F_ERR_B64 = 1u << 13,      /* the error body trailer is base64 */
+    EX_F_KEEP_BODY = 1u << 14,    /* the /response body is kept for the report (resp_body) */
+    EX_F_BODY_CUT = 1u << 15,     /* ... but it was larger than PROXY_RESPONSE_BODY_MAX */
 };
 
 /* The request/response exchange currently relayed on a conn. */
@@ -177,6 +179,7 @@ struct exchange {
     char rid[REQUEST_ID_MAX];
     struct buf err_type;
     struct buf err_body;
+    struct buf resp_body; /* EX_F_KEEP_BODY */
 };
 
 /* A connection pair's state (struct conn.flags). */

@@ -45,7 +45,8 @@ int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *v
 
 /* What the runtime reported for an invocation. Strings are copies bounded by the proxy
  * (error bodies to PROXY_ERROR_BODY_MAX); valid only during the hook call. */
-#define PROXY_ERROR_BODY_MAX (64 * 1024)
+#define PROXY_ERROR_BODY_MAX    (64 * 1024)
+#define PROXY_RESPONSE_BODY_MAX (1024 * 1024)
 struct proxy_report {
     const char *request_id; /* "" for /runtime/init/error */
     int upstream_status;    /* status upstream answered, 0 if none (connection failed) */
@@ -54,6 +55,10 @@ struct proxy_report {
     const char *error_body; /* /error body, or decoded Error-Body trailer, or NULL */
     size_t error_body_len;
     bool error_body_base64; /* error_body came from the Error-Body trailer (base64) */
+    /* The /response body, when hooks.wants_response_body asked for it and it fitted
+     * PROXY_RESPONSE_BODY_MAX whole (never a cut one), else NULL. */
+    const char *response_body;
+    size_t response_body_len;
 };
 
 struct proxy_hooks {
@@ -62,6 +67,9 @@ struct proxy_hooks {
     void (*next_event)(void *arg, struct proxy_next *ev);
     /* The /next event was written to the runtime (the invocation starts now). */
     void (*next_delivered)(void *arg, const char *request_id);
+    /* A buffered /response for request_id starts: whether its body should be kept for the
+     * report (a batch's partial failures); NULL: never. */
+    bool (*wants_response_body)(void *arg, const char *request_id);
     /* The whole /response request (buffered or streamed) reached upstream, with trailers. */
     void (*invocation_response)(void *arg, const struct proxy_report *r);
     /* The whole /error request reached upstream. */

@@ -86,6 +86,21 @@ static void capture_request_headers(struct conn *c)
     v = http1_header(&c->req, ERR_TYPE_HDR, &len);
     if (v)
         copy_capped(&c->ex.err_type, v, len);
+    if (c->ex.kind == REQ_RESPONSE && !(c->ex.flags & EX_F_STREAMING) &&
+        c->p->hooks.wants_response_body && hooks_on(c) &&
+        c->p->hooks.wants_response_body(c->p->hooks.arg, c->ex.rid))
+        c->ex.flags |= EX_F_KEEP_BODY;
+}
+
+/* Keeps a /response body for the report, whole or not at all. */
+static void keep_body(struct exchange *ex, const char *p, size_t n)
+{
+    if (ex->flags & EX_F_BODY_CUT)
+        return;
+    if (buf_append(&ex->resp_body, p, n) < 0) {
+        ex->flags |= EX_F_BODY_CUT;
+        buf_free(&ex->resp_body);
+    }
 }
 
 /* ---- reports ---- */
@@ -115,6 +130,10 @@ static void report(struct conn *c)
     r.error_body = ex->err_body.len ? ex->err_body.data : NULL;
     r.error_body_len = ex->err_body.len;
     r.error_body_base64 = (ex->flags & EX_F_ERR_B64);
+    if ((ex->flags & (EX_F_KEEP_BODY | EX_F_BODY_CUT)) == EX_F_KEEP_BODY) {
+        r.response_body = ex->resp_body.data ? ex->resp_body.data : "";
+        r.response_body_len = ex->resp_body.len;
+    }
     fn(hk->arg, &r);
 }
 
@@ -135,6 +154,10 @@ static void exchange_reset(struct conn *c)
 
     buf_reset(&ex->err_type);
     buf_reset(&ex->err_body);
+    if (ex->resp_body.cap > 64 * 1024)
+        buf_free(&ex->resp_body); /* a large kept body is not held between invocations */
+    else
+        buf_reset(&ex->resp_body);
     ex->flags = 0;
     ex->kind = REQ_OTHER;
     ex->mode = RESP_NONE;
@@ -239,6 +262,8 @@ static void req_body(void *owner, const char *p, size_t n)
 
     if (c->ex.kind == REQ_ERROR || c->ex.kind == REQ_INIT_ERROR)
         copy_capped(&c->ex.err_body, p, n);
+    else if (c->ex.flags & EX_F_KEEP_BODY)
+        keep_body(&c->ex, p, n);
 }
 
 static void req_trailer(void *owner, const char *name, size_t nlen, const char *v, size_t vlen)
@@ -606,6 +631,7 @@ void relay_init(struct conn *c)
     c->nb.keep_bytes = c->p->keep_buffer_bytes;
     buf_init(&c->ex.err_type, 256);
     buf_init(&c->ex.err_body, PROXY_ERROR_BODY_MAX);
+    buf_init(&c->ex.resp_body, PROXY_RESPONSE_BODY_MAX);
 }
 
 void relay_free(struct conn *c)
@@ -615,4 +641,5 @@ void relay_free(struct conn *c)
     nextbuf_free(&c->nb);
     buf_free(&c->ex.err_type);
     buf_free(&c->ex.err_body);
+    buf_free(&c->ex.resp_body);
 }

@@ -318,7 +318,19 @@ struct hook_event {
     char error_body[1024];
     size_t error_body_len;
     bool b64;
+    bool body_kept;     /* the report carried the /response body */
+    size_t body_len;    /* its length */
+    uint64_t body_hash; /* FNV-1a of it */
 };
+
+static __attribute__((unused)) uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
 
 struct rig {
     uv_loop_t loop;
@@ -333,6 +345,7 @@ struct rig {
     bool have_stats;
     struct proxy_stats stats;
     bool rewrite;
+    bool keep_bodies; /* wants_response_body says yes */
     struct hook_event ev[MAX_EVENTS];
     int nev;
     int delivered;
@@ -359,6 +372,10 @@ static __attribute__((unused)) void rig_push(struct rig *r, const char *kind,
                                                                : sizeof(e->error_body));
             e->error_body_len = rep->error_body_len;
             e->b64 = rep->error_body_base64;
+            e->body_kept = rep->response_body != NULL;
+            e->body_len = rep->response_body_len;
+            e->body_hash =
+                rep->response_body ? fnv1a(rep->response_body, rep->response_body_len) : 0;
         }
     }
     pthread_cond_broadcast(&r->cv);
@@ -382,6 +399,13 @@ static __attribute__((unused)) void h_next(void *arg, struct proxy_next *ev)
 static __attribute__((unused)) void h_delivered(void *arg, const char *rid)
 {
     rig_push(arg, "delivered", NULL, rid);
+}
+static __attribute__((unused)) bool h_wants_body(void *arg, const char *rid)
+{
+    struct rig *r = arg;
+
+    (void)rid;
+    return r->keep_bodies;
 }
 static __attribute__((unused)) void h_resp(void *arg, const struct proxy_report *rep)
 {
@@ -430,7 +454,14 @@ static __attribute__((unused)) int rig_start(struct rig *r, int upstream_port, s
 {
     char up[64];
     struct proxy_conf conf = {"127.0.0.1", 0, up, max_event, 1024 * 1024 + 64 * 1024, 0};
-    struct proxy_hooks hooks = {r, h_next, h_delivered, h_resp, h_err, h_init, h_restored};
+    struct proxy_hooks hooks = {.arg = r,
+                                .next_event = h_next,
+                                .next_delivered = h_delivered,
+                                .wants_response_body = h_wants_body,
+                                .invocation_response = h_resp,
+                                .invocation_error = h_err,
+                                .init_error = h_init,
+                                .restored = h_restored};
     int err = 0;
 
     snprintf(up, sizeof(up), "127.0.0.1:%d", upstream_port);

@@ -216,6 +216,69 @@ static void test_error_hooks(struct tap *t, int port)
     client_close(&c);
 }
 
+static void keep_bodies(bool on)
+{
+    pthread_mutex_lock(&R.mu);
+    R.keep_bodies = on;
+    pthread_mutex_unlock(&R.mu);
+}
+
+/* One /response of n bytes of JSON-ish filler; returns its hook event. */
+static struct hook_event *post_response(struct client *c, const char *rid, size_t n)
+{
+    char path[128];
+    char *body = malloc(n + 1);
+    struct resp r;
+    int nev = R.nev;
+
+    memset(body, 'x', n);
+    if (n >= 2) {
+        body[0] = '{';
+        body[n - 1] = '}';
+    }
+    snprintf(path, sizeof(path), "/2018-06-01/runtime/invocation/%s/response", rid);
+    client_post(c, path, "", body, n, &r);
+    resp_free(&r);
+    rig_wait_events(&R, nev + 1);
+    free(body);
+    return last_hook("response");
+}
+
+/* A batch's partial failures are in its /response body: kept whole for the hook when it asks
+ * (never a cut body), and only then; the bytes upstream are unchanged either way. */
+static void test_response_body(struct tap *t, int port)
+{
+    static const char fail[] = "{\"batchItemFailures\":[{\"itemIdentifier\":\"m-1\"}]}";
+    struct client c;
+    struct resp r;
+    struct hook_event *e;
+    int nev;
+
+    client_open(&c, port);
+    e = post_response(&c, "b-0", 2000);
+    ok(t, e && strcmp(e->rid, "b-0") == 0 && !e->body_kept, "not asked: no body in the report");
+    keep_bodies(true);
+    nev = R.nev;
+    client_post(&c, "/2018-06-01/runtime/invocation/b-1/response", "", fail, sizeof(fail) - 1, &r);
+    resp_free(&r);
+    rig_wait_events(&R, nev + 1);
+    e = last_hook("response");
+    ok(t,
+       e && e->body_kept && e->body_len == sizeof(fail) - 1 &&
+           e->body_hash == fnv1a(fail, sizeof(fail) - 1),
+       "asked: the whole body in the report");
+    e = post_response(&c, "b-2", PROXY_RESPONSE_BODY_MAX);
+    ok(t, e && e->body_kept && e->body_len == PROXY_RESPONSE_BODY_MAX,
+       "a body of exactly PROXY_RESPONSE_BODY_MAX is kept");
+    e = post_response(&c, "b-3", PROXY_RESPONSE_BODY_MAX + 1);
+    ok(t, e && !e->body_kept, "a larger one is not (never a cut body)");
+    ok(t, U.last_req.len > PROXY_RESPONSE_BODY_MAX + 1, "and still reached upstream whole");
+    e = post_response(&c, "b-4", 10);
+    ok(t, e && e->body_kept && e->body_len == 10, "the next one is kept again");
+    keep_bodies(false);
+    client_close(&c);
+}
+
 /* SnapStart: the runtime's GET /runtime/restore/next is relayed as is and reported once its
  * answer came (that answer is the restore). */
 static void test_restore_hook(struct tap *t, int port)
@@ -421,6 +484,7 @@ int main(void)
     test_go_chunked_trailers(&t, port);
     test_streaming(&t, port);
     test_error_hooks(&t, port);
+    test_response_body(&t, port);
     test_restore_hook(&t, port);
     test_concurrent(&t, port);
     test_big_header(&t, port);
