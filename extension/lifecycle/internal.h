@@ -14,6 +14,7 @@ enum {
     INV_F_ENDED = 1u << 3,     /* answered, or given up on: the span is final */
     INV_F_RECORDING = 1u << 4, /* the span is live and sampled */
     INV_F_XRAY = 1u << 5,      /* xray holds the INVOKE event's valid X-Ray header */
+    INV_F_BATCH = 1u << 6,     /* a batch event whose handler may report partial failures */
 };
 
 struct inv {
@@ -25,6 +26,7 @@ struct inv {
     char arn[EXTAPI_ARN_MAX];
     struct trace_ctx xray;
     uint64_t started_ns; /* /next handed to the runtime (for the debug log's duration) */
+    unsigned records;    /* records in the event (batches) */
     struct span span;
 };
 
@@ -63,5 +65,7 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
 /* The proxy hooks of next_event.c (see struct proxy_hooks). */
 void lifecycle_next_event(void *arg, struct proxy_next *ev);
 void lifecycle_next_delivered(void *arg, const char *rid);
+/* Whether next_event.c made rid's span for a batch whose /response may name failed records. */
+bool lifecycle_wants_response_body(void *arg, const char *rid);
 
 #endif

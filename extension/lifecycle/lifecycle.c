@@ -159,6 +159,13 @@ static void end_with_outcome(struct lifecycle *lc, struct inv *v, const char *ou
 
 /* ---- the proxy's reports ---- */
 
+bool lifecycle_wants_response_body(void *arg, const char *rid)
+{
+    struct inv *v = lifecycle_find(arg, rid);
+
+    return v && (v->flags & INV_F_RECORDING) && (v->flags & INV_F_BATCH);
+}
+
 /* Both sides seen and the span ended: the entry has nothing left to correlate. On Managed
  * Instances no INVOKE ever comes, so the end alone is enough. */
 static void maybe_retire(struct lifecycle *lc, struct inv *v)
@@ -211,6 +218,9 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
                                        r->error_body_base64, now);
+        else if (r->response_body && r->upstream_status < 400)
+            (void)invspan_mark_failures(&v->span, r->response_body, r->response_body_len,
+                                        v->records);
         else if (r->upstream_status >= 400)
             (void)span_set_status(&v->span, SPAN_STATUS_ERROR, "Runtime API rejected the response");
     }
@@ -260,6 +270,7 @@ struct proxy_hooks lifecycle_proxy_hooks(struct lifecycle *lc)
     struct proxy_hooks h = {.arg = lc,
                             .next_event = lifecycle_next_event,
                             .next_delivered = lifecycle_next_delivered,
+                            .wants_response_body = lifecycle_wants_response_body,
                             .invocation_response = on_response,
                             .invocation_error = on_error,
                             .init_error = on_init_error,

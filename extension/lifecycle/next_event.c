@@ -75,6 +75,12 @@ static void apply_output(struct lifecycle *lc, struct proxy_next *ev, struct pro
         lc->stats.rewrites++;
 }
 
+/* Event sources whose handlers may answer with batchItemFailures (ReportBatchItemFailures). */
+static bool reports_partial_failures(enum promote_trigger t)
+{
+    return t == TRIGGER_SQS || t == TRIGGER_KINESIS || t == TRIGGER_DYNAMODB;
+}
+
 /* The inferred span of the time the batch's oldest message waited (TRACEBRIDGE_QUEUE_SPANS):
  * complete when the invocation starts, so it is handed off at once. */
 static void queue_wait_span(struct lifecycle *lc, const struct inv *v,
@@ -116,6 +122,10 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     if (invspan_describe(&v->span, a, &f) < 0)
         log_warn(lc->lg, "lifecycle", "span attributes incomplete (no memory)");
     v->flags |= INV_F_RECORDING;
+    if (reports_partial_failures(a->info.trigger)) {
+        v->flags |= INV_F_BATCH;
+        v->records = a->info.record_count;
+    }
     if (lc->conf->queue_spans)
         queue_wait_span(lc, v, a);
 }

@@ -272,6 +272,70 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
     return rc ? -ENOMEM : 0;
 }
 
+/* ---- partial batch failures ---- */
+
+/* The link of the record whose id (messaging.message.id) is id, or NULL. */
+static struct span_link *record_link(struct span *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_links; i++) {
+        const struct attr *a = attr_list_find(&s->links[i].attrs, "messaging.message.id");
+        if (a && a->type == ATTR_STRING && strcmp(a->v.s, id) == 0)
+            return &s->links[i];
+    }
+    return NULL;
+}
+
+/* Counts the failures of a batchItemFailures array and marks their links; -1 when the array
+ * is not one (then nothing is said). */
+static long mark_items(struct span *s, const cJSON *items)
+{
+    const cJSON *it;
+    long n = 0;
+
+    if (!cJSON_IsArray(items))
+        return -1;
+    cJSON_ArrayForEach(it, items)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "itemIdentifier");
+        struct span_link *l;
+        if (!cJSON_IsString(id) || !id->valuestring[0])
+            return -1;
+        n++;
+        l = record_link(s, id->valuestring);
+        if (l && !attr_list_find(&l->attrs, "tracebridge.message.failed") &&
+            attr_list_add_bool(&l->attrs, "tracebridge.message.failed", true) < 0)
+            return -1;
+    }
+    return n;
+}
+
+int invspan_mark_failures(struct span *s, const char *body, size_t n, unsigned records)
+{
+    cJSON *doc;
+    long failed;
+    char msg[96];
+    int rc = 0;
+
+    while (body && n && (*body == ' ' || *body == '\t' || *body == '\r' || *body == '\n'))
+        body++, n--;
+    if (!body || n == 0 || body[0] != '{' || !memmem(body, n, "batchItemFailures", 17))
+        return 0;
+    doc = cJSON_ParseWithLength(body, n);
+    if (!doc)
+        return 0; /* not JSON: the handler's answer is its own business */
+    failed = mark_items(s, cJSON_GetObjectItemCaseSensitive(doc, "batchItemFailures"));
+    cJSON_Delete(doc);
+    if (failed <= 0)
+        return 0;
+    rc |= attr_list_add_int(&s->attrs, "tracebridge.batch.failed_count", failed);
+    if (records)
+        snprintf(msg, sizeof(msg), "%ld of %u records failed (batchItemFailures)", failed, records);
+    else
+        snprintf(msg, sizeof(msg), "%ld records failed (batchItemFailures)", failed);
+    rc |= span_set_status(s, SPAN_STATUS_ERROR, msg);
+    return rc ? -ENOMEM : (int)(failed > INT32_MAX ? INT32_MAX : failed);
+}
+
 /* ---- errors ---- */
 
 /* Appends as much as fits, keeping one byte for the terminating NUL: long messages and stacks

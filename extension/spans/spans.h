@@ -255,6 +255,13 @@ int invspan_queue_wait(struct span *q, const struct span *inv, const struct prom
 /* Adds the link to the Lambda X-Ray context (Lambda-Runtime-Trace-Id / INVOKE tracing value). */
 int invspan_add_xray_link(struct span *s, const struct trace_ctx *xray);
 
+/* A batch handler's partial failures: the /response body {"batchItemFailures":[{"itemIdentifier":
+ * id}, ...]} (SQS message ids, Kinesis/DynamoDB sequence numbers, Kafka offsets). Each failed
+ * record's link (matched by messaging.message.id) gets tracebridge.message.failed=true, the span
+ * tracebridge.batch.failed_count and status ERROR "k of <records> records failed". A body that is
+ * not that JSON changes nothing. Returns how many failed (0: none said), or -ENOMEM. */
+int invspan_mark_failures(struct span *s, const char *body, size_t n, unsigned records);
+
 /* Marks the span failed: status ERROR and an `exception` event (exception.type, .message,
  * .stacktrace) from a Lambda error body {"errorMessage","errorType","stackTrace":[..]} (Node
  * says "trace"; Go frames are {"path","line","label"} objects) or, when the body is not that

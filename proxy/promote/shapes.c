@@ -238,6 +238,9 @@ static const struct row EVENT_ROWS[] = {
     FACT(F_SOURCE_ARN,   note_first_record, RECORDS, KEY("eventSourceARN")),
     FACT(F_MSGID,        note_string,       RECORDS, KEY2("messageId", "MessageId")),
     FACT(F_MSGID,        note_if_unset,     RECORDS, KEY("Sns"), KEY("MessageId")),
+    /* stream records are named by their sequence number (what batchItemFailures names) */
+    FACT(F_MSGID,        note_string,       RECORDS, KEY("kinesis"), KEY("sequenceNumber")),
+    FACT(F_MSGID,        note_string,       RECORDS, KEY("dynamodb"), KEY("SequenceNumber")),
     FACT(F_SOURCE_ARN,   note_first_record, RECORDS, KEY("Sns"), KEY("TopicArn")),
     /* Batch truth: how often each record was delivered, and when it was sent (reset after
      * each record, like its message id). */

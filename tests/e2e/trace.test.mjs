@@ -95,6 +95,33 @@ async function eventSources({ emu, sink, handled }, prod) {
         t.ok(c.tb.attributes['faas.coldstart'] === false, 'second invocation: faas.coldstart=false');
     }
 
+    // Partial batch failure and redrive: the handler names one of three messages in
+    // batchItemFailures; the queue redelivers it once (maxReceiveCount 2), and it fails again.
+    p = await prod.run((tp) => emu.post('/sqs/send', { queue: 'orders', messages: [8, 9, 10].map((o) => ({ body: JSON.stringify({ order: o, fail: o === 9 }), messageAttributes: { traceparent: sqsAttr(tp) }, maxReceiveCount: 2, visibilityMs: 30 })) }));
+    const failedId = p.result.messageIds[1];
+    t.ok(p.result.invocations.length === 2, 'partial failure: the failed message came back once (two invocations)', p.result.invocations);
+    if (p.result.invocations.length === 2) {
+        const [first, again] = p.result.invocations.map((i) => i.requestId);
+        spans = await waitChain(sink, first, p);
+        c = checkChain(spans, p, first, 'partial failure, first delivery');
+        const link = (tb, id) => tb?.links?.find((l) => l.attributes['messaging.message.id'] === id);
+        if (c.tb) {
+            t.ok(c.tb.status.code === 'ERROR' && c.tb.status.message === '1 of 3 records failed (batchItemFailures)' && c.tb.attributes['tracebridge.batch.failed_count'] === 1,
+                'partial failure: the span says 1 of 3 records failed', { status: c.tb.status, attrs: c.tb.attributes });
+            t.ok(link(c.tb, failedId)?.attributes['tracebridge.message.failed'] === true && p.result.messageIds.filter((id) => id !== failedId).every((id) => link(c.tb, id) && !('tracebridge.message.failed' in link(c.tb, id).attributes)),
+                'partial failure: only the failed record\'s link is marked', c.tb.links);
+        }
+        spans = await waitChain(sink, again, p);
+        c = checkChain(spans, p, again, 'partial failure, redelivery');
+        if (c.tb) {
+            const l = link(c.tb, failedId);
+            t.ok(l && l.attributes['tracebridge.message.receive_count'] === 2 && l.attributes['tracebridge.message.redelivered'] === true && l.attributes['tracebridge.message.failed'] === true,
+                'redelivery: the record\'s link says receive count 2, redelivered, failed again', c.tb.links);
+            t.ok(c.tb.attributes['tracebridge.batch.redelivered_count'] === 1 && c.tb.attributes['tracebridge.batch.max_receive_count'] === 2 && c.tb.status.message === '1 of 1 records failed (batchItemFailures)',
+                'redelivery: counted on the span', { attrs: c.tb.attributes, status: c.tb.status });
+        }
+    }
+
     // SNS.
     p = await prod.run((tp) => emu.post('/sns/publish', { topic: 'orders-topic', message: '{"order":4}', messageAttributes: { traceparent: { Type: 'String', Value: tp } } }), { sendName: 'publish_to_sns' });
     rid = p.result.invocations[0].requestId;

@@ -175,6 +175,18 @@ function deferred() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The message ids of an SQS batch that failed: all of them when the invocation failed, else
+// those the handler named in batchItemFailures (ReportBatchItemFailures).
+function sqsFailed(r, batch) {
+    if (r.outcome !== 'success' || r.functionError) return new Set(batch.map((e) => e.msg.messageId));
+    try {
+        const j = JSON.parse(r.body.toString('utf8'));
+        return new Set((Array.isArray(j?.batchItemFailures) ? j.batchItemFailures : []).map((f) => f?.itemIdentifier));
+    } catch {
+        return new Set();
+    }
+}
+
 class Emulator {
     constructor(o) {
         this.o = o;
@@ -1340,8 +1352,8 @@ class Emulator {
         }
         const entries = messages.map((m) => {
             const raw = m.body ?? m.MessageBody ?? '';
-            const msg = { ...m, body: typeof raw === 'string' ? raw : JSON.stringify(raw), messageAttributes: m.messageAttributes ?? m.MessageAttributes, messageId: m.messageId ?? randomUUID() };
-            return { msg, done: deferred(), trace: traceId };
+            const msg = { ...m, body: typeof raw === 'string' ? raw : JSON.stringify(raw), messageAttributes: m.messageAttributes ?? m.MessageAttributes, messageId: m.messageId ?? randomUUID(), sentTimestamp: m.sentTimestamp ?? Date.now() - 5 };
+            return { msg, done: deferred(), trace: traceId, receiveCount: 1, attempts: [] };
         });
         q.pending.push(...entries);
         this.log('sqs-send', { queue, count: entries.length });
@@ -1350,7 +1362,7 @@ class Emulator {
         if (!wait) return Promise.resolve({ messageIds: ids });
         return Promise.all(entries.map((e) => e.done.promise)).then((rs) => {
             const seen = new Map();
-            for (const r of rs) seen.set(r.requestId, this.summarise(r));
+            for (const r of rs.flat()) seen.set(r.requestId, this.summarise(r));
             return { messageIds: ids, invocations: [...seen.values()] };
         });
     }
@@ -1361,15 +1373,32 @@ class Emulator {
             q.timer = null;
             q.busy = true;
             const batch = q.pending.splice(0, this.o.sqsBatchSize);
-            const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, e.msg)));
+            const event = ev.sqsEvent(batch.map((e) => ev.sqsRecord(this.o, queue, { ...e.msg, receiveCount: e.receiveCount })));
             this.invoke({ payload: JSON.stringify(event), trace: batch[0].trace ?? null, source: 'sqs' }).then((r) => {
-                for (const e of batch) e.done.resolve(r);
+                const failed = sqsFailed(r, batch);
+                for (const e of batch) {
+                    e.attempts.push(r);
+                    if (failed.has(e.msg.messageId) && e.receiveCount < (e.msg.maxReceiveCount ?? 1)) this.sqsRedeliver(queue, q, e);
+                    else e.done.resolve(e.attempts);
+                }
                 q.busy = false;
                 this.sqsSchedule(queue, q);
             });
         };
         if (q.pending.length >= this.o.sqsBatchSize) flush();
         else q.timer = setTimeout(flush, this.o.sqsWindowMs);
+    }
+
+    // A message that failed comes back when its visibility timeout ends, with the same id and
+    // SentTimestamp and ApproximateReceiveCount one higher (messages carry maxReceiveCount,
+    // default 1: no redrive, and visibilityMs, default 50).
+    sqsRedeliver(queue, q, e) {
+        e.receiveCount++;
+        this.log('sqs-redeliver', { queue, messageId: e.msg.messageId, receiveCount: e.receiveCount });
+        setTimeout(() => {
+            q.pending.push(e);
+            this.sqsSchedule(queue, q);
+        }, e.msg.visibilityMs ?? 50);
     }
 
     snsToSqs(j, wait) {

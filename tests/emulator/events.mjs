@@ -57,7 +57,7 @@ export const queueArn = (o, queue) => `arn:aws:sqs:${o.region}:${o.account}:${qu
 export function sqsRecord(o, queue, msg) {
     const now = Date.now();
     const attributes = {
-        ApproximateReceiveCount: '1',
+        ApproximateReceiveCount: String(msg.receiveCount ?? 1),
         SentTimestamp: String(msg.sentTimestamp ?? now - 5),
         SenderId: 'AIDAIENQZJOLO23YVJ4VO',
         ApproximateFirstReceiveTimestamp: String(now),

@@ -6,6 +6,7 @@
 //   ok | error (throws; event.errorBytes: message length) | timeout (sleeps past any timeout) |
 //   crash (process.exit(3); mid-stream for `stream`) | sleep (event.sleepMs, then ok) |
 //   oom (allocates until the emulator's --enforce-memory kills the runtime)
+// SQS records whose JSON body has "fail": true are answered as batchItemFailures.
 // `handler` answers buffered; `stream` streams its answer (awslambda.streamifyResponse).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -83,6 +84,11 @@ function businessLogic(event, mode) {
             }
         }
         const out = { processed: Array.isArray(event?.Records) ? event.Records.length : 1 };
+        // Partial batch failure (ReportBatchItemFailures): SQS records whose body says "fail".
+        const failed = (Array.isArray(event?.Records) ? event.Records : []).filter((r) => {
+            try { return r.eventSource === 'aws:sqs' && JSON.parse(r.body).fail === true; } catch { return false; }
+        });
+        if (failed.length) out.batchItemFailures = failed.map((r) => ({ itemIdentifier: r.messageId }));
         if (event?.respBytes) out.pad = 'r'.repeat(Number(event.respBytes));
         if (event?.echo) out.echo = event.echo;
         return out;

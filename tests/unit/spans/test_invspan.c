@@ -576,6 +576,22 @@ static void test_batch_truth(struct tap *t)
         is_int(t, q.kind, SPAN_KIND_INTERNAL, "an internal (inferred) span");
         span_free(&q);
     }
+    /* The handler's partial-batch answer. */
+    is_int(t, invspan_mark_failures(&s, "not json", 8, 2), 0, "a body that is not JSON: nothing");
+    is_int(t, invspan_mark_failures(&s, "{\"batchItemFailures\":[]}", 24, 2), 0, "none failed");
+    ok(t, s.status != SPAN_STATUS_ERROR, "the span is not failed for an empty list");
+    {
+        static const char fb[] = " \n{\"batchItemFailures\":[{\"itemIdentifier\":\"m0\"},"
+                                 "{\"itemIdentifier\":\"m1\"}]}";
+        is_int(t, invspan_mark_failures(&s, fb, sizeof(fb) - 1, 2), 2, "two records failed");
+    }
+    is_int(t, iattr(&s.attrs, "tracebridge.batch.failed_count"), 2, "counted on the span");
+    ok(t, attr_list_find(&s.links[0].attrs, "tracebridge.message.failed") != NULL,
+       "the failed record's link is marked (the other had no context: counted only)");
+    ok(t,
+       s.status == SPAN_STATUS_ERROR &&
+           strcmp(s.status_message, "2 of 2 records failed (batchItemFailures)") == 0,
+       "status ERROR says how many of the batch failed");
     s.start_ns = 1600000000000ull * 1000000u; /* before the messages were sent: clocks disagree */
     is_int(t, invspan_queue_wait(&q, &s, &a, qid), 0, "no wait span for a send time in the future");
     s.has_parent = false;
