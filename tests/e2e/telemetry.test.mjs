@@ -101,7 +101,7 @@ async function groupOnDemand() {
         t.ok(!('aws.lambda.tenant_id' in (tbSpan(spans, B)?.attributes ?? {})), 'no tenant: no tenant id');
         // Frozen between invocations: each report reached tracebridge during the next invocation
         // (or at SHUTDOWN), after its own invocation was over.
-        const batches = log.filter((x) => x.type === 'telemetry-batch');
+        const batches = log.filter((x) => x.type === 'telemetry-send'); // when each POST began
         const gaps = ids.slice(0, -1).map((id, i) => [invokeDone(log, id)?.t, log.find((x) => x.type === 'invoke' && x.requestId === ids[i + 1])?.t]);
         t.ok(gaps.every(([from, to]) => from !== undefined && to !== undefined && !batches.some((bt) => bt.t > from && bt.t < to)),
             'with --telemetry-freeze nothing was delivered between an invocation\'s end and the next INVOKE');

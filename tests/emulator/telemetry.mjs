@@ -181,6 +181,8 @@ export class TelemetryApi {
         sub.bytes = sub.queue.reduce((n, t) => n + Buffer.byteLength(t), 0);
         if (this.o.mi) shuffle(events, this.rnd);
         const body = Buffer.from(`[${events.join(',')}]`);
+        // Logged when the POST starts (telemetry-batch is logged when it was answered).
+        this.o.log('telemetry-send', { name: sub.name, events: events.length });
         sub.sending = true;
         sub.inflight = this.post(sub, body, 0).then((ok) => {
             sub.sending = false;
