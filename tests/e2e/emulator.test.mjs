@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { Tap, tmpDir, startSink, startEmulator, readJsonl, waitFor, extensionsDir, request, json, REPO, WRAPPER, handlerSpan, childrenOf, ricCommand, IDLE_RUNTIME, runtimeNext } from './lib/harness.mjs';
+import { Tap, tmpDir, startSink, startEmulator, readJsonl, waitFor, extensionsDir, request, json, REPO, WRAPPER, handlerSpan, childrenOf, ricCommand, IDLE_RUNTIME, runtimeNext, runGroups } from './lib/harness.mjs';
 
 // Groups that do not look at spans run the runtime client without OTel (nothing to export to).
 const PLAIN = ricCommand({ otel: false });
@@ -333,13 +333,4 @@ async function groupNextClosed() {
 }
 
 const groups = [groupRuntime, groupStreaming, groupExtensions, groupExtensionFaults, groupManagedInstances, groupNextClosed];
-const only = process.env.TB_E2E_ONLY;
-for (const g of groups) {
-    if (only && !g.name.toLowerCase().includes(only.toLowerCase())) continue;
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

@@ -15,7 +15,7 @@
 // TB_E2E_ONLY=<group> runs one group.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { Tap, withStack, waitFor, sleep, json, tbSpan, handlerSpan, TRACEBRIDGE, SLOW, QUICK, VALGRIND } from './lib/harness.mjs';
+import { Tap, withStack, waitFor, sleep, json, tbSpan, handlerSpan, TRACEBRIDGE, SLOW, QUICK, VALGRIND, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 const STRICT_TP = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -580,14 +580,4 @@ if (!fs.existsSync(TRACEBRIDGE)) {
     process.exit(1);
 }
 const groups = [groupBackend, groupOutage, groupFailures, groupStreamCrash, groupBig, groupHostile, groupSecrets, groupLoad, groupConcurrent];
-for (const g of groups) {
-    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
-    const t0 = Date.now();
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-    t.diag(`${g.name}: ${Date.now() - t0} ms`);
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

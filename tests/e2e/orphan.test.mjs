@@ -11,7 +11,7 @@
 //             exactly that invocation (no /next of its own reaches the emulator) and it completes
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, tmpDir, withStack, waitFor, request, sleep, IDLE_RUNTIME, runtimeNext, SLOW } from './lib/harness.mjs';
+import { Tap, tmpDir, withStack, waitFor, request, sleep, IDLE_RUNTIME, runtimeNext, SLOW, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 const INVOCATIONS = 6;
@@ -121,11 +121,4 @@ const groups = [
     () => groupIdle(64, 0),
     groupArriving,
 ];
-for (const g of groups) {
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, 'orphan group ran to the end', String(err && err.stack || err));
-    }
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

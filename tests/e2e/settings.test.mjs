@@ -13,7 +13,7 @@
 // TB_E2E_ONLY=<group> runs one group.
 import fs from 'node:fs';
 import net from 'node:net';
-import { Tap, withStack, TRACEBRIDGE } from './lib/harness.mjs';
+import { Tap, withStack, TRACEBRIDGE, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 const tbLines = (log) => log.split('\n').filter((l) => l.startsWith('[ext:tracebridge]'));
@@ -104,14 +104,4 @@ if (!fs.existsSync(TRACEBRIDGE)) {
     process.exit(1);
 }
 const groups = [groupUpstream, groupPort, groupNextWrapper, groupTraceparent, groupLost];
-for (const g of groups) {
-    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
-    const t0 = Date.now();
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-    t.diag(`${g.name}: ${Date.now() - t0} ms`);
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

@@ -19,7 +19,7 @@
 // TB_E2E_ONLY=<group> runs one group.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, withStack, sleep, request, BUILD, REPO, QUICK } from './lib/harness.mjs';
+import { Tap, withStack, sleep, request, BUILD, REPO, QUICK, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 const SEEDED = path.join(BUILD, 'tracebridge-test-seeded');
@@ -136,14 +136,4 @@ for (const bin of [SEEDED]) {
     }
 }
 const groups = [groupRestore, groupControl, groupFreeze];
-for (const g of groups) {
-    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
-    const t0 = Date.now();
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-    t.diag(`${g.name}: ${Date.now() - t0} ms`);
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

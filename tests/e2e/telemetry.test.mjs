@@ -9,7 +9,7 @@
 // nothing but one log line.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Tap, withStack, readJsonl, tbSpan, waitFor, TRACEBRIDGE, SLOW, QUICK } from './lib/harness.mjs';
+import { Tap, withStack, readJsonl, tbSpan, waitFor, TRACEBRIDGE, SLOW, QUICK, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 const MiB = 1024 * 1024;
@@ -237,14 +237,4 @@ if (!fs.existsSync(TRACEBRIDGE)) {
     process.exit(1);
 }
 const groups = QUICK ? [groupOnDemand, groupTimeout] : [groupOnDemand, groupTimeout, groupOutOfMemory, groupRestore, groupManagedInstances, groupWithout];
-for (const g of groups) {
-    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
-    const t0 = Date.now();
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-    t.diag(`${g.name}: ${Date.now() - t0} ms`);
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, groups);

@@ -5,7 +5,7 @@
 //   POST /publish → send_to_sqs (producer) → tracebridge span → handler span → business_logic
 import fs from 'node:fs';
 import path from 'node:path';
-import { Tap, withStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW } from './lib/harness.mjs';
+import { Tap, withStack, makeProducer, sqsAttr, waitFor, json, tbSpan, handlerSpan, childrenOf, renderTree, TRACEBRIDGE, SLOW, runGroups } from './lib/harness.mjs';
 
 const t = new Tap();
 
@@ -235,12 +235,4 @@ if (!fs.existsSync(TRACEBRIDGE)) {
     t.ok(false, `${TRACEBRIDGE} exists (make all)`);
     process.exit(1);
 }
-for (const g of [groupMain, groupStreamingShutdown]) {
-    if (process.env.TB_E2E_ONLY && !g.name.toLowerCase().includes(process.env.TB_E2E_ONLY.toLowerCase())) continue;
-    try {
-        await g();
-    } catch (err) {
-        t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
-    }
-}
-process.exit(t.failed ? 1 : 0);
+await runGroups(t, [groupMain, groupStreamingShutdown]);

@@ -61,6 +61,23 @@ export class Tap {
 }
 
 const tmpDirs = [];
+// Runs the groups of one suite in order (TB_E2E_ONLY: those whose name contains it), each
+// timed; one that throws is a failure and the next still runs. Exits with the suite's status.
+export async function runGroups(t, groups) {
+    const only = process.env.TB_E2E_ONLY?.toLowerCase();
+    for (const g of groups) {
+        if (only && !g.name.toLowerCase().includes(only)) continue;
+        const t0 = Date.now();
+        try {
+            await g();
+        } catch (err) {
+            t.ok(false, `${g.name} ran to the end`, String(err && err.stack || err));
+        }
+        t.diag(`${g.name}: ${Date.now() - t0} ms`);
+    }
+    process.exit(t.failed ? 1 : 0);
+}
+
 export function tmpDir(name) {
     const base = process.env.TB_E2E_TMP || os.tmpdir();
     const d = fs.mkdtempSync(path.join(base, `tb-${name}-`));
