@@ -205,7 +205,9 @@ export function readJsonl(file) {
     } catch {
         return [];
     }
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    // Only whole lines: a writer may be in the middle of the last one.
+    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+    return whole.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 export async function waitFor(fn, timeoutMs = 5000, stepMs = 25) {
