@@ -1259,6 +1259,11 @@ class Emulator {
             else if (req.method === 'POST' && p === '/sns/publish') out = await this.feed(ev.snsEvent(this.o, { topic: 'orders-topic', ...j }), j, 'sns');
             else if (req.method === 'POST' && p === '/sns-sqs/publish') out = await this.snsToSqs(j, wait);
             else if (req.method === 'POST' && p === '/eventbridge/put') out = await this.feed(ev.eventBridgeEvent(this.o, j), j, 'eventbridge');
+            else if (req.method === 'POST' && p === '/eventbridge-sqs/put') out = await this.sqsSend(j.queue ?? 'orders', [{ body: JSON.stringify(ev.eventBridgeEvent(this.o, j)) }], wait, j.traceId);
+            else if (req.method === 'POST' && p === '/kafka/produce') out = await this.feed(ev.kafkaEvent(this.o, j), j, 'kafka');
+            else if (req.method === 'POST' && p === '/kinesis/put') out = await this.feed(ev.kinesisEvent(this.o, j), j, 'kinesis');
+            else if (req.method === 'POST' && p === '/dynamodb/write') out = await this.feed(ev.dynamodbEvent(this.o, j), j, 'dynamodb');
+            else if (req.method === 'POST' && p === '/stepfunctions/task') out = await this.feed(ev.stepFunctionsPayload(this.o, j), j, 'stepfunctions');
             else if (req.method === 'POST' && p === '/apigw/v1') out = await this.feed(ev.apiGatewayV1Event(this.o, j), j, 'apigw-v1');
             else if (req.method === 'POST' && p === '/apigw/v2') out = await this.feed(ev.apiGatewayV2Event(this.o, j), j, 'apigw-v2');
             else return replyError(res, 404, 'NotFound', `unknown control path ${p}`);

@@ -237,3 +237,90 @@ export function apiGatewayV2Event(o, p) {
     ev.isBase64Encoded = false;
     return ev;
 }
+
+// ---- streams and Kafka (lambda-apis.md §4) ----
+
+// A Kafka header value as Lambda gives it: the bytes as a JSON array of numbers (signed, as the
+// Java client's byte[] is, when `signed`).
+const kafkaBytes = (v, signed) => [...Buffer.from(String(v), 'utf8')].map((b) => (signed && b > 127 ? b - 256 : b));
+
+// Amazon MSK (`aws:kafka`) or self-managed Kafka (`SelfManagedKafka`): records grouped by
+// "<topic>-<partition>"; headers an array of one-key objects. p: {topic, partition, messages:
+// [{value, key, headers: {name: value}}], selfManaged, cluster, offset}.
+export function kafkaEvent(o, p) {
+    const topic = p.topic ?? 'orders';
+    const partition = p.partition ?? 0;
+    let offset = p.offset ?? 15;
+    const records = (p.messages ?? []).map((m) => ({
+        topic,
+        partition,
+        offset: offset++,
+        timestamp: m.timestamp ?? Date.now() - 5,
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from(String(m.key ?? 'k')).toString('base64'),
+        value: typeof m.value === 'object' && p.schemaRegistry ? m.value : Buffer.from(typeof m.value === 'string' ? m.value : JSON.stringify(m.value ?? {})).toString('base64'),
+        headers: Object.entries(m.headers ?? {}).map(([k, v]) => ({ [k]: kafkaBytes(v, p.signed) })),
+    }));
+    const servers = 'b-1.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092,b-2.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092';
+    if (p.selfManaged) return { eventSource: 'SelfManagedKafka', bootstrapServers: servers, records: { [`${topic}-${partition}`]: records } };
+    return {
+        eventSource: 'aws:kafka',
+        eventSourceArn: `arn:aws:kafka:${o.region}:${o.account}:cluster/${p.cluster ?? 'demo-cluster-1'}/751d2973-a626-431c-9d4e-d7975eb44dd7-2`,
+        bootstrapServers: servers,
+        records: { [`${topic}-${partition}`]: records },
+    };
+}
+
+// Kinesis Data Streams: data is the producer's bytes, base64. p: {stream, records: [{data,
+// partitionKey}]} (an object `data` is sent as its JSON).
+export function kinesisEvent(o, p) {
+    const stream = p.stream ?? 'orders-stream';
+    let seq = 49590338271490256608559692538361571095921575989136588898n;
+    return {
+        Records: (p.records ?? []).map((r) => {
+            const sequenceNumber = String(seq++);
+            const data = typeof r.data === 'string' ? r.data : JSON.stringify(r.data ?? {});
+            return {
+                kinesis: { kinesisSchemaVersion: '1.0', partitionKey: r.partitionKey ?? '1', sequenceNumber, data: Buffer.from(data).toString('base64'), approximateArrivalTimestamp: (r.arrival ?? Date.now() - 5) / 1000 },
+                eventSource: 'aws:kinesis',
+                eventVersion: '1.0',
+                eventID: `shardId-000000000006:${sequenceNumber}`,
+                eventName: 'aws:kinesis:record',
+                invokeIdentityArn: `arn:aws:iam::${o.account}:role/lambda-role`,
+                awsRegion: o.region,
+                eventSourceARN: `arn:aws:kinesis:${o.region}:${o.account}:stream/${stream}`,
+            };
+        }),
+    };
+}
+
+// DynamoDB Streams (NEW_AND_OLD_IMAGES). p: {table, records: [{newImage: {attr: {S|N: ..}}}]}.
+export function dynamodbEvent(o, p) {
+    const table = p.table ?? 'Orders';
+    let seq = 111;
+    return {
+        Records: (p.records ?? []).map((r, i) => ({
+            eventID: String(i + 1),
+            eventVersion: '1.0',
+            dynamodb: { Keys: { Id: { N: String(101 + i) } }, NewImage: r.newImage ?? {}, StreamViewType: 'NEW_AND_OLD_IMAGES', SequenceNumber: String(seq++), SizeBytes: 26, ApproximateCreationDateTime: Math.floor((r.created ?? Date.now()) / 1000) },
+            awsRegion: o.region,
+            eventName: 'INSERT',
+            eventSourceARN: `arn:aws:dynamodb:${o.region}:${o.account}:table/${table}/stream/2015-06-27T00:48:05.899`,
+            eventSource: 'aws:dynamodb',
+        })),
+    };
+}
+
+// A Step Functions Task state invoking the function with the context object mapped in
+// ("Execution.$": "$$.Execution", "State.$": "$$.State"). p: {stateMachine, execution, state,
+// retryCount, enteredTime, input}.
+export function stepFunctionsPayload(o, p) {
+    const sm = p.stateMachine ?? 'OrderFlow';
+    const name = p.execution ?? 'exec-1';
+    return {
+        ...(p.input ?? {}),
+        Execution: { Id: `arn:aws:states:${o.region}:${o.account}:execution:${sm}:${name}`, Name: name, RoleArn: `arn:aws:iam::${o.account}:role/sfn`, StartTime: p.startTime ?? '2026-12-03T06:00:00.000Z' },
+        State: { Name: p.state ?? 'ChargeCard', EnteredTime: p.enteredTime ?? new Date().toISOString(), RetryCount: p.retryCount ?? 0 },
+        StateMachine: { Id: `arn:aws:states:${o.region}:${o.account}:stateMachine:${sm}`, Name: sm },
+    };
+}

@@ -370,6 +370,46 @@ export function handlerSpan(spans, requestId) {
     return spans.find((s) => s.scope.name === '@opentelemetry/instrumentation-aws-lambda' && s.kind === 'SERVER' && s.attributes['faas.invocation_id'] === requestId);
 }
 
+// Waits until the sink has requestId's tracebridge span, its handler span and business_logic
+// (and the producer's send span); the spans, or false after timeoutMs.
+export async function waitChain(sink, requestId, prod, timeoutMs = 4000 * SLOW) {
+    return waitFor(() => {
+        const spans = sink.spans();
+        if (prod && !spans.some((s) => s.spanId === prod.sendSpanId)) return false;
+        const tb = tbSpan(spans, requestId);
+        const hs = handlerSpan(spans, requestId);
+        return tb && hs && childrenOf(spans, hs).some((c) => c.name === 'business_logic') && spans;
+    }, timeoutMs);
+}
+
+// producer → tracebridge → handler → business_logic, one trace, parents chained; returns the
+// tracebridge, handler and business_logic spans.
+export function checkJoin(t, spans, prod, requestId, label, want = {}) {
+    if (!spans) {
+        t.ok(false, `${label}: spans arrived (tracebridge span, handler span, business_logic)`, { requestId });
+        return {};
+    }
+    const tb = tbSpan(spans, requestId);
+    const hs = handlerSpan(spans, requestId);
+    const bl = hs && childrenOf(spans, hs).find((c) => c.name === 'business_logic');
+    const send = spans.find((s) => s.spanId === prod.sendSpanId);
+    const joined = tb && hs && bl && send && tb.traceId === prod.traceId && tb.parentSpanId === prod.sendSpanId && hs.traceId === prod.traceId && hs.parentSpanId === tb.spanId && bl.parentSpanId === hs.spanId;
+    if (!t.ok(joined, `${label}: one trace, producer → tracebridge → handler → business_logic`)) t.diag(renderTree(spans.filter((s) => s.traceId === prod.traceId || s.attributes['faas.invocation_id'] === requestId)));
+    if (want.name && tb) t.ok(tb.name === want.name && (!want.kind || tb.kind === want.kind), `${label}: tracebridge span is ${want.kind ?? ''} "${want.name}"`, { name: tb.name, kind: tb.kind });
+    return { tb, hs, bl };
+}
+
+// A withStack body run(st, prod) with a producer exporting to the stack's sink, shut down
+// before the stack stops.
+export const withProducer = (run) => async (st) => {
+    const prod = makeProducer(st.sink.endpoint);
+    try {
+        return await run(st, prod);
+    } finally {
+        await prod.shutdown();
+    }
+};
+
 // Renders spans as an indented tree (for diagnostics and the demo).
 export function renderTree(spans) {
     const byId = new Map(spans.map((s) => [s.traceId + s.spanId, s]));
