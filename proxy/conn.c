@@ -289,7 +289,7 @@ static int submit_rest(struct side *s, unsigned first, size_t skip)
     int rc;
 
     for (i = first; i < s->nout; i++)
-        if (s->out[i].kind != PIECE_OWNED)
+        if (s->out[i].kind != PIECE_OWNED && s->out[i].kind != PIECE_REF)
             copy += s->out[i].len - (i == first ? skip : 0);
     w = malloc(sizeof(*w) + copy);
     if (!w)
@@ -303,10 +303,12 @@ static int submit_rest(struct side *s, unsigned first, size_t skip)
         size_t len = pc->len - off;
 
         total += len;
-        if (pc->kind == PIECE_OWNED) {
-            w->own[w->nown++] = pc->base;
+        if (pc->kind == PIECE_OWNED || pc->kind == PIECE_REF) {
+            if (pc->kind == PIECE_OWNED)
+                w->own[w->nown++] = pc->base;
             pc->base = NULL; /* now owned by w */
-            bufs[nb++] = uv_buf_init(src, (unsigned)len);
+            if (len > 0)
+                bufs[nb++] = uv_buf_init(src, (unsigned)len);
             continue;
         }
         memcpy(cur, src, len);
@@ -450,6 +452,34 @@ int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen)
         rc = queue_piece(s, PIECE_OWNED, b, blen);
     else
         free(b);
+    if (rc < 0 || (s->c->flags & CONN_F_CORKED))
+        return rc;
+    return side_flush(s);
+}
+
+/* The segments go by reference; the blocks they point into are queued after them as empty
+ * owned pieces, so they are freed only once every segment was written. */
+int side_write_out(struct side *s, struct nb_out *o)
+{
+    int rc = 0;
+    unsigned i;
+
+    if (o->nseg == 0)
+        return side_write_take(s, o->a, o->alen, o->b, o->blen);
+    if (o->alen > 0)
+        rc = queue_piece(s, PIECE_OWNED, o->a, o->alen);
+    else
+        free(o->a);
+    for (i = 0; i < o->nseg && rc == 0; i++)
+        rc = queue_piece(s, PIECE_REF, (char *)o->seg[i].p, o->seg[i].len);
+    if (rc == 0)
+        rc = queue_piece(s, PIECE_OWNED, o->b, 0);
+    else
+        free(o->b);
+    if (rc == 0)
+        rc = queue_piece(s, PIECE_OWNED, o->c, 0);
+    else
+        free(o->c);
     if (rc < 0 || (s->c->flags & CONN_F_CORKED))
         return rc;
     return side_flush(s);

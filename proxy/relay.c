@@ -320,10 +320,11 @@ static void write_down_take(struct conn *c, struct nb_out *o)
     if (c->flags & CONN_F_ORPHAN) {
         free(o->a);
         free(o->b);
+        free(o->c);
         return;
     }
     c->ex.flags |= EX_F_RESP_STARTED;
-    if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
+    if (side_write_out(&c->down, o) < 0)
         conn_close(c);
 }
 

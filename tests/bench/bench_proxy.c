@@ -12,6 +12,8 @@
  *                            that never answers) and OTLP sink
  *   copy floor               copy_relay: one extra hop that only copies bytes (the least any
  *                            proxy costs)
+ *   tracebridge B            a second binary (TB_BENCH_TRACEBRIDGE_B, e.g. a build from before
+ *                            a change), when set: before/after in one run
  * One invoke is what the AWS runtime clients do: GET /next on one keep-alive connection, read
  * the whole body, POST ~50 B of JSON to /response on a second one, read the 202. Variants are
  * interleaved in rounds (order rotated each round) after a warm-up, samples pooled, and p50/p99
@@ -45,9 +47,10 @@
 #define TB_WANT   "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-"
 #define START_MS  5000 /* how long a child may take to listen */
 
-enum { V_DIRECT, V_IDENTITY, V_PROMOTE, V_NGINX, V_TB, V_COPY, NV };
-static const char *const vname[NV] = {"direct", "proxy, identity hook", "proxy, promote hook",
-                                      "nginx",  "tracebridge",          "copy floor"};
+enum { V_DIRECT, V_IDENTITY, V_PROMOTE, V_NGINX, V_TB, V_COPY, V_TB_B, NV };
+static const char *const vname[NV] = {"direct",       "proxy, identity hook", "proxy, promote hook",
+                                      "nginx",        "tracebridge",          "copy floor",
+                                      "tracebridge B"};
 
 struct child {
     pid_t pid;
@@ -346,7 +349,7 @@ static bool body_ok(int k, const struct hconn *c, const char *ev, size_t evlen, 
     const char *b = c->buf + c->head;
     size_t wlen = k == V_PROMOTE ? sizeof(want) - 1 : sizeof(TB_WANT) - 1;
 
-    if (k != V_PROMOTE && k != V_TB)
+    if (k != V_PROMOTE && k != V_TB && k != V_TB_B)
         return c->body == evlen && (!full || memcmp(b, ev, evlen) == 0);
     if (promoted[k] == 0) {
         if (!memmem(b, c->body, want, wlen) || c->body <= evlen)
@@ -425,22 +428,22 @@ static const char *verdict(bool ok)
 /* Issue 16's goals for one size: tracebridge's added p50 at most `nginx_max` x nginx's (0.8 at
  * 1 KB, 1.0 at 1 MB and 6 MB) and, for large events, 2.5 x the copy floor's; its p99 no worse
  * than nginx's. */
-static void print_goals(const struct result *r, size_t size)
+static void print_goals(const struct result *r, size_t size, int k)
 {
     double d = r->p50[V_DIRECT];
-    double tb = r->p50[V_TB] - d;
+    double tb = r->p50[k] - d;
     double ng = r->p50[V_NGINX] - d;
     double cp = r->p50[V_COPY] - d;
     double nmax = size <= 64 * 1024 ? 0.8 : 1.0;
 
-    printf("# %zu B: tracebridge added p50 %+.1f us; / nginx (%+.1f us) = %.2f (goal <= %.1f: "
+    printf("# %zu B: %s added p50 %+.1f us; / nginx (%+.1f us) = %.2f (goal <= %.1f: "
            "%s)",
-           size, tb, ng, tb / ng, nmax, verdict(tb <= nmax * ng));
+           size, vname[k], tb, ng, tb / ng, nmax, verdict(tb <= nmax * ng));
     if (size > 64 * 1024)
         printf("; / copy floor (%+.1f us) = %.2f (goal <= 2.5: %s)", cp, tb / cp,
                verdict(tb <= 2.5 * cp));
-    printf("; p99 %.1f us vs nginx %.1f us (goal <=: %s)\n", r->p99[V_TB], r->p99[V_NGINX],
-           verdict(r->p99[V_TB] <= r->p99[V_NGINX]));
+    printf("; p99 %.1f us vs nginx %.1f us (goal <=: %s)\n", r->p99[k], r->p99[V_NGINX],
+           verdict(r->p99[k] <= r->p99[V_NGINX]));
 }
 
 static int warm_up(struct variant *v, const bool on[NV], const struct size_plan *sp, const char *ev,
@@ -514,7 +517,9 @@ static int run_size(const struct bench *b, const struct size_plan *sp, int round
     if (rc == 0)
         print_rows(v, on, sp->size, &r);
     if (rc == 0 && on[V_NGINX] && sp->size != 256 * 1024)
-        print_goals(&r, sp->size);
+        for (k = V_TB; k < NV; k += V_TB_B - V_TB)
+            if (on[k])
+                print_goals(&r, sp->size, k);
     for (k = 0; k < NV; k++) {
         if (v[k].next.fd >= 0)
             hc_close(&v[k].next);
@@ -592,9 +597,10 @@ static int start_nginx(struct bench *b)
     return ch->pid > 0 ? wait_listening(ch, "nginx") : -1;
 }
 
-static void set_tb_env(const struct bench *b, int port, int otlp)
+static void set_tb_env(const struct bench *b, int k, int otlp)
 {
     char v[128];
+    int port = b->ch[k].port;
 
     snprintf(v, sizeof(v), "127.0.0.1:%d", b->ch[V_DIRECT].port);
     setenv("AWS_LAMBDA_RUNTIME_API", v, 1);
@@ -604,7 +610,7 @@ static void set_tb_env(const struct bench *b, int port, int otlp)
     setenv("TRACEBRIDGE_PROXY_PORT", v, 1);
     snprintf(v, sizeof(v), "127.0.0.1:%d", otlp);
     setenv("TRACEBRIDGE_OTLP_LISTEN", v, 1);
-    snprintf(v, sizeof(v), "%s/tracebridge.ready", b->dir);
+    snprintf(v, sizeof(v), "%s/tracebridge%d.ready", b->dir, k);
     setenv("TRACEBRIDGE_READY_FILE", v, 1);
     setenv("AWS_LAMBDA_FUNCTION_NAME", "bench", 1);
     setenv("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST", 1);
@@ -613,34 +619,32 @@ static void set_tb_env(const struct bench *b, int port, int otlp)
 }
 
 /* The real binary, as Lambda starts an extension; ready once its ready file names the proxy. */
-static int start_tracebridge(struct bench *b, const char *dir)
+static int start_tracebridge(struct bench *b, const char *bin, int k)
 {
-    char bin[PATH_MAX + 32];
     char log[128];
-    struct child *ch = &b->ch[V_TB];
+    struct child *ch = &b->ch[k];
     double end;
     pid_t pid;
 
-    snprintf(bin, sizeof(bin), "%s/../tracebridge", dir);
-    snprintf(log, sizeof(log), "%s/tracebridge.log", b->dir);
+    snprintf(log, sizeof(log), "%s/tracebridge%d.log", b->dir, k);
     ch->port = free_port();
     pid = fork();
     if (pid == 0) {
-        char *argv[] = {bin, NULL};
+        char *argv[] = {(char *)bin, NULL};
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        set_tb_env(b, ch->port, free_port());
+        set_tb_env(b, k, free_port());
         execv(bin, argv);
         _exit(127);
     }
     ch->pid = pid;
     if (pid < 0 || wait_listening(ch, "tracebridge") < 0)
         return -1;
-    snprintf(log, sizeof(log), "%s/tracebridge.ready", b->dir);
+    snprintf(log, sizeof(log), "%s/tracebridge%d.ready", b->dir, k);
     for (end = now_ms() + START_MS; access(log, F_OK) != 0; sleep_ms(10))
         if (now_ms() > end)
             return fprintf(stderr, "bench_proxy: tracebridge wrote no ready file\n"), -1;
@@ -674,7 +678,12 @@ static int start_all(struct bench *b)
     if (spawn(id_argv, &b->ch[V_IDENTITY]) < 0 || spawn(pr_argv, &b->ch[V_PROMOTE]) < 0 ||
         spawn(cp_argv, &b->ch[V_COPY]) < 0)
         return -1;
-    return start_nginx(b) < 0 || start_tracebridge(b, dir) < 0 ? -1 : 0;
+    snprintf(relay, sizeof(relay), "%s/../tracebridge", dir);
+    if (start_nginx(b) < 0 || start_tracebridge(b, relay, V_TB) < 0)
+        return -1;
+    if (getenv("TB_BENCH_TRACEBRIDGE_B") && *getenv("TB_BENCH_TRACEBRIDGE_B"))
+        return start_tracebridge(b, getenv("TB_BENCH_TRACEBRIDGE_B"), V_TB_B);
+    return 0;
 }
 
 static void stop_all(struct bench *b)

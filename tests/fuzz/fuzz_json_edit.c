@@ -20,7 +20,7 @@ struct pass {
 static void run(const struct promote_conf *c, const char *body, size_t n,
                 const struct trace_ctx_full *w, struct pass *p)
 {
-    struct promote_input in = {body, n, NULL, 0, CC, strlen(CC)};
+    struct promote_input in = {body, n, NULL, 0, CC, strlen(CC), false};
 
     promote_analyse(c, &in, &p->a);
     if (promote_apply(c, &in, &p->a, w, &p->o) < 0)
@@ -30,7 +30,7 @@ static void run(const struct promote_conf *c, const char *body, size_t n,
 static void check_json_object(const struct promote_conf *c, const char *p, size_t n)
 {
     static struct pass chk;
-    struct promote_input in = {p, n, NULL, 0, NULL, 0};
+    struct promote_input in = {p, n, NULL, 0, NULL, 0, false};
 
     promote_analyse(c, &in, &chk.a);
     FUZZ_ASSERT(chk.a.json_object);
