@@ -55,6 +55,8 @@ void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
     if (!nb->chunked && resp->parser.content_length > 0 &&
         resp->parser.content_length <= nb->body.max)
         nb->preallocated = buf_reserve(&nb->body, (size_t)resp->parser.content_length) == 0;
+    if (nb->preallocated)
+        memtrim_advise_huge(nb->body.data, nb->body.cap);
 }
 
 char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len)
