@@ -67,6 +67,7 @@ struct nb_out {
     char *c;
     struct nb_seg seg[NB_OUT_SEGS];
     unsigned nseg;
+    size_t bcap; /* b's allocated size: b is a /next buffer the writer may recycle (0: not) */
     bool changed;
 };
 
@@ -86,6 +87,10 @@ char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len);
  * -E2BIG when the event is too large to buffer (or -ENOMEM). */
 int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n);
 int nextbuf_body(struct nextbuf *nb, const char *p, size_t n);
+
+/* Takes *spare (a /next buffer an earlier event left, see proxy.spare) as the body buffer when nb
+ * has none and it holds more than `need` bytes; *spare is then NULL. */
+void nextbuf_adopt(struct nextbuf *nb, char **spare, size_t *spare_cap, size_t need);
 
 /* The original bytes received so far (head + body), for the oversize/failure path. */
 int nextbuf_flush(struct nextbuf *nb, struct nb_out *out);
@@ -140,15 +145,20 @@ struct proxy {
     struct tb_list held;      /* conn.held_link: held orphans, oldest first (orphan.c) */
     struct ratelimit held_rl; /* the WARN for each invocation handed over */
     struct ratelimit lost_rl; /* the WARN for each invocation an orphan could not keep */
+    /* One written /next buffer kept for the next event (at most keep_buffer_bytes, when that is
+     * set), so that a steady stream of events does not allocate and fault in a buffer each. */
+    char *spare;
+    size_t spare_cap;
     char readbuf[PROXY_READ_BUF];
 };
 
-enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED, PIECE_REF };
+enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED, PIECE_REF, PIECE_RECYCLE };
 
 /* A corked output piece: bytes in the proxy's read buffer (valid until the read callback
  * returns), in the side's stage (by offset: the stage may move), an owned allocation, or bytes
  * inside an owned allocation queued after them (REF: written by reference; an owned piece is
- * freed only once every piece before it was written, so its REF pieces outlive no write). */
+ * freed only once every piece before it was written, so its REF pieces outlive no write), or an
+ * owned /next buffer (RECYCLE, off = its capacity) that goes to proxy.spare once written. */
 struct piece {
     enum piece_kind kind;
     char *base; /* READBUF, OWNED */
@@ -255,6 +265,8 @@ int conn_split_up(struct conn *c);
 int conn_up_shutdown(struct conn *c);
 /* Drops one reference (a handle, or a held invocation); frees the conn at the last one. */
 void conn_unref(struct conn *c);
+/* Frees the proxy itself (its handles are all closed). */
+void proxy_destroy(struct proxy *p);
 
 /* relay.c: the exchange state machine driven by the two parsers. */
 void relay_init(struct conn *c);

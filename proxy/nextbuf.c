@@ -90,6 +90,18 @@ int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
     return buf_append(b, p, n);
 }
 
+void nextbuf_adopt(struct nextbuf *nb, char **spare, size_t *spare_cap, size_t need)
+{
+    if (nb->body.data || !*spare || *spare_cap <= need + 1)
+        return;
+    nb->body.data = *spare;
+    nb->body.cap = *spare_cap;
+    nb->body.len = 0;
+    nb->body.data[0] = '\0';
+    *spare = NULL;
+    *spare_cap = 0;
+}
+
 /* Copies the held head (complete, final LF included). */
 static int take_head(const struct nextbuf *nb, struct buf *out)
 {
@@ -112,6 +124,7 @@ int nextbuf_flush(struct nextbuf *nb, struct nb_out *out)
     if (take_head(nb, &head) < 0)
         return -ENOMEM;
     out->a = buf_take(&head, &out->alen);
+    out->bcap = body->cap;
     out->b = buf_take(body, &out->blen);
     return 0;
 }
@@ -259,6 +272,7 @@ static void take_spliced(struct nextbuf *nb, struct nb_out *out)
     size_t pos = 0;
     unsigned n = 0;
 
+    out->bcap = nb->body.cap;
     out->b = buf_take(&nb->body, &out->blen);
     out->c = buf_take(&nb->ins, NULL);
     for (size_t i = 0; i < nb->nsp; i++) {
@@ -295,6 +309,7 @@ static int reframe(struct nextbuf *nb, struct nb_out *out)
         out->blen = nb->new_len;
         nb->new_body = NULL;
     } else {
+        out->bcap = body->cap;
         out->b = buf_take(body, &out->blen);
     }
     out->changed = true;

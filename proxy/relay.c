@@ -344,6 +344,8 @@ static void resp_head(void *owner)
     }
     if (ex->kind == REQ_NEXT && status == 200 && !(ex->flags & EX_F_HEAD)) {
         ex->mode = RESP_NEXTBUF;
+        nextbuf_adopt(&c->nb, &c->p->spare, &c->p->spare_cap,
+                      (c->resp.parser.flags & F_CHUNKED) ? 0 : c->resp.parser.content_length);
         nextbuf_start(&c->nb, &c->resp);
     } else {
         ex->mode = RESP_RELAY;
