@@ -740,9 +740,10 @@ int main(int argc, char **argv)
         if (wanted(argc, argv, plans[i].size))
             rc = run_size(&b, &plans[i], rounds);
     if (rc == 0)
-        printf("# peak RSS: proxyd identity %ld kB, proxyd promote %ld kB, tracebridge %ld kB\n",
+        printf("# peak RSS: proxyd identity %ld kB, proxyd promote %ld kB, tracebridge %ld kB, "
+               "tracebridge B %ld kB\n",
                peak_rss_kb(b.ch[V_IDENTITY].pid), peak_rss_kb(b.ch[V_PROMOTE].pid),
-               peak_rss_kb(b.ch[V_TB].pid));
+               peak_rss_kb(b.ch[V_TB].pid), b.ch[V_TB_B].pid ? peak_rss_kb(b.ch[V_TB_B].pid) : 0);
     stop_all(&b);
     return rc < 0 ? 1 : 0;
 }
