@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -90,6 +91,13 @@ struct size_plan {
 
 /* ---- child processes ---- */
 
+/* A child gets SIGTERM when this process dies, also when it is killed: no upstream, proxy or
+ * nginx outlives the benchmark. */
+static void die_with_parent(void)
+{
+    (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static int spawn(char *const argv[], struct child *ch)
 {
     int fds[2];
@@ -102,6 +110,7 @@ static int spawn(char *const argv[], struct child *ch)
     if (ch->pid < 0)
         return -errno;
     if (ch->pid == 0) {
+        die_with_parent();
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
@@ -174,6 +183,7 @@ static pid_t spawn_logged(char *const argv[], const char *log)
     pid_t pid = fork();
 
     if (pid == 0) {
+        die_with_parent();
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
         if (fd >= 0) {
@@ -630,6 +640,7 @@ static int start_tracebridge(struct bench *b, const char *bin, int k)
     ch->port = free_port();
     pid = fork();
     if (pid == 0) {
+        die_with_parent();
         char *argv[] = {(char *)bin, NULL};
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -740,10 +751,11 @@ int main(int argc, char **argv)
         if (wanted(argc, argv, plans[i].size))
             rc = run_size(&b, &plans[i], rounds);
     if (rc == 0)
-        printf("# peak RSS: proxyd identity %ld kB, proxyd promote %ld kB, tracebridge %ld kB, "
-               "tracebridge B %ld kB\n",
+        printf("# peak RSS: proxyd identity %ld kB, proxyd promote %ld kB, tracebridge %ld kB\n",
                peak_rss_kb(b.ch[V_IDENTITY].pid), peak_rss_kb(b.ch[V_PROMOTE].pid),
-               peak_rss_kb(b.ch[V_TB].pid), b.ch[V_TB_B].pid ? peak_rss_kb(b.ch[V_TB_B].pid) : 0);
+               peak_rss_kb(b.ch[V_TB].pid));
+    if (rc == 0 && b.ch[V_TB_B].pid > 0)
+        printf("# peak RSS: tracebridge B %ld kB\n", peak_rss_kb(b.ch[V_TB_B].pid));
     stop_all(&b);
     return rc < 0 ? 1 : 0;
 }
