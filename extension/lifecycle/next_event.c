@@ -67,9 +67,12 @@ static void set_spliced_body(struct proxy_next *ev, const struct promote_output 
 {
     struct proxy_splice sp[PROMOTE_MAX_SPLICES];
 
-    for (unsigned i = 0; i < o->nsplices; i++)
-        sp[i] = (struct proxy_splice){o->splices[i].off, o->splices[i].del,
-                                      o->ins.data + o->splices[i].ins_off, o->splices[i].ins_len};
+    for (unsigned i = 0; i < o->nsplices; i++) {
+        const struct promote_splice *s = &o->splices[i];
+        /* a splice that only deletes inserts nothing, and ins may hold no memory at all */
+        sp[i] = (struct proxy_splice){s->off, s->del, s->ins_len ? o->ins.data + s->ins_off : NULL,
+                                      s->ins_len};
+    }
     (void)proxy_next_splice_body(ev, sp, o->nsplices);
 }
 

@@ -390,7 +390,7 @@ static void check_splices(const struct promote_conf *conf, struct promote_input 
     for (unsigned i = 0; rc == 0 && i < o.nsplices; i++) {
         const struct promote_splice *sp = &o.splices[i];
         rc = buf_append(&b, pi.body + pos, sp->off - pos);
-        if (rc == 0)
+        if (rc == 0 && sp->ins_len)
             rc = buf_append(&b, o.ins.data + sp->ins_off, sp->ins_len);
         pos = sp->off + sp->del;
     }
