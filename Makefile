@@ -133,7 +133,7 @@ test: deps
 demo: deps all
 	$(Q)tests/demo/run-demo.sh
 
-bench: all
+bench: deps all
 	$(Q)tests/bench/run-bench.sh
 
 fuzz:

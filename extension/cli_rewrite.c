@@ -171,10 +171,13 @@ static int make_write(const struct promote_analysis *a, const char *span_hex,
 static int run(const struct cli_args *args, struct conf *c, struct buf *in_buf)
 {
     struct promote_analysis *a = calloc(1, sizeof(*a));
-    struct promote_input in = {
-        in_buf->data,          in_buf->len,
-        args->trace_id_header, args->trace_id_header ? strlen(args->trace_id_header) : 0,
-        args->client_context,  args->client_context ? strlen(args->client_context) : 0};
+    struct promote_input in = {in_buf->data,
+                               in_buf->len,
+                               args->trace_id_header,
+                               args->trace_id_header ? strlen(args->trace_id_header) : 0,
+                               args->client_context,
+                               args->client_context ? strlen(args->client_context) : 0,
+                               false};
     struct promote_output out;
     struct trace_ctx_full w;
     const char *warning;

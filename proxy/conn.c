@@ -10,6 +10,7 @@ struct wreq {
     struct side *s;
     size_t n;
     char *own[SIDE_PIECES];
+    size_t own_cap[SIDE_PIECES]; /* > 0: a /next buffer to recycle rather than free */
     unsigned nown;
     char data[];
 };
@@ -17,10 +18,38 @@ struct wreq {
 static void drop_pieces(struct side *s);
 static int side_flush(struct side *s);
 
+void proxy_destroy(struct proxy *p)
+{
+    free(p->spare);
+    free(p);
+}
+
 static void proxy_maybe_free(struct proxy *p)
 {
     if (p->closing && p->handles == 0)
-        free(p);
+        proxy_destroy(p);
+}
+
+/* A written /next buffer: kept as the proxy's spare (the larger of the two, within
+ * keep_buffer_bytes), else freed. */
+static void recycle(struct proxy *p, char *block, size_t cap)
+{
+    if ((p->keep_buffer_bytes && cap > p->keep_buffer_bytes) || cap <= p->spare_cap) {
+        free(block);
+        return;
+    }
+    free(p->spare);
+    p->spare = block;
+    p->spare_cap = cap;
+}
+
+static void release_piece(struct side *s, struct piece *pc)
+{
+    if (pc->kind == PIECE_RECYCLE)
+        recycle(s->c->p, pc->base, pc->off);
+    else if (pc->kind == PIECE_OWNED)
+        free(pc->base);
+    pc->base = NULL;
 }
 
 static void conn_free(struct conn *c)
@@ -239,8 +268,12 @@ static void on_write(uv_write_t *req, int status)
     unsigned i;
 
     s->pending -= w->n;
-    for (i = 0; i < w->nown; i++)
-        free(w->own[i]);
+    for (i = 0; i < w->nown; i++) {
+        if (w->own_cap[i])
+            recycle(c->p, w->own[i], w->own_cap[i]);
+        else
+            free(w->own[i]);
+    }
     free(w);
     write_done(c, s, status);
 }
@@ -264,7 +297,7 @@ static void drop_pieces(struct side *s)
     unsigned i;
 
     for (i = 0; i < s->nout; i++)
-        if (s->out[i].kind == PIECE_OWNED)
+        if (s->out[i].kind == PIECE_OWNED || s->out[i].kind == PIECE_RECYCLE)
             free(s->out[i].base);
     s->nout = 0;
     buf_reset(&s->stage);
@@ -289,7 +322,7 @@ static int submit_rest(struct side *s, unsigned first, size_t skip)
     int rc;
 
     for (i = first; i < s->nout; i++)
-        if (s->out[i].kind != PIECE_OWNED)
+        if (s->out[i].kind == PIECE_READBUF || s->out[i].kind == PIECE_STAGE)
             copy += s->out[i].len - (i == first ? skip : 0);
     w = malloc(sizeof(*w) + copy);
     if (!w)
@@ -303,10 +336,14 @@ static int submit_rest(struct side *s, unsigned first, size_t skip)
         size_t len = pc->len - off;
 
         total += len;
-        if (pc->kind == PIECE_OWNED) {
-            w->own[w->nown++] = pc->base;
+        if (pc->kind != PIECE_READBUF && pc->kind != PIECE_STAGE) {
+            if (pc->kind != PIECE_REF) {
+                w->own_cap[w->nown] = pc->kind == PIECE_RECYCLE ? pc->off : 0;
+                w->own[w->nown++] = pc->base;
+            }
             pc->base = NULL; /* now owned by w */
-            bufs[nb++] = uv_buf_init(src, (unsigned)len);
+            if (len > 0)
+                bufs[nb++] = uv_buf_init(src, (unsigned)len);
             continue;
         }
         memcpy(cur, src, len);
@@ -349,9 +386,7 @@ static int side_flush(struct side *s)
     }
     for (i = 0; i < s->nout && (size_t)done >= s->out[i].len; i++) {
         done -= (ssize_t)s->out[i].len;
-        if (s->out[i].kind == PIECE_OWNED)
-            free(s->out[i].base);
-        s->out[i].base = NULL;
+        release_piece(s, &s->out[i]);
     }
     if (i < s->nout)
         rc = submit_rest(s, i, (size_t)done);
@@ -389,7 +424,7 @@ static int queue_piece(struct side *s, enum piece_kind kind, char *p, size_t n)
         int rc = side_flush(s);
 
         if (rc < 0) {
-            if (kind == PIECE_OWNED)
+            if (kind == PIECE_OWNED || kind == PIECE_RECYCLE)
                 free(p);
             return rc;
         }
@@ -450,6 +485,44 @@ int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen)
         rc = queue_piece(s, PIECE_OWNED, b, blen);
     else
         free(b);
+    if (rc < 0 || (s->c->flags & CONN_F_CORKED))
+        return rc;
+    return side_flush(s);
+}
+
+/* The segments go by reference; the blocks they point into are queued after them as empty
+ * owned pieces, so they are freed only once every segment was written. */
+/* Queues a /next buffer that is recycled once written (see recycle). */
+static int queue_recycle(struct side *s, char *p, size_t n, size_t cap)
+{
+    int rc = queue_piece(s, PIECE_RECYCLE, p, n);
+
+    if (rc == 0)
+        s->out[s->nout - 1].off = cap;
+    return rc;
+}
+
+int side_write_out(struct side *s, struct nb_out *o)
+{
+    int rc = 0;
+    unsigned i;
+
+    if (o->nseg == 0 && (o->bcap == 0 || !o->b))
+        return side_write_take(s, o->a, o->alen, o->b, o->blen); /* no c without segments */
+    if (o->alen > 0)
+        rc = queue_piece(s, PIECE_OWNED, o->a, o->alen);
+    else
+        free(o->a);
+    for (i = 0; i < o->nseg && rc == 0; i++)
+        rc = queue_piece(s, PIECE_REF, (char *)o->seg[i].p, o->seg[i].len);
+    if (rc == 0)
+        rc = queue_recycle(s, o->b, o->nseg ? 0 : o->blen, o->bcap);
+    else
+        free(o->b);
+    if (rc == 0)
+        rc = queue_piece(s, PIECE_OWNED, o->c, 0);
+    else
+        free(o->c);
     if (rc < 0 || (s->c->flags & CONN_F_CORKED))
         return rc;
     return side_flush(s);

@@ -18,11 +18,26 @@
  * status line and headers (minus framing headers, with set headers replaced or added), a fresh
  * Content-Length and the new body. */
 #define NEXTBUF_MAX_SET 16
+/* Pieces of a spliced body: each splice cuts one piece and inserts another, plus the tail. */
+#define NB_OUT_SEGS (2 * PROXY_MAX_SPLICES + 1)
 
 struct nb_set {
     char *name;
     char *value;
     size_t vlen;
+};
+
+/* A splice as nextbuf keeps it: the inserted bytes are in nextbuf.ins. */
+struct nb_splice {
+    size_t off;
+    size_t del;
+    size_t ins_off;
+    size_t ins_len;
+};
+
+struct nb_seg {
+    const char *p;
+    size_t len;
 };
 
 struct nextbuf {
@@ -34,17 +49,25 @@ struct nextbuf {
     char *new_body;    /* set by the hook (owned) */
     size_t new_len;
     bool body_set;
+    struct nb_splice sp[PROXY_MAX_SPLICES]; /* body_set by splices of body when nsp > 0 */
+    size_t nsp;
+    struct buf ins; /* their inserted bytes */
     struct nb_set set[NEXTBUF_MAX_SET];
     size_t nset;
     size_t keep_bytes; /* buffers larger than this are freed by nextbuf_finish; 0: kept */
 };
 
-/* The bytes to write in one go; memory owned by the caller after nextbuf_finish/flush. */
+/* The bytes to write in one go; memory owned by the caller after nextbuf_finish/flush: a then
+ * b, or, when nseg > 0, a then the segments, which point into b and c (freed once written). */
 struct nb_out {
     char *a;
     size_t alen;
     char *b;
     size_t blen;
+    char *c;
+    struct nb_seg seg[NB_OUT_SEGS];
+    unsigned nseg;
+    size_t bcap; /* b's allocated size: b is a /next buffer the writer may recycle (0: not) */
     bool changed;
 };
 
@@ -64,6 +87,10 @@ char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len);
  * -E2BIG when the event is too large to buffer (or -ENOMEM). */
 int nextbuf_raw(struct nextbuf *nb, const char *p, size_t n);
 int nextbuf_body(struct nextbuf *nb, const char *p, size_t n);
+
+/* Takes *spare (a /next buffer an earlier event left, see proxy.spare) as the body buffer when nb
+ * has none and it holds more than `need` bytes; *spare is then NULL. */
+void nextbuf_adopt(struct nextbuf *nb, char **spare, size_t *spare_cap, size_t need);
 
 /* The original bytes received so far (head + body), for the oversize/failure path. */
 int nextbuf_flush(struct nextbuf *nb, struct nb_out *out);
@@ -118,13 +145,20 @@ struct proxy {
     struct tb_list held;      /* conn.held_link: held orphans, oldest first (orphan.c) */
     struct ratelimit held_rl; /* the WARN for each invocation handed over */
     struct ratelimit lost_rl; /* the WARN for each invocation an orphan could not keep */
+    /* One written /next buffer kept for the next event (at most keep_buffer_bytes, when that is
+     * set), so that a steady stream of events does not allocate and fault in a buffer each. */
+    char *spare;
+    size_t spare_cap;
     char readbuf[PROXY_READ_BUF];
 };
 
-enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED };
+enum piece_kind { PIECE_READBUF, PIECE_STAGE, PIECE_OWNED, PIECE_REF, PIECE_RECYCLE };
 
 /* A corked output piece: bytes in the proxy's read buffer (valid until the read callback
- * returns), in the side's stage (by offset: the stage may move), or an owned allocation. */
+ * returns), in the side's stage (by offset: the stage may move), an owned allocation, or bytes
+ * inside an owned allocation queued after them (REF: written by reference; an owned piece is
+ * freed only once every piece before it was written, so its REF pieces outlive no write), or an
+ * owned /next buffer (RECYCLE, off = its capacity) that goes to proxy.spare once written. */
 struct piece {
     enum piece_kind kind;
     char *base; /* READBUF, OWNED */
@@ -217,6 +251,9 @@ int side_write(struct side *s, const char *p, size_t n);
 /* Writes two malloc'd blocks (queued like side_write) and frees them afterwards (NULL blocks
  * allowed). The blocks are owned by the side from the call on, also on error. */
 int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen);
+/* Writes o (nextbuf's output: head, then its body or its segments) the same way; o's blocks
+ * are owned by the side from the call on, also on error. */
+int side_write_out(struct side *s, struct nb_out *o);
 void conn_update_reads(struct conn *c);
 /* Writes what a read callback queued on both sides. */
 void conn_flush(struct conn *c);
@@ -231,6 +268,8 @@ int conn_split_up(struct conn *c);
 int conn_up_shutdown(struct conn *c);
 /* Drops one reference (a handle, or a held invocation); frees the conn at the last one. */
 void conn_unref(struct conn *c);
+/* Frees the proxy itself (its handles are all closed). */
+void proxy_destroy(struct proxy *p);
 
 /* relay.c: the exchange state machine driven by the two parsers. */
 void relay_init(struct conn *c);

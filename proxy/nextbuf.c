@@ -6,12 +6,16 @@
 #include <string.h>
 #include <strings.h>
 
+/* Bytes a spliced body may insert (promote's edits insert a few hundred). */
+#define NB_INS_MAX (1024 * 1024)
+
 void nextbuf_init(struct nextbuf *nb, size_t max_event)
 {
     memset(nb, 0, sizeof(*nb));
     buf_init(&nb->body, max_event);
     /* Chunk framing adds a few bytes per chunk; twice the event bounds any sane framing. */
     buf_init(&nb->raw, max_event * 2 + 64 * 1024);
+    buf_init(&nb->ins, NB_INS_MAX);
 }
 
 static void clear_changes(struct nextbuf *nb)
@@ -28,6 +32,8 @@ static void clear_changes(struct nextbuf *nb)
     nb->new_body = NULL;
     nb->new_len = 0;
     nb->body_set = false;
+    nb->nsp = 0;
+    buf_reset(&nb->ins);
 }
 
 void nextbuf_free(struct nextbuf *nb)
@@ -35,6 +41,7 @@ void nextbuf_free(struct nextbuf *nb)
     clear_changes(nb);
     buf_free(&nb->body);
     buf_free(&nb->raw);
+    buf_free(&nb->ins);
 }
 
 void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
@@ -48,6 +55,8 @@ void nextbuf_start(struct nextbuf *nb, const struct http1 *resp)
     if (!nb->chunked && resp->parser.content_length > 0 &&
         resp->parser.content_length <= nb->body.max)
         nb->preallocated = buf_reserve(&nb->body, (size_t)resp->parser.content_length) == 0;
+    if (nb->preallocated)
+        memtrim_advise_huge(nb->body.data, nb->body.cap);
 }
 
 char *nextbuf_read_target(struct nextbuf *nb, size_t remaining, size_t *len)
@@ -81,6 +90,18 @@ int nextbuf_body(struct nextbuf *nb, const char *p, size_t n)
     return buf_append(b, p, n);
 }
 
+void nextbuf_adopt(struct nextbuf *nb, char **spare, size_t *spare_cap, size_t need)
+{
+    if (nb->body.data || !*spare || *spare_cap <= need + 1)
+        return;
+    nb->body.data = *spare;
+    nb->body.cap = *spare_cap;
+    nb->body.len = 0;
+    nb->body.data[0] = '\0';
+    *spare = NULL;
+    *spare_cap = 0;
+}
+
 /* Copies the held head (complete, final LF included). */
 static int take_head(const struct nextbuf *nb, struct buf *out)
 {
@@ -103,6 +124,7 @@ int nextbuf_flush(struct nextbuf *nb, struct nb_out *out)
     if (take_head(nb, &head) < 0)
         return -ENOMEM;
     out->a = buf_take(&head, &out->alen);
+    out->bcap = body->cap;
     out->b = buf_take(body, &out->blen);
     return 0;
 }
@@ -233,11 +255,45 @@ static bool head_frames(const struct buf *head, size_t body_len)
            f.content_length == (uint64_t)body_len;
 }
 
+/* The spliced body's length. */
+static size_t spliced_len(const struct nextbuf *nb)
+{
+    size_t n = nb->body.len;
+
+    for (size_t i = 0; i < nb->nsp; i++)
+        n = n - nb->sp[i].del + nb->sp[i].ins_len;
+    return n;
+}
+
+/* Hands the original body and the inserted bytes to out, and points out's segments at the
+ * pieces of both, in order. */
+static void take_spliced(struct nextbuf *nb, struct nb_out *out)
+{
+    size_t pos = 0;
+    unsigned n = 0;
+
+    out->bcap = nb->body.cap;
+    out->b = buf_take(&nb->body, &out->blen);
+    out->c = buf_take(&nb->ins, NULL);
+    for (size_t i = 0; i < nb->nsp; i++) {
+        const struct nb_splice *sp = &nb->sp[i];
+
+        if (sp->off > pos)
+            out->seg[n++] = (struct nb_seg){out->b + pos, sp->off - pos};
+        if (sp->ins_len)
+            out->seg[n++] = (struct nb_seg){out->c + sp->ins_off, sp->ins_len};
+        pos = sp->off + sp->del;
+    }
+    if (out->blen > pos)
+        out->seg[n++] = (struct nb_seg){out->b + pos, out->blen - pos};
+    out->nseg = n;
+}
+
 static int reframe(struct nextbuf *nb, struct nb_out *out)
 {
     struct buf head;
     struct buf *body = &nb->body;
-    size_t body_len = nb->body_set ? nb->new_len : body->len;
+    size_t body_len = nb->nsp ? spliced_len(nb) : nb->body_set ? nb->new_len : body->len;
 
     if (build_head(nb, body_len, &head) < 0)
         return -E2BIG;
@@ -246,11 +302,14 @@ static int reframe(struct nextbuf *nb, struct nb_out *out)
         return -EPROTO;
     }
     out->a = buf_take(&head, &out->alen);
-    if (nb->body_set) {
+    if (nb->nsp) {
+        take_spliced(nb, out);
+    } else if (nb->body_set) {
         out->b = nb->new_body;
         out->blen = nb->new_len;
         nb->new_body = NULL;
     } else {
+        out->bcap = body->cap;
         out->b = buf_take(body, &out->blen);
     }
     out->changed = true;
@@ -315,6 +374,7 @@ void proxy_next_set_body(struct proxy_next *ev, struct buf *body)
 {
     struct nextbuf *nb = ev->priv;
 
+    nb->nsp = 0;
     free(nb->new_body);
     nb->new_body = buf_take(body, &nb->new_len);
     if (!nb->new_body) {
@@ -353,5 +413,45 @@ int proxy_next_set_header(struct proxy_next *ev, const char *name, const char *v
     free(s->value);
     s->value = v;
     s->vlen = len;
+    return 0;
+}
+
+/* Sorted, not overlapping, within the body. */
+static bool splices_valid(const struct nextbuf *nb, const struct proxy_splice *sp, size_t n)
+{
+    size_t pos = 0;
+
+    if (n == 0 || n > PROXY_MAX_SPLICES)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (sp[i].off < pos || sp[i].off > nb->body.len || sp[i].del > nb->body.len - sp[i].off ||
+            (sp[i].ins_len && !sp[i].ins))
+            return false;
+        pos = sp[i].off + sp[i].del;
+    }
+    return true;
+}
+
+int proxy_next_splice_body(struct proxy_next *ev, const struct proxy_splice *sp, size_t n)
+{
+    struct nextbuf *nb = ev->priv;
+    size_t i;
+
+    if (!splices_valid(nb, sp, n))
+        return -EINVAL;
+    buf_reset(&nb->ins);
+    for (i = 0; i < n; i++) {
+        nb->sp[i] = (struct nb_splice){sp[i].off, sp[i].del, nb->ins.len, sp[i].ins_len};
+        if (sp[i].ins_len && buf_append(&nb->ins, sp[i].ins, sp[i].ins_len) < 0) {
+            nb->nsp = 0;
+            buf_reset(&nb->ins);
+            return -ENOMEM;
+        }
+    }
+    free(nb->new_body);
+    nb->new_body = NULL;
+    nb->new_len = 0;
+    nb->nsp = n;
+    nb->body_set = true;
     return 0;
 }

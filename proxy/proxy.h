@@ -38,6 +38,23 @@ const char *proxy_next_header(const struct proxy_next *ev, const char *name, siz
  * reset). The response is re-framed with Content-Length and without Transfer-Encoding. */
 void proxy_next_set_body(struct proxy_next *ev, struct buf *body);
 
+/* A change of the body that leaves the rest of it where it is: `del` bytes at `off` replaced by
+ * `ins_len` bytes at `ins`. */
+#define PROXY_MAX_SPLICES 8
+struct proxy_splice {
+    size_t off;
+    size_t del;
+    const char *ins;
+    size_t ins_len;
+};
+
+/* Replaces the body handed to the runtime by the original body with n splices applied (sorted
+ * by off, not overlapping, within the body; n <= PROXY_MAX_SPLICES). The runtime gets the
+ * original buffer's bytes and the inserted ones in one writev, without a copy of the event;
+ * the inserted bytes are copied here. 0, or -EINVAL / -ENOMEM (the body then stays as it was).
+ * Re-framed like proxy_next_set_body; a later call of either replaces this one. */
+int proxy_next_splice_body(struct proxy_next *ev, const struct proxy_splice *sp, size_t n);
+
 /* Sets (adds or replaces) a response header. The value must already be validated: it is
  * written as is. The proxy copies name and value. 0 or -errno (the response then goes out
  * unchanged). */

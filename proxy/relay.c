@@ -345,10 +345,11 @@ static void write_down_take(struct conn *c, struct nb_out *o)
     if (c->flags & CONN_F_ORPHAN) {
         free(o->a);
         free(o->b);
+        free(o->c);
         return;
     }
     c->ex.flags |= EX_F_RESP_STARTED;
-    if (side_write_take(&c->down, o->a, o->alen, o->b, o->blen) < 0)
+    if (side_write_out(&c->down, o) < 0)
         conn_close(c);
 }
 
@@ -368,6 +369,8 @@ static void resp_head(void *owner)
     }
     if (ex->kind == REQ_NEXT && status == 200 && !(ex->flags & EX_F_HEAD)) {
         ex->mode = RESP_NEXTBUF;
+        nextbuf_adopt(&c->nb, &c->p->spare, &c->p->spare_cap,
+                      (c->resp.parser.flags & F_CHUNKED) ? 0 : c->resp.parser.content_length);
         nextbuf_start(&c->nb, &c->resp);
     } else {
         ex->mode = RESP_RELAY;

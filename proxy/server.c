@@ -25,7 +25,7 @@ static void on_listener_closed(uv_handle_t *h)
     struct proxy *p = h->data;
 
     if (--p->handles == 0)
-        free(p);
+        proxy_destroy(p);
 }
 
 static int check_conf(const struct proxy_conf *conf, struct sockaddr_storage *listen_addr,

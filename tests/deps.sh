@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PKGS="build-essential clang libclang-rt-14-dev pkg-config libuv1-dev libcurl4-openssl-dev
 libcjson-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libhttp-parser-dev
 protobuf-compiler cmake python3 nodejs npm zip unzip file valgrind shellcheck clang-format
-procps curl ca-certificates iproute2"
+procps curl ca-certificates iproute2 nginx-light"
 
 # Node.js: any installed node (nodesource or Debian) will do; Debian's needs libnode-dev for the
 # headers the runtime client's native build compiles against (no header download is possible).

@@ -440,8 +440,9 @@ bool hostport_is_local_port(const struct sockaddr_storage *a, int port);
 
 /* Work this large (bytes held at once) is followed by a release: MEMTRIM_MIN_BYTES, or 1/32
  * of the function's memory when that is more (4 MiB at 128 MB, 32 MiB at 1 GB: a 5 MB event,
- * which holds about 10 MB while it is rewritten, is released after in functions of up to
- * 256 MB). The proxy frees its /next buffers above the same size. */
+ * held once while it is rewritten (the rewrite goes out as splices of it), is released after in
+ * functions of up to 128 MB). The proxy frees its /next buffers above the same size, and asks
+ * for huge pages for them (memtrim_advise_huge), which makes faulting them in again cheap. */
 #define MEMTRIM_MIN_BYTES     (1024 * 1024)
 #define MEMTRIM_SHARE_DIVISOR 32
 size_t memtrim_threshold(int memory_mb);
@@ -450,5 +451,11 @@ void memtrim_release(void);
 
 /* What the build releases with: "malloc_trim", "mi_collect" or "none". */
 const char *memtrim_method(void);
+
+/* Asks that the untouched buffer [p, p+n) fault in as transparent huge pages (Linux
+ * MADV_HUGEPAGE on its 2 MiB-aligned part): a large event released after every invocation is
+ * faulted in again each time, and in 4 KiB pages that costs more than the copy of the event.
+ * Only a hint: no effect where THP is off or the range holds no aligned 2 MiB. */
+void memtrim_advise_huge(void *p, size_t n);
 
 #endif

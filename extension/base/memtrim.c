@@ -2,7 +2,9 @@
 #include "extension/base/base.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h> /* defines __GLIBC__ on glibc */
+#include <sys/mman.h>
 
 #if defined(TB_MIMALLOC)
 #include <mimalloc.h> /* the layer build compiles mimalloc's static.c into the binary */
@@ -42,3 +44,22 @@ const char *memtrim_method(void)
     return "none";
 #endif
 }
+
+#define HUGE_PAGE ((uintptr_t)2 * 1024 * 1024)
+
+#if defined(MADV_HUGEPAGE)
+void memtrim_advise_huge(void *p, size_t n)
+{
+    uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+#else
+void memtrim_advise_huge(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+}
+#endif

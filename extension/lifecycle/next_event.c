@@ -61,9 +61,26 @@ static bool decide_context(struct lifecycle *lc, const struct promote_analysis *
     return a->found || c->root_inject;
 }
 
+/* A spliced body goes out as the original buffer and the inserted pieces (no copy of the
+ * event); if the proxy cannot take the splices, the body stays as it was (fail open). */
+static void set_spliced_body(struct proxy_next *ev, const struct promote_output *o)
+{
+    struct proxy_splice sp[PROMOTE_MAX_SPLICES];
+
+    for (unsigned i = 0; i < o->nsplices; i++) {
+        const struct promote_splice *s = &o->splices[i];
+        /* a splice that only deletes inserts nothing, and ins may hold no memory at all */
+        sp[i] = (struct proxy_splice){s->off, s->del, s->ins_len ? o->ins.data + s->ins_off : NULL,
+                                      s->ins_len};
+    }
+    (void)proxy_next_splice_body(ev, sp, o->nsplices);
+}
+
 static void apply_output(struct lifecycle *lc, struct proxy_next *ev, struct promote_output *o)
 {
-    if (o->body_changed)
+    if (o->body_changed && o->nsplices)
+        set_spliced_body(ev, o);
+    else if (o->body_changed)
         proxy_next_set_body(ev, &o->body);
     if (o->client_context_changed)
         (void)proxy_next_set_header(ev, "Lambda-Runtime-Client-Context", o->client_context.data,
@@ -147,6 +164,7 @@ static void fill_input(const struct proxy_next *ev, struct promote_input *in)
     memset(in, 0, sizeof(*in));
     in->body = ev->body;
     in->body_len = ev->body_len;
+    in->want_splices = PROMOTE_MAX_SPLICES <= PROXY_MAX_SPLICES;
     in->trace_id_header = proxy_next_header(ev, "Lambda-Runtime-Trace-Id", &n);
     in->trace_id_header_len = in->trace_id_header ? n : 0;
     in->client_context = proxy_next_header(ev, "Lambda-Runtime-Client-Context", &n);
@@ -253,6 +271,7 @@ void lifecycle_next_event(void *arg, struct proxy_next *ev)
     struct promote_output out;
     struct trace_ctx ctx;
     struct next_summary m = {.rid = ev->request_id, .bytes_in = ev->body_len};
+    size_t held;
     bool write;
     struct inv *v =
         ev->request_id[0] ? lifecycle_find_or_add(lc, ev->request_id, span_now_ns()) : NULL;
@@ -264,9 +283,11 @@ void lifecycle_next_event(void *arg, struct proxy_next *ev)
     warn_reserved_invalid(lc, a, ev->request_id);
     write = decide_context(lc, a, &ctx, &m.sampled);
     m.apply_rc = promote_apply(&lc->conf->promote, &in, a, write ? &lc->write : NULL, &out);
-    m.bytes_out = m.apply_rc == 0 && out.body_changed ? out.body.len : ev->body_len;
-    if (ev->body_len + m.bytes_out > lc->peak_event)
-        lc->peak_event = ev->body_len + m.bytes_out; /* both are held while rewriting */
+    m.bytes_out = m.apply_rc == 0 ? promote_output_body_len(&out, ev->body_len) : ev->body_len;
+    /* Both are held while rewriting, unless the new body is the original with splices. */
+    held = ev->body_len + (out.nsplices ? out.ins.len : m.bytes_out);
+    if (held > lc->peak_event)
+        lc->peak_event = held;
     m.targets = m.apply_rc == 0 ? out.targets_written : 0;
     m.stripped = m.apply_rc == 0 && out.reserved_stripped;
     if (m.apply_rc == 0)

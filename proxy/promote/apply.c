@@ -354,6 +354,34 @@ static int ed_render(struct editor *ed, struct buf *out)
     return rc;
 }
 
+/* Describes the new body by the edits themselves (sorted, checked like ed_render) and hands the
+ * inserted text over: nothing of the input is copied. 0 or -errno. */
+static int ed_splices(struct editor *ed, struct promote_output *out)
+{
+    size_t pos = 0;
+
+    if (ed->err)
+        return ed->err;
+    qsort(ed->e, ed->count, sizeof(ed->e[0]), cmp_edit);
+    for (unsigned i = 0; i < ed->count; i++) {
+        const struct edit *e = &ed->e[i];
+        struct promote_splice *sp = &out->splices[i];
+
+        if (e->off < pos || e->off + e->del > ed->n)
+            return -EPROTO; /* overlapping splices: a bug, so fail open */
+        sp->off = e->off;
+        sp->del = e->del;
+        sp->ins_off = e->ins_off;
+        sp->ins_len = e->ins_len;
+        pos = e->off + e->del;
+    }
+    buf_free(&out->ins);
+    out->ins = ed->text; /* moved: the editor forgets it */
+    buf_init(&ed->text, 0);
+    out->nsplices = ed->count;
+    return 0;
+}
+
 /* The edit table is filled from count up, so it is not cleared. */
 static struct editor *ed_new(const char *src, size_t n)
 {
@@ -433,7 +461,10 @@ static int apply_body(const struct promote_conf *conf, const struct promote_inpu
         ed_free(ed);
         return 0;
     }
-    rc = ed_render(ed, &out->body);
+    if (in->want_splices && ed->count <= PROMOTE_MAX_SPLICES)
+        rc = ed_splices(ed, out);
+    else
+        rc = ed_render(ed, &out->body);
     if (rc == 0) {
         out->body_changed = true;
         for (unsigned i = 0; i < pl->ms.n_mem; i++)
@@ -590,6 +621,7 @@ static void output_init(struct promote_output *out, const struct promote_input *
 {
     memset(out, 0, sizeof(*out));
     buf_init(&out->body, in->body_len + (1u << 20));
+    buf_init(&out->ins, 1u << 20);
     buf_init(&out->client_context, CC_MAX + (1u << 16));
     buf_init(&out->trace_id, XRAY_HEADER_MAX * 2);
 }
@@ -613,6 +645,7 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
     if (rc < 0) {
         first_err = rc;
         fail_part(&out->body, &out->body_changed);
+        out->nsplices = 0;
         out->targets_written &= ~(unsigned)PROMOTE_TARGET_HEADERS;
         out->reserved_stripped = false;
     }
@@ -635,6 +668,8 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
     if (first_err) {
         /* the contract: on failure `out` says nothing changed at all */
         fail_part(&out->body, &out->body_changed);
+        buf_free(&out->ins);
+        out->nsplices = 0;
         fail_part(&out->client_context, &out->client_context_changed);
         fail_part(&out->trace_id, &out->trace_id_changed);
         out->targets_written = 0;
@@ -646,9 +681,24 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
 void promote_output_free(struct promote_output *out)
 {
     buf_free(&out->body);
+    buf_free(&out->ins);
+    out->nsplices = 0;
     buf_free(&out->client_context);
     buf_free(&out->trace_id);
     out->body_changed = false;
     out->client_context_changed = false;
     out->trace_id_changed = false;
+}
+
+size_t promote_output_body_len(const struct promote_output *out, size_t in_len)
+{
+    size_t n = in_len;
+
+    if (!out->body_changed)
+        return in_len;
+    if (out->nsplices == 0)
+        return out->body.len;
+    for (unsigned i = 0; i < out->nsplices; i++)
+        n = n - out->splices[i].del + out->splices[i].ins_len;
+    return n;
 }

@@ -2,8 +2,10 @@
 /* jscan: strict single-pass JSON validation with hooks for the containers the caller marks.
  * Speed comes from classifying string bytes in blocks instead of one at a time (most of an SQS
  * batch is string bodies, often escape-dense JSON inside a string), and from calling no hook at
- * all in containers nobody asked about. Blocks are classified with SSE2 on x86_64 and with
- * portable word-at-a-time arithmetic (SWAR) elsewhere, e.g. on arm64; both give the same masks. */
+ * all in containers nobody asked about. Blocks are classified with SSE2 on x86_64 (AVX2, two
+ * 32-byte halves per block, where the CPU has it: chosen per long string at run time) and with
+ * portable word-at-a-time arithmetic (SWAR) elsewhere, e.g. on arm64; all give the same masks.
+ * JSCAN_PORTABLE forces SWAR, JSCAN_NO_AVX2 keeps SSE2 (the tests build both). */
 #include "proxy/promote/internal.h"
 
 #include <errno.h>
@@ -16,6 +18,12 @@
 #define JSCAN_SSE2 1
 #else
 #define JSCAN_SSE2 0
+#endif
+#if JSCAN_SSE2 && defined(__x86_64__) && defined(__GNUC__) && !defined(JSCAN_NO_AVX2)
+#include <immintrin.h>
+#define JSCAN_AVX2 1
+#else
+#define JSCAN_AVX2 0
 #endif
 
 #define EVEN_BITS 0x5555555555555555ull
@@ -78,6 +86,45 @@ static void block_classify(const uint8_t *p, struct block_masks *m)
                   << k;
     }
 }
+
+#if JSCAN_AVX2
+#define AVX2 __attribute__((target("avx2")))
+
+/* 0xff in each of the 32 bytes at p that is a quote, a backslash or a control byte. */
+static inline AVX2 __m256i stop_bytes32(const uint8_t *p)
+{
+    const __m256i x = _mm256_loadu_si256((const __m256i *)p);
+    const __m256i c1f = _mm256_set1_epi8(0x1f);
+    __m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')),
+                                  _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')));
+
+    return _mm256_or_si256(hit, _mm256_cmpeq_epi8(_mm256_max_epu8(x, c1f), c1f));
+}
+
+static inline AVX2 bool plain64_avx2(const uint8_t *p)
+{
+    return _mm256_testz_si256(_mm256_or_si256(stop_bytes32(p), stop_bytes32(p + 32)),
+                              _mm256_set1_epi8(-1)) != 0;
+}
+
+static inline AVX2 uint64_t mask32(__m256i x, __m256i y)
+{
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y));
+}
+
+static inline AVX2 void block_classify_avx2(const uint8_t *p, struct block_masks *m)
+{
+    const __m256i q = _mm256_set1_epi8('"');
+    const __m256i bs = _mm256_set1_epi8('\\');
+    const __m256i c1f = _mm256_set1_epi8(0x1f);
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)p);
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)(p + 32));
+
+    m->quote = mask32(lo, q) | mask32(hi, q) << 32;
+    m->bslash = mask32(lo, bs) | mask32(hi, bs) << 32;
+    m->ctl = mask32(_mm256_max_epu8(lo, c1f), c1f) | mask32(_mm256_max_epu8(hi, c1f), c1f) << 32;
+}
+#endif
 
 #define STOP_WIDTH 16
 #define stop_mask  stop_mask16
@@ -205,12 +252,16 @@ static bool block_escapes_ok(const uint8_t *p, size_t i, size_t n, uint64_t othe
     return true;
 }
 
+typedef void (*classify_fn)(const uint8_t *p, struct block_masks *m);
+typedef bool (*plain_fn)(const uint8_t *p);
+
 /* Skips string bytes that are neither quotes, backslashes nor control bytes, 64 bytes at a
  * time while it can, then a word or vector at a time; stops at the first word holding one,
- * or where fewer than a word remain. */
-static size_t skip_plain(const uint8_t *p, size_t i, size_t n)
+ * or where fewer than a word remain. Inlined with constant functions: one copy per width. */
+static inline __attribute__((always_inline)) size_t skip_plain(const uint8_t *p, size_t i, size_t n,
+                                                               plain_fn plain)
 {
-    while (n - i >= 64 && plain64(p + i))
+    while (n - i >= 64 && plain(p + i))
         i += 64;
     while (n - i >= STOP_WIDTH && !stop_mask(p + i))
         i += STOP_WIDTH;
@@ -220,7 +271,10 @@ static size_t skip_plain(const uint8_t *p, size_t i, size_t n)
 /* String content from p[i] to the closing quote, 64 bytes at a time. Returns the offset just
  * past the closing quote, or 0 (raw control byte, bad escape, unterminated). The last partial
  * block is classified from a padded copy, so no read goes past n. */
-static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
+static inline __attribute__((always_inline)) size_t scan_blocks_with(const uint8_t *p, size_t i,
+                                                                     size_t n, bool *esc,
+                                                                     classify_fn classify,
+                                                                     plain_fn plain)
 {
     uint64_t carry = 0;
     uint8_t tail[64];
@@ -239,7 +293,7 @@ static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
             memcpy(tail, p + i, n - i);
             blk = tail;
         }
-        block_classify(blk, &m);
+        classify(blk, &m);
         escaped = escaped_bytes(m.bslash, &carry);
         close = m.quote & ~escaped;
         before = close ? (close & (0 - close)) - 1 : ~0ull;
@@ -255,9 +309,29 @@ static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
             return 0;
         i += 64;
         if (!(m.quote | m.bslash | m.ctl))
-            i = skip_plain(p, i, n); /* a long plain stretch, e.g. text in a JSON body */
+            i = skip_plain(p, i, n, plain); /* a long plain stretch, e.g. text in a body */
     }
 }
+
+#if JSCAN_AVX2
+static AVX2 size_t scan_blocks_avx2(const uint8_t *p, size_t i, size_t n, bool *esc)
+{
+    return scan_blocks_with(p, i, n, esc, block_classify_avx2, plain64_avx2);
+}
+
+/* The widest block scanner this CPU runs. */
+static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
+{
+    if (__builtin_cpu_supports("avx2"))
+        return scan_blocks_avx2(p, i, n, esc);
+    return scan_blocks_with(p, i, n, esc, block_classify, plain64);
+}
+#else
+static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
+{
+    return scan_blocks_with(p, i, n, esc, block_classify, plain64);
+}
+#endif
 
 /* p[i] is the opening quote. Returns the offset just past the closing quote, or 0. Short and
  * plain strings (keys, ids) end within the first stop byte check; the rest go to blocks. */

@@ -137,11 +137,31 @@ struct promote_input {
     size_t trace_id_header_len;
     const char *client_context; /* Lambda-Runtime-Client-Context or NULL */
     size_t client_context_len;
+    /* The caller can write the body as the original bytes with splices applied (a writev of
+     * pieces): promote_apply may then describe the new body by out->splices instead of copying
+     * it into out->body. */
+    bool want_splices;
+};
+
+/* One splice of the body: `del` input bytes at `off` are replaced by `ins_len` bytes of
+ * promote_output.ins from `ins_off`. */
+#define PROMOTE_MAX_SPLICES 8
+struct promote_splice {
+    size_t off;
+    size_t del;
+    size_t ins_off;
+    size_t ins_len;
 };
 
 struct promote_output {
     bool body_changed; /* false: send the original bytes */
-    struct buf body;   /* the new body when body_changed */
+    struct buf body;   /* the new body when body_changed and nsplices == 0 */
+    /* With want_splices, a changed body may come as splices instead (nsplices > 0, body then
+     * empty): sorted by off, not overlapping, within the input; the new body is the input with
+     * each applied. ins holds the inserted bytes. */
+    unsigned nsplices;
+    struct promote_splice splices[PROMOTE_MAX_SPLICES];
+    struct buf ins;
     bool client_context_changed;
     struct buf client_context; /* new Lambda-Runtime-Client-Context value */
     bool trace_id_changed;
@@ -165,6 +185,9 @@ int promote_apply(const struct promote_conf *conf, const struct promote_input *i
 
 void promote_analysis_free(struct promote_analysis *a);
 void promote_output_free(struct promote_output *out);
+
+/* The length of the body `out` describes for an input of in_len bytes (in_len when unchanged). */
+size_t promote_output_body_len(const struct promote_output *out, size_t in_len);
 
 const char *promote_carrier_name(enum promote_carrier c);
 const char *promote_trigger_name(enum promote_trigger t);

@@ -82,7 +82,7 @@ struct ctx {
 
 static void run_once(struct ctx *c, int v)
 {
-    struct promote_input in = {c->ev->data, c->ev->len, NULL, 0, NULL, 0};
+    struct promote_input in = {c->ev->data, c->ev->len, NULL, 0, NULL, 0, false};
 
     if (v == V_MEMCPY) {
         memcpy(c->dst, c->ev->data, c->ev->len);
@@ -217,7 +217,7 @@ static int bench(const char *label, unsigned records, size_t target, int rounds,
         }
     helper_stop(&h);
     {
-        struct promote_input in = {ev.data, ev.len, NULL, 0, NULL, 0};
+        struct promote_input in = {ev.data, ev.len, NULL, 0, NULL, 0, false};
         promote_analyse(&c.conf, &in, c.a);
         bad |= !c.a->found || c.a->n_links != (records < PROMOTE_MAX_LINKS ? records : 128);
         promote_analysis_free(c.a);

@@ -8,6 +8,10 @@
  *   POST /2018-06-01/runtime/invocation/ID/response 202 {"status":"OK"} (also /error)
  *   PUT  /bench/size/N      makes the current event an SQS batch of exactly N bytes (N >= 1024)
  *   GET  /bench/event       the current event body, for byte checks
+ *   POST /2020-01-01/extension/register     200 with an extension id (Extensions API)
+ *   GET  /2020-01-01/extension/event/next   never answered: no INVOKE or SHUTDOWN comes, so
+ *                                           a real tracebridge binary only proxies
+ *   POST /v1/traces         200 (an OTLP sink that drops what it gets)
  * The event is an SQS ESM batch whose records carry a W3C traceparent in messageAttributes and
  * an AWSTraceHeader, so the promote path has real work to do. */
 #include <arpa/inet.h>
@@ -207,12 +211,43 @@ static int send_next(struct lconn *c)
     return send_iov(c->fd, iov, 2);
 }
 
+static int send_register(int fd)
+{
+    static const char body[] = "{\"functionName\":\"bench\",\"functionVersion\":\"$LATEST\","
+                               "\"handler\":\"index.handler\"}";
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Lambda-Extension-Identifier: bench-ext-0001\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     sizeof(body) - 1);
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, sizeof(body) - 1}};
+
+    return send_iov(fd, iov, 2);
+}
+
+/* The Extensions API and the OTLP sink a real tracebridge binary talks to. 1 when u is not
+ * theirs. */
+static int respond_extension(struct lconn *c, unsigned m, const char *u)
+{
+    if (m == HTTP_POST && strcmp(u, "/2020-01-01/extension/register") == 0)
+        return send_register(c->fd);
+    if (m == HTTP_GET && strcmp(u, "/2020-01-01/extension/event/next") == 0)
+        return 0; /* held forever: the extension waits, as between invocations */
+    if (m == HTTP_POST && strcmp(u, "/v1/traces") == 0)
+        return send_simple(c->fd, 200, "OK", "{}", 2);
+    return 1;
+}
+
 static int respond(struct lconn *c)
 {
     static const char ok[] = "{\"status\":\"OK\"}\n";
     const char *u = c->url;
     unsigned m = c->p.method;
+    int rc = respond_extension(c, m, u);
 
+    if (rc <= 0)
+        return rc;
     if (m == HTTP_GET && strcmp(u, "/2018-06-01/runtime/invocation/next") == 0)
         return send_next(c);
     if (m == HTTP_POST && strncmp(u, "/2018-06-01/runtime/invocation/", 31) == 0)

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/../.." || exit 1
 B=${TB_BUILD:-build}
 PIN="taskset -c 0"
 command -v taskset >/dev/null || PIN=""
+# The nginx anchor (Debian's nginx-light, installed by tests/deps.sh) beside tracebridge.
+export PATH="$PATH:/usr/sbin"
+export TB_BENCH_NGINX_CONF=${TB_BENCH_NGINX_CONF-tests/bench/nginx.conf}
+command -v "${TB_BENCH_NGINX:-nginx}" >/dev/null || { echo "run-bench: nginx missing (make deps)" >&2; exit 1; }
 
 # ---- proxy: round trip direct vs through the proxy ----
 echo "== proxy, pinned (${PIN:-no taskset})"

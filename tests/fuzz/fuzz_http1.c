@@ -5,7 +5,8 @@
  * are fed from the input, in any interleaving, with EOFs and upstream failures in between.
  *
  * Input: one flags byte, then records of [op byte][3-byte little-endian length][bytes].
- *   flags bit 0  a next_event hook that rewrites every /next event (re-framing path)
+ *   flags bit 0  a next_event hook that rewrites every /next event (re-framing path; odd-length
+ *                bodies are spliced: the writev-of-pieces path)
  *         bit 1  small max event (4 KiB): the oversize pass-through path
  *         bit 2  small max header (2 KiB): the 431 / overflow paths
  *         bit 3  upstream unreachable: every connect fails (502 path)
@@ -156,6 +157,20 @@ int side_write_take(struct side *s, char *a, size_t alen, char *b, size_t blen)
     return rc;
 }
 
+int side_write_out(struct side *s, struct nb_out *o)
+{
+    int rc = side_write(s, o->a, o->alen);
+
+    for (unsigned i = 0; rc == 0 && i < o->nseg; i++)
+        rc = side_write(s, o->seg[i].p, o->seg[i].len);
+    if (rc == 0 && o->nseg == 0)
+        rc = side_write(s, o->b, o->blen);
+    free(o->a);
+    free(o->b);
+    free(o->c);
+    return rc;
+}
+
 /* ---- the hook ---- */
 
 static void rewrite_hook(void *arg, struct proxy_next *ev)
@@ -169,6 +184,14 @@ static void rewrite_hook(void *arg, struct proxy_next *ev)
     if (buf_appendf(&b, "{\"len\":%zu,\"rid\":%zu}", ev->body_len, len) == 0)
         proxy_next_set_body(ev, &b);
     buf_free(&b);
+    if (ev->body_len % 2) {
+        /* Odd bodies go out spliced instead: a piece inserted at 1, their last byte cut. */
+        struct proxy_splice sp[2] = {{1, 0, "<ins>", 5}, {ev->body_len - 1, 1, NULL, 0}};
+
+        FUZZ_ASSERT(proxy_next_splice_body(ev, sp, ev->body_len > 1 ? 2 : 1) == 0);
+        sp[0].off = ev->body_len + 1;
+        FUZZ_ASSERT(proxy_next_splice_body(ev, sp, 1) == -EINVAL);
+    }
     (void)proxy_next_set_header(ev, "x-tracebridge-test", "1", 1);
     FUZZ_ASSERT(proxy_next_set_header(ev, "Content-Length", "1", 1) == -EINVAL);
     FUZZ_ASSERT(proxy_next_set_header(ev, "x-bad", "a\r\nb", 4) == -EINVAL);
@@ -295,6 +318,7 @@ static struct conn *conn_make(struct fuzz_proxy *fp, unsigned flags, const struc
     c->down.connected = true;
     relay_init(c);
     tb_list_init(&p->conns);
+    tb_list_init(&p->held);                   /* as proxy_new does: an empty held list */
     tb_list_insert_head(&p->conns, &c->link); /* orphan.c looks through the proxy's conns */
     return c;
 }

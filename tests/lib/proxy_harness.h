@@ -346,6 +346,7 @@ struct rig {
     struct proxy_stats stats;
     bool rewrite;
     bool keep_bodies; /* wants_response_body says yes */
+    bool splice; /* h_next splices: "<tb>" at 1, the middle byte becomes "<mid>", last cut */
     struct hook_event ev[MAX_EVENTS];
     int nev;
     int delivered;
@@ -387,6 +388,11 @@ static __attribute__((unused)) void h_next(void *arg, struct proxy_next *ev)
     struct rig *r = arg;
     struct buf b;
 
+    if (r->splice && ev->body_len >= 4) {
+        struct proxy_splice sp[3] = {
+            {1, 0, "<tb>", 4}, {ev->body_len / 2, 1, "<mid>", 5}, {ev->body_len - 1, 1, NULL, 0}};
+        (void)proxy_next_splice_body(ev, sp, 3);
+    }
     if (!r->rewrite)
         return;
     buf_init(&b, 256);

@@ -52,7 +52,7 @@ static void promote_hook(void *arg, struct proxy_next *ev)
 {
     static const uint8_t span[8] = {0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x70, 0x81};
     struct app *a = arg;
-    struct promote_input in = {ev->body, ev->body_len, NULL, 0, NULL, 0};
+    struct promote_input in = {ev->body, ev->body_len, NULL, 0, NULL, 0, false};
     struct promote_output out;
     struct trace_ctx_full w;
 

@@ -185,6 +185,26 @@ static void nx_error(void *o, enum http_errno e)
     ((struct nx *)o)->failed = true;
 }
 
+/* The body the runtime gets from out (re-framed: b, or the spliced segments), NUL-terminated,
+ * truncated to cap. */
+static void seen_copy(const struct nb_out *out, char *seen, size_t cap)
+{
+    const char *b = out->changed ? out->b : strstr(out->a, "\r\n\r\n") + 4;
+    size_t bl = out->changed ? out->blen : out->alen - (size_t)(b - out->a);
+    size_t n = 0;
+
+    if (out->nseg == 0) {
+        snprintf(seen, cap, "%.*s", (int)bl, b ? b : "");
+        return;
+    }
+    for (unsigned i = 0; i < out->nseg && n + 1 < cap; i++) {
+        size_t k = out->seg[i].len < cap - 1 - n ? out->seg[i].len : cap - 1 - n;
+        memcpy(seen + n, out->seg[i].p, k);
+        n += k;
+    }
+    seen[n] = '\0';
+}
+
 /* Delivers an event for rid (deadline in epoch ms) to the runtime through the hooks; the body
  * the runtime gets is copied into seen_body (when not NULL). Then next_delivered. */
 static void next_event(struct rig *g, const char *rid, const char *body, uint64_t deadline,
@@ -216,13 +236,11 @@ static void next_event(struct rig *g, const char *rid, const char *body, uint64_
     http1_init(&h, HTTP_RESPONSE, 64 * 1024, &ops, &x);
     http1_feed(&h, resp, (size_t)n);
     if (x.done && !x.failed && nextbuf_finish(&x.nb, &g->ph, ridout, sizeof(ridout), &out) == 0) {
-        if (seen_body) {
-            const char *b = out.changed ? out.b : strstr(out.a, "\r\n\r\n") + 4;
-            size_t bl = out.changed ? out.blen : out.alen - (size_t)(b - out.a);
-            snprintf(seen_body, cap, "%.*s", (int)bl, b ? b : "");
-        }
+        if (seen_body)
+            seen_copy(&out, seen_body, cap);
         free(out.a);
         free(out.b);
+        free(out.c);
         g->ph.next_delivered(g->ph.arg, ridout);
     } else if (seen_body) {
         snprintf(seen_body, cap, "(relay failed)");

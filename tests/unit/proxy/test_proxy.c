@@ -118,6 +118,49 @@ static void test_rewrite(struct tap *t, int port, bool chunked)
     client_close(&c);
 }
 
+/* A spliced event goes out as pieces of the original buffer and the inserted bytes, in one
+ * writev: large enough here that the socket takes it in several writes. */
+static void test_splice(struct tap *t, int port, bool chunked)
+{
+    size_t n = 3 * 1024 * 1024 + 7;
+    char *body = malloc(n);
+    struct buf want;
+    struct client c;
+    struct resp r;
+
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)('a' + i % 26);
+    buf_init(&want, 2 * n);
+    buf_append(&want, body, 1);
+    buf_append_str(&want, "<tb>");
+    buf_append(&want, body + 1, n / 2 - 1);
+    buf_append_str(&want, "<mid>");
+    buf_append(&want, body + n / 2 + 1, n - 1 - (n / 2 + 1));
+    upstream_set_next(&U, body, n, chunked);
+    R.splice = true;
+    client_open(&c, port);
+    client_get(&c, NEXT, &r);
+    ok(t,
+       r.status == 200 && r.has_cl && r.body.len == want.len &&
+           memcmp(r.body.data, want.data, want.len) == 0,
+       "spliced %s event: the original bytes with the pieces in place (%zu B)",
+       chunked ? "chunked" : "content-length", r.body.len);
+    resp_free(&r);
+    client_get(&c, NEXT, &r);
+    ok(t,
+       r.status == 200 && r.body.len == want.len && memcmp(r.body.data, want.data, want.len) == 0,
+       "a second spliced event on the same connection");
+    resp_free(&r);
+    R.splice = false;
+    client_get(&c, NEXT, &r);
+    ok(t, r.status == 200 && r.body.len == n && memcmp(r.body.data, body, n) == 0,
+       "keep-alive after a spliced event, next one unchanged");
+    resp_free(&r);
+    client_close(&c);
+    buf_free(&want);
+    free(body);
+}
+
 static void test_go_chunked_trailers(struct tap *t, int port)
 {
     static const char req[] = "POST /2018-06-01/runtime/invocation/go-1/response HTTP/1.1\r\n"
@@ -481,6 +524,8 @@ int main(void)
     test_identity_bytes(&t, port, true);
     test_rewrite(&t, port, false);
     test_rewrite(&t, port, true);
+    test_splice(&t, port, false);
+    test_splice(&t, port, true);
     test_go_chunked_trailers(&t, port);
     test_streaming(&t, port);
     test_error_hooks(&t, port);
@@ -492,7 +537,7 @@ int main(void)
     test_big_event(&t, port, true);
     test_misc(&t, port);
     st = rig_stats(&R);
-    ok(&t, st.rewrites == 4 && st.next_requests == (unsigned long)U.nexts,
+    ok(&t, st.rewrites == 8 && st.next_requests == (unsigned long)U.nexts,
        "stats: rewrites %lu, nexts %lu", st.rewrites, st.next_requests);
     ok(&t, hook_count("delivered") >= 60, "next_delivered fired per /next");
     is_int(&t, rig_stop(&R), 0, "proxy loop closes cleanly");

@@ -17,7 +17,7 @@ static struct promote_analysis *analyse(const char *ev)
                                              .batch_parent = PROMOTE_BATCH_FIRST,
                                              .max_event_bytes = 8u << 20};
     struct promote_analysis *a = calloc(1, sizeof(*a));
-    struct promote_input in = {ev, strlen(ev), NULL, 0, NULL, 0};
+    struct promote_input in = {.body = ev, .body_len = strlen(ev)};
 
     promote_analyse(&conf, &in, a);
     return a;

@@ -3,7 +3,8 @@
  * strings over an alphabet rich in quotes, backslash runs, \u escapes and control bytes, with
  * lengths that put every construct across the 16- and 64-byte block edges and at the very end
  * of the buffer (each case is an exact-size heap copy, so ASan sees any read past the end).
- * test_jscan_portable.c runs the same checks on the portable (SWAR) path that arm64 uses. */
+ * This file runs the widest path the CPU has (AVX2 on most x86_64); test_jscan_sse2.c runs the
+ * same checks on the SSE2 path, test_jscan_portable.c on the portable (SWAR) path arm64 uses. */
 #include "proxy/promote/jscan.c"
 
 #include <stdint.h>

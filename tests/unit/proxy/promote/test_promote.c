@@ -71,7 +71,8 @@ static struct run *go(const struct promote_conf *c, const char *in, size_t n, co
                       const char *cc, const char *fallback)
 {
     struct run *r = calloc(1, sizeof(*r));
-    struct promote_input pi = {in, n, xray, xray ? strlen(xray) : 0, cc, cc ? strlen(cc) : 0};
+    struct promote_input pi = {in,   n, xray, xray ? strlen(xray) : 0, cc, cc ? strlen(cc) : 0,
+                               false};
     const struct trace_ctx_full *w = NULL;
 
     r->in = (char *)in;

@@ -370,14 +370,49 @@ static bool members_preserved(const char *in, const char *out)
 
 struct counts {
     int tree_fail, bytes_fail, parse_fail, unchanged_fail, checked, mutated_valid;
+    int splice_fail, spliced;
 };
+
+/* The same apply with want_splices must describe the same body: the input with its splices
+ * applied is byte for byte what the copying apply rendered (out/on). */
+static void check_splices(const struct promote_conf *conf, struct promote_input pi,
+                          const struct promote_analysis *a, const struct trace_ctx_full *w,
+                          const char *out, size_t on, struct counts *c)
+{
+    struct promote_output o;
+    struct buf b;
+    size_t pos = 0;
+    int rc;
+
+    pi.want_splices = true;
+    rc = promote_apply(conf, &pi, a, w, &o);
+    buf_init(&b, 1u << 24);
+    for (unsigned i = 0; rc == 0 && i < o.nsplices; i++) {
+        const struct promote_splice *sp = &o.splices[i];
+        rc = buf_append(&b, pi.body + pos, sp->off - pos);
+        if (rc == 0 && sp->ins_len)
+            rc = buf_append(&b, o.ins.data + sp->ins_off, sp->ins_len);
+        pos = sp->off + sp->del;
+    }
+    if (rc == 0 && o.body_changed && o.nsplices)
+        rc = buf_append(&b, pi.body + pos, pi.body_len - pos);
+    else if (rc == 0)
+        rc = buf_append(&b, o.body_changed ? o.body.data : pi.body,
+                        o.body_changed ? o.body.len : pi.body_len);
+    c->spliced += o.nsplices > 0;
+    if (rc < 0 || b.len != on || memcmp(b.data, out, on) != 0 ||
+        promote_output_body_len(&o, pi.body_len) != on)
+        c->splice_fail++;
+    buf_free(&b);
+    promote_output_free(&o);
+}
 
 static void run_one(const char *in, size_t n, bool mutated, struct counts *c)
 {
     struct promote_conf conf = {.targets = PROMOTE_TARGET_HEADERS,
                                 .batch_parent = PROMOTE_BATCH_FIRST,
                                 .max_event_bytes = 1u << 20};
-    struct promote_input pi = {in, n, NULL, 0, NULL, 0};
+    struct promote_input pi = {in, n, NULL, 0, NULL, 0, false};
     static struct promote_analysis a;
     struct promote_output o;
     struct trace_ctx_full w;
@@ -399,6 +434,7 @@ static void run_one(const char *in, size_t n, bool mutated, struct counts *c)
     on = o.body_changed ? o.body.len : n;
     if (!a.json_object && o.body_changed)
         c->unchanged_fail++;
+    check_splices(&conf, pi, &a, &w, out, on, c);
     if (pin) {
         cJSON *pout = cJSON_ParseWithLength(out, on);
         if (!pout)
@@ -462,6 +498,8 @@ int main(void)
     is_int(&t, c.checked, iters, "every generated event is a valid object (checked %d)", c.checked);
     is_int(&t, c.tree_fail, 0, "parsed output == parsed input + intended changes");
     is_int(&t, c.bytes_fail, 0, "untouched members keep their exact bytes, in order");
+    is_int(&t, c.splice_fail, 0, "spliced output (want_splices) is byte for byte the rendered one");
+    ok(&t, c.spliced > 0, "and most edits come as splices (%d events)", c.spliced);
     is_int(&t, c.parse_fail, 0, "output parses whenever input parses");
     for (int i = 0; i < iters; i++) {
         char *buf = malloc(4096);
