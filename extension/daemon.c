@@ -349,8 +349,8 @@ static void handle_invoke(struct daemon *d, const struct extapi_event *ev)
 
 static void close_all(struct daemon *d);
 
-/* What the proxy did over the sandbox's life, at SHUTDOWN; closed runtime /next (orphans) are
- * said only when there were some. */
+/* What the proxy did over the sandbox's life, at SHUTDOWN (debug); closed runtime /next
+ * (orphans) at info, only when there were some. */
 static void log_proxy_stats(struct daemon *d)
 {
     struct proxy_stats ps = {0};
@@ -358,10 +358,10 @@ static void log_proxy_stats(struct daemon *d)
     if (!d->proxy)
         return;
     proxy_get_stats(d->proxy, &ps);
-    log_info(&d->lg, "daemon",
-             "proxy: %lu /next, %lu rewritten, %lu passed unchanged as oversize, %lu upstream "
-             "failures",
-             ps.next_requests, ps.rewrites, ps.passthrough_oversize, ps.upstream_failures);
+    log_debug(&d->lg, "daemon",
+              "proxy: %lu /next, %lu rewritten, %lu passed unchanged as oversize, %lu upstream "
+              "failures",
+              ps.next_requests, ps.rewrites, ps.passthrough_oversize, ps.upstream_failures);
     if (ps.orphaned_next || ps.handed_over || ps.orphan_lost)
         log_info(&d->lg, "daemon",
                  "proxy: %lu upstream /next ended for a runtime that left, %lu invocations handed "
