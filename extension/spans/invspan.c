@@ -18,6 +18,7 @@ static const char *trigger_of(enum promote_trigger t)
     case TRIGGER_SQS:
     case TRIGGER_SNS:
     case TRIGGER_EVENTBRIDGE:
+    case TRIGGER_KAFKA:
         return "pubsub";
     case TRIGGER_APIGW_REST:
     case TRIGGER_APIGW_HTTP:
@@ -44,12 +45,15 @@ static const char *messaging_system(enum promote_trigger t)
         return "aws_sqs";
     if (t == TRIGGER_SNS)
         return "aws.sns";
+    if (t == TRIGGER_KAFKA)
+        return "kafka";
     return NULL;
 }
 
 static enum span_kind kind_of(enum promote_trigger t)
 {
-    if (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KINESIS)
+    if (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KINESIS ||
+        t == TRIGGER_KAFKA)
         return SPAN_KIND_CONSUMER;
     return SPAN_KIND_SERVER;
 }
@@ -81,7 +85,8 @@ static int set_name(struct span *s, const struct promote_event_info *info, const
     char name[PROMOTE_NAME_MAX + 32];
     enum promote_trigger t = info ? info->trigger : TRIGGER_UNKNOWN;
 
-    if (info && (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE) &&
+    if (info &&
+        (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KAFKA) &&
         info->destination[0])
         snprintf(name, sizeof(name), "process %s", info->destination);
     else if (info && is_http(t) && info->http_method[0] && route_of(info)[0])
@@ -108,6 +113,24 @@ static int add_messaging(struct span *s, const struct promote_event_info *info)
         rc |= attr_list_add_int(l, "messaging.batch.message_count", info->record_count);
     else if (info->message_id[0])
         rc |= attr_list_add_str(l, "messaging.message.id", info->message_id);
+    if (info->partition[0]) /* Kafka, a single record */
+        rc |= attr_list_add_str(l, "messaging.destination.partition.id", info->partition);
+    if (info->offset[0])
+        rc |= attr_list_add_str(l, "messaging.kafka.offset", info->offset);
+    return rc;
+}
+
+/* A durable function's execution, and whether this invocation started it. */
+static int add_durable(struct span *s, const struct promote_event_info *info)
+{
+    int rc = 0;
+
+    if (!info->durable_execution_arn[0])
+        return 0;
+    rc |= attr_list_add_str(&s->attrs, "aws.lambda.durable_execution_arn",
+                            info->durable_execution_arn);
+    rc |= attr_list_add_bool(&s->attrs, "aws.lambda.durable.first_invocation",
+                             info->durable_first_invocation);
     return rc;
 }
 
@@ -182,6 +205,7 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
     if (info) {
         rc |= add_messaging(s, info);
         rc |= add_http(s, info);
+        rc |= add_durable(s, info);
         rc |= add_links(s, a);
     }
     return rc ? -ENOMEM : 0;
