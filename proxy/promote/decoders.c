@@ -562,14 +562,34 @@ static void read_dd_attribute(struct actx *c, const struct decoder *d, enum whic
 
 /* ---- Kafka ---- */
 
+/* A tracestate header goes with the traceparent: kept as a JSON string token in the plan
+ * (companions are tokens, copied when their record ends), validated like any other. */
+static void kafka_tracestate(struct actx *c, const struct hdrs *h, struct tvals *tv)
+{
+    char *ts = c->pl->kafka_ts;
+    const char *saved = c->base;
+    size_t n = h->n[H_TS];
+
+    if (!h->ok[H_TS] || n > TRACESTATE_MAX || memchr(h->v[H_TS], '"', n) ||
+        memchr(h->v[H_TS], '\\', n))
+        return;
+    ts[0] = '"';
+    memcpy(ts + 1, h->v[H_TS], n);
+    ts[n + 1] = '"';
+    c->base = ts;
+    promote_tvals_put(c, tv, W_TS, ts + 1, n, 0, n + 2);
+    c->base = saved;
+}
+
 static void read_kafka(struct actx *c, const struct decoder *d, enum which w, size_t off,
                        size_t end, struct tvals *tv)
 {
     struct hdrs h;
 
     (void)d, (void)w;
-    if (kafka_headers(c, off, end, &h) && h.ok[H_TP])
-        promote_tvals_put(c, tv, W_TP, h.v[H_TP], h.n[H_TP], off, end);
+    if (kafka_headers(c, off, end, &h) && h.ok[H_TP] &&
+        promote_tvals_put(c, tv, W_TP, h.v[H_TP], h.n[H_TP], off, end))
+        kafka_tracestate(c, &h, tv);
 }
 
 static void read_kafka_datadog(struct actx *c, const struct decoder *d, enum which w, size_t off,

@@ -385,6 +385,7 @@ struct plan {
     struct jscan_frame stack2[PROMOTE_MAX_DEPTH]; /* documents inside strings, by level */
     struct jscan_frame leaf[PLAN_LEAF_DEPTH];     /* decoders' own scans of small values */
     char dd_buf[PLAN_DD_MAX];                     /* a Datadog carrier, decoded */
+    char kafka_ts[TRACESTATE_MAX + 2];            /* a Kafka tracestate header, quoted */
 };
 
 /* The analysis pass's state during one scan. */

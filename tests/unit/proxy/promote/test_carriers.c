@@ -138,7 +138,8 @@ static void test_kafka(struct tap *t)
     is_int(t, r->a.info.record_count, 1, "msk: one record");
     ok(t, strncmp(r->a.info.source_arn, "arn:aws:kafka:us-east-1:111122223333:cluster/", 45) == 0,
        "msk: eventSourceArn");
-    ok(t, only_headers_added(r, NULL), "msk: record headers never edited");
+    is_str(t, r->a.parent.tracestate, "congo=t61rcWkgMzE", "msk: tracestate header");
+    ok(t, only_headers_added(r, "congo=t61rcWkgMzE"), "msk: record headers never edited");
     done(r);
     free(in);
 
