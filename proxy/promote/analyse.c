@@ -1139,7 +1139,8 @@ void promote_analysis_free(struct promote_analysis *a)
     struct plan *pl = a->plan;
 
     if (pl) {
-        free(pl->body_buf);
+        for (unsigned i = 0; i < PLAN_NEST_MAX; i++)
+            free(pl->doc_buf[i]);
         free(pl);
     }
     a->plan = NULL;

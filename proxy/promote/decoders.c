@@ -37,17 +37,31 @@ static bool has_needles(const char *p, size_t n, const struct nested_doc *d)
     return any;
 }
 
-/* The buffer a document decoded at the current nesting level goes into (allocated once per
- * plan, PLAN_NEST_MAX levels of PLAN_BODY_MAX + 1 bytes), or NULL. */
-static char *doc_buf(struct actx *c)
+/* The buffer a document of at most n bytes decoded at the current nesting level goes into
+ * (n + 1 bytes: n <= PLAN_BODY_MAX), or NULL. It grows to the largest document of the event,
+ * so the usual few-KB bodies never take a large allocation (and its page faults) per event. */
+static char *doc_buf(struct actx *c, size_t n)
 {
     struct plan *pl = c->pl;
+    unsigned lv = c->nest;
+    size_t cap;
+    char *p;
 
-    if (c->nest >= PLAN_NEST_MAX)
+    if (lv >= PLAN_NEST_MAX || n > PLAN_BODY_MAX)
         return NULL;
-    if (!pl->body_buf && !(pl->body_buf = malloc((size_t)PLAN_NEST_MAX * (PLAN_BODY_MAX + 1))))
+    if (pl->doc_cap[lv] > n)
+        return pl->doc_buf[lv];
+    cap = pl->doc_cap[lv] * 2 > n + 1 ? pl->doc_cap[lv] * 2 : n + 1;
+    if (cap < 4096)
+        cap = 4096;
+    if (cap > PLAN_BODY_MAX + 1)
+        cap = PLAN_BODY_MAX + 1;
+    p = realloc(pl->doc_buf[lv], cap);
+    if (!p)
         return NULL;
-    return pl->body_buf + (size_t)c->nest * (PLAN_BODY_MAX + 1);
+    pl->doc_buf[lv] = p;
+    pl->doc_cap[lv] = cap;
+    return p;
 }
 
 /* What the decoded document held joins tv; the values already in tv come first. */
@@ -89,9 +103,9 @@ void promote_read_doc_in_string(struct actx *c, const struct decoder *d, enum wh
 
     (void)w;
     if (n > PLAN_BODY_MAX || !memchr(raw, '\\', n) || !starts_object(raw, n) ||
-        !has_needles(raw, n, nd) || !(buf = doc_buf(c)))
+        !has_needles(raw, n, nd) || !(buf = doc_buf(c, n)))
         return;
-    l = json_unescape(raw, n, buf, PLAN_BODY_MAX + 1);
+    l = json_unescape(raw, n, buf, n + 1);
     if (l >= 0)
         scan_doc(c, nd, buf, (size_t)l, tv);
 }
@@ -108,8 +122,7 @@ void promote_read_base64_doc(struct actx *c, const struct decoder *d, enum which
     char *buf;
 
     (void)w;
-    if (!n || raw[0] != 'e' || base64_decoded_max(n) > PLAN_BODY_MAX || memchr(raw, '\\', n) ||
-        !(buf = doc_buf(c)))
+    if (!n || raw[0] != 'e' || memchr(raw, '\\', n) || !(buf = doc_buf(c, base64_decoded_max(n))))
         return;
     if (base64_decode(raw, n, 0, (uint8_t *)buf, &len) < 0 || !len || buf[0] != '{' ||
         !has_needles(buf, len, nd))
@@ -426,10 +439,13 @@ static bool dd_priority(const char *s, size_t n, long *out)
 static bool dd_tid_high(const struct hdrs *h, uint8_t hi[8])
 {
     const char *p = h->v[H_DD_TAGS];
-    const char *end = p + h->n[H_DD_TAGS];
+    const char *end;
 
     memset(hi, 0, 8);
-    while (h->ok[H_DD_TAGS] && p < end) {
+    if (!h->ok[H_DD_TAGS])
+        return true;
+    end = p + h->n[H_DD_TAGS];
+    while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
         if (n > 10 && memcmp(p, "_dd.p.tid=", 10) == 0)
@@ -568,10 +584,9 @@ static void kafka_tracestate(struct actx *c, const struct hdrs *h, struct tvals 
 {
     char *ts = c->pl->kafka_ts;
     const char *saved = c->base;
-    size_t n = h->n[H_TS];
+    size_t n = h->ok[H_TS] ? h->n[H_TS] : 0;
 
-    if (!h->ok[H_TS] || n > TRACESTATE_MAX || memchr(h->v[H_TS], '"', n) ||
-        memchr(h->v[H_TS], '\\', n))
+    if (!n || n > TRACESTATE_MAX || memchr(h->v[H_TS], '"', n) || memchr(h->v[H_TS], '\\', n))
         return;
     ts[0] = '"';
     memcpy(ts + 1, h->v[H_TS], n);

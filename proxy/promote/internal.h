@@ -365,10 +365,12 @@ struct plan {
     struct trace_ctx first_ctx;
     enum promote_carrier first_carrier;
     unsigned first_pref;
-    unsigned n_records;      /* records of a batch seen so far (each a JSON object) */
-    unsigned durable_ops;    /* InitialExecutionState.Operations length */
-    struct brange sfn_state; /* the top-level Step Functions "State" object, if any */
-    char *body_buf;          /* PLAN_NEST_MAX documents decoded out of strings, lazily allocated */
+    unsigned n_records;           /* records of a batch seen so far (each a JSON object) */
+    unsigned durable_ops;         /* InitialExecutionState.Operations length */
+    struct brange sfn_state;      /* the top-level Step Functions "State" object, if any */
+    char *doc_buf[PLAN_NEST_MAX]; /* documents decoded out of strings, one per level: grown to
+                                   * the largest one so far (<= PLAN_BODY_MAX + 1), freed with it */
+    size_t doc_cap[PLAN_NEST_MAX];
     /* reset, not zeroed */
     struct mapset ms;
     struct slot slots[PREF_MAX]; /* by preference - 1 */
