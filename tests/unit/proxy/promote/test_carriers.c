@@ -279,6 +279,17 @@ static void test_datadog_preference(struct tap *t)
 
     is_int(t, r->a.carrier, CARRIER_SQS_ATTRIBUTES, "sqs: traceparent attribute beats _datadog");
     done(r);
+    {
+        const char *sns = "{\"Records\":[{\"EventSource\":\"aws:sns\",\"Sns\":{\"MessageId\":\"m\","
+                          "\"MessageAttributes\":{\"_datadog\":{\"Type\":\"String\",\"Value\":"
+                          "\"{\\\"x-datadog-trace-id\\\":\\\"5\\\",\\\"x-datadog-parent-id\\\":"
+                          "\\\"6\\\",\\\"x-datadog-sampling-priority\\\":\\\"1\\\"}\"}}}}]}";
+        r = go(&c, sns, strlen(sns));
+        is_str(t, r->a.found ? tp(&r->a.parent.ctx, buf) : "",
+               "00-00000000000000000000000000000005-0000000000000006-01",
+               "sns: a String _datadog attribute is JSON");
+        done(r);
+    }
     r = go(&c, eb, strlen(eb));
     is_str(t, tp(&r->a.parent.ctx, buf), TPB, "eventbridge: detail.traceparent beats _datadog");
     done(r);
