@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
- * base64, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the request
- * id limit, the W3C/X-Ray trace-context types and parsers, clock-jump detection, host:port
- * literals and handing freed memory back. Includes only libc. */
+ * base64, SHA-256, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the
+ * request id limit, the W3C/X-Ray trace-context types and parsers, clock-jump detection,
+ * host:port literals and handing freed memory back. Includes only libc. */
 #ifndef TB_BASE_BASE_H
 #define TB_BASE_BASE_H
 
@@ -186,6 +186,25 @@ int base64_decode_append(const char *in, size_t n, unsigned flags, struct buf *b
 
 /* Appends the standard, padded base64 of in[0..n) to b. 0, -E2BIG or -ENOMEM (b unchanged). */
 int base64_encode_append(const uint8_t *in, size_t n, struct buf *b);
+
+/* ---- sha256 ------------------------------------------------------------------- */
+/* sha256: SHA-256 (FIPS 180-4), for ids derived from names (Step Functions executions); not
+ * constant-time, never for secrets. The state is a value the caller owns. */
+#define SHA256_LEN 32
+
+struct sha256 {
+    uint32_t h[8];
+    uint64_t len; /* bytes hashed so far */
+    uint8_t buf[64];
+    size_t used; /* bytes of buf waiting for a whole block */
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *p, size_t n);
+/* Writes the digest; s must be initialised again before it is reused. */
+void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
+/* The digest of p[0..n) in one call. */
+void sha256(const void *p, size_t n, uint8_t out[SHA256_LEN]);
 
 /* ---- utf8 --------------------------------------------------------------------- */
 /* utf8: well-formed UTF-8 per RFC 3629 (no overlong forms, no surrogates, nothing past

@@ -15,6 +15,7 @@ enum {
     INV_F_RECORDING = 1u << 4, /* the span is live and sampled */
     INV_F_XRAY = 1u << 5,      /* xray holds the INVOKE event's valid X-Ray header */
     INV_F_BATCH = 1u << 6,     /* a batch event whose handler may report partial failures */
+    INV_F_DURABLE = 1u << 7,   /* a durable execution: its /response says how it went */
 };
 
 struct inv {
@@ -65,7 +66,8 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
 /* The proxy hooks of next_event.c (see struct proxy_hooks). */
 void lifecycle_next_event(void *arg, struct proxy_next *ev);
 void lifecycle_next_delivered(void *arg, const char *rid);
-/* Whether next_event.c made rid's span for a batch whose /response may name failed records. */
+/* Whether rid's /response body says something about its span: a batch's failed records, or a
+ * durable execution's status. */
 bool lifecycle_wants_response_body(void *arg, const char *rid);
 
 #endif

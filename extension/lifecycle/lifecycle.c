@@ -163,7 +163,7 @@ bool lifecycle_wants_response_body(void *arg, const char *rid)
 {
     struct inv *v = lifecycle_find(arg, rid);
 
-    return v && (v->flags & INV_F_RECORDING) && (v->flags & INV_F_BATCH);
+    return v && (v->flags & INV_F_RECORDING) && (v->flags & (INV_F_BATCH | INV_F_DURABLE));
 }
 
 /* Both sides seen and the span ended: the entry has nothing left to correlate. On Managed
@@ -218,6 +218,8 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
         if (is_error || r->error_type || r->error_body)
             (void)invspan_record_error(&v->span, r->error_type, r->error_body, r->error_body_len,
                                        r->error_body_base64, now);
+        else if (r->response_body && r->upstream_status < 400 && (v->flags & INV_F_DURABLE))
+            (void)invspan_durable_status(&v->span, r->response_body, r->response_body_len);
         else if (r->response_body && r->upstream_status < 400)
             (void)invspan_mark_failures(&v->span, r->response_body, r->response_body_len,
                                         v->records);

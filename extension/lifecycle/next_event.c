@@ -139,7 +139,9 @@ static void start_span(struct lifecycle *lc, struct inv *v, const struct promote
     if (invspan_describe(&v->span, a, &f) < 0)
         log_warn(lc->lg, "lifecycle", "span attributes incomplete (no memory)");
     v->flags |= INV_F_RECORDING;
-    if (reports_partial_failures(a->info.trigger)) {
+    if (a->info.durable_execution_arn[0])
+        v->flags |= INV_F_DURABLE;
+    else if (reports_partial_failures(a->info.trigger)) {
         v->flags |= INV_F_BATCH;
         v->records = a->info.record_count;
     }

@@ -18,6 +18,7 @@ static const char *trigger_of(enum promote_trigger t)
     case TRIGGER_SQS:
     case TRIGGER_SNS:
     case TRIGGER_EVENTBRIDGE:
+    case TRIGGER_KAFKA:
         return "pubsub";
     case TRIGGER_APIGW_REST:
     case TRIGGER_APIGW_HTTP:
@@ -44,12 +45,15 @@ static const char *messaging_system(enum promote_trigger t)
         return "aws_sqs";
     if (t == TRIGGER_SNS)
         return "aws.sns";
+    if (t == TRIGGER_KAFKA)
+        return "kafka";
     return NULL;
 }
 
 static enum span_kind kind_of(enum promote_trigger t)
 {
-    if (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KINESIS)
+    if (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KINESIS ||
+        t == TRIGGER_KAFKA)
         return SPAN_KIND_CONSUMER;
     return SPAN_KIND_SERVER;
 }
@@ -81,7 +85,8 @@ static int set_name(struct span *s, const struct promote_event_info *info, const
     char name[PROMOTE_NAME_MAX + 32];
     enum promote_trigger t = info ? info->trigger : TRIGGER_UNKNOWN;
 
-    if (info && (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE) &&
+    if (info &&
+        (t == TRIGGER_SQS || t == TRIGGER_SNS || t == TRIGGER_EVENTBRIDGE || t == TRIGGER_KAFKA) &&
         info->destination[0])
         snprintf(name, sizeof(name), "process %s", info->destination);
     else if (info && is_http(t) && info->http_method[0] && route_of(info)[0])
@@ -108,6 +113,24 @@ static int add_messaging(struct span *s, const struct promote_event_info *info)
         rc |= attr_list_add_int(l, "messaging.batch.message_count", info->record_count);
     else if (info->message_id[0])
         rc |= attr_list_add_str(l, "messaging.message.id", info->message_id);
+    if (info->partition[0]) /* Kafka, a single record */
+        rc |= attr_list_add_str(l, "messaging.destination.partition.id", info->partition);
+    if (info->offset[0])
+        rc |= attr_list_add_str(l, "messaging.kafka.offset", info->offset);
+    return rc;
+}
+
+/* A durable function's execution, and whether this invocation started it. */
+static int add_durable(struct span *s, const struct promote_event_info *info)
+{
+    int rc = 0;
+
+    if (!info->durable_execution_arn[0])
+        return 0;
+    rc |= attr_list_add_str(&s->attrs, "aws.lambda.durable_execution_arn",
+                            info->durable_execution_arn);
+    rc |= attr_list_add_bool(&s->attrs, "aws.lambda.durable.first_invocation",
+                             info->durable_first_invocation);
     return rc;
 }
 
@@ -266,6 +289,7 @@ int invspan_describe(struct span *s, const struct promote_analysis *a,
     if (info) {
         rc |= add_messaging(s, info);
         rc |= add_http(s, info);
+        rc |= add_durable(s, info);
         rc |= add_links(s, a);
         rc |= add_batch_truth(s, info);
     }
@@ -467,4 +491,38 @@ int invspan_record_error(struct span *s, const char *error_type, const char *bod
     buf_free(&msg);
     buf_free(&stack);
     return rc;
+}
+
+/* ---- durable functions ---- */
+
+int invspan_durable_status(struct span *s, const char *body, size_t n)
+{
+    cJSON *doc = body && n ? cJSON_ParseWithLength(body, n) : NULL;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(doc, "Status");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "Error");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "ErrorMessage");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "ErrorType");
+    char text[256];
+    int rc = 0;
+
+    if (!cJSON_IsString(st) || !st->valuestring[0] || strlen(st->valuestring) > 32 ||
+        !utf8_valid(st->valuestring, strlen(st->valuestring))) {
+        cJSON_Delete(doc);
+        return 0; /* not a durable execution's answer */
+    }
+    rc |= attr_list_add_str(&s->attrs, "aws.lambda.durable.status", st->valuestring);
+    if (strcmp(st->valuestring, "FAILED") == 0) {
+        struct buf b;
+        buf_init(&b, sizeof(text));
+        if (cJSON_IsString(msg))
+            append_capped(&b, msg->valuestring, strlen(msg->valuestring));
+        snprintf(text, sizeof(text), "%s", b.len ? b.data : "durable execution failed");
+        buf_free(&b);
+        rc |= span_set_status(s, SPAN_STATUS_ERROR, text);
+        if (cJSON_IsString(type) && type->valuestring[0] && strlen(type->valuestring) < 256 &&
+            utf8_valid(type->valuestring, strlen(type->valuestring)))
+            rc |= attr_list_add_str(&s->attrs, "error.type", type->valuestring);
+    }
+    cJSON_Delete(doc);
+    return rc ? -ENOMEM : 1;
 }

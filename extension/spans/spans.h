@@ -262,6 +262,11 @@ int invspan_add_xray_link(struct span *s, const struct trace_ctx *xray);
  * not that JSON changes nothing. Returns how many failed (0: none said), or -ENOMEM. */
 int invspan_mark_failures(struct span *s, const char *body, size_t n, unsigned records);
 
+/* A durable function's answer ({"Status":"SUCCEEDED"|"FAILED"|"PENDING", "Error":{"ErrorMessage",
+ * "ErrorType"}}): aws.lambda.durable.status, and for FAILED status ERROR with the error message
+ * (capped, UTF-8) and error.type. 1 when it was such an answer, 0 when not, -ENOMEM. */
+int invspan_durable_status(struct span *s, const char *body, size_t n);
+
 /* Marks the span failed: status ERROR and an `exception` event (exception.type, .message,
  * .stacktrace) from a Lambda error body {"errorMessage","errorType","stackTrace":[..]} (Node
  * says "trace"; Go frames are {"path","line","label"} objects) or, when the body is not that

@@ -108,6 +108,9 @@ static int seg_match(const struct seg *g, const char *k, size_t n)
     case SEG_RESERVED:
         i = one_of(k, n, &RESERVED_NAMES, false);
         return i < 0 ? -1 : 1 + i;
+    case SEG_ANY:
+    case SEG_RECORD_ANY:
+        return 0;
     default:
         return -1;
     }
@@ -265,6 +268,8 @@ static void match_rows(const struct actx *c, const struct jnode *f, const char *
         add_row(c, child, r, f->seg);
         if (hit > 0)
             child->which = (uint8_t)(W_TP + hit - 1);
+        if (g->kind == SEG_RECORD_ANY)
+            child->record = child->in_record = true;
     }
 }
 
@@ -331,6 +336,10 @@ static void keytab_build(struct keytab *t, const struct actx *c, const struct jn
                 t->ok = keytab_put(t, c, r, seg_names((enum seg_kind)g->kind)->s[i],
                                    seg_names((enum seg_kind)g->kind)->len[i],
                                    g->kind == SEG_TRIO_CI, W_TP + i);
+            break;
+        case SEG_ANY:
+        case SEG_RECORD_ANY:
+            t->ok = false; /* every key: the rows one by one */
             break;
         default:
             break; /* array elements: on_elem */
@@ -402,6 +411,8 @@ static void on_key(struct jscan *s, struct jscan_frame *f, const char *raw, size
     bloom = KEY_BLOOM_OF(n, k[0], k[n - 1]);
     if (f->node.keys & bloom)
         match_key(c, f, k, n, bloom, child);
+    if (child->record)
+        c->rec_idx = c->pl ? c->pl->n_records : 0;
     child->live = child->rows || child->done;
     /* the key's opening quote is just before raw */
     if (f->map >= 0 && note_member(s, f, k, n, (size_t)(raw - s->p) - 1))
@@ -416,12 +427,15 @@ static void on_elem(struct jscan *s, struct jscan_frame *f, unsigned idx, struct
     for (uint64_t m = f->node.rows; m; m &= m - 1) {
         unsigned r = (unsigned)__builtin_ctzll(m);
         enum seg_kind k = (enum seg_kind)row_seg(c, r, f->node.seg)->kind;
-        if (k != SEG_RECORD && (k != SEG_FIRST || idx != 0))
+        if (k != SEG_RECORD && k != SEG_ANY && k != SEG_RECORD_ANY && (k != SEG_FIRST || idx != 0))
             continue;
         add_row(c, child, r, f->node.seg);
         if (k == SEG_RECORD) {
             child->record = child->in_record = true;
             c->rec_idx = idx;
+        } else if (k == SEG_RECORD_ANY) { /* records in several arrays: counted across them */
+            child->record = child->in_record = true;
+            c->rec_idx = c->pl ? c->pl->n_records : 0;
         }
     }
     child->live = child->rows || child->done;
@@ -620,7 +634,7 @@ static bool slot_found(struct actx *c, struct slot *s)
 
     if (!s->tv.tp_ok && !s->tv.xray_ok && r) {
         s->pending = NULL;
-        r->dec->read(c, W_NONE, s->val.off, s->val.end, &s->tv);
+        r->dec->read(c, r->dec, W_NONE, s->val.off, s->val.end, &s->tv);
     }
     return s->tv.tp_ok || s->tv.xray_ok;
 }
@@ -630,10 +644,10 @@ static void carrier_value(struct actx *c, const struct row *r, const struct jnod
 {
     struct slot *s;
 
-    if (type != r->dec->type)
+    if (r->dec->type && type != r->dec->type)
         return;
     if (c->into) { /* inside a decoded document: its carriers are the decoder's value */
-        r->dec->read(c, (enum which)node->which, off, end, c->into);
+        r->dec->read(c, r->dec, (enum which)node->which, off, end, c->into);
         return;
     }
     s = &c->pl->slots[r->pref - 1];
@@ -647,7 +661,7 @@ static void carrier_value(struct actx *c, const struct row *r, const struct jnod
         s->val.end = end;
         return;
     }
-    r->dec->read(c, (enum which)node->which, off, end, &s->tv);
+    r->dec->read(c, r->dec, (enum which)node->which, off, end, &s->tv);
 }
 
 static const struct trace_ctx *slot_ctx(const struct slot *s)
@@ -755,6 +769,7 @@ static void record_done(struct actx *c)
     unsigned pref = 0;
     struct slot *s = best_slot(c, true, &pref);
 
+    pl->n_records++;
     if (c->rec_idx == 0)
         set_str(pl->msgid0, sizeof(pl->msgid0), msgid->s);
     note_delivery(c, s ? add_link(c, s, msgid->s) : NULL);
@@ -868,6 +883,8 @@ static void on_value(struct jscan *s, struct jscan_frame *parent, const struct j
 
 static const struct jscan_hooks HOOKS = {on_key, on_elem, on_open, on_value};
 
+#define NEST_DEPTH (PROMOTE_MAX_DEPTH / PLAN_NEST_MAX) /* stack2 frames per level */
+
 int promote_scan_nested(struct actx *c, const char *doc, size_t n, const struct grammar *g,
                         struct tvals *tv)
 {
@@ -877,23 +894,45 @@ int promote_scan_nested(struct actx *c, const char *doc, size_t n, const struct 
     const char *why;
     int rc;
 
+    if (c->nest >= PLAN_NEST_MAX)
+        return -EPROTO;
     memset(&s, 0, sizeof(s));
     s.p = doc;
     s.n = n;
     s.h = &HOOKS;
     s.user = c;
-    s.max_depth = ARRAY_LEN(c->pl->stack2);
-    s.stack = c->pl->stack2;
+    s.max_depth = NEST_DEPTH;
+    s.stack = c->pl->stack2 + c->nest * NEST_DEPTH;
     c->base = doc;
     c->g = g;
     c->into = tv;
+    c->nest++;
     root = root_node(c);
     root.in_record = true;
     rc = jscan_run(&s, root, &why);
     c->base = saved.base;
     c->g = saved.g;
     c->into = saved.into;
+    c->nest = saved.nest;
     return rc;
+}
+
+int promote_scan_leaf(struct actx *c, const char *doc, size_t n, const struct jscan_hooks *h,
+                      void *user)
+{
+    struct jscan s;
+    struct jnode root = {0};
+    const char *why;
+
+    memset(&s, 0, sizeof(s));
+    s.p = doc;
+    s.n = n;
+    s.h = h;
+    s.user = user;
+    s.max_depth = PLAN_LEAF_DEPTH;
+    s.stack = c->pl->leaf;
+    root.live = true;
+    return jscan_run(&s, root, &why);
 }
 
 /* ---- analysis result ---- */
@@ -941,11 +980,41 @@ static void copy_fact(char *dst, size_t cap, const struct fact_val *facts, enum 
         set_str(dst, cap, facts[f].s);
 }
 
+/* A batch: its destination, and the first record's facts when it is the only one. */
+static void batch_info(struct actx *c, const struct shape *sh, struct promote_event_info *info)
+{
+    const struct fact_val *facts = c->pl->facts;
+
+    if (!info->record_count) /* records not in one Records array (Kafka): as counted */
+        info->record_count = c->pl->n_records;
+    if (sh->destination != F_NONE)
+        copy_fact(info->destination, sizeof(info->destination), facts, sh->destination);
+    else
+        set_destination(sh, info);
+    if (info->record_count != 1)
+        return;
+    set_str(info->message_id, sizeof(info->message_id), c->pl->msgid0);
+    copy_fact(info->partition, sizeof(info->partition), facts, F_PARTITION);
+    copy_fact(info->offset, sizeof(info->offset), facts, F_OFFSET);
+}
+
+/* A durable function's envelope: the execution, and whether this is its first invocation
+ * (only the execution's own start operation has happened). */
+static void durable_info(struct actx *c, struct promote_event_info *info)
+{
+    if (!c->pl->facts[F_DURABLE_ARN].seen)
+        return;
+    set_str(info->durable_execution_arn, sizeof(info->durable_execution_arn),
+            c->pl->facts[F_DURABLE_ARN].s);
+    info->durable_first_invocation = c->pl->durable_ops == 1;
+}
+
 static void decide_trigger(struct actx *c)
 {
     const struct fact_val *facts = c->pl->facts;
     struct promote_event_info *info = &c->a->info;
 
+    durable_info(c, info);
     set_str(info->source_arn, sizeof(info->source_arn), facts[F_SOURCE_ARN].s);
     for (unsigned i = 0; i < N_SHAPES; i++) {
         const struct shape *sh = &SHAPES[i];
@@ -953,9 +1022,7 @@ static void decide_trigger(struct actx *c)
             continue;
         info->trigger = sh->trigger;
         if (sh->event_source) {
-            set_destination(sh, info);
-            if (info->record_count == 1)
-                set_str(info->message_id, sizeof(info->message_id), c->pl->msgid0);
+            batch_info(c, sh, info);
             return;
         }
         copy_fact(info->http_method, sizeof(info->http_method), facts, sh->method);
@@ -1138,7 +1205,8 @@ void promote_analysis_free(struct promote_analysis *a)
     struct plan *pl = a->plan;
 
     if (pl) {
-        free(pl->body_buf);
+        for (unsigned i = 0; i < PLAN_NEST_MAX; i++)
+            free(pl->doc_buf[i]);
         free(pl);
     }
     a->plan = NULL;

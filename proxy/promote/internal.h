@@ -118,14 +118,16 @@ struct tvals {
 #define PATH_MAX_SEGS 7 /* segments of the longest path, plus its SEG_END */
 
 enum seg_kind {
-    SEG_END = 0,  /* the path ends here: the value is the row's */
-    SEG_KEY,      /* this key (or its alternative spelling), exactly */
-    SEG_KEY_CI,   /* this key, ASCII case-insensitively */
-    SEG_TRIO,     /* traceparent | tracestate | baggage, exactly (names the value's `which`) */
-    SEG_TRIO_CI,  /* the same, case-insensitively (HTTP headers) */
-    SEG_RESERVED, /* __traceparent__ | __tracestate__ | __baggage__ (names `which`) */
-    SEG_RECORD,   /* every element of the array, each one record of a batch */
-    SEG_FIRST,    /* element 0 of the array */
+    SEG_END = 0,    /* the path ends here: the value is the row's */
+    SEG_KEY,        /* this key (or its alternative spelling), exactly */
+    SEG_KEY_CI,     /* this key, ASCII case-insensitively */
+    SEG_TRIO,       /* traceparent | tracestate | baggage, exactly (names the value's `which`) */
+    SEG_TRIO_CI,    /* the same, case-insensitively (HTTP headers) */
+    SEG_RESERVED,   /* __traceparent__ | __tracestate__ | __baggage__ (names `which`) */
+    SEG_RECORD,     /* every element of the array, each one record of a batch */
+    SEG_FIRST,      /* element 0 of the array */
+    SEG_ANY,        /* every member of an object or element of an array (Kafka's partitions) */
+    SEG_RECORD_ANY, /* the same, each one record of a batch (Kafka's index-keyed records) */
 };
 
 struct seg {
@@ -166,6 +168,10 @@ enum fact {
     F_VERSION2,  /* version is "2.0" */
     F_ROUTE_KEY,
     F_RAW_PATH,
+    F_TOPIC,       /* the first record's Kafka topic */
+    F_PARTITION,   /* the first record's Kafka partition (a number, as written) */
+    F_OFFSET,      /* the first record's Kafka offset */
+    F_DURABLE_ARN, /* a durable function's DurableExecutionArn */
     F_COUNT,
 };
 
@@ -181,12 +187,25 @@ enum defer {
 };
 
 /* How a carrier's value is read: decodes the JSON value [off, end) of c->base (its type is
- * the decoder's `type`) and keeps what validates, by `which`, in tv. */
+ * the decoder's `type`) and keeps what validates, by `which`, in tv. A context converted from
+ * another format (X-Ray, Datadog, Step Functions) goes into tv->xray, so a W3C traceparent
+ * found in the same carrier is preferred to it. */
 struct decoder {
     const char *name;
-    char type; /* the JSON type it reads (jscan's letters): other values are ignored */
+    char type; /* the JSON type it reads (jscan's letters), 0 any: other values are ignored */
     enum defer defer;
-    void (*read)(struct actx *c, enum which w, size_t off, size_t end, struct tvals *tv);
+    void (*read)(struct actx *c, const struct decoder *d, enum which w, size_t off, size_t end,
+                 struct tvals *tv);
+    const void *arg; /* the decoder's parameter (a document in a string: struct nested_doc) */
+};
+
+/* A JSON document inside a JSON string (SNS envelope or EventBridge event in an SQS body, a
+ * durable function's InputPayload): scanned with grammar g, read-only, only when the raw
+ * string holds `need` (if set) and one of `any` (a cheap filter before unescaping). */
+struct nested_doc {
+    const struct grammar *g;
+    const char *need;
+    const char *any[3];
 };
 
 /* How an event fact is noted from its value (fr: the closing frame of a container, else
@@ -249,7 +268,7 @@ struct shape {
 extern const struct shape SHAPES[];
 extern const unsigned N_SHAPES;
 
-#define PREF_MAX 12 /* carrier preferences in the event (Lambda-Runtime-Trace-Id comes after) */
+#define PREF_MAX 18 /* carrier preferences in the event (Lambda-Runtime-Trace-Id comes after) */
 
 /* ---- plan ---------------------------------------------------------------------------- */
 /* plan: what promote_analyse() learns in its one pass and promote_apply() turns into
@@ -257,7 +276,10 @@ extern const unsigned N_SHAPES;
 #define PLAN_MAX_MAPS    16
 #define PLAN_MAX_MEMBERS 64
 #define PLAN_MAX_NULLS   4
-#define PLAN_BODY_MAX    (512 * 1024) /* SQS bodies are <= 256 KiB; larger ones are not SNS */
+#define PLAN_BODY_MAX    (512 * 1024) /* a document decoded out of a string, at most */
+#define PLAN_NEST_MAX    2            /* documents in strings in documents in strings */
+#define PLAN_LEAF_DEPTH  32           /* nesting of the small values decoders scan themselves */
+#define PLAN_DD_MAX      4096         /* a decoded Datadog carrier */
 
 struct member {
     unsigned map;
@@ -346,7 +368,12 @@ struct plan {
     struct trace_ctx first_ctx;
     enum promote_carrier first_carrier;
     unsigned first_pref;
-    char *body_buf; /* unescaped SQS body (SNS envelope), lazily allocated */
+    unsigned n_records;           /* records of a batch seen so far (each a JSON object) */
+    unsigned durable_ops;         /* InitialExecutionState.Operations length */
+    struct brange sfn_state;      /* the top-level Step Functions "State" object, if any */
+    char *doc_buf[PLAN_NEST_MAX]; /* documents decoded out of strings, one per level: grown to
+                                   * the largest one so far (<= PLAN_BODY_MAX + 1), freed with it */
+    size_t doc_cap[PLAN_NEST_MAX];
     /* reset, not zeroed */
     struct mapset ms;
     struct slot slots[PREF_MAX]; /* by preference - 1 */
@@ -360,7 +387,10 @@ struct plan {
     char scratch[BAGGAGE_MAX + 16];       /* validation scratch */
     struct keytab keytabs[PATH_MAX_SEGS]; /* one per segment: open objects are one per depth */
     struct jscan_frame stack[PROMOTE_MAX_DEPTH];
-    struct jscan_frame stack2[PROMOTE_MAX_DEPTH]; /* for a document inside a string */
+    struct jscan_frame stack2[PROMOTE_MAX_DEPTH]; /* documents inside strings, by level */
+    struct jscan_frame leaf[PLAN_LEAF_DEPTH];     /* decoders' own scans of small values */
+    char dd_buf[PLAN_DD_MAX];                     /* a Datadog carrier, decoded */
+    char kafka_ts[TRACESTATE_MAX + 2];            /* a Kafka tracestate header, quoted */
 };
 
 /* The analysis pass's state during one scan. */
@@ -371,6 +401,7 @@ struct actx {
     const struct grammar *g;
     const char *base;   /* the document being scanned */
     struct tvals *into; /* inside a decoded document: where its carrier values go */
+    unsigned nest;      /* how many documents in strings deep the scan is */
     unsigned rec_idx;
 };
 
@@ -393,6 +424,25 @@ void promote_copy_info(struct actx *c, size_t off, size_t end, char *dst, size_t
  * its carrier values go into tv. 0 or -EPROTO. */
 int promote_scan_nested(struct actx *c, const char *doc, size_t n, const struct grammar *g,
                         struct tvals *tv);
+
+/* A scan of a small value [0, n) of doc with the caller's own hooks (decoders.c), on the
+ * plan's leaf stack (PLAN_LEAF_DEPTH): 0 or -EPROTO. The root node is live. */
+int promote_scan_leaf(struct actx *c, const char *doc, size_t n, const struct jscan_hooks *h,
+                      void *user);
+
+/* The decoders of the carriers beyond SQS, SNS and EventBridge (decoders.c). Two read
+ * functions take a struct nested_doc as their decoder's arg: a JSON document in a JSON string,
+ * and one in a base64 string (Kinesis data). */
+void promote_read_doc_in_string(struct actx *c, const struct decoder *d, enum which w, size_t off,
+                                size_t end, struct tvals *tv);
+void promote_read_base64_doc(struct actx *c, const struct decoder *d, enum which w, size_t off,
+                             size_t end, struct tvals *tv);
+extern const struct decoder KAFKA_HEADERS;         /* W3C traceparent header */
+extern const struct decoder KAFKA_DATADOG_HEADERS; /* x-datadog-* headers */
+extern const struct decoder DATADOG_ATTRIBUTE;     /* SQS/SNS message attribute _datadog */
+extern const struct decoder DATADOG_OBJECT;        /* {"x-datadog-trace-id": ...} */
+extern const struct decoder DATADOG_JSON_STRING;   /* the same object as a JSON string */
+extern const struct decoder STEP_FUNCTIONS;        /* the context object's Execution */
 
 /* Scans a client-context JSON value into ms (root object and its "custom" map), with
  * PROMOTE_MAX_DEPTH frames of stack. 0 or -EPROTO. */

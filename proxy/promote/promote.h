@@ -54,17 +54,25 @@ struct promote_conf {
 /* Where the parent context came from. */
 enum promote_carrier {
     CARRIER_NONE = 0,
-    CARRIER_DIRECT,          /* top-level __traceparent__ */
-    CARRIER_SQS_ATTRIBUTES,  /* Records[].messageAttributes.traceparent */
-    CARRIER_SQS_SNS,         /* SNS envelope inside an SQS body */
-    CARRIER_SQS_XRAY,        /* Records[].attributes.AWSTraceHeader */
-    CARRIER_SNS,             /* Records[].Sns.MessageAttributes.traceparent */
-    CARRIER_EVENTBRIDGE,     /* detail.traceparent / detail.__traceparent__ */
-    CARRIER_HTTP,            /* headers / multiValueHeaders traceparent */
-    CARRIER_HTTP_XRAY,       /* headers X-Amzn-Trace-Id with Root+Parent */
-    CARRIER_LAMBDA_XRAY,     /* Lambda-Runtime-Trace-Id (only with xray_parent) */
-    CARRIER_DIRECT_PLAIN,    /* top-level traceparent of a direct invoke (kept) */
-    CARRIER_REQUEST_HEADERS, /* request.headers traceparent (kept) */
+    CARRIER_DIRECT,              /* top-level __traceparent__ */
+    CARRIER_SQS_ATTRIBUTES,      /* Records[].messageAttributes.traceparent */
+    CARRIER_SQS_SNS,             /* SNS envelope inside an SQS body */
+    CARRIER_SQS_XRAY,            /* Records[].attributes.AWSTraceHeader */
+    CARRIER_SNS,                 /* Records[].Sns.MessageAttributes.traceparent */
+    CARRIER_EVENTBRIDGE,         /* detail.traceparent / detail.__traceparent__ */
+    CARRIER_HTTP,                /* headers / multiValueHeaders traceparent */
+    CARRIER_HTTP_XRAY,           /* headers X-Amzn-Trace-Id with Root+Parent */
+    CARRIER_LAMBDA_XRAY,         /* Lambda-Runtime-Trace-Id (only with xray_parent) */
+    CARRIER_DIRECT_PLAIN,        /* top-level traceparent of a direct invoke (kept) */
+    CARRIER_REQUEST_HEADERS,     /* request.headers traceparent (kept) */
+    CARRIER_SQS_EVENTBRIDGE,     /* EventBridge event inside an SQS body */
+    CARRIER_KAFKA,               /* Kafka record headers traceparent */
+    CARRIER_DATADOG,             /* _datadog / x-datadog-* of an SQS, SNS or Kafka record */
+    CARRIER_EVENTBRIDGE_DATADOG, /* EventBridge detail._datadog */
+    CARRIER_KINESIS,             /* inside a Kinesis record's data */
+    CARRIER_DYNAMODB,            /* a DynamoDB stream record's NewImage */
+    CARRIER_STEP_FUNCTIONS,      /* derived from the Step Functions context object */
+    CARRIER_DURABLE,             /* inside a durable function's InputPayload */
 };
 
 /* What kind of event this is (drives span name, kind and attributes). */
@@ -81,6 +89,7 @@ enum promote_trigger {
     TRIGGER_KINESIS,
     TRIGGER_DYNAMODB,
     TRIGGER_S3,
+    TRIGGER_KAFKA, /* MSK or self-managed Kafka */
 };
 
 struct promote_link {
@@ -105,6 +114,10 @@ struct promote_event_info {
     unsigned redelivered;       /* records delivered before (ApproximateReceiveCount > 1) */
     unsigned max_receive_count; /* the highest ApproximateReceiveCount */
     int64_t oldest_sent_ms;     /* the earliest record (or event) time, Unix ms; 0 if none */
+    char partition[24];                 /* Kafka: the first record's partition */
+    char offset[24];                    /* Kafka: the first record's offset */
+    char durable_execution_arn[PROMOTE_NAME_MAX]; /* durable functions, else "" */
+    bool durable_first_invocation; /* InitialExecutionState holds one operation (the start) */
 };
 
 /* Filled by promote_analyse(), which resets every field but writes only what is meaningful:

@@ -21,8 +21,12 @@
 #define RESERVED   {.kind = SEG_RESERVED, .bloom = KEY_BLOOM("__traceparent__") | \
                     KEY_BLOOM("__tracestate__") | KEY_BLOOM("__baggage__")}
 #define FIRST      {.kind = SEG_FIRST}
+#define ANY        {.kind = SEG_ANY, .bloom = ~0ull}
+#define RECORD_ANY {.kind = SEG_RECORD_ANY, .bloom = ~0ull}
 #define ROOT       {.kind = SEG_END} /* the document itself */
 #define RECORDS    KEY2("Records", "Messages"), {.kind = SEG_RECORD}
+/* Kafka: an object of "<topic>-<partition>" arrays (or index-keyed objects) of records */
+#define KAFKA_RECORDS KEY("records"), ANY, RECORD_ANY
 
 /* ---- rows ---- */
 #define CARRIER(shape_, carrier_, pref_, dec_, ...) {.kind = ROW_CARRIER, .shape = shape_, \
@@ -38,65 +42,55 @@
 /* ---- decoders: how a carrier's value is read ---- */
 
 /* A JSON string holding a W3C value (traceparent, tracestate or baggage, by its key). */
-static void read_w3c(struct actx *c, enum which w, size_t off, size_t end, struct tvals *tv)
+static void read_w3c(struct actx *c, const struct decoder *d, enum which w, size_t off, size_t end,
+                     struct tvals *tv)
 {
     size_t n;
     const char *v = promote_str_value(c, c->base, off, end, &n);
 
+    (void)d;
     if (v)
         promote_tvals_put(c, tv, w, v, n, off, end);
 }
 
 /* A JSON string holding an X-Ray trace header (Root, Parent, Sampled). */
-static void read_xray(struct actx *c, enum which w, size_t off, size_t end, struct tvals *tv)
+static void read_xray(struct actx *c, const struct decoder *d, enum which w, size_t off, size_t end,
+                      struct tvals *tv)
 {
     size_t n;
     const char *v = promote_str_value(c, c->base, off, end, &n);
 
-    (void)w;
+    (void)d, (void)w;
     if (v)
         promote_tvals_put(c, tv, W_XRAY, v, n, off, end);
 }
 
-static bool starts_object(const char *raw, size_t n)
-{
-    size_t i = 0;
+static const struct grammar GRAMMAR_SNS_ENVELOPE, GRAMMAR_EVENTBRIDGE_DOC, GRAMMAR_KINESIS_DATA,
+    GRAMMAR_DURABLE_PAYLOAD;
 
-    while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
-        i++;
-    return i < n && raw[i] == '{';
-}
+/* Documents inside strings, and what must be in the raw string before one is unescaped. */
+static const struct nested_doc SNS_ENVELOPE_DOC = {
+    &GRAMMAR_SNS_ENVELOPE, "TopicArn", {"raceparent", "_datadog"}};
+static const struct nested_doc EVENTBRIDGE_DOC = {
+    &GRAMMAR_EVENTBRIDGE_DOC, "detail-type", {"raceparent", "_datadog"}};
+static const struct nested_doc KINESIS_DOC = {
+    &GRAMMAR_KINESIS_DATA, NULL, {"traceparent", "_datadog"}};
+static const struct nested_doc DURABLE_DOC = {&GRAMMAR_DURABLE_PAYLOAD, NULL, {"raceparent"}};
 
-static const struct grammar GRAMMAR_SNS_ENVELOPE;
-
-/* SNS -> SQS without raw delivery: the SQS body is the SNS envelope as a JSON string. Only a
- * body that can be one is unescaped (into the plan's body buffer) and scanned. */
-static void read_sns_in_sqs_body(struct actx *c, enum which w, size_t off, size_t end,
-                                 struct tvals *tv)
-{
-    struct plan *pl = c->pl;
-    const char *raw = c->base + off + 1;
-    size_t n = end - off - 2;
-    long l;
-
-    (void)w;
-    if (!memchr(raw, '\\', n) || n > PLAN_BODY_MAX || !starts_object(raw, n) ||
-        !memmem(raw, n, "TopicArn", 8) || !memmem(raw, n, "MessageAttributes", 17))
-        return;
-    if (!pl->body_buf && !(pl->body_buf = malloc(PLAN_BODY_MAX + 1)))
-        return;
-    l = json_unescape(raw, n, pl->body_buf, PLAN_BODY_MAX + 1);
-    if (l < 0)
-        return;
-    if (promote_scan_nested(c, pl->body_buf, (size_t)l, &GRAMMAR_SNS_ENVELOPE, tv) < 0)
-        promote_tvals_reset(tv);
-}
-
-static const struct decoder W3C_STRING = {"w3c string", '"', READ_NOW, read_w3c};
+static const struct decoder W3C_STRING = {"w3c string", '"', READ_NOW, read_w3c, NULL};
 /* X-Ray values are fallbacks: parsed only when no W3C context is found next to them */
-static const struct decoder XRAY_STRING = {"x-ray string", '"', READ_LATER_FIRST, read_xray};
+static const struct decoder XRAY_STRING = {"x-ray string", '"', READ_LATER_FIRST, read_xray, NULL};
+/* SNS -> SQS without raw delivery: the SQS body is the SNS envelope as a JSON string. */
 static const struct decoder SNS_IN_SQS_BODY = {"sns envelope in a string", '"', READ_LATER_LAST,
-                                               read_sns_in_sqs_body};
+                                               promote_read_doc_in_string, &SNS_ENVELOPE_DOC};
+/* EventBridge -> SQS (and, as the SNS envelope's Message, EventBridge -> SNS -> SQS). */
+static const struct decoder EVENTBRIDGE_IN_STRING = {"eventbridge event in a string", '"',
+                                                     READ_LATER_LAST, promote_read_doc_in_string,
+                                                     &EVENTBRIDGE_DOC};
+static const struct decoder KINESIS_DATA = {"json in base64 data", '"', READ_LATER_LAST,
+                                            promote_read_base64_doc, &KINESIS_DOC};
+static const struct decoder DURABLE_INPUT = {"durable input payload", '"', READ_LATER_LAST,
+                                             promote_read_doc_in_string, &DURABLE_DOC};
 
 /* ---- fact notes: how an event fact is read ---- */
 
@@ -194,6 +188,43 @@ static void note_count(struct actx *c, enum fact f, char type, size_t off, size_
     c->a->info.record_count = fr ? fr->count : 0;
 }
 
+/* A number of the first record of a batch, as written: an integer (Kafka partition, offset). */
+static void note_first_integer(struct actx *c, enum fact f, char type, size_t off, size_t end,
+                               const struct jscan_frame *fr)
+{
+    struct fact_val *v = fact(c, f);
+    size_t n = end - off;
+
+    (void)fr;
+    if (c->rec_idx != 0 || type != 'n' || n >= sizeof(v->s))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (c->base[off + i] < '0' || c->base[off + i] > '9')
+            return;
+    memcpy(v->s, c->base + off, n);
+    v->s[n] = '\0';
+    v->seen = true;
+}
+
+/* The Step Functions context object's State, read with its Execution (STEP_FUNCTIONS). */
+static void note_sfn_state(struct actx *c, enum fact f, char type, size_t off, size_t end,
+                           const struct jscan_frame *fr)
+{
+    (void)f, (void)fr;
+    if (type == '{' && !c->into) {
+        c->pl->sfn_state.off = off;
+        c->pl->sfn_state.end = end;
+    }
+}
+
+/* A durable function's InitialExecutionState.Operations: how many there are. */
+static void note_durable_ops(struct actx *c, enum fact f, char type, size_t off, size_t end,
+                             const struct jscan_frame *fr)
+{
+    (void)f, (void)off, (void)end;
+    c->pl->durable_ops = type == '[' && fr ? fr->count : 0;
+}
+
 /* ---- the event ---- */
 
 // clang-format off
@@ -214,21 +245,47 @@ static const struct row EVENT_ROWS[] = {
     /* 2. SQS records. */
     CARRIER("sqs",         CARRIER_SQS_ATTRIBUTES,  4, &W3C_STRING,      RECORDS,
             KEY2("messageAttributes", "MessageAttributes"), TRIO, KEY2("stringValue", "StringValue")),
+    /* Inside the body (read-only): an SNS envelope, or an EventBridge event. */
     CARRIER("sqs",         CARRIER_SQS_SNS,         6, &SNS_IN_SQS_BODY, RECORDS, KEY2("body", "Body")),
-    CARRIER("sqs",         CARRIER_SQS_XRAY,        7, &XRAY_STRING,     RECORDS,
+    CARRIER("sqs",         CARRIER_SQS_EVENTBRIDGE, 7, &EVENTBRIDGE_IN_STRING, RECORDS,
+            KEY2("body", "Body")),
+    CARRIER("sqs",         CARRIER_SQS_XRAY,       10, &XRAY_STRING,     RECORDS,
             KEY2("attributes", "Attributes"), KEY("AWSTraceHeader")),
     /* 3. SNS records (preferred to the SQS fallbacks in a record that has both). */
     CARRIER("sns",         CARRIER_SNS,             5, &W3C_STRING,      RECORDS,
             KEY("Sns"), KEY("MessageAttributes"), TRIO, KEY("Value")),
     /* 4. EventBridge: detail.__traceparent__ is stripped (the detail target below). */
-    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,     8, &W3C_STRING,      KEY("detail"), TRIO),
-    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,     8, &W3C_STRING,      KEY("detail"), RESERVED),
-    /* 5.-9. Kafka, Datadog, streams, Step Functions, durable functions: issue 14. */
+    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,    13, &W3C_STRING,      KEY("detail"), TRIO),
+    CARRIER("eventbridge", CARRIER_EVENTBRIDGE,    13, &W3C_STRING,      KEY("detail"), RESERVED),
+    /* 5. Kafka (MSK, self-managed): each record's headers, never edited. */
+    CARRIER("kafka",       CARRIER_KAFKA,           8, &KAFKA_HEADERS,   KAFKA_RECORDS, KEY("headers")),
+    /* 6. Datadog producers, after the W3C carriers of the same record (or event). */
+    CARRIER("sqs",         CARRIER_DATADOG,         9, &DATADOG_ATTRIBUTE, RECORDS,
+            KEY2("messageAttributes", "MessageAttributes"), KEY("_datadog")),
+    CARRIER("sns",         CARRIER_DATADOG,         9, &DATADOG_ATTRIBUTE, RECORDS,
+            KEY("Sns"), KEY("MessageAttributes"), KEY("_datadog")),
+    CARRIER("kafka",       CARRIER_DATADOG,         9, &KAFKA_DATADOG_HEADERS, KAFKA_RECORDS,
+            KEY("headers")),
+    CARRIER("eventbridge", CARRIER_EVENTBRIDGE_DATADOG, 14, &DATADOG_OBJECT, KEY("detail"),
+            KEY("_datadog")),
+    /* 7. Kinesis and DynamoDB Streams (read-only): inside the record's data or new image. */
+    CARRIER("kinesis",     CARRIER_KINESIS,        11, &KINESIS_DATA,    RECORDS, KEY("kinesis"),
+            KEY("data")),
+    CARRIER("dynamodb",    CARRIER_DYNAMODB,       12, &W3C_STRING,      RECORDS, KEY("dynamodb"),
+            KEY("NewImage"), TRIO, KEY("S")),
+    CARRIER("dynamodb",    CARRIER_DYNAMODB,       12, &DATADOG_JSON_STRING, RECORDS,
+            KEY("dynamodb"), KEY("NewImage"), KEY("_datadog"), KEY("S")),
+    /* 8. Step Functions: ids derived from the context object's Execution and State (the
+     * State is noted below). */
+    CARRIER("stepfunctions", CARRIER_STEP_FUNCTIONS, 15, &STEP_FUNCTIONS, KEY("Execution")),
+    /* 9. Durable functions: the user's payload, checkpointed state (read-only). */
+    CARRIER("durable",     CARRIER_DURABLE,        16, &DURABLE_INPUT,   KEY("InitialExecutionState"),
+            KEY("Operations"), FIRST, KEY("ExecutionDetails"), KEY("InputPayload")),
     /* 10. HTTP events (API Gateway v1/v2, ALB, Function URL), and a direct invoke's headers. */
-    CARRIER("http",        CARRIER_HTTP,            9, &W3C_STRING,      KEY("headers"), TRIO_CI),
-    CARRIER("http",        CARRIER_HTTP,            9, &W3C_STRING,      KEY("multiValueHeaders"),
+    CARRIER("http",        CARRIER_HTTP,           17, &W3C_STRING,      KEY("headers"), TRIO_CI),
+    CARRIER("http",        CARRIER_HTTP,           17, &W3C_STRING,      KEY("multiValueHeaders"),
             TRIO_CI, FIRST),
-    CARRIER("http",        CARRIER_HTTP_XRAY,      10, &XRAY_STRING,     KEY("headers"),
+    CARRIER("http",        CARRIER_HTTP_XRAY,      18, &XRAY_STRING,     KEY("headers"),
             KEY_CI("x-amzn-trace-id")),
     /* 11. Lambda-Runtime-Trace-Id: a header, not in the event (promote_analyse). */
 
@@ -239,8 +296,8 @@ static const struct row EVENT_ROWS[] = {
     FACT(F_MSGID,        note_string,       RECORDS, KEY2("messageId", "MessageId")),
     FACT(F_MSGID,        note_if_unset,     RECORDS, KEY("Sns"), KEY("MessageId")),
     /* stream records are named by their sequence number (what batchItemFailures names) */
-    FACT(F_MSGID,        note_string,       RECORDS, KEY("kinesis"), KEY("sequenceNumber")),
-    FACT(F_MSGID,        note_string,       RECORDS, KEY("dynamodb"), KEY("SequenceNumber")),
+    FACT(F_MSGID,        note_string,       RECORDS, KEY2("kinesis", "dynamodb"),
+         KEY2("sequenceNumber", "SequenceNumber")),
     FACT(F_SOURCE_ARN,   note_first_record, RECORDS, KEY("Sns"), KEY("TopicArn")),
     /* Batch truth: how often each record was delivered, and when it was sent (reset after
      * each record, like its message id). */
@@ -249,10 +306,9 @@ static const struct row EVENT_ROWS[] = {
     FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY2("attributes", "Attributes"),
          KEY("SentTimestamp")),
     FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("Sns"), KEY("Timestamp")),
-    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("kinesis"),
-         KEY("approximateArrivalTimestamp")),
-    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY("dynamodb"),
-         KEY("ApproximateCreationDateTime")),
+    /* kinesis.approximateArrivalTimestamp, dynamodb.ApproximateCreationDateTime (seconds) */
+    FACT(F_SENT_TIME,    note_scalar,       RECORDS, KEY2("kinesis", "dynamodb"),
+         KEY2("approximateArrivalTimestamp", "ApproximateCreationDateTime")),
     FACT(F_EVENT_TIME,   note_string,       KEY("time")),
     FACT(F_DETAIL_TYPE,  note_seen,         KEY("detail-type")),
     FACT(F_SOURCE,       note_string,       KEY("source")),
@@ -268,6 +324,16 @@ static const struct row EVENT_ROWS[] = {
     FACT(F_VERSION2,     note_version2,     KEY("version")),
     FACT(F_ROUTE_KEY,    note_string,       KEY("routeKey")),
     FACT(F_RAW_PATH,     note_string,       KEY("rawPath")),
+    /* Kafka: the batch's own eventSource and ARN are at the top, not in the records. */
+    FACT(F_REC0_SOURCE,  note_string,       KEY("eventSource")),
+    FACT(F_SOURCE_ARN,   note_string,       KEY("eventSourceArn")),
+    FACT(F_TOPIC,        note_first_record, KAFKA_RECORDS, KEY("topic")),
+    FACT(F_PARTITION,    note_first_integer, KAFKA_RECORDS, KEY("partition")),
+    FACT(F_OFFSET,       note_first_integer, KAFKA_RECORDS, KEY("offset")),
+    FACT(F_SENT_TIME,    note_scalar,       KAFKA_RECORDS, KEY("timestamp")),
+    FACT(F_NONE,         note_sfn_state,    KEY("State")),
+    FACT(F_DURABLE_ARN,  note_string,       KEY("DurableExecutionArn")),
+    FACT(F_NONE,         note_durable_ops,  KEY("InitialExecutionState"), KEY("Operations")),
 
     /* Targets (DESIGN.md "Where context is written"): the objects edits may touch; a holder
      * may also be null. */
@@ -276,10 +342,37 @@ static const struct row EVENT_ROWS[] = {
     TARGET(MAP_MVH,     false, KEY("multiValueHeaders")),
 };
 
-/* The SNS envelope inside an SQS body (read by SNS_IN_SQS_BODY, as part of its record). */
+/* Documents inside strings: their carriers are the carrier of the string that holds them
+ * (their rows' carrier and preference are the same as that one's). */
+/* The SNS envelope inside an SQS body (read by SNS_IN_SQS_BODY, as part of its record); its
+ * Message may be an EventBridge event (EventBridge -> SNS -> SQS). */
 static const struct row SNS_ENVELOPE_ROWS[] = {
     CARRIER("sqs", CARRIER_SQS_SNS, 6, &W3C_STRING, KEY("MessageAttributes"), TRIO, KEY("Value")),
+    CARRIER("sqs", CARRIER_SQS_SNS, 6, &DATADOG_ATTRIBUTE, KEY("MessageAttributes"), KEY("_datadog")),
+    CARRIER("sqs", CARRIER_SQS_SNS, 6, &EVENTBRIDGE_IN_STRING, KEY("Message")),
     FACT(F_MSGID, note_if_unset, KEY("MessageId")),
+};
+
+/* An EventBridge event inside an SQS body or an SNS Message: its detail, read-only. */
+static const struct row EVENTBRIDGE_DOC_ROWS[] = {
+    CARRIER("sqs", CARRIER_SQS_EVENTBRIDGE, 7, &W3C_STRING, KEY("detail"), TRIO),
+    CARRIER("sqs", CARRIER_SQS_EVENTBRIDGE, 7, &W3C_STRING, KEY("detail"), RESERVED),
+    CARRIER("sqs", CARRIER_SQS_EVENTBRIDGE, 7, &DATADOG_OBJECT, KEY("detail"), KEY("_datadog")),
+};
+
+/* A Kinesis record's data, decoded, when it is a JSON object. */
+static const struct row KINESIS_DATA_ROWS[] = {
+    CARRIER("kinesis", CARRIER_KINESIS, 11, &W3C_STRING, TRIO),
+    CARRIER("kinesis", CARRIER_KINESIS, 11, &W3C_STRING, KEY("_otel"), TRIO),
+    CARRIER("kinesis", CARRIER_KINESIS, 11, &DATADOG_OBJECT, KEY("_datadog")),
+};
+
+/* A durable function's InputPayload: the carriers of a direct invoke, all read-only. */
+static const struct row DURABLE_PAYLOAD_ROWS[] = {
+    CARRIER("durable", CARRIER_DURABLE, 16, &W3C_STRING, RESERVED),
+    CARRIER("durable", CARRIER_DURABLE, 16, &W3C_STRING, TRIO),
+    CARRIER("durable", CARRIER_DURABLE, 16, &W3C_STRING, KEY("headers"), TRIO_CI),
+    CARRIER("durable", CARRIER_DURABLE, 16, &W3C_STRING, KEY("request"), KEY("headers"), TRIO_CI),
 };
 
 /* Lambda-Runtime-Client-Context: only targets. */
@@ -310,6 +403,8 @@ const struct shape SHAPES[] = {
     {.trigger = TRIGGER_KINESIS,  .event_source = "aws:kinesis",  .arn_resource = ":stream/"},
     {.trigger = TRIGGER_DYNAMODB, .event_source = "aws:dynamodb", .arn_resource = ":table/"},
     {.trigger = TRIGGER_S3,       .event_source = "aws:s3",       .arn_resource = ""},
+    {.trigger = TRIGGER_KAFKA,    .event_source = "aws:kafka",    .destination = F_TOPIC},
+    {.trigger = TRIGGER_KAFKA,    .event_source = "SelfManagedKafka", .destination = F_TOPIC},
     {.trigger = TRIGGER_EVENTBRIDGE, .needs = NEED(F_DETAIL_TYPE) | NEED(F_SOURCE) | NEED(F_DETAIL),
      .destination = F_SOURCE, .arn = F_RESOURCE0},
     {.trigger = TRIGGER_FUNCTION_URL, .needs = NEED(F_LAMBDA_URL) | NEED(F_REQCTX),
@@ -329,6 +424,12 @@ _Static_assert(ARRAY_LEN(EVENT_ROWS) <= 64, "one bit per row in jnode.rows");
 const struct grammar GRAMMAR_EVENT = {EVENT_ROWS, ARRAY_LEN(EVENT_ROWS), 2};
 static const struct grammar GRAMMAR_SNS_ENVELOPE = {SNS_ENVELOPE_ROWS, ARRAY_LEN(SNS_ENVELOPE_ROWS),
                                                     0};
+static const struct grammar GRAMMAR_EVENTBRIDGE_DOC = {EVENTBRIDGE_DOC_ROWS,
+                                                       ARRAY_LEN(EVENTBRIDGE_DOC_ROWS), 0};
+static const struct grammar GRAMMAR_KINESIS_DATA = {KINESIS_DATA_ROWS, ARRAY_LEN(KINESIS_DATA_ROWS),
+                                                    0};
+static const struct grammar GRAMMAR_DURABLE_PAYLOAD = {DURABLE_PAYLOAD_ROWS,
+                                                       ARRAY_LEN(DURABLE_PAYLOAD_ROWS), 0};
 const struct grammar GRAMMAR_CLIENT_CONTEXT = {CLIENT_CONTEXT_ROWS, ARRAY_LEN(CLIENT_CONTEXT_ROWS),
                                                1};
 const unsigned N_MEMBER_RULES = ARRAY_LEN(MEMBER_RULES);
@@ -349,6 +450,14 @@ const char *promote_carrier_name(enum promote_carrier c)
         [CARRIER_LAMBDA_XRAY] = "lambda-xray",
         [CARRIER_DIRECT_PLAIN] = "direct-plain",
         [CARRIER_REQUEST_HEADERS] = "request-headers",
+        [CARRIER_SQS_EVENTBRIDGE] = "sqs-eventbridge",
+        [CARRIER_KAFKA] = "kafka",
+        [CARRIER_DATADOG] = "datadog",
+        [CARRIER_EVENTBRIDGE_DATADOG] = "eventbridge-datadog",
+        [CARRIER_KINESIS] = "kinesis",
+        [CARRIER_DYNAMODB] = "dynamodb",
+        [CARRIER_STEP_FUNCTIONS] = "step-functions",
+        [CARRIER_DURABLE] = "durable",
     };
     return (unsigned)c < ARRAY_LEN(names) && names[c] ? names[c] : "unknown";
 }
@@ -368,6 +477,7 @@ const char *promote_trigger_name(enum promote_trigger t)
         [TRIGGER_KINESIS] = "kinesis",
         [TRIGGER_DYNAMODB] = "dynamodb",
         [TRIGGER_S3] = "s3",
+        [TRIGGER_KAFKA] = "kafka",
     };
     return (unsigned)t < ARRAY_LEN(names) && names[t] ? names[t] : "unknown";
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bench_rewrite: throughput of the event rewriter on SQS batches (~1 MB as in perf-anchors.md,
- * and ~6 MB, the Lambda payload limit) and its cost per event on a ~1 KB SQS event, next to
+ * and ~6 MB, the Lambda payload limit), on ~1 MB Kafka and EventBridge->SQS batches (carriers
+ * in header bytes and inside the body string), and its cost per event on a ~1 KB SQS event, next to
  * memcpy of the same bytes and the naive cJSON parse+print, in one run. Variants are
  * interleaved per round; medians are reported. Small events are timed over a loop of
  * repetitions per sample (the clock cannot resolve one). cJSON runs in a child process so its
  * heap churn does not slow the variants after it (see run_variant).
  * MB = 10^6 bytes. Prints TAP lines so tests/run.sh style tooling can read it.
- *   build/bench/bench_rewrite [rounds] */
+ *   build/bench/bench_rewrite [rounds [label]]    (label: run only the rows whose name has it) */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,13 +58,69 @@ static void add_record(struct buf *b, unsigned i, size_t goal)
                 XR, TP);
 }
 
-static void make_batch(struct buf *b, unsigned records, size_t target)
+/* One SQS record whose body is an EventBridge event (detail.traceparent), grown to `goal`. */
+static void add_eb_record(struct buf *b, unsigned i, size_t goal)
 {
+    buf_appendf(b,
+                "%s{\"messageId\":\"%08x-87a3-44ab-83d2-661975530690\",\"receiptHandle\":"
+                "\"AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a%u\",\"body\":\"{\\\"version\\\":\\\"0\\\","
+                "\\\"id\\\":\\\"6a7e8feb-b491-4cf7-a9f1-bf3703467718\\\",\\\"detail-type\\\":"
+                "\\\"OrderPlaced\\\",\\\"source\\\":\\\"com.example.orders\\\",\\\"account\\\":"
+                "\\\"111122223333\\\",\\\"time\\\":\\\"2024-01-02T12:45:07Z\\\",\\\"region\\\":"
+                "\\\"us-east-1\\\",\\\"resources\\\":[],\\\"detail\\\":{\\\"traceparent\\\":"
+                "\\\"%s\\\"",
+                i ? "," : "", i, i, TP);
+    for (unsigned k = 0; k == 0 || b->len + 600 < goal; k++)
+        buf_appendf(b,
+                    ",\\\"item%u\\\":{\\\"sku\\\":\\\"SKU-%05u\\\",\\\"qty\\\":%u,"
+                    "\\\"note\\\":\\\"caf\\\\u00e9 ok\\\"}",
+                    k, k, k % 7);
+    buf_appendf(b,
+                "}}\",\"attributes\":{\"ApproximateReceiveCount\":\"1\",\"SentTimestamp\":"
+                "\"1545082649183\",\"SenderId\":\"AIDAIENQZJOLO23YVJ4VO\","
+                "\"AWSTraceHeader\":\"%s\"},\"messageAttributes\":{},\"md5OfBody\":"
+                "\"e4e68fb7bd0e697a0ae8f1bb342846b3\",\"eventSource\":\"aws:sqs\","
+                "\"eventSourceARN\":\"arn:aws:sqs:us-east-2:123456789012:my-queue\","
+                "\"awsRegion\":\"us-east-2\"}",
+                XR);
+}
+
+/* One MSK record: a base64 value grown to `goal`, headers as decimal byte arrays. */
+static void add_kafka_record(struct buf *b, unsigned i, size_t goal)
+{
+    buf_appendf(b,
+                "%s{\"topic\":\"orders\",\"partition\":0,\"offset\":%u,\"timestamp\":"
+                "1704199507000,\"timestampType\":\"CREATE_TIME\",\"key\":\"b3JkZXItMQ==\","
+                "\"value\":\"",
+                i ? "," : "", i);
+    while (b->len + 400 < goal)
+        buf_append_str(b, "eyJpdGVtIjp7InNrdSI6IlNLVS0wMDAwMSIsInF0eSI6M319");
+    buf_append_str(b, "\",\"headers\":[{\"content-type\":[97,112,112,108,105,99,97,116,105,111,"
+                      "110,47,106,115,111,110]},{\"traceparent\":[");
+    for (size_t k = 0; TP[k]; k++)
+        buf_appendf(b, "%s%u", k ? "," : "", (unsigned char)TP[k]);
+    buf_append_str(b, "]}]}");
+}
+
+enum shape { SHAPE_SQS, SHAPE_EB_SQS, SHAPE_KAFKA };
+
+static void make_batch(struct buf *b, enum shape sh, unsigned records, size_t target)
+{
+    void (*add)(struct buf *, unsigned, size_t) = sh == SHAPE_SQS      ? add_record
+                                                  : sh == SHAPE_EB_SQS ? add_eb_record
+                                                                       : add_kafka_record;
+
     buf_init(b, 64u << 20);
-    buf_append_str(b, "{\"Records\":[");
+    if (sh == SHAPE_KAFKA)
+        buf_append_str(b, "{\"eventSource\":\"aws:kafka\",\"eventSourceArn\":\"arn:aws:kafka:"
+                          "us-east-1:123456789012:cluster/orders/751d2973\",\"bootstrapServers\":"
+                          "\"b-1.orders.kafka.us-east-1.amazonaws.com:9098\",\"records\":{"
+                          "\"orders-0\":[");
+    else
+        buf_append_str(b, "{\"Records\":[");
     for (unsigned i = 0; i < records; i++)
-        add_record(b, i, (size_t)(i + 1) * (target / records));
-    buf_append_str(b, "]}");
+        add(b, i, (size_t)(i + 1) * (target / records));
+    buf_append_str(b, sh == SHAPE_KAFKA ? "]}}" : "]}");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -187,7 +244,10 @@ static double run_variant(struct ctx *c, struct helper *h, int v, unsigned reps)
     return v == V_CJSON ? helper_sample(h) : time_variant(c, v, reps);
 }
 
-static int bench(const char *label, unsigned records, size_t target, int rounds, int *tn)
+static const char *only; /* argv[2]: set once in main, before any row runs */
+
+static int bench(const char *label, enum shape sh, unsigned records, size_t target, int rounds,
+                 int *tn)
 {
     struct buf ev;
     struct ctx c;
@@ -197,7 +257,9 @@ static int bench(const char *label, unsigned records, size_t target, int rounds,
     int bad = 0;
     unsigned reps;
 
-    make_batch(&ev, records, target);
+    if (only && !strstr(label, only))
+        return 0;
+    make_batch(&ev, sh, records, target);
     reps = ev.len >= 100000 ? 1 : (unsigned)(1000000 / ev.len);
     memset(&c, 0, sizeof(c));
     c.ev = &ev;
@@ -253,9 +315,12 @@ int main(int argc, char **argv)
 
     if (rounds < 1)
         rounds = 1;
-    bad |= bench("1 KB SQS event", 1, 1420, rounds, &tn);
-    bad |= bench("1 MB SQS batch", 150, 1006663, rounds, &tn);
-    bad |= bench("6 MB SQS batch", 900, 6000000, rounds, &tn);
+    only = argc > 2 ? argv[2] : NULL;
+    bad |= bench("1 KB SQS event", SHAPE_SQS, 1, 1420, rounds, &tn);
+    bad |= bench("1 MB SQS batch", SHAPE_SQS, 150, 1006663, rounds, &tn);
+    bad |= bench("1 MB Kafka batch", SHAPE_KAFKA, 150, 1006663, rounds, &tn);
+    bad |= bench("1 MB EventBridge->SQS batch", SHAPE_EB_SQS, 150, 1006663, rounds, &tn);
+    bad |= bench("6 MB SQS batch", SHAPE_SQS, 900, 6000000, rounds, &tn);
     printf("1..%d\n", tn);
     return bad;
 }

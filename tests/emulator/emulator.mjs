@@ -1264,6 +1264,7 @@ class Emulator {
             else if (req.method === 'POST' && p === '/kinesis/put') out = await this.feed(ev.kinesisEvent(this.o, j), j, 'kinesis');
             else if (req.method === 'POST' && p === '/dynamodb/write') out = await this.feed(ev.dynamodbEvent(this.o, j), j, 'dynamodb');
             else if (req.method === 'POST' && p === '/stepfunctions/task') out = await this.feed(ev.stepFunctionsPayload(this.o, j), j, 'stepfunctions');
+            else if (req.method === 'POST' && p === '/durable/invoke') out = await this.feed(ev.durableEnvelope(this.o, j), j, 'durable');
             else if (req.method === 'POST' && p === '/apigw/v1') out = await this.feed(ev.apiGatewayV1Event(this.o, j), j, 'apigw-v1');
             else if (req.method === 'POST' && p === '/apigw/v2') out = await this.feed(ev.apiGatewayV2Event(this.o, j), j, 'apigw-v2');
             else return replyError(res, 404, 'NotFound', `unknown control path ${p}`);

@@ -324,3 +324,17 @@ export function stepFunctionsPayload(o, p) {
         StateMachine: { Id: `arn:aws:states:${o.region}:${o.account}:stateMachine:${sm}`, Name: sm },
     };
 }
+
+// A durable function's invocation: the envelope with the checkpointed execution state, the
+// user's input as the first operation's InputPayload (a JSON string). p: {function, name,
+// input, replay (operations already done: a later invocation of the same execution)}.
+export function durableEnvelope(o, p) {
+    const name = p.name ?? 'order-o-1';
+    const ops = [{ Id: '0', Type: 'EXECUTION', Status: 'STARTED', StartTimestamp: new Date().toISOString(), ExecutionDetails: { InputPayload: JSON.stringify(p.input ?? {}) } }];
+    for (let i = 1; i <= (p.replay ?? 0); i++) ops.push({ Id: String(i), Type: 'STEP', Status: 'SUCCEEDED', Name: `step-${i}`, StepDetails: { Result: '"done"' } });
+    return {
+        DurableExecutionArn: `arn:aws:lambda:${o.region}:${o.account}:function:${p.function ?? 'orders-fn'}:1/durable-execution/${name}/${randomUUID()}`,
+        CheckpointToken: randomBytes(24).toString('base64'),
+        InitialExecutionState: { Operations: ops, NextMarker: '' },
+    };
+}

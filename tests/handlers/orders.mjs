@@ -6,7 +6,8 @@
 //   ok | error (throws; event.errorBytes: message length) | timeout (sleeps past any timeout) |
 //   crash (process.exit(3); mid-stream for `stream`) | sleep (event.sleepMs, then ok) |
 //   oom (allocates until the emulator's --enforce-memory kills the runtime)
-// SQS records whose JSON body has "fail": true are answered as batchItemFailures.
+// SQS records whose JSON body has "fail": true are answered as batchItemFailures; a durable
+// execution answers {Status: FAILED} when its input says "fail", else SUCCEEDED.
 // `handler` answers buffered; `stream` streams its answer (awslambda.streamifyResponse).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -99,6 +100,12 @@ export const handler = async (event, context) => {
     const mode = modeOf(event);
     record(event, context, { mode });
     const result = await businessLogic(event, mode);
+    if (event && typeof event.DurableExecutionArn === 'string') {
+        // A durable execution answers with its status (what the durable SDK returns).
+        const input = JSON.parse(event.InitialExecutionState?.Operations?.[0]?.ExecutionDetails?.InputPayload ?? '{}');
+        if (input.fail) return { Status: 'FAILED', Error: { ErrorType: 'OrderRejected', ErrorMessage: 'order rejected' } };
+        return { Status: 'SUCCEEDED', Result: JSON.stringify(result) };
+    }
     if (event && event.requestContext && (event.httpMethod || event.version === '2.0')) {
         return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(result) };
     }

@@ -197,6 +197,46 @@ static void test_sns(struct tap *t)
     span_free(&s);
 }
 
+static void test_kafka(struct tap *t)
+{
+    struct span s;
+    struct parent_seen p;
+
+    is_int(t, describe_fixture_p(&s, "msk.json", &p), 0, "kafka: described");
+    is_str(t, s.name, "process orders", "kafka: name process <topic>");
+    is_int(t, s.kind, SPAN_KIND_CONSUMER, "kafka: CONSUMER");
+    common(t, &s, "kafka", "pubsub");
+    is_str(t, sattr(&s.attrs, "messaging.system"), "kafka", "kafka: messaging.system=kafka");
+    is_str(t, sattr(&s.attrs, "messaging.destination.name"), "orders",
+           "kafka: messaging.destination.name = topic");
+    is_str(t, sattr(&s.attrs, "messaging.destination.partition.id"), "0", "kafka: partition");
+    is_str(t, sattr(&s.attrs, "messaging.kafka.offset"), "15", "kafka: offset");
+    ok(t, p.found && record_links(&s) == 1, "kafka: parent and a link from the record headers");
+    span_free(&s);
+
+    is_int(t, describe_fixture(&s, "msk_batch.json"), 0, "kafka batch: described");
+    is_int(t, iattr(&s.attrs, "messaging.batch.message_count"), 4, "kafka batch: 4 records");
+    ok(t, !attr_list_find(&s.attrs, "messaging.kafka.offset"), "kafka batch: no single offset");
+    is_int(t, (long long)record_links(&s), 3, "kafka batch: a link per record with context");
+    span_free(&s);
+}
+
+static void test_durable(struct tap *t)
+{
+    struct span s;
+    const struct attr *first;
+
+    is_int(t, describe_fixture(&s, "durable.json"), 0, "durable: described");
+    ok(t,
+       sattr(&s.attrs, "aws.lambda.durable_execution_arn") &&
+           strstr(sattr(&s.attrs, "aws.lambda.durable_execution_arn"), "/durable-execution/"),
+       "durable: aws.lambda.durable_execution_arn");
+    first = attr_list_find(&s.attrs, "aws.lambda.durable.first_invocation");
+    ok(t, first && first->type == ATTR_BOOL && first->v.b,
+       "durable: aws.lambda.durable.first_invocation");
+    span_free(&s);
+}
+
 static void test_eventbridge(struct tap *t)
 {
     const char *ev =
@@ -601,6 +641,36 @@ static void test_batch_truth(struct tap *t)
     promote_analysis_free(&a);
 }
 
+/* A durable execution's answer says how it went. */
+static void test_durable_status(struct tap *t)
+{
+    static const char ok_body[] = "{\"Status\":\"SUCCEEDED\",\"Result\":\"{}\"}";
+    static const char failed[] =
+        "{\"Status\":\"FAILED\",\"Error\":{\"ErrorType\":\"PaymentDeclined\","
+        "\"ErrorMessage\":\"card declined\"}}";
+    struct span s;
+
+    span_init(&s);
+    is_int(t, invspan_durable_status(&s, ok_body, strlen(ok_body)), 1,
+           "durable: SUCCEEDED is an answer");
+    is_str(t, sattr(&s.attrs, "aws.lambda.durable.status"), "SUCCEEDED",
+           "durable: the status said");
+    ok(t, s.status != SPAN_STATUS_ERROR, "durable: SUCCEEDED is not an error");
+    span_free(&s);
+    span_init(&s);
+    is_int(t, invspan_durable_status(&s, failed, sizeof(failed) - 1), 1, "durable: FAILED");
+    ok(t, s.status == SPAN_STATUS_ERROR && strcmp(s.status_message, "card declined") == 0,
+       "durable: FAILED is ERROR with the error message");
+    is_str(t, sattr(&s.attrs, "error.type"), "PaymentDeclined", "durable: error.type");
+    span_free(&s);
+    span_init(&s);
+    is_int(t, invspan_durable_status(&s, "{\"ok\":true}", 11), 0,
+           "durable: no Status, nothing said");
+    is_int(t, invspan_durable_status(&s, "[1,2", 4), 0, "durable: not JSON, nothing said");
+    ok(t, s.attrs.len == 0 && s.status != SPAN_STATUS_ERROR, "durable: the span unchanged");
+    span_free(&s);
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -608,6 +678,8 @@ int main(void)
     test_sqs(&t);
     test_sns(&t);
     test_eventbridge(&t);
+    test_kafka(&t);
+    test_durable(&t);
     test_http(&t);
     test_direct_unknown(&t);
     test_error_languages(&t);
@@ -615,5 +687,6 @@ int main(void)
     test_error_utf8(&t);
     test_error_trailers(&t);
     test_batch_truth(&t);
+    test_durable_status(&t);
     return tap_done(&t);
 }

@@ -99,6 +99,13 @@ static void test_times(struct tap *t)
                 "\"eventSourceARN\":\"arn:aws:dynamodb:us-east-1:1:table/t/stream/x\"}]}");
     is_int(t, a->info.oldest_sent_ms, 1479499740000, "DynamoDB creation time (seconds)");
     done(a);
+    a = analyse("{\"eventSource\":\"aws:kafka\",\"records\":{\"orders-0\":[{\"topic\":\"orders\","
+                "\"partition\":0,\"offset\":15,\"timestamp\":1545084650987,\"value\":\"e30=\","
+                "\"headers\":[]},{\"topic\":\"orders\",\"partition\":0,\"offset\":16,\"timestamp\":"
+                "1545084650000,\"value\":\"e30=\",\"headers\":[]}]}}");
+    is_int(t, a->info.trigger, TRIGGER_KAFKA, "a Kafka batch");
+    is_int(t, a->info.oldest_sent_ms, 1545084650000, "Kafka record timestamps (ms): the oldest");
+    done(a);
 }
 
 /* 10 000 records: counts over all of them, links bounded. */

@@ -158,6 +158,38 @@ static void documents(struct tap *t)
        "escaped quote at the end leaves the string open");
 }
 
+/* json_unescape's two paths agree: with room for the whole input (unescape_roomy, eight bytes
+ * at a time) and with a buffer of exactly the output's size (the bounded loop). */
+static void unescape_paths(struct tap *t)
+{
+    static const char *const cases[] = {
+        "plain text longer than eight bytes, no escapes at all",
+        "a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t",
+        "caf\\u00e9 \\u20ac \\ud83d\\ude00 \\ud800 lone, 0123456789\\\"",
+        "{\\\"k\\\":\\\"v\\\",\\\"n\\\":[1,2,3],\\\"x\\\":\\\"01234567\\\"}",
+        "bad \\q escape",
+        "cut \\u12",
+        "ends in a backslash \\",
+    };
+    char a[256], b[256];
+    unsigned bad = 0;
+
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        size_t n = strlen(cases[i]);
+        long la = json_unescape(cases[i], n, a, sizeof(a));
+        long lb = la < 0 ? json_unescape(cases[i], n, b, n)
+                         : json_unescape(cases[i], n, b, (size_t)la + 1);
+        bad += la != lb || (la >= 0 && memcmp(a, b, (size_t)la + 1) != 0);
+        if (la >= 0)
+            bad += json_unescape(cases[i], n, b, (size_t)la) != -1; /* one byte short */
+    }
+    ok(t, bad == 0, "json_unescape: the roomy and the bounded path agree, bounds kept");
+    ok(t,
+       json_unescape("\\ud83d\\ude00", 12, a, sizeof(a)) == 4 &&
+           memcmp(a, "\xf0\x9f\x98\x80", 4) == 0,
+       "json_unescape: a surrogate pair is one UTF-8 character");
+}
+
 int main(void)
 {
     struct tap t = TAP_INIT;
@@ -166,5 +198,6 @@ int main(void)
     random_strings(&t);
     backslash_runs(&t);
     documents(&t);
+    unescape_paths(&t);
     return tap_done(&t);
 }

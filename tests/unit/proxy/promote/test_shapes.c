@@ -15,6 +15,9 @@ static const struct {
 } GRAMMARS[] = {
     {"event", &GRAMMAR_EVENT},
     {"sns envelope", &GRAMMAR_SNS_ENVELOPE},
+    {"eventbridge in a string", &GRAMMAR_EVENTBRIDGE_DOC},
+    {"kinesis data", &GRAMMAR_KINESIS_DATA},
+    {"durable payload", &GRAMMAR_DURABLE_PAYLOAD},
     {"client context", &GRAMMAR_CLIENT_CONTEXT},
 };
 
@@ -90,6 +93,21 @@ static void segments(struct tap *t)
        "the bloom bit folds ASCII case (case-insensitive keys pass it)");
 }
 
+/* Every carrier row of g names carrier c (with c's preference in the event). */
+static bool nested_carrier(const struct grammar *g, enum promote_carrier c)
+{
+    unsigned pref = 0;
+
+    for (unsigned r = 0; r < GRAMMAR_EVENT.n_rows; r++)
+        if (GRAMMAR_EVENT.rows[r].kind == ROW_CARRIER && GRAMMAR_EVENT.rows[r].carrier == c)
+            pref = GRAMMAR_EVENT.rows[r].pref;
+    for (unsigned r = 0; r < g->n_rows; r++)
+        if (g->rows[r].kind == ROW_CARRIER &&
+            (g->rows[r].carrier != c || g->rows[r].pref != pref || !g->rows[r].dec))
+            return false;
+    return pref != 0;
+}
+
 /* Carriers: a preference in range and a decoder; one preference per carrier and one carrier
  * per preference (a preference is the carrier's slot). */
 static void carriers(struct tap *t)
@@ -120,6 +138,12 @@ static void carriers(struct tap *t)
     ok(t,
        SNS_ENVELOPE_ROWS[0].kind == ROW_CARRIER && SNS_ENVELOPE_ROWS[0].carrier == CARRIER_SQS_SNS,
        "the envelope's carrier is the SNS-in-SQS carrier");
+    ok(t,
+       nested_carrier(&GRAMMAR_SNS_ENVELOPE, CARRIER_SQS_SNS) &&
+           nested_carrier(&GRAMMAR_EVENTBRIDGE_DOC, CARRIER_SQS_EVENTBRIDGE) &&
+           nested_carrier(&GRAMMAR_KINESIS_DATA, CARRIER_KINESIS) &&
+           nested_carrier(&GRAMMAR_DURABLE_PAYLOAD, CARRIER_DURABLE),
+       "a document in a string: its carrier rows name the carrier of the string");
 }
 
 /* Facts and targets name what they fill. */
