@@ -114,8 +114,8 @@ struct promote_event_info {
     unsigned redelivered;       /* records delivered before (ApproximateReceiveCount > 1) */
     unsigned max_receive_count; /* the highest ApproximateReceiveCount */
     int64_t oldest_sent_ms;     /* the earliest record (or event) time, Unix ms; 0 if none */
-    char partition[24];                 /* Kafka: the first record's partition */
-    char offset[24];                    /* Kafka: the first record's offset */
+    char partition[24];         /* Kafka: the first record's partition */
+    char offset[24];            /* Kafka: the first record's offset */
     char durable_execution_arn[PROMOTE_NAME_MAX]; /* durable functions, else "" */
     bool durable_first_invocation; /* InitialExecutionState holds one operation (the start) */
 };

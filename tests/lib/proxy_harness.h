@@ -346,7 +346,7 @@ struct rig {
     struct proxy_stats stats;
     bool rewrite;
     bool keep_bodies; /* wants_response_body says yes */
-    bool splice; /* h_next splices: "<tb>" at 1, the middle byte becomes "<mid>", last cut */
+    bool splice;      /* h_next splices: "<tb>" at 1, the middle byte becomes "<mid>", last cut */
     struct hook_event ev[MAX_EVENTS];
     int nev;
     int delivered;
