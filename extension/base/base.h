@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* base: the no-I/O toolbox every room uses: bounded buffers, the intrusive list, logging, hex,
- * base64, SHA-256, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates and tokens, the
- * request id limit, the W3C/X-Ray trace-context types and parsers, clock-jump detection,
- * host:port literals and handing freed memory back. Includes only libc. */
+ * base64, SHA-256, UTF-8/JSON escaping, key=value lists, rate limits, HTTP dates, RFC 3339
+ * timestamps and tokens, the request id limit, the W3C/X-Ray trace-context types and parsers,
+ * clock-jump detection, host:port literals and handing freed memory back. Includes only libc. */
 #ifndef TB_BASE_BASE_H
 #define TB_BASE_BASE_H
 
