@@ -92,11 +92,12 @@ async function group(protocol) {
             // Everything has left tracebridge at SHUTDOWN; the Collector passes it on.
             const spans = await waitFor(() => {
                 const all = sink.spans();
-                return tbSpan(all, err.result.requestId) && handlerSpan(all, err.result.requestId) && tbSpan(all, batch.rid) && all.filter((x) => x.service === 'orders-fn').length >= 8 && all;
+                return tbSpan(all, err.result.requestId) && handlerSpan(all, err.result.requestId) && tbSpan(all, batch.rid) && all.filter((x) => x.service === 'orders-fn').length >= 9 && all;
             }, 5000) || sink.spans();
             const fnSpans = spans.filter((s) => s.service === 'orders-fn');
-            // 7 spans of the two invocations, and the cold start's init span (Telemetry API)
-            t.ok(fnSpans.length === 8 && fnSpans.filter((s) => s.name === 'aws.lambda.init').length === 1 && fnSpans.every((s) => COLLECTOR_UA.test(s.userAgent)),
+            // 7 spans of the two invocations, the cold start's init span (Telemetry API) and the
+            // SQS batch's inferred queue wait span
+            t.ok(fnSpans.length === 9 && fnSpans.filter((s) => s.name === 'aws.lambda.init').length === 1 && fnSpans.filter((s) => s.name === 'wait orders').length === 1 && fnSpans.every((s) => COLLECTOR_UA.test(s.userAgent)),
                 `${label}: every function span reached the sink through the Collector`, fnSpans.map((s) => `${s.name} (${s.scope.name}): ${s.userAgent}`));
             const [p1, p2] = batch.prods;
             const tb = tbSpan(spans, batch.rid);
