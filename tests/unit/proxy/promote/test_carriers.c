@@ -10,53 +10,15 @@
 #include <string.h>
 
 #include "proxy/promote/promote.h"
+#include "tests/lib/promote_run.h"
 #include "tests/lib/tap.h"
 #include "tests/lib/test_util.h"
 
 #define TPA  "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define TPB  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-#define SPAN "1111111111111111"
+#define SPAN RUN_SPAN
 /* x-datadog-trace-id 1234567890123456789, parent 987654321, _dd.p.tid 66bcb5eb00000000 */
 #define DD_TP "00-66bcb5eb00000000112210f47de98115-000000003ade68b1-01"
-
-struct run {
-    struct promote_analysis a;
-    struct promote_output o;
-    struct trace_ctx_full w;
-    const char *in;
-    size_t n;
-};
-
-static struct promote_conf conf_default(void)
-{
-    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT,
-                             .batch_parent = PROMOTE_BATCH_FIRST,
-                             .max_event_bytes = 8u << 20};
-    return c;
-}
-
-static struct run *go(const struct promote_conf *c, const char *in, size_t n)
-{
-    struct run *r = calloc(1, sizeof(*r));
-    struct promote_input pi = {.body = in, .body_len = n};
-
-    r->in = in;
-    r->n = n;
-    promote_analyse(c, &pi, &r->a);
-    if (r->a.found) {
-        r->w = r->a.parent;
-        hex_decode_lower(SPAN, 16, r->w.ctx.span_id);
-    }
-    promote_apply(c, &pi, &r->a, r->a.found ? &r->w : NULL, &r->o);
-    return r;
-}
-
-static void done(struct run *r)
-{
-    promote_output_free(&r->o);
-    promote_analysis_free(&r->a);
-    free(r);
-}
 
 static const char *tp(const struct trace_ctx *t, char *buf)
 {
@@ -94,7 +56,7 @@ static struct run *fixture(const char *name, char **in)
     size_t n;
 
     *in = slurp(name, &n);
-    return go(&c, *in, n);
+    return go(&c, *in, n, NULL, NULL, NULL);
 }
 
 static void test_eventbridge_in_sqs(struct tap *t)
@@ -180,7 +142,7 @@ static void kafka_lit(struct tap *t, const char *headers, const char *want, cons
                 "{\"eventSource\":\"aws:kafka\",\"records\":{\"t-0\":[{\"topic\":\"t\","
                 "\"partition\":0,\"offset\":1,\"headers\":%s}]}}",
                 headers);
-    r = go(&c, b.data, b.len);
+    r = go(&c, b.data, b.len, NULL, NULL, NULL);
     is_str(t, r->a.found ? tp(&r->a.parent.ctx, buf) : "", want, "kafka headers: %s", name);
     done(r);
     buf_free(&b);
@@ -275,7 +237,7 @@ static void test_datadog_preference(struct tap *t)
                      "\"x-datadog-trace-id\":\"5\",\"x-datadog-parent-id\":\"6\"},"
                      "\"traceparent\":\"" TPB "\"}}";
     char buf[64];
-    struct run *r = go(&c, ev, strlen(ev));
+    struct run *r = go(&c, ev, strlen(ev), NULL, NULL, NULL);
 
     is_int(t, r->a.carrier, CARRIER_SQS_ATTRIBUTES, "sqs: traceparent attribute beats _datadog");
     done(r);
@@ -284,13 +246,13 @@ static void test_datadog_preference(struct tap *t)
                           "\"MessageAttributes\":{\"_datadog\":{\"Type\":\"String\",\"Value\":"
                           "\"{\\\"x-datadog-trace-id\\\":\\\"5\\\",\\\"x-datadog-parent-id\\\":"
                           "\\\"6\\\",\\\"x-datadog-sampling-priority\\\":\\\"1\\\"}\"}}}}]}";
-        r = go(&c, sns, strlen(sns));
+        r = go(&c, sns, strlen(sns), NULL, NULL, NULL);
         is_str(t, r->a.found ? tp(&r->a.parent.ctx, buf) : "",
                "00-00000000000000000000000000000005-0000000000000006-01",
                "sns: a String _datadog attribute is JSON");
         done(r);
     }
-    r = go(&c, eb, strlen(eb));
+    r = go(&c, eb, strlen(eb), NULL, NULL, NULL);
     is_str(t, tp(&r->a.parent.ctx, buf), TPB, "eventbridge: detail.traceparent beats _datadog");
     done(r);
 }
@@ -384,26 +346,26 @@ static void test_step_functions(struct tap *t)
     done(r);
     ev = strdup(in);
     memcpy(strstr(ev, "\"RetryCount\": 0"), "\"RetryCount\": 1", 15);
-    r = go(&c, ev, strlen(ev));
+    r = go(&c, ev, strlen(ev), NULL, NULL, NULL);
     ok(t,
        r->a.found && memcmp(tp(&r->a.parent.ctx, buf), SFN_TP, 36) == 0 && strcmp(buf, SFN_TP) != 0,
        "step functions: a retry is the same trace, another parent");
     done(r);
     memcpy(strstr(ev, "\"RetryCount\": 1"), "\"RetryCount\":-1", 15);
-    r = go(&c, ev, strlen(ev));
+    r = go(&c, ev, strlen(ev), NULL, NULL, NULL);
     ok(t, !r->a.found, "step functions: a negative retry count is no context");
     done(r);
     free(ev);
     ev = strdup(in);
     memcpy(strstr(ev, "\"State\""), "\"Stade\"", 7);
-    r = go(&c, ev, strlen(ev));
+    r = go(&c, ev, strlen(ev), NULL, NULL, NULL);
     ok(t, !r->a.found, "step functions: no State, no context");
     done(r);
     free(ev);
     {
         const char *noarn = "{\"Execution\":{\"Id\":\"x\"},\"State\":{\"Name\":\"a\","
                             "\"EnteredTime\":\"b\",\"RetryCount\":0}}";
-        r = go(&c, noarn, strlen(noarn));
+        r = go(&c, noarn, strlen(noarn), NULL, NULL, NULL);
     }
     ok(t, !r->a.found, "step functions: an Id that is no execution ARN");
     done(r);
@@ -411,7 +373,7 @@ static void test_step_functions(struct tap *t)
         const char *both = "{\"__traceparent__\":\"" TPA "\",\"Execution\":{\"Id\":"
                            "\"arn:aws:states:us-east-1:1:execution:a:b\"},\"State\":{\"Name\":"
                            "\"a\",\"EnteredTime\":\"b\",\"RetryCount\":0}}";
-        r = go(&c, both, strlen(both));
+        r = go(&c, both, strlen(both), NULL, NULL, NULL);
         is_int(t, r->a.carrier, CARRIER_DIRECT, "step functions: after every other carrier");
         done(r);
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/promote/promote.h"
+#include "tests/lib/promote_run.h"
 #include "tests/lib/tap.h"
 #include "tests/lib/test_util.h"
 
@@ -15,27 +16,9 @@
 #define WA    "00-0af7651916cd43dd8448eb211c80319c-1111111111111111-01"
 #define WB    "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"
 #define WROOT "00-0123456789abcdef0123456789abcdef-1111111111111111-01"
-#define SPAN  "1111111111111111"
+#define SPAN  RUN_SPAN
 #define LXRAY "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 
-struct run {
-    struct promote_analysis a;
-    struct promote_output o;
-    struct trace_ctx_full w;
-    int rc;
-    char *in;
-    size_t n;
-};
-
-static struct promote_conf conf_default(void)
-{
-    struct promote_conf c = {.targets = PROMOTE_TARGET_HEADERS | PROMOTE_TARGET_CLIENT_CONTEXT,
-                             .batch_parent = PROMOTE_BATCH_FIRST,
-                             .max_event_bytes = 8u << 20};
-    return c;
-}
-
-/* Replaces the only occurrence of old by new (aborts the test run if not exactly once). */
 static char *repl_n(char *s, const char *old, const char *new, bool once)
 {
     char *hit = strstr(s, old);
@@ -67,36 +50,6 @@ static char *repl_all(char *s, const char *old, const char *new)
 }
 
 /* Runs analyse + apply; writes the parent with span 1111.. when found, else `fallback`. */
-static struct run *go(const struct promote_conf *c, const char *in, size_t n, const char *xray,
-                      const char *cc, const char *fallback)
-{
-    struct run *r = calloc(1, sizeof(*r));
-    struct promote_input pi = {in,   n, xray, xray ? strlen(xray) : 0, cc, cc ? strlen(cc) : 0,
-                               false};
-    const struct trace_ctx_full *w = NULL;
-
-    r->in = (char *)in;
-    r->n = n;
-    promote_analyse(c, &pi, &r->a);
-    if (r->a.found) {
-        r->w = r->a.parent;
-        hex_decode_lower(SPAN, 16, r->w.ctx.span_id);
-        w = &r->w;
-    } else if (fallback) {
-        traceparent_parse(fallback, strlen(fallback), &r->w.ctx);
-        w = &r->w;
-    }
-    r->rc = promote_apply(c, &pi, &r->a, w, &r->o);
-    return r;
-}
-
-static void done(struct run *r)
-{
-    promote_output_free(&r->o);
-    promote_analysis_free(&r->a);
-    free(r);
-}
-
 static const char *body_of(struct run *r)
 {
     return r->o.body_changed ? r->o.body.data : r->in;
