@@ -63,6 +63,9 @@ struct inv *lifecycle_find(struct lifecycle *lc, const char *rid);
  * request id too long to be one. */
 struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_t now_ns);
 
+/* An ended span goes to hooks.span_done, is counted and freed. */
+void lifecycle_hand_off(struct lifecycle *lc, struct span *s);
+
 /* The proxy hooks of next_event.c (see struct proxy_hooks). */
 void lifecycle_next_event(void *arg, struct proxy_next *ev);
 void lifecycle_next_delivered(void *arg, const char *rid);

@@ -116,6 +116,14 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
 
 /* ---- span hand-off ---- */
 
+void lifecycle_hand_off(struct lifecycle *lc, struct span *s)
+{
+    if (lc->hooks.span_done)
+        lc->hooks.span_done(lc->hooks.arg, s);
+    lc->stats.spans++;
+    span_free(s);
+}
+
 static void finish(struct lifecycle *lc, struct inv *v)
 {
     v->flags |= INV_F_ENDED;
@@ -126,10 +134,7 @@ static void finish(struct lifecycle *lc, struct inv *v)
                                 (int64_t)lc->dropped_pending);
         lc->dropped_pending = 0;
     }
-    if (lc->hooks.span_done)
-        lc->hooks.span_done(lc->hooks.arg, &v->span);
-    lc->stats.spans++;
-    span_free(&v->span);
+    lifecycle_hand_off(lc, &v->span);
     v->flags &= ~INV_F_RECORDING;
 }
 

@@ -105,16 +105,10 @@ static void queue_wait_span(struct lifecycle *lc, const struct inv *v,
 {
     struct span q;
     uint8_t id[8];
-    int rc;
 
     ids_span_id(lc->ids, id);
-    rc = invspan_queue_wait(&q, &v->span, a, id);
-    if (rc <= 0)
-        return;
-    if (lc->hooks.span_done)
-        lc->hooks.span_done(lc->hooks.arg, &q);
-    lc->stats.spans++;
-    span_free(&q);
+    if (invspan_queue_wait(&q, &v->span, a, id) > 0)
+        lifecycle_hand_off(lc, &q);
 }
 
 static void start_span(struct lifecycle *lc, struct inv *v, const struct promote_analysis *a,
