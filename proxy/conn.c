@@ -230,7 +230,7 @@ void conn_update_reads(struct conn *c)
 {
     bool up_full = over_limit(c->up);
     bool down_full = !(c->flags & CONN_F_ORPHAN) && over_limit(&c->down);
-    bool stop = (c->flags & CONN_F_CLOSING) || (c->flags & CONN_F_CLOSE_DRAINED);
+    bool stop = c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_DRAINED);
 
     /* A complete request blocks its parser until the response is relayed (no pipelining
      * upstream); bytes sent meanwhile are held, and reads pause only if they pile up. */

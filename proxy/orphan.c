@@ -191,10 +191,9 @@ static struct conn *waiting_next(struct proxy *p)
 
         c = tb_list_entry(it, struct conn, link);
         ex = &c->ex;
-        if (!(c->flags & CONN_F_ORPHAN) && !(c->flags & CONN_F_CLOSING) &&
-            !(c->flags & CONN_F_CLOSE_DRAINED) && c->up && (ex->flags & EX_F_ACTIVE) &&
-            ex->kind == REQ_NEXT && (ex->flags & EX_F_REQ_DONE) && !(ex->flags & EX_F_LOCAL) &&
-            !(ex->flags & EX_F_RESP_BYTES) && ex->mode == RESP_NONE)
+        if (!(c->flags & (CONN_F_ORPHAN | CONN_F_CLOSING | CONN_F_CLOSE_DRAINED)) && c->up &&
+            ex->kind == REQ_NEXT && ex->mode == RESP_NONE &&
+            flags_are(ex->flags, EX_F_ACTIVE | EX_F_REQ_DONE, EX_F_LOCAL | EX_F_RESP_BYTES))
             return c;
     }
     return NULL;

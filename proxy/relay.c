@@ -141,8 +141,7 @@ static void maybe_report(struct conn *c)
 {
     struct exchange *ex = &c->ex;
 
-    if ((ex->flags & EX_F_ACTIVE) && !(ex->flags & EX_F_REPORTED) && (ex->flags & EX_F_REQ_DONE) &&
-        (ex->flags & EX_F_RESP_HEAD))
+    if (flags_are(ex->flags, EX_F_ACTIVE | EX_F_REQ_DONE | EX_F_RESP_HEAD, EX_F_REPORTED))
         report(c);
 }
 
@@ -305,7 +304,7 @@ static void req_error(void *owner, enum http_errno err)
                  c->p->max_header_bytes);
     else
         log_warn(c->p->lg, "proxy", "bad request from runtime: %s", http_errno_name(err));
-    if ((c->ex.flags & EX_F_RESP_STARTED) || (c->ex.flags & EX_F_FORWARDED)) {
+    if (c->ex.flags & (EX_F_RESP_STARTED | EX_F_FORWARDED)) {
         conn_close(c);
         return;
     }
@@ -564,9 +563,9 @@ void relay_upstream_eof(struct conn *c)
 {
     struct exchange *ex = &c->ex;
 
-    if ((ex->flags & EX_F_ACTIVE) && (ex->flags & EX_F_RESP_HEAD) && !(ex->flags & EX_F_RESP_DONE))
+    if (flags_are(ex->flags, EX_F_ACTIVE | EX_F_RESP_HEAD, EX_F_RESP_DONE))
         http1_eof(&c->resp); /* completes a read-until-close body */
-    if ((c->flags & CONN_F_CLOSING) || (c->flags & CONN_F_HELD))
+    if (c->flags & (CONN_F_CLOSING | CONN_F_HELD))
         return;
     if ((ex->flags & EX_F_ACTIVE) && !(ex->flags & EX_F_RESP_DONE)) {
         relay_upstream_failed(c, UV_ECONNRESET);
@@ -587,8 +586,8 @@ void relay_downstream_eof(struct conn *c)
         return;
     }
     /* A /next whose answer has not begun to reach the runtime: nobody waits for it any more. */
-    if ((ex->flags & EX_F_ACTIVE) && ex->kind == REQ_NEXT && (ex->flags & EX_F_REQ_DONE) &&
-        !(ex->flags & EX_F_RESP_STARTED) && !(ex->flags & EX_F_LOCAL) && c->up) {
+    if (ex->kind == REQ_NEXT && c->up &&
+        flags_are(ex->flags, EX_F_ACTIVE | EX_F_REQ_DONE, EX_F_RESP_STARTED | EX_F_LOCAL)) {
         orphan_begin(c);
         return;
     }
@@ -606,7 +605,7 @@ void relay_conn_closing(struct conn *c)
 
     http1_stop(&c->req);
     http1_stop(&c->resp);
-    if ((ex->flags & EX_F_ACTIVE) && (ex->flags & EX_F_REQ_DONE) && !(ex->flags & EX_F_REPORTED)) {
+    if (flags_are(ex->flags, EX_F_ACTIVE | EX_F_REQ_DONE, EX_F_REPORTED)) {
         ex->status = 0;
         report(c);
     }

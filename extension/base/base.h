@@ -48,6 +48,14 @@ int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((form
  * Returns NULL for an empty buffer that never allocated. */
 char *buf_take(struct buf *b, size_t *len);
 
+/* ---- flags -------------------------------------------------------------------- */
+/* Whether a flag word has every bit of `on` set and every bit of `off` clear: the state
+ * enums and flag words of the rooms test a state in one expression. */
+static inline bool flags_are(unsigned flags, unsigned on, unsigned off)
+{
+    return (flags & (on | off)) == on;
+}
+
 /* ---- list --------------------------------------------------------------------- */
 /* list: the one intrusive doubly linked list (after libuv's queue.h). A struct tb_list is the
  * head, and each element embeds a struct tb_list link; the list is circular through the head,

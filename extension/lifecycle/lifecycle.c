@@ -102,7 +102,7 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
     if (!v) {
         v = oldest(lc);
         warn_eviction(lc, v, now_ns);
-        if ((v->flags & INV_F_NEXT) && !(v->flags & INV_F_ENDED))
+        if (flags_are(v->flags, INV_F_NEXT, INV_F_ENDED))
             end_with_outcome(lc, v, "lost", now_ns);
         inv_remove(lc, v);
     }
@@ -213,7 +213,7 @@ static void on_report(struct lifecycle *lc, const struct proxy_report *r, bool i
     char rid[REQUEST_ID_MAX];
     uint64_t now = span_now_ns();
 
-    if (!v || !(v->flags & INV_F_NEXT) || (v->flags & INV_F_ENDED))
+    if (!v || !flags_are(v->flags, INV_F_NEXT, INV_F_ENDED))
         return;
     log_end(lc, v, r, is_error, now);
     if (past_deadline_mi(lc, v, now)) {
@@ -332,7 +332,7 @@ static void bypass_span(struct lifecycle *lc, struct inv *v, uint64_t now_ns)
 /* Ends what an invocation left open, at the next INVOKE or at SHUTDOWN. */
 static void settle(struct lifecycle *lc, struct inv *v, const char *reason, uint64_t now_ns)
 {
-    if ((v->flags & INV_F_NEXT) && !(v->flags & INV_F_ENDED)) {
+    if (flags_are(v->flags, INV_F_NEXT, INV_F_ENDED)) {
         bool late = v->deadline_ms && ms_to_ns(v->deadline_ms) <= now_ns;
         const char *outcome = late ? "timeout" : "crash";
         if (reason && strcmp(reason, "timeout") == 0)
@@ -388,8 +388,8 @@ void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
         return;
     for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
         struct inv *v = &lc->table[i];
-        if ((v->flags & INV_F_USED) && (v->flags & INV_F_NEXT) && !(v->flags & INV_F_ENDED) &&
-            v->deadline_ms && ms_to_ns(v->deadline_ms) <= now_ns) {
+        if (flags_are(v->flags, INV_F_USED | INV_F_NEXT, INV_F_ENDED) && v->deadline_ms &&
+            ms_to_ns(v->deadline_ms) <= now_ns) {
             end_with_outcome(lc, v, "timeout", now_ns);
             inv_remove(lc, v);
         }
