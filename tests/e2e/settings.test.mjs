@@ -48,7 +48,7 @@ async function groupPort() {
     await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
     const port = blocker.address().port;
     try {
-        await withStack(t, 'port', { tmp: 'set-port', env: { TRACEBRIDGE_PROXY_PORT: String(port) } }, async ({ emu }) => {
+        await withStack(t, 'port', { tmp: 'set-port', portTaken: true, env: { TRACEBRIDGE_PROXY_PORT: String(port) } }, async ({ emu }) => {
             await invokeAll(emu, 3, 'port');
         }, async (_r, _st, dir) => {
             const log = fs.readFileSync(`${dir}/processes.log`, 'utf8');

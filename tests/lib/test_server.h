@@ -15,8 +15,10 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TEST_SERVER_MAX_CONNS 256
@@ -98,13 +100,39 @@ static __attribute__((unused)) int test_listen(int port)
     return fd;
 }
 
+/* The low end of the kernel's ephemeral port range (bind(0) and connect() pick from it). */
+static __attribute__((unused)) int test_ephemeral_low(void)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    int lo = 32768;
+
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
 /* A loopback port that was free a moment ago (for a server the test starts later, or for
- * nothing to listen on). */
+ * nothing to listen on). Taken below the ephemeral range: a port from bind(0) may be the next
+ * outgoing connection's local port, and while that connection lives a later listen on it fails. */
 static __attribute__((unused)) int test_free_port(void)
 {
-    int fd = test_listen(0);
-    int port = test_sock_port(fd);
+    struct timespec ts;
+    int high = test_ephemeral_low();
+    int lo = high - 12000 < 1024 ? 1024 : high - 12000;
+    int fd = -1;
+    int port;
+    unsigned seed;
 
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    seed = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 16);
+    for (int i = 0; fd < 0 && high > lo && i < 64; i++)
+        fd = test_listen(lo + (int)(rand_r(&seed) % (unsigned)(high - lo)));
+    if (fd < 0)
+        fd = test_listen(0);
+    port = test_sock_port(fd);
     close(fd);
     return port;
 }

@@ -85,15 +85,34 @@ export function tmpDir(name) {
     return d;
 }
 
-export function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = s.address().port;
-            s.close(() => resolve(p));
-        });
+// A loopback port that was free a moment ago, for a server started later (tracebridge's proxy and
+// receiver). Taken below the kernel's ephemeral range: a port from bind(0) is also what the next
+// outgoing connection of any process may be given as its local port, and a keep-alive connection
+// holding it makes the later listen fail (EADDRINUSE) for as long as it stays open. A port is
+// handed out once per process.
+const givenPorts = new Set();
+const ephemeralLow = (() => {
+    try { return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768; } catch { return 32768; }
+})();
+const tryListen = (port) => new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(0));
+    s.listen(port, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => resolve(p));
     });
+});
+export async function freePort() {
+    const lo = Math.max(1024, ephemeralLow - 12000), span = ephemeralLow - lo;
+    for (let i = 0; span > 0 && i < 64; i++) {
+        const p = lo + Math.floor(Math.random() * span);
+        if (givenPorts.has(p)) continue;
+        if (await tryListen(p)) {
+            givenPorts.add(p);
+            return p;
+        }
+    }
+    return tryListen(0); // no room below the ephemeral range: the kernel's choice
 }
 
 const children = new Set();
@@ -262,13 +281,16 @@ export function extensionHealth(dir) {
         const text = fs.readFileSync(path.join(dir, f), 'utf8');
         if (text.trim()) valgrind.push(`${f}:\n${text}`);
     }
-    return { exits, sanitizer, valgrind, procLog };
+    const listenFailed = procLog.split('\n').filter((l) => l.startsWith('[ext:tracebridge]') && /proxy cannot listen|OTLP receiver not started/.test(l));
+    return { exits, sanitizer, valgrind, procLog, listenFailed };
 }
 
 // TAP checks on extensionHealth(): every tracebridge process exited 0 at SHUTDOWN, no sanitizer
-// report, and under valgrind no valgrind error (exit code 99) or leak.
-export function checkExtensionHealth(t, dir, label) {
+// report, under valgrind no valgrind error (exit code 99) or leak, and — unless the test took a
+// port on purpose (o.portTaken) — the proxy and the receiver listened on the ports they were given.
+export function checkExtensionHealth(t, dir, label, o = {}) {
     const h = extensionHealth(dir);
+    if (!o.portTaken) t.ok(h.listenFailed.length === 0, `${label}: tracebridge's proxy and receiver listened on the ports the test gave them`, h.listenFailed.slice(0, 4).join('\n'));
     t.ok(h.exits.length > 0 && h.exits.every((x) => x.code === 0), `${label}: every tracebridge process (${h.exits.length}) exited 0 after SHUTDOWN`, h.exits);
     t.ok(h.sanitizer.length === 0, `${label}: no sanitizer report from tracebridge`, h.sanitizer.slice(0, 10).join('\n'));
     if (VALGRIND) t.ok(h.valgrind.length === 0 && h.exits.every((x) => x.code !== 99), `${label}: valgrind found no error or definite leak in tracebridge`, h.valgrind.join('\n').slice(0, 4000));
@@ -472,6 +494,6 @@ export async function withStack(t, label, o, run, afterStop) {
         await st.sink.stop();
     }
     if (afterStop) await afterStop(result, st, dir);
-    checkExtensionHealth(t, dir, label);
+    checkExtensionHealth(t, dir, label, o);
     return result;
 }
