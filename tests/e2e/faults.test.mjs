@@ -534,7 +534,9 @@ async function groupLoad() {
 async function groupConcurrent() {
     const C = 64;
     const rounds = QUICK ? 2 : 4;
-    await withStack(t, 'Managed Instances load', { tmp: 'faults-mi', mi: true, maxConcurrency: C, env: { HANDLER_WORK_MS: '150' } }, async ({ emu, sink }) => {
+    // A 10 s function timeout: 64 handlers at once on a small (2-CPU, sanitizer) machine can
+    // take more than the default 3 s, and a timeout here would measure the machine, not tracebridge.
+    await withStack(t, 'Managed Instances load', { tmp: 'faults-mi', mi: true, maxConcurrency: C, timeoutMs: 10000, env: { HANDLER_WORK_MS: '150' } }, async ({ emu, sink }) => {
         const pid = await extensionPid(emu);
         const round = async (tag) => Promise.all(Array.from({ length: C }, (_, i) => invokeEcho(emu, `${tag}-${i}-${hex(4)}`)));
         // The SDKs' keep-alive pools grow to the burst's peak over the first rounds (each
