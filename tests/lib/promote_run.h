@@ -6,6 +6,7 @@
 #define TB_TESTS_PROMOTE_RUN_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "extension/base/base.h"
 #include "proxy/promote/promote.h"

@@ -14,9 +14,8 @@
 #include "tests/lib/tap.h"
 #include "tests/lib/test_util.h"
 
-#define TPA  "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-#define TPB  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-#define SPAN RUN_SPAN
+#define TPA "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+#define TPB "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 /* x-datadog-trace-id 1234567890123456789, parent 987654321, _dd.p.tid 66bcb5eb00000000 */
 #define DD_TP "00-66bcb5eb00000000112210f47de98115-000000003ade68b1-01"
 

@@ -16,7 +16,6 @@
 #define WA    "00-0af7651916cd43dd8448eb211c80319c-1111111111111111-01"
 #define WB    "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"
 #define WROOT "00-0123456789abcdef0123456789abcdef-1111111111111111-01"
-#define SPAN  RUN_SPAN
 #define LXRAY "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 
 static char *repl_n(char *s, const char *old, const char *new, bool once)
@@ -261,9 +260,9 @@ static void test_http(struct tap *t)
 
     in = slurp("alb_single.json", &n);
     r = go(&c, in, n, NULL, NULL, NULL);
-    want =
-        repl(strdup(in), "\"headers\": {",
-             "\"headers\": {\"traceparent\":\"00-5bdb40ca556d8b0c50dc66f0511bf520-" SPAN "-01\",");
+    want = repl(strdup(in), "\"headers\": {",
+                "\"headers\": {\"traceparent\":\"00-5bdb40ca556d8b0c50dc66f0511bf520-" RUN_SPAN
+                "-01\",");
     is_int(t, r->a.carrier, CARRIER_HTTP_XRAY, "alb: X-Amzn-Trace-Id with Parent");
     is_str(t, parent_str(r, buf), "00-5bdb40ca556d8b0c50dc66f0511bf520-53995c3f42cd8ad8-01",
            "alb: converted");
