@@ -33,10 +33,11 @@
 #include "extension/telemetry/telemetry.h"
 #include "proxy/proxy.h"
 
-#define UPSTREAM_PROBE_MS  1000
-#define SHUTDOWN_MARGIN_MS 150
-#define SIGNAL_BUDGET_MS   500
-#define LMI_FLUSH_EVERY_MS 1000
+#define UPSTREAM_PROBE_MS    1000
+#define SHUTDOWN_MARGIN_MS   150
+#define SIGNAL_BUDGET_MS     500
+#define LMI_FLUSH_EVERY_MS   1000
+#define DROPPED_LOG_EVERY_MS 60000 /* the "spans dropped" warning of a buffer that stays full */
 /* SHUTDOWN waits at most this long (and a quarter of its budget) for the platform's reports of
  * the spans still held for them (telemetry_drain). */
 #define TELEMETRY_DRAIN_MS 200
@@ -66,6 +67,8 @@ struct daemon {
     uv_timer_t stop_timer;
     uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
     uv_idle_t trim;      /* memory release after a large invocation, off the relay's turn */
+    struct ratelimit dropped_log;
+    size_t dropped_unlogged; /* spans dropped since the last "spans dropped" line */
     enum daemon_state state;
     bool export_enabled;
     char name[256];
@@ -98,14 +101,26 @@ static uint64_t loop_deadline(struct daemon *d, uint64_t deadline_epoch_ms, uint
 
 /* ---- spans in ---- */
 
+static void warn_dropped(struct daemon *d, bool again)
+{
+    log_warn(&d->lg, "daemon", "%zu spans dropped (buffer full or rejected by the backend)%s",
+             d->dropped_unlogged, again ? " since the last warning" : "");
+    d->dropped_unlogged = 0;
+}
+
+/* Drops are counted on the next invocation span always; the warning is rate-limited, since a
+ * backend that stays down fills the buffer and then drops on every invocation. */
 static void collect_dropped(struct daemon *d)
 {
     size_t n = spanbuf_take_dropped(d->sb) + (d->exp ? exporter_take_dropped(d->exp) : 0);
+    unsigned long held = 0;
 
-    if (n) {
-        log_warn(&d->lg, "daemon", "%zu spans dropped (buffer full or rejected by the backend)", n);
-        lifecycle_add_dropped(d->lc, n);
-    }
+    if (!n)
+        return;
+    lifecycle_add_dropped(d->lc, n);
+    d->dropped_unlogged += n;
+    if (ratelimit_hit(&d->dropped_log, uv_now(&d->loop), &held))
+        warn_dropped(d, held > 0);
 }
 
 static void ensure_resource(struct daemon *d)
@@ -378,6 +393,8 @@ static void finish_shutdown(struct daemon *d)
     d->state = ST_DONE;
     if (d->exp)
         exporter_get_stats(d->exp, &es);
+    if (d->dropped_unlogged)
+        warn_dropped(d, true);
     if (spanbuf_spans(d->sb) > 0 && d->export_enabled)
         log_warn(&d->lg, "daemon",
                  "shutdown: %zu spans lost (not exported before the SHUTDOWN deadline: %lu "
@@ -819,6 +836,7 @@ int daemon_main(int argc, char **argv)
         return 1;
     d->started_ns = uv_hrtime();
     log_init(&d->lg, LOG_INFO);
+    d->dropped_log = (struct ratelimit)RATELIMIT_INIT(DROPPED_LOG_EVERY_MS);
     conf_load_env(&d->conf, &d->lg);
     d->lg.level = d->conf.log_level;
     ids_init(&d->ids);

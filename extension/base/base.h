@@ -344,6 +344,17 @@ void http_trim_ows(const char **s, size_t *n);
  * every room uses this one limit they all agree on which ids can be correlated. */
 #define REQUEST_ID_MAX 128
 
+/* The key the tables of invocations (lifecycle, telemetry facts) compare before the id itself:
+ * FNV-1a, never 0 (0 marks a free entry). */
+static inline uint32_t request_id_hash(const char *rid)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *rid; rid++)
+        h = (h ^ (uint8_t)*rid) * 16777619u;
+    return h ? h : 1;
+}
+
 /* ---- tracectx ------------------------------------------------------------------------ */
 /* tracectx: W3C trace context and X-Ray trace header values: strict parsers, validators and
  * formatters. Every value that tracebridge writes anywhere passed one of these parsers first;

@@ -13,9 +13,10 @@
 #include "extension/net/net.h"
 #include "extension/otlp/otlp.h"
 
-#define MAX_HEADERS     32
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_MAX_MS  5000
+#define MAX_HEADERS          32
+#define BACKOFF_BASE_MS      100
+#define BACKOFF_MAX_MS       5000
+#define EXPORT_WARN_EVERY_MS 60000 /* the failure warnings of a backend that stays down */
 /* A longer Retry-After is cut to this, so that one answer cannot hold a sandbox's spans back
  * for hours (they would be dropped for room long before). */
 #define RETRY_AFTER_MAX_MS 60000
@@ -48,9 +49,11 @@ struct exporter {
     bool last_ok;          /* ... and whether the backend accepted it */
     bool any_finished;
     size_t batch_spans;
-    size_t batch_raw_bytes;  /* protobuf as buffered */
-    size_t batch_sent_bytes; /* body as sent (JSON and/or gzip) */
-    uint64_t flush_started;  /* loop time, for the debug log */
+    size_t batch_raw_bytes;    /* protobuf as buffered */
+    size_t batch_sent_bytes;   /* body as sent (JSON and/or gzip) */
+    uint64_t flush_started;    /* loop time, for the debug log */
+    struct ratelimit kept_log; /* "export failed; spans stay buffered": once a flush when the
+                                * backend is down, so at most one line a period */
     size_t dropped;
     size_t peak_bytes; /* largest raw + encoded request since exporter_take_peak_bytes */
     struct exporter_stats stats;
@@ -263,6 +266,29 @@ static uint64_t backoff_ms(struct exporter *x)
     return base / 2 + next_random(x) % (base ? base : 1);
 }
 
+/* A flush ends with its spans kept for the next one. While the backend stays down that is every
+ * flush (every invocation when flushing at INVOKE): one line, then one a period with the count. */
+static void warn_kept(struct exporter *x, const struct httpc_result *r)
+{
+    const char *why = r->err ? r->error : "retryable status";
+    unsigned long held = 0;
+
+    if (!ratelimit_hit(&x->kept_log, uv_now(x->loop), &held)) {
+        log_debug(x->lg, "exporter", "export failed (%s, status %ld); spans stay buffered", why,
+                  r->status);
+        return;
+    }
+    if (held)
+        log_warn(x->lg, "exporter",
+                 "export failed (%s, status %ld); %zu spans stay buffered for the next flush "
+                 "(%lu more flushes failed since the last warning)",
+                 why, r->status, spanbuf_spans(x->sb), held);
+    else
+        log_warn(x->lg, "exporter",
+                 "export failed (%s, status %ld); %zu spans stay buffered for the next flush", why,
+                 r->status, spanbuf_spans(x->sb));
+}
+
 static void retry_later(struct exporter *x, const struct httpc_result *r)
 {
     long ra = retry_after_ms(r);
@@ -279,9 +305,7 @@ static void retry_later(struct exporter *x, const struct httpc_result *r)
     x->attempt++;
     x->not_before = now + delay;
     if (now + delay >= x->deadline_ms) {
-        log_warn(x->lg, "exporter",
-                 "export failed (%s, status %ld); %zu spans stay buffered for the next flush",
-                 r->err ? r->error : "retryable status", r->status, spanbuf_spans(x->sb));
+        warn_kept(x, r);
         flush_done(x, true);
         return;
     }
@@ -610,6 +634,7 @@ struct exporter *exporter_new(uv_loop_t *loop, struct spanbuf *sb, const struct 
     x->sb = sb;
     x->conf = c;
     x->lg = lg;
+    x->kept_log = (struct ratelimit)RATELIMIT_INIT(EXPORT_WARN_EVERY_MS);
     x->done = done;
     x->done_arg = arg;
     x->rng = uv_hrtime() | 1;

@@ -55,6 +55,8 @@ struct lifecycle {
     struct promote_analysis analysis; /* scratch: large, so not on the stack */
     struct trace_ctx_full write;      /* scratch */
     struct inv table[LIFECYCLE_MAX_INFLIGHT];
+    uint32_t keys[LIFECYCLE_MAX_INFLIGHT]; /* table[i]'s request_id_hash, 0 when free: the
+                                            * lookups scan these 1 KB, not the entries */
 };
 
 /* The entry for rid, or NULL. */

@@ -27,13 +27,21 @@ static uint64_t ms_to_ns(uint64_t ms)
 
 /* ---- the table ---- */
 
+/* The index of rid's entry (key: its request_id_hash), or -1. */
+static int find_keyed(const struct lifecycle *lc, const char *rid, uint32_t key)
+{
+    for (int i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
+        if (lc->keys[i] == key && strcmp(lc->table[i].rid, rid) == 0)
+            return i;
+    }
+    return -1;
+}
+
 struct inv *lifecycle_find(struct lifecycle *lc, const char *rid)
 {
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        if ((lc->table[i].flags & INV_F_USED) && strcmp(lc->table[i].rid, rid) == 0)
-            return &lc->table[i];
-    }
-    return NULL;
+    int i = find_keyed(lc, rid, request_id_hash(rid));
+
+    return i < 0 ? NULL : &lc->table[i];
 }
 
 static void inv_remove(struct lifecycle *lc, struct inv *v)
@@ -41,6 +49,7 @@ static void inv_remove(struct lifecycle *lc, struct inv *v)
     if (v->flags & INV_F_RECORDING)
         span_free(&v->span);
     memset(v, 0, sizeof(*v));
+    lc->keys[v - lc->table] = 0;
     lc->stats.inflight--;
 }
 
@@ -91,12 +100,16 @@ static void warn_evictions_held(struct lifecycle *lc)
 /* Finds the entry for rid or makes one; a full table gives up its oldest entry. */
 struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_t now_ns)
 {
-    struct inv *v = lifecycle_find(lc, rid);
+    uint32_t key = request_id_hash(rid);
+    int found = find_keyed(lc, rid, key);
+    struct inv *v = NULL;
 
-    if (v || strlen(rid) >= REQUEST_ID_MAX)
-        return v;
+    if (found >= 0)
+        return &lc->table[found];
+    if (strlen(rid) >= REQUEST_ID_MAX)
+        return NULL;
     for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT && !v; i++) {
-        if (!(lc->table[i].flags & INV_F_USED))
+        if (!lc->keys[i])
             v = &lc->table[i];
     }
     if (!v) {
@@ -110,6 +123,7 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
     v->flags |= INV_F_USED;
     v->seq = ++lc->seq;
     memcpy(v->rid, rid, strlen(rid) + 1);
+    lc->keys[v - lc->table] = key;
     lc->stats.inflight++;
     return v;
 }
@@ -398,14 +412,10 @@ void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
 
 enum inv_state lifecycle_state(const struct lifecycle *lc, const char *rid)
 {
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        const struct inv *v = &lc->table[i];
-        if ((v->flags & INV_F_USED) && strcmp(v->rid, rid) == 0)
-            return !(v->flags & INV_F_NEXT)   ? INV_UNKNOWN
-                   : (v->flags & INV_F_ENDED) ? INV_ENDED
-                                              : INV_RUNNING;
-    }
-    return INV_UNKNOWN;
+    int i = find_keyed(lc, rid, request_id_hash(rid));
+    unsigned f = i < 0 ? 0 : lc->table[i].flags;
+
+    return !(f & INV_F_NEXT) ? INV_UNKNOWN : (f & INV_F_ENDED) ? INV_ENDED : INV_RUNNING;
 }
 
 /* ---- lifetime ---- */

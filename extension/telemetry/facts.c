@@ -133,16 +133,6 @@ static const char *str_attr(const struct span *s, const char *key)
 
 /* ---- the table ---- */
 
-/* FNV-1a, never 0 (0 marks a free entry). */
-static uint32_t hash_of(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h ? h : 1;
-}
-
 static struct tm_inv *find_hashed(struct tm_facts *f, const char *rid, uint32_t h)
 {
     for (size_t i = 0; i < TM_MAX_INV; i++) {
@@ -154,7 +144,7 @@ static struct tm_inv *find_hashed(struct tm_facts *f, const char *rid, uint32_t 
 
 static struct tm_inv *find(struct tm_facts *f, const char *rid)
 {
-    return find_hashed(f, rid, hash_of(rid));
+    return find_hashed(f, rid, request_id_hash(rid));
 }
 
 static void entry_clear(struct tm_facts *f, struct tm_inv *v)
@@ -182,7 +172,7 @@ static struct tm_inv *oldest(struct tm_facts *f)
  * goes on with what it has). NULL for an id that does not fit. */
 static struct tm_inv *find_or_add(struct tm_facts *f, const char *rid, uint64_t now_ms)
 {
-    uint32_t h = hash_of(rid);
+    uint32_t h = request_id_hash(rid);
     struct tm_inv *v = find_hashed(f, rid, h);
 
     if (v || strlen(rid) >= TM_ID_MAX)

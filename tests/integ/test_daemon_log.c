@@ -219,6 +219,15 @@ static bool line_has(const struct run *w, const char *key, const char *const *pa
     return false;
 }
 
+static int count_of(const struct run *w, const char *s)
+{
+    int n = 0;
+
+    for (const char *p = w->log.data; (p = strstr(p, s)) != NULL; p += strlen(s))
+        n++;
+    return n;
+}
+
 static int count_lines(const struct run *w)
 {
     int n = 0;
@@ -280,6 +289,67 @@ static void check_info(struct tap *t, const struct run *w)
     ok(t, !has(w, SECRET_AUTH) && !has(w, SECRET_KEY), "info: no OTLP header value in the log");
 }
 
+/* ---- a backend that stays down ---- */
+
+#define DOWN_INVOKES 8
+
+/* The backend refuses every connection and the buffer holds 2 spans: from the third
+ * invocation on every flush fails and every invocation span drops one. Each of those is one
+ * warning the first time, then nothing until the period ends (60 s), and the drops not logged
+ * yet are said at SHUTDOWN: the log does not grow with the invocations. */
+static void run_backend_down(struct tap *t)
+{
+    char dead[64];
+    const char *extra[] = {"TRACEBRIDGE_LOG_LEVEL=info", "TRACEBRIDGE_FLUSH=end",
+                           "TRACEBRIDGE_BUFFER_SPANS=2", NULL};
+    struct fl_rig r;
+    struct run w;
+    char rid[16];
+    int done = 0;
+    unsigned long dropped = 0;
+
+    memset(&w, 0, sizeof(w));
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d", test_free_port());
+    fl_rig_start(&r, bin, "tb-test-log-down", dead, extra);
+    for (int i = 1; i <= DOWN_INVOKES && fl_wait_ext_next(&r.fl, i, 5000); i++) {
+        struct rt_resp resp;
+        int fd;
+
+        snprintf(rid, sizeof(rid), "d-%d", i);
+        fl_invoke(&r.fl, rid, FL_SQS_EVENT, epoch_ms() + 10000, true, true);
+        fd = runtime_next(&r, &resp);
+        if (fd < 0)
+            break;
+        buf_free(&resp.body);
+        runtime_post(fd, rid, "response", "\"ok\"");
+        close(fd);
+        done++;
+    }
+    fl_wait_ext_next(&r.fl, DOWN_INVOKES + 1, 5000);
+    w.exit_code = fl_rig_stop(&r, "spindown");
+    read_file(r.log, &w.log);
+    is_int(t, done, DOWN_INVOKES, "down: %d invocations answered", DOWN_INVOKES);
+    is_int(t, w.exit_code, 0, "down: daemon exits 0");
+    is_int(t, count_of(&w, "export failed"), 1,
+           "down: one export-failure line for %d failed flushes", DOWN_INVOKES);
+    is_int(t, count_of(&w, "spans dropped"), 2,
+           "down: one drop line when the buffer fills, one at SHUTDOWN for the rest");
+    for (const char *p = w.log.data; (p = strstr(p, "\"msg\":\"")) != NULL; p++) {
+        unsigned long n;
+        if (sscanf(p, "\"msg\":\"%lu spans dropped", &n) == 1)
+            dropped += n;
+    }
+    ok(t, dropped >= DOWN_INVOKES - 2, "down: the drop lines count every span dropped (%lu)",
+       dropped);
+    ok(t, line_has(&w, "spans dropped", (const char *[]){"since the last warning", NULL}),
+       "down: the SHUTDOWN line says the drops were held back");
+    if (t->failed || getenv("TB_SHOW_LOG"))
+        printf("# backend-down log:\n%s", w.log.data);
+    buf_free(&w.log);
+    fo_release(&r.fo);
+    unlink(r.log);
+}
+
 int main(int argc, char **argv)
 {
     struct tap t = TAP_INIT;
@@ -298,5 +368,6 @@ int main(int argc, char **argv)
     if (t.failed || getenv("TB_SHOW_LOG"))
         printf("# info log:\n%s", w.log.data);
     buf_free(&w.log);
+    run_backend_down(&t);
     return tap_done(&t);
 }

@@ -59,7 +59,6 @@ static void promote_hook(void *arg, struct proxy_next *ev)
     in.trace_id_header = proxy_next_header(ev, "Lambda-Runtime-Trace-Id", &in.trace_id_header_len);
     in.client_context =
         proxy_next_header(ev, "Lambda-Runtime-Client-Context", &in.client_context_len);
-    memset(a->analysis, 0, sizeof(*a->analysis));
     promote_analyse(&a->pconf, &in, a->analysis);
     if (a->analysis->found) {
         w = a->analysis->parent;

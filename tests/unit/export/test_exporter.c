@@ -239,6 +239,23 @@ static bool log_contains(struct rig *r, const char *needle)
     return system(cmd) == 0;
 }
 
+/* The lines of the log holding needle. */
+static int log_count(struct rig *r, const char *needle)
+{
+    char cmd[256];
+    int n = -1;
+    FILE *f;
+
+    fflush(r->lg.out);
+    snprintf(cmd, sizeof(cmd), "grep -c '%s' %s", needle, r->log_path);
+    f = popen(cmd, "r");
+    if (f && fscanf(f, "%d", &n) != 1)
+        n = -1;
+    if (f)
+        pclose(f);
+    return n;
+}
+
 /* ---- scenarios ---- */
 
 static void test_retryable(struct tap *t)
@@ -307,6 +324,18 @@ static void test_connection_errors(struct tap *t)
     ok(t, st.requests >= 2 && st.retries >= 1, "refused: retried (%lu requests)", st.requests);
     is_int(t, st.gave_up, 1, "refused: counted as given up");
     is_int(t, spanbuf_spans(r.sb), 1, "refused: the span stays buffered for the next flush");
+    /* The backend stays down and every flush tries it (flush_final drops the backoff, as a
+     * backoff that has run out before the next invocation's flush does): every flush fails,
+     * the warning is said once a period. */
+    for (int k = 2; k <= 4; k++) {
+        exporter_flush_final(r.x, in_ms(&r, 300));
+        ok(t, run_until_done(&r, k, 2000), "refused: flush %d finished", k);
+    }
+    exporter_get_stats(r.x, &st);
+    ok(t, st.gave_up == 4 && st.requests >= 5,
+       "refused: each later flush tried and gave up (%lu, %lu requests)", st.gave_up, st.requests);
+    is_int(t, log_count(&r, "WARN.*export failed"), 1,
+           "refused: one warning for every failed flush of the period");
     rig_stop(&r);
 
     /* The backend drops the connection once, then accepts. */
