@@ -42,6 +42,12 @@
  * the spans still held for them (telemetry_drain). */
 #define TELEMETRY_DRAIN_MS 200
 
+/* What the last invocations' work was (struct daemon.mem_flags, maybe_trim). */
+enum {
+    MEM_F_LARGE = 1u << 0,   /* the last invocation's work was large (memtrim_threshold) */
+    MEM_F_KEEPING = 1u << 1, /* large work in a row: the proxy keeps its large /next buffer */
+};
+
 enum daemon_state { ST_INIT = 0, ST_REGISTERING, ST_WAITING, ST_INVOKE, ST_SHUTDOWN, ST_DONE };
 
 struct daemon {
@@ -67,6 +73,7 @@ struct daemon {
     uv_timer_t stop_timer;
     uv_timer_t periodic; /* Managed Instances: no INVOKE events, so flush on a clock */
     uv_idle_t trim;      /* memory release after a large invocation, off the relay's turn */
+    unsigned mem_flags;  /* MEM_F_*: what the last invocations' work was (maybe_trim) */
     struct ratelimit dropped_log;
     size_t dropped_unlogged; /* spans dropped since the last "spans dropped" line */
     enum daemon_state state;
@@ -236,20 +243,43 @@ static void log_call_next(struct daemon *d)
               spanbuf_spans(d->sb));
 }
 
-/* After large work, while idle: memory back to the system (memtrim.h). Only once an invocation
- * ended: in invoke mode /event/next may come before its event was even relayed. */
-static void maybe_trim(struct daemon *d)
+/* The largest work (bytes held at once) since the last invocation ended. */
+static size_t take_peak(struct daemon *d)
 {
     size_t peak = lifecycle_take_peak_event(d->lc);
     size_t other = d->recv ? receiver_take_peak_body(d->recv) : 0;
-    uint64_t t0;
 
     if (other > peak)
         peak = other;
     other = d->exp ? exporter_take_peak_bytes(d->exp) : 0;
-    if (other > peak)
-        peak = other;
-    if (peak < memtrim_threshold(d->conf.resource.memory_mb))
+    return other > peak ? other : peak;
+}
+
+/* After large work, while idle: memory back to the system (memtrim.h), so that a one-off large
+ * event does not take the handler's memory for the sandbox's life. Large work twice in a row
+ * means the function's events are large: handing the memory back would only fault the same
+ * pages in again at the next one, and the sandbox's peak holds them anyway, so the proxy keeps
+ * its large /next buffer until an invocation with small work, after which it goes. Only once an
+ * invocation ended: in invoke mode /event/next may come before its event was even relayed. */
+static void maybe_trim(struct daemon *d)
+{
+    size_t peak = take_peak(d);
+    bool large = peak >= memtrim_threshold(d->conf.resource.memory_mb);
+    unsigned was = d->mem_flags;
+    uint64_t t0;
+
+    d->mem_flags = large ? MEM_F_LARGE : 0;
+    if (large && (was & MEM_F_LARGE)) {
+        if (!(was & MEM_F_KEEPING) && d->proxy)
+            proxy_set_spare_max(d->proxy, SIZE_MAX);
+        if (!(was & MEM_F_KEEPING))
+            log_debug(&d->lg, "daemon", "large work again (%zu bytes): memory kept", peak);
+        d->mem_flags |= MEM_F_KEEPING;
+        return;
+    }
+    if ((was & MEM_F_KEEPING) && d->proxy)
+        proxy_set_spare_max(d->proxy, 0);
+    if (!large && !(was & MEM_F_KEEPING))
         return;
     t0 = uv_hrtime();
     memtrim_release();

@@ -31,10 +31,10 @@ static void proxy_maybe_free(struct proxy *p)
 }
 
 /* A written /next buffer: kept as the proxy's spare (the larger of the two, within
- * keep_buffer_bytes), else freed. */
+ * spare_max), else freed. */
 static void recycle(struct proxy *p, char *block, size_t cap)
 {
-    if ((p->keep_buffer_bytes && cap > p->keep_buffer_bytes) || cap <= p->spare_cap) {
+    if ((p->spare_max && cap > p->spare_max) || cap <= p->spare_cap) {
         free(block);
         return;
     }

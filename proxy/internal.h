@@ -149,6 +149,7 @@ struct proxy {
      * set), so that a steady stream of events does not allocate and fault in a buffer each. */
     char *spare;
     size_t spare_cap;
+    size_t spare_max; /* the largest spare kept (0: any), keep_buffer_bytes unless raised */
     char readbuf[PROXY_READ_BUF];
 };
 

@@ -119,6 +119,11 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
 /* The port actually bound. */
 int proxy_port(const struct proxy *p);
 
+/* The largest written /next buffer kept for the next event, which then neither allocates nor
+ * faults its pages in: keep_buffer_bytes at first; the daemon raises it while large events
+ * come one after another and sets it back with 0 (a larger buffer kept then is freed). */
+void proxy_set_spare_max(struct proxy *p, size_t max);
+
 /* Stops listening, closes every connection, and frees the proxy once all handles are closed
  * (run the loop afterwards). */
 void proxy_free(struct proxy *p);

@@ -73,6 +73,7 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct proxy_conf *conf,
         p->hooks = *hooks;
     p->max_event_bytes = conf->max_event_bytes;
     p->keep_buffer_bytes = conf->keep_buffer_bytes;
+    p->spare_max = conf->keep_buffer_bytes;
     p->max_header_bytes = conf->max_header_bytes;
     p->listener.data = p;
     p->handles = 1;
@@ -106,6 +107,16 @@ void proxy_free(struct proxy *p)
     uv_close((uv_handle_t *)&p->listener, on_listener_closed);
     tb_list_foreach_safe(it, next, &p->conns)
         conn_close(tb_list_entry(it, struct conn, link));
+}
+
+void proxy_set_spare_max(struct proxy *p, size_t max)
+{
+    p->spare_max = max ? max : p->keep_buffer_bytes;
+    if (p->spare_max && p->spare_cap > p->spare_max) {
+        free(p->spare);
+        p->spare = NULL;
+        p->spare_cap = 0;
+    }
 }
 
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
