@@ -21,6 +21,15 @@
  * for hours (they would be dropped for room long before). */
 #define RETRY_AFTER_MAX_MS 60000
 
+/* The exporter's state (struct exporter.flags). */
+enum {
+    X_F_BUSY = 1u << 0,         /* a flush is running */
+    X_F_STALE = 1u << 1,        /* the pool's connections must not be reused (restore) */
+    X_F_RESENT = 1u << 2,       /* the batch in flight is already a resend after a reset */
+    X_F_ANY_FINISHED = 1u << 3, /* a request has finished */
+    X_F_LAST_OK = 1u << 4,      /* ... and the last one was accepted by the backend */
+};
+
 struct exporter {
     uv_loop_t *loop;
     struct httpc *http;
@@ -33,21 +42,17 @@ struct exporter {
     const char *headers[MAX_HEADERS + 3];
     struct httpc_req *req;
     const char *ca_file;   /* cabundle_find(): configured, $SSL_CERT_FILE or the system's */
-    bool stale;            /* the pool's connections must not be reused (restore) */
-    bool resent;           /* the batch in flight is already a resend after a reset */
     uint64_t used_mono_ms; /* when the pool last finished a request, monotonic clock */
     uint64_t used_wall_ms; /* ... and wall clock */
     uv_timer_t retry;
-    bool busy;
     uint64_t deadline_ms;
     uint64_t not_before; /* Retry-After / backoff, kept across flushes */
     unsigned attempt;
     uint64_t rng;
     uint64_t batch_seq;
     uint64_t sent_at;      /* loop time the request in flight started */
-    uint64_t last_took_ms; /* how long the last finished request took */
-    bool last_ok;          /* ... and whether the backend accepted it */
-    bool any_finished;
+    uint64_t last_took_ms; /* how long the last finished request took (X_F_LAST_OK: accepted) */
+    unsigned flags;        /* X_F_* */
     size_t batch_spans;
     size_t batch_raw_bytes;    /* protobuf as buffered */
     size_t batch_sent_bytes;   /* body as sent (JSON and/or gzip) */
@@ -198,7 +203,7 @@ static void flush_done(struct exporter *x, bool gave_up)
     log_debug(x->lg, "exporter", "flush done result=%s ms=%llu buffered_spans=%zu",
               gave_up ? "gave_up" : "empty",
               (unsigned long long)(uv_now(x->loop) - x->flush_started), spanbuf_spans(x->sb));
-    x->busy = false;
+    x->flags &= ~X_F_BUSY;
     if (gave_up)
         x->stats.gave_up++;
     if (x->done)
@@ -336,13 +341,12 @@ static void log_sent(const struct exporter *x, const struct httpc_result *r)
  * that outlasted the peer's idle timeout, or a restore), not the backend broken. */
 static bool stale_reset(struct exporter *x, const struct httpc_result *r)
 {
-    if (r->err != -ECONNRESET || !r->reused || x->resent)
+    if (r->err != -ECONNRESET || !r->reused || (x->flags & X_F_RESENT))
         return false;
     log_debug(x->lg, "exporter",
               "connection reset on a reused connection (%s); sending again on a new one",
               r->error ? r->error : "reset");
-    x->resent = true;
-    x->stale = true;
+    x->flags |= X_F_RESENT | X_F_STALE;
     x->stats.reset_resends++;
     return true;
 }
@@ -358,12 +362,12 @@ static void on_sent(void *arg, const struct httpc_result *r)
         send_batch(x); /* the batch is still in the buffer, uncommitted */
         return;
     }
-    x->resent = false;
-    x->any_finished = true;
+    x->flags = (x->flags & ~(X_F_RESENT | X_F_LAST_OK)) | X_F_ANY_FINISHED;
     x->last_took_ms = uv_now(x->loop) - x->sent_at;
-    x->last_ok = !r->err && r->status >= 200 && r->status < 300;
+    if (!r->err && r->status >= 200 && r->status < 300)
+        x->flags |= X_F_LAST_OK;
     log_sent(x, r);
-    if (x->last_ok) {
+    if (x->flags & X_F_LAST_OK) {
         spanbuf_commit(x->sb, x->batch_seq);
         x->stats.successes++;
         x->stats.spans_sent += x->batch_spans;
@@ -392,7 +396,7 @@ static bool pool_suspect(const struct exporter *x)
     uint64_t idle_mono = since(mono_ms(), x->used_mono_ms);
     uint64_t idle_wall = since(span_now_ns() / 1000000u, x->used_wall_ms);
 
-    if (x->stale)
+    if (x->flags & X_F_STALE)
         return true;
     if (!x->used_mono_ms)
         return false; /* nothing was ever connected */
@@ -409,7 +413,7 @@ static int renew_pool(struct exporter *x)
         return err;
     httpc_free(x->http);
     x->http = h;
-    x->stale = false;
+    x->flags &= ~X_F_STALE;
     x->used_mono_ms = 0;
     x->used_wall_ms = 0;
     x->stats.new_pools++;
@@ -494,12 +498,12 @@ static void send_batch(struct exporter *x)
  * the caller is still in the middle of deciding what to do (it may start another flush). */
 void exporter_flush(struct exporter *x, uint64_t deadline_ms)
 {
-    if (x->busy) {
+    if (x->flags & X_F_BUSY) {
         if (deadline_ms > x->deadline_ms)
             x->deadline_ms = deadline_ms;
         return;
     }
-    x->busy = true;
+    x->flags |= X_F_BUSY;
     x->deadline_ms = deadline_ms;
     x->flush_started = uv_now(x->loop);
     log_debug(
@@ -515,7 +519,7 @@ void exporter_flush_final(struct exporter *x, uint64_t deadline_ms)
      * span although the backend may well be back by now: one more attempt instead. */
     if (x->not_before >= deadline_ms)
         x->not_before = 0;
-    if (!x->busy) {
+    if (!(x->flags & X_F_BUSY)) {
         exporter_flush(x, deadline_ms);
         return;
     }
@@ -531,16 +535,16 @@ bool exporter_responsive(const struct exporter *x, uint64_t budget_ms)
     /* A request already in flight for longer than the budget says as much as a slow answer. */
     if (x->req && uv_now(x->loop) - x->sent_at > budget_ms)
         return false;
-    if (!x->any_finished)
+    if (!(x->flags & X_F_ANY_FINISHED))
         return true; /* nothing known yet: give the first export its chance */
-    return x->last_ok && x->last_took_ms <= budget_ms;
+    return (x->flags & X_F_LAST_OK) && x->last_took_ms <= budget_ms;
 }
 
 void exporter_restored(struct exporter *x)
 {
     uint64_t seed = 0;
 
-    x->stale = true;
+    x->flags |= X_F_STALE;
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed)
         x->rng = seed;
     else
@@ -551,7 +555,7 @@ void exporter_restored(struct exporter *x)
 
 bool exporter_busy(const struct exporter *x)
 {
-    return x->busy;
+    return (x->flags & X_F_BUSY) != 0;
 }
 
 size_t exporter_take_peak_bytes(struct exporter *x)
