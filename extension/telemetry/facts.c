@@ -22,13 +22,20 @@
 #define REPORT_GRACE_MS 100
 #define RECENT          8 /* invocation spans remembered for a restore told late */
 
+/* What an invocation entry or a phase has seen, and where its span is (.flags). */
+enum {
+    TMF_START = 1u << 0,    /* its start event came */
+    TMF_DONE = 1u << 1,     /* its runtimeDone (init/restore: its ...RuntimeDone) */
+    TMF_REPORT = 1u << 2,   /* its report (a phase's: with a duration) */
+    TMF_USED = 1u << 3,     /* tm_inv: the entry holds an invocation */
+    TMF_HELD = 1u << 4,     /* tm_inv: span holds the ended invocation span */
+    TMF_RELEASED = 1u << 5, /* tm_inv: the span went on: a report now is late */
+    TMF_PARENTED = 1u << 6, /* tm_phase: parent is the invocation span it belongs to */
+    TMF_EMITTED = 1u << 7,  /* tm_phase: its span went out */
+};
+
 struct tm_inv {
-    bool used;
-    bool held;     /* span holds the ended invocation span */
-    bool released; /* the span went on: a report now is late */
-    bool have_start;
-    bool have_done;
-    bool have_report;
+    unsigned flags; /* TMF_* */
     enum tm_status done_status;
     enum tm_status rep_status;
     unsigned long seq;
@@ -51,11 +58,7 @@ struct tm_inv {
 
 /* The init or the restore phase: at most one of each per sandbox. */
 struct tm_phase {
-    bool have_start;
-    bool have_done;
-    bool have_report;
-    bool parented; /* parent is the invocation span it belongs to */
-    bool emitted;
+    unsigned flags; /* TMF_* */
     enum tm_status status;
     uint64_t start_ns;
     uint64_t done_ns;
@@ -162,7 +165,7 @@ static struct tm_inv *oldest(struct tm_facts *f)
 
     for (size_t i = 0; i < TM_MAX_INV; i++) {
         struct tm_inv *v = &f->table[i];
-        if (v->used && (!best || v->seq < best->seq))
+        if ((v->flags & TMF_USED) && (!best || v->seq < best->seq))
             best = v;
     }
     return best;
@@ -183,13 +186,13 @@ static struct tm_inv *find_or_add(struct tm_facts *f, const char *rid, uint64_t 
     }
     if (!v) {
         v = oldest(f);
-        if (v->held) {
+        if (v->flags & TMF_HELD) {
             f->stats.timed_out++;
             release(f, v);
         }
         entry_clear(f, v);
     }
-    v->used = true;
+    v->flags |= TMF_USED;
     f->hashes[v - f->table] = h;
     v->seq = ++f->seq;
     v->epoch = f->epoch;
@@ -202,9 +205,9 @@ static struct tm_inv *find_or_add(struct tm_facts *f, const char *rid, uint64_t 
 
 static enum tm_status platform_status(const struct tm_inv *v)
 {
-    if (v->have_done && v->done_status != TM_ST_NONE)
+    if ((v->flags & TMF_DONE) && v->done_status != TM_ST_NONE)
         return v->done_status;
-    return v->have_report ? v->rep_status : TM_ST_NONE;
+    return (v->flags & TMF_REPORT) ? v->rep_status : TM_ST_NONE;
 }
 
 static const char *platform_error(const struct tm_inv *v)
@@ -302,11 +305,11 @@ static void hand_on(struct tm_facts *f, struct span *s)
 /* The held span goes on with whatever facts its entry has; the entry stays, released. */
 static void release(struct tm_facts *f, struct tm_inv *v)
 {
-    if (!v->held)
+    if (!(v->flags & TMF_HELD))
         return;
     annotate(&v->span, v);
-    v->held = false;
-    v->released = true;
+    v->flags &= ~TMF_HELD;
+    v->flags |= TMF_RELEASED;
     hand_on(f, &v->span);
 }
 
@@ -322,7 +325,7 @@ static void phase_attrs(struct span *s, const struct tm_phase *p, bool init)
         (void)attr_list_add_str(&s->attrs, "aws.lambda.runtime_version", p->runtime_version);
     if (p->runtime_arn[0])
         (void)attr_list_add_str(&s->attrs, "aws.lambda.runtime_version_arn", p->runtime_arn);
-    if (p->have_report)
+    if (p->flags & TMF_REPORT)
         (void)attr_list_add_double(
             &s->attrs, init ? "aws.lambda.init_duration_ms" : "aws.lambda.restore_duration_ms",
             p->report_ms);
@@ -335,10 +338,11 @@ static void phase_attrs(struct span *s, const struct tm_phase *p, bool init)
 /* start..end: initStart to initRuntimeDone; either side from the report's duration. */
 static void phase_times(const struct tm_phase *p, uint64_t *start, uint64_t *end)
 {
-    uint64_t dur = p->have_report ? (uint64_t)(p->report_ms * 1e6) : 0;
+    uint64_t dur = (p->flags & TMF_REPORT) ? (uint64_t)(p->report_ms * 1e6) : 0;
 
-    *start = p->have_start ? p->start_ns : (p->done_ns > dur ? p->done_ns - dur : p->done_ns);
-    *end = p->have_done ? p->done_ns : *start + dur;
+    *start =
+        (p->flags & TMF_START) ? p->start_ns : (p->done_ns > dur ? p->done_ns - dur : p->done_ns);
+    *end = (p->flags & TMF_DONE) ? p->done_ns : *start + dur;
     if (*end < *start)
         *end = *start;
 }
@@ -348,7 +352,7 @@ static void emit_phase(struct tm_facts *f, struct tm_phase *p, bool init)
     struct span s;
     char msg[TM_ERR_MAX + 48];
 
-    p->emitted = true;
+    p->flags |= TMF_EMITTED;
     span_init(&s);
     memcpy(s.ctx.trace_id, p->parent.trace_id, 16);
     ids_span_id(f->ids, s.ctx.span_id);
@@ -377,10 +381,10 @@ enum { EMIT_REPORT = 0, EMIT_POINT, EMIT_LAST };
 
 static void maybe_emit(struct tm_facts *f, struct tm_phase *p, bool init, int when)
 {
-    if (p->emitted || !p->parented)
+    if ((p->flags & TMF_EMITTED) || !(p->flags & TMF_PARENTED))
         return;
-    if (p->have_report || (when >= EMIT_POINT && p->have_done) ||
-        (when == EMIT_LAST && p->have_start))
+    if ((p->flags & TMF_REPORT) || (when >= EMIT_POINT && (p->flags & TMF_DONE)) ||
+        (when == EMIT_LAST && (p->flags & TMF_START)))
         emit_phase(f, p, init);
 }
 
@@ -409,10 +413,10 @@ static void restore_from_recent(struct tm_facts *f)
     }
     if (!best)
         return;
-    p->parented = true;
+    p->flags |= TMF_PARENTED;
     p->parent = best->ctx;
     v = best->rid[0] ? find(f, best->rid) : NULL;
-    if (v && v->held)
+    if (v && (v->flags & TMF_HELD))
         set_bool(&v->span, "faas.coldstart", true);
 }
 
@@ -422,14 +426,15 @@ static void adopt(struct tm_facts *f, struct span *s, const char *rid)
 {
     bool first = ++f->spans_seen == 1;
 
-    if (first && !f->init.parented) {
-        f->init.parented = true;
+    if (first && !(f->init.flags & TMF_PARENTED)) {
+        f->init.flags |= TMF_PARENTED;
         f->init.parent = s->ctx;
-        if (f->init.have_start)
+        if (f->init.flags & TMF_START)
             set_bool(s, "faas.coldstart", true);
     }
-    if (f->restore.have_start && !f->restore.parented && s->start_ns >= f->restore.start_ns) {
-        f->restore.parented = true;
+    if ((f->restore.flags & TMF_START) && !(f->restore.flags & TMF_PARENTED) &&
+        s->start_ns >= f->restore.start_ns) {
+        f->restore.flags |= TMF_PARENTED;
         f->restore.parent = s->ctx;
         set_bool(s, "faas.coldstart", true);
     }
@@ -449,14 +454,14 @@ void tm_facts_span(struct tm_facts *f, struct span *s, uint64_t now_ms)
     }
     adopt(f, s, rid);
     v = rid ? find(f, rid) : NULL;
-    if (v && v->have_report) {
+    if (v && (v->flags & TMF_REPORT)) {
         annotate(s, v);
-        v->released = true;
+        v->flags |= TMF_RELEASED;
         f->stats.completed++;
         hand_on(f, s);
         return;
     }
-    if (!f->live || !rid || !(v = find_or_add(f, rid, now_ms)) || v->held) {
+    if (!f->live || !rid || !(v = find_or_add(f, rid, now_ms)) || (v->flags & TMF_HELD)) {
         if (v)
             annotate(s, v);
         hand_on(f, s);
@@ -464,7 +469,7 @@ void tm_facts_span(struct tm_facts *f, struct span *s, uint64_t now_ms)
     }
     v->span = *s;
     span_init(s);
-    v->held = true;
+    v->flags |= TMF_HELD;
     v->epoch = f->epoch;
     v->since_ms = now_ms;
     f->stats.held++;
@@ -485,7 +490,7 @@ static void phase_event(struct tm_facts *f, struct tm_phase *p, const struct tm_
                : ev->type == TM_INIT_RUNTIME_DONE || ev->type == TM_RESTORE_RUNTIME_DONE ? 1
                                                                                          : 2;
 
-    if (p->emitted)
+    if (p->flags & TMF_EMITTED)
         return;
     copy(p->phase, sizeof(p->phase), ev->phase);
     copy(p->init_type, sizeof(p->init_type), ev->init_type);
@@ -495,15 +500,15 @@ static void phase_event(struct tm_facts *f, struct tm_phase *p, const struct tm_
     if (ev->status != TM_ST_NONE && (step == 1 || p->status == TM_ST_NONE))
         p->status = ev->status;
     if (step == 0) {
-        p->have_start = true;
+        p->flags |= TMF_START;
         p->start_ns = ev->time_ns;
-        if (!init && !p->parented)
+        if (!init && !(p->flags & TMF_PARENTED))
             restore_from_recent(f);
     } else if (step == 1) {
-        p->have_done = true;
+        p->flags |= TMF_DONE;
         p->done_ns = ev->time_ns;
     } else {
-        p->have_report = (ev->have & TM_HAVE_DURATION) != 0;
+        p->flags = (ev->have & TM_HAVE_DURATION) ? p->flags | TMF_REPORT : p->flags & ~TMF_REPORT;
         p->report_ms = ev->duration_ms;
     }
     maybe_emit(f, p, init, EMIT_REPORT);
@@ -534,23 +539,23 @@ static void invocation_event(struct tm_facts *f, const struct tm_event *ev, uint
         return;
     copy(v->tenant, sizeof(v->tenant), ev->tenant_id);
     if (ev->type == TM_START) {
-        v->have_start = true;
+        v->flags |= TMF_START;
     } else if (ev->type == TM_RUNTIME_DONE) {
-        v->have_done = true;
+        v->flags |= TMF_DONE;
         v->done_status = ev->status;
         copy(v->done_error, sizeof(v->done_error), ev->error_type);
         v->have |= ev->have & TM_HAVE_PRODUCED;
         v->produced_bytes = ev->produced_bytes;
     } else {
-        v->have_report = true;
+        v->flags |= TMF_REPORT;
         v->rep_status = ev->status;
         copy(v->rep_error, sizeof(v->rep_error), ev->error_type);
         /* runtimeDone's durationMs is the runtime's part; the report's is the invocation's */
         take_metrics(v, ev);
-        if (v->held) {
+        if (v->flags & TMF_HELD) {
             f->stats.completed++;
             release(f, v);
-        } else if (v->released) {
+        } else if (v->flags & TMF_RELEASED) {
             f->stats.late++;
             entry_clear(f, v);
         }
@@ -606,11 +611,11 @@ static bool due(const struct tm_facts *f, const struct tm_inv *v, enum tm_point 
         return v->epoch + EPOCHS_KEPT <= f->epoch;
     case TM_POINT_SETTLED:
         if (!keep_current)
-            return v->held;
-        return v->held && v->epoch < f->epoch &&
+            return (v->flags & TMF_HELD) != 0;
+        return (v->flags & TMF_HELD) && v->epoch < f->epoch &&
                (v->epoch + 1 < f->epoch || now_ms - f->epoch_ms >= REPORT_GRACE_MS);
     case TM_POINT_TICK:
-        return now_ms - v->since_ms >= (v->held ? TM_MI_HOLD_MS : MI_FACTS_KEEP_MS);
+        return now_ms - v->since_ms >= ((v->flags & TMF_HELD) ? TM_MI_HOLD_MS : MI_FACTS_KEEP_MS);
     default:
         return true;
     }
@@ -624,9 +629,9 @@ void tm_facts_point(struct tm_facts *f, enum tm_point p, bool keep_current, uint
     }
     for (size_t i = 0; i < TM_MAX_INV; i++) {
         struct tm_inv *v = &f->table[i];
-        if (!v->used || !due(f, v, p, keep_current, now_ms))
+        if (!(v->flags & TMF_USED) || !due(f, v, p, keep_current, now_ms))
             continue;
-        if (v->held) {
+        if (v->flags & TMF_HELD) {
             f->stats.timed_out++;
             release(f, v);
         }
@@ -642,7 +647,7 @@ size_t tm_facts_waiting(const struct tm_facts *f)
     size_t n = 0;
 
     for (size_t i = 0; i < TM_MAX_INV; i++)
-        n += f->table[i].used && f->table[i].held;
+        n += flags_are(f->table[i].flags, TMF_USED | TMF_HELD, 0);
     return n;
 }
 
