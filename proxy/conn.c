@@ -234,10 +234,10 @@ void conn_update_reads(struct conn *c)
 
     /* A complete request blocks its parser until the response is relayed (no pipelining
      * upstream); bytes sent meanwhile are held, and reads pause only if they pile up. */
-    bool hold_full = c->req.blocked && http1_held_len(&c->req) > PROXY_HOLD_MAX;
+    bool hold_full = (c->req.flags & H1_F_BLOCKED) && http1_held_len(&c->req) > PROXY_HOLD_MAX;
 
     if (!(c->flags & CONN_F_ORPHAN))
-        set_reading(&c->down, !stop && !up_full && !hold_full && !c->req.stopped);
+        set_reading(&c->down, !stop && !up_full && !hold_full && !(c->req.flags & H1_F_STOPPED));
     if (c->up && c->up->connected)
         set_reading(c->up, !stop && !down_full);
 }

@@ -216,7 +216,7 @@ void relay_forward(struct conn *c)
         http1_reset(&c->resp);
     }
     http1_resume(&c->resp);
-    c->resp.skip_body = (ex->flags & EX_F_HEAD);
+    flags_put(&c->resp.flags, H1_F_SKIP_BODY, ex->flags & EX_F_HEAD);
     rc = conn_up_ensure(c);
     if (rc == 0)
         rc = side_write(c->up, c->req.head.data, c->req.head.len);
@@ -469,7 +469,7 @@ static void resp_done(void *owner)
         return;
     if (!(ex->flags & EX_F_RESP_HEAD)) { /* 1xx interim response: the final one follows */
         http1_resume(&c->resp);
-        c->resp.skip_body = (ex->flags & EX_F_HEAD);
+        flags_put(&c->resp.flags, H1_F_SKIP_BODY, ex->flags & EX_F_HEAD);
         return;
     }
     if (c->flags & CONN_F_ORPHAN) {
@@ -617,8 +617,9 @@ char *relay_read_target(struct conn *c, size_t *len)
 
     /* Only while the parser consumes bytes as they come (not holding them) and is inside a
      * Content-Length body: the read is then capped at the body's remaining bytes. */
-    if (c->ex.mode != RESP_NEXTBUF || (c->ex.flags & EX_F_RESP_DONE) || h->blocked || h->stopped ||
-        !h->in_body || (h->parser.flags & F_CHUNKED))
+    if (c->ex.mode != RESP_NEXTBUF || (c->ex.flags & EX_F_RESP_DONE) ||
+        !flags_are(h->flags, H1_F_IN_BODY, H1_F_BLOCKED | H1_F_STOPPED) ||
+        (h->parser.flags & F_CHUNKED))
         return NULL;
     return nextbuf_read_target(&c->nb, (size_t)h->parser.content_length, len);
 }

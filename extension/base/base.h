@@ -56,6 +56,12 @@ static inline bool flags_are(unsigned flags, unsigned on, unsigned off)
     return (flags & (on | off)) == on;
 }
 
+/* Sets the bits f of *flags when on, else clears them. */
+static inline void flags_put(unsigned *flags, unsigned f, bool on)
+{
+    *flags = on ? *flags | f : *flags & ~f;
+}
+
 /* ---- list --------------------------------------------------------------------- */
 /* list: the one intrusive doubly linked list (after libuv's queue.h). A struct tb_list is the
  * head, and each element embeds a struct tb_list link; the list is circular through the head,

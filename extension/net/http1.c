@@ -42,9 +42,9 @@ static void emit_trailer(struct http1 *h)
 
 static void trailer_field(struct http1 *h, const char *at, size_t n)
 {
-    if (h->in_value)
+    if (h->flags & H1_F_IN_VALUE)
         emit_trailer(h);
-    h->in_value = false;
+    h->flags &= ~H1_F_IN_VALUE;
     (void)buf_append(&h->tname, at, n); /* an oversize name is simply not matched */
 }
 
@@ -53,20 +53,20 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     struct http1 *h = of(p);
     struct h1_header *hd;
 
-    if (h->in_body) {
+    if (h->flags & H1_F_IN_BODY) {
         trailer_field(h, at, n);
         return 0;
     }
-    if (h->in_value || h->nhdrs == 0) {
-        h->in_value = false;
-        h->unindexed = h->nhdrs == HTTP1_MAX_INDEXED;
-        if (h->unindexed)
+    if ((h->flags & H1_F_IN_VALUE) || h->nhdrs == 0) {
+        h->flags &= ~H1_F_IN_VALUE;
+        flags_put(&h->flags, H1_F_UNINDEXED, h->nhdrs == HTTP1_MAX_INDEXED);
+        if (h->flags & H1_F_UNINDEXED)
             return 0;
         hd = &h->hdrs[h->nhdrs++];
         memset(hd, 0, sizeof(*hd));
         hd->name_off = head_off(h, at);
     }
-    if (!h->unindexed)
+    if (!(h->flags & H1_F_UNINDEXED))
         h->hdrs[h->nhdrs - 1].name_len += (uint32_t)n;
     return 0;
 }
@@ -76,15 +76,15 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     struct http1 *h = of(p);
     struct h1_header *hd;
 
-    if (h->in_body) {
+    if (h->flags & H1_F_IN_BODY) {
         size_t room = HTTP1_TRAILER_MAX - h->tval.len;
 
-        h->in_value = true;
+        h->flags |= H1_F_IN_VALUE;
         (void)buf_append(&h->tval, at, n < room ? n : room);
         return 0;
     }
-    h->in_value = true;
-    if (h->nhdrs == 0 || h->unindexed)
+    h->flags |= H1_F_IN_VALUE;
+    if (h->nhdrs == 0 || (h->flags & H1_F_UNINDEXED))
         return 0;
     hd = &h->hdrs[h->nhdrs - 1];
     if (hd->value_len == 0)
@@ -99,7 +99,7 @@ static int on_headers_complete(http_parser *p)
 
     h->event = EV_HEAD;
     http_parser_pause(p, 1);
-    return h->skip_body ? 1 : 0;
+    return (h->flags & H1_F_SKIP_BODY) ? 1 : 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t n)
@@ -115,9 +115,9 @@ static int on_message_complete(http_parser *p)
 {
     struct http1 *h = of(p);
 
-    if (h->in_body && h->in_value)
+    if (flags_are(h->flags, H1_F_IN_BODY | H1_F_IN_VALUE, 0))
         emit_trailer(h);
-    h->in_value = false;
+    h->flags &= ~H1_F_IN_VALUE;
     h->event = EV_DONE;
     http_parser_pause(p, 1);
     return 0;
@@ -159,10 +159,10 @@ static int deliver(struct http1 *h, const char *data, size_t n)
 {
     if (n == 0)
         return 0;
-    if (!h->in_body)
+    if (!(h->flags & H1_F_IN_BODY))
         return buf_append(&h->head, data, n);
-    if (h->lf_in_head) { /* already handed over as the head's last byte */
-        h->lf_in_head = false;
+    if (h->flags & H1_F_LF_IN_HEAD) { /* already handed over as the head's last byte */
+        h->flags &= ~H1_F_LF_IN_HEAD;
         data++;
         if (--n == 0)
             return 0;
@@ -195,21 +195,21 @@ static void dispatch(struct http1 *h)
     int ev = h->event;
 
     h->event = EV_NONE;
-    h->dispatched = true;
+    h->flags |= H1_F_DISPATCHED;
     if (ev == EV_HEAD) {
-        h->in_body = true;
-        h->in_value = false;
+        h->flags |= H1_F_IN_BODY;
+        h->flags &= ~H1_F_IN_VALUE;
         trim_names(h);
         h->ops->head(h->owner);
     } else if (ev == EV_DONE) {
-        h->blocked = true;
+        h->flags |= H1_F_BLOCKED;
         h->ops->done(h->owner);
     }
 }
 
 static void fail(struct http1 *h, enum http_errno err)
 {
-    h->stopped = true;
+    h->flags |= H1_F_STOPPED;
     h->ops->error(h->owner, err);
 }
 
@@ -221,7 +221,7 @@ static size_t step(struct http1 *h, const char *data, size_t len)
 
     h->base = h->head.len;
     h->chunk = data;
-    h->dispatched = false;
+    h->flags &= ~H1_F_DISPATCHED;
     n = http_parser_execute(&h->parser, &settings, data, len);
     err = HTTP_PARSER_ERRNO(&h->parser);
     if (deliver(h, data, n) < 0) {
@@ -237,7 +237,7 @@ static size_t step(struct http1 *h, const char *data, size_t len)
                 fail(h, HPE_HEADER_OVERFLOW);
                 return 0;
             }
-            h->lf_in_head = true;
+            h->flags |= H1_F_LF_IN_HEAD;
         }
         dispatch(h);
     } else if (err != HPE_OK) {
@@ -251,34 +251,35 @@ void http1_feed(struct http1 *h, const char *data, size_t len)
 {
     size_t n;
 
-    if (h->stopped)
+    if (h->flags & H1_F_STOPPED)
         return;
-    if (h->blocked || h->in_feed) {
+    if (h->flags & (H1_F_BLOCKED | H1_F_IN_FEED)) {
         if (buf_append(&h->held, data, len) < 0)
             fail(h, HPE_HEADER_OVERFLOW);
         return;
     }
-    h->in_feed = true;
-    while (len > 0 && !h->stopped && !h->blocked) {
+    h->flags |= H1_F_IN_FEED;
+    while (len > 0 && !(h->flags & (H1_F_STOPPED | H1_F_BLOCKED))) {
         n = step(h, data, len);
-        if (h->aborted) {
-            h->aborted = false;
+        if (h->flags & H1_F_ABORTED) {
+            h->flags &= ~H1_F_ABORTED;
             len = 0;
             break;
         }
-        if (n == 0 && !h->dispatched)
+        if (n == 0 && !(h->flags & H1_F_DISPATCHED))
             break;
         data += n;
         len -= n;
     }
-    h->in_feed = false;
-    if (len > 0 && h->blocked && !h->stopped && buf_append(&h->held, data, len) < 0)
+    h->flags &= ~H1_F_IN_FEED;
+    if (len > 0 && flags_are(h->flags, H1_F_BLOCKED, H1_F_STOPPED) &&
+        buf_append(&h->held, data, len) < 0)
         fail(h, HPE_HEADER_OVERFLOW);
 }
 
 void http1_eof(struct http1 *h)
 {
-    if (h->stopped || h->blocked)
+    if (h->flags & (H1_F_STOPPED | H1_F_BLOCKED))
         return;
     h->chunk = NULL;
     h->base = h->head.len;
@@ -295,10 +296,7 @@ static void reset_message(struct http1 *h)
     h->nhdrs = 0;
     h->url_off = 0;
     h->url_len = 0;
-    h->in_body = false;
-    h->in_value = false;
-    h->skip_body = false;
-    h->lf_in_head = false;
+    h->flags &= ~(H1_F_IN_BODY | H1_F_IN_VALUE | H1_F_SKIP_BODY | H1_F_LF_IN_HEAD);
     buf_reset(&h->tname);
     buf_reset(&h->tval);
 }
@@ -308,11 +306,11 @@ void http1_resume(struct http1 *h)
     char *held;
     size_t n;
 
-    if (!h->blocked || h->stopped)
+    if (!flags_are(h->flags, H1_F_BLOCKED, H1_F_STOPPED))
         return;
-    h->blocked = false;
+    h->flags &= ~H1_F_BLOCKED;
     reset_message(h);
-    if (h->in_feed || h->held.len == 0)
+    if ((h->flags & H1_F_IN_FEED) || h->held.len == 0)
         return; /* the running feed loop continues with its remaining bytes */
     held = buf_take(&h->held, &n);
     http1_feed(h, held, n);
@@ -327,15 +325,14 @@ void http1_reset(struct http1 *h)
     h->parser.data = h;
     reset_message(h);
     buf_free(&h->held);
-    h->blocked = false;
-    h->stopped = false;
+    h->flags &= ~(H1_F_BLOCKED | H1_F_STOPPED);
     h->event = EV_NONE;
-    h->aborted = h->in_feed;
+    flags_put(&h->flags, H1_F_ABORTED, h->flags & H1_F_IN_FEED);
 }
 
 void http1_stop(struct http1 *h)
 {
-    h->stopped = true;
+    h->flags |= H1_F_STOPPED;
 }
 
 const char *http1_header(const struct http1 *h, const char *name, size_t *len)

@@ -62,6 +62,20 @@ struct http1_ops {
     void (*error)(void *owner, enum http_errno err);
 };
 
+/* The parser's state (struct http1.flags). */
+enum {
+    H1_F_IN_BODY = 1u << 0,    /* head done: header callbacks are now trailers */
+    H1_F_IN_VALUE = 1u << 1,   /* the last header callback was a value */
+    H1_F_SKIP_BODY = 1u << 2,  /* the owner's answer for a response to HEAD */
+    H1_F_BLOCKED = 1u << 3,    /* a message completed; waiting for http1_resume */
+    H1_F_IN_FEED = 1u << 4,    /* inside http1_feed */
+    H1_F_ABORTED = 1u << 5,    /* reset from inside a callback: drop the rest of the chunk */
+    H1_F_DISPATCHED = 1u << 6, /* the last execute call ended in a head/done event */
+    H1_F_UNINDEXED = 1u << 7,  /* the header being parsed is past HTTP1_MAX_INDEXED */
+    H1_F_STOPPED = 1u << 8,    /* http1_stop: nothing more is parsed */
+    H1_F_LF_IN_HEAD = 1u << 9, /* the head's final LF was copied into head; raw skips it */
+};
+
 struct http1 {
     http_parser parser;
     const struct http1_ops *ops;
@@ -73,17 +87,8 @@ struct http1 {
     uint32_t url_len;
     size_t base; /* head.len when the current execute call started */
     const char *chunk;
-    bool in_body;   /* head done: header callbacks are now trailers */
-    bool in_value;  /* the last header callback was a value */
-    bool skip_body; /* the owner's answer for a response to HEAD */
-    bool blocked;   /* a message completed; waiting for http1_resume */
-    bool in_feed;
-    bool aborted;    /* reset from inside a callback: drop the rest of the chunk */
-    bool dispatched; /* the last execute call ended in a head/done event */
-    bool unindexed;  /* the header being parsed is past HTTP1_MAX_INDEXED */
-    bool stopped;
-    bool lf_in_head; /* the head's final LF was copied into head; raw skips it */
-    int event;       /* set by parser callbacks, dispatched after execute returns */
+    unsigned flags; /* H1_F_* */
+    int event;      /* set by parser callbacks, dispatched after execute returns */
     struct buf tname;
     struct buf tval;
     struct buf held; /* bytes that arrived while blocked */

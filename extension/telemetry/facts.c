@@ -508,7 +508,7 @@ static void phase_event(struct tm_facts *f, struct tm_phase *p, const struct tm_
         p->flags |= TMF_DONE;
         p->done_ns = ev->time_ns;
     } else {
-        p->flags = (ev->have & TM_HAVE_DURATION) ? p->flags | TMF_REPORT : p->flags & ~TMF_REPORT;
+        flags_put(&p->flags, TMF_REPORT, ev->have & TM_HAVE_DURATION);
         p->report_ms = ev->duration_ms;
     }
     maybe_emit(f, p, init, EMIT_REPORT);
