@@ -100,7 +100,7 @@ void conn_up_detach(struct conn *c)
     if (!s)
         return;
     c->up = NULL;
-    s->detached = true;
+    s->flags |= SIDE_F_DETACHED;
     drop_pieces(s); /* nothing more goes to a dead upstream */
     uv_close((uv_handle_t *)&s->tcp, on_up_closed);
 }
@@ -121,8 +121,8 @@ void conn_close(struct conn *c)
 void conn_orphan(struct conn *c)
 {
     c->flags |= CONN_F_ORPHAN;
-    c->down.detached = true; /* its cancelled writes must not close the conn */
-    c->down.reading = false;
+    c->down.flags |= SIDE_F_DETACHED; /* its cancelled writes must not close the conn */
+    c->down.flags &= ~SIDE_F_READING;
     drop_pieces(&c->down);
     c->p->stats.orphans++;
     http1_stop(&c->req);
@@ -141,7 +141,7 @@ int conn_up_shutdown(struct conn *c)
 {
     struct side *s = c->up;
 
-    if (!s || !s->connected)
+    if (!s || !(s->flags & SIDE_F_CONNECTED))
         return -ENOTCONN; /* the request never reached upstream whole: closing is enough */
     s->sreq.data = s;
     return uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_up_shutdown);
@@ -182,7 +182,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     struct side *s = st->data;
     struct conn *c = s->c;
 
-    if (nread == 0 || s->detached || (c->flags & CONN_F_CLOSING))
+    if (nread == 0 || (s->flags & SIDE_F_DETACHED) || (c->flags & CONN_F_CLOSING))
         return;
     if (nread > 0) {
         c->flags |= CONN_F_CORKED;
@@ -210,20 +210,21 @@ static bool over_limit(struct side *s)
 {
     if (!s)
         return false;
-    s->throttled =
-        s->pending > PROXY_PENDING_HIGH || (s->throttled && s->pending > PROXY_PENDING_LOW);
-    return s->throttled;
+    flags_put(&s->flags, SIDE_F_THROTTLED,
+              s->pending > PROXY_PENDING_HIGH ||
+                  ((s->flags & SIDE_F_THROTTLED) && s->pending > PROXY_PENDING_LOW));
+    return (s->flags & SIDE_F_THROTTLED) != 0;
 }
 
 static void set_reading(struct side *s, bool want)
 {
-    if (want == s->reading)
+    if (want == !!(s->flags & SIDE_F_READING))
         return;
     if (want && uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) < 0)
         return;
     if (!want)
         uv_read_stop((uv_stream_t *)&s->tcp);
-    s->reading = want;
+    flags_put(&s->flags, SIDE_F_READING, want);
 }
 
 void conn_update_reads(struct conn *c)
@@ -238,13 +239,13 @@ void conn_update_reads(struct conn *c)
 
     if (!(c->flags & CONN_F_ORPHAN))
         set_reading(&c->down, !stop && !up_full && !hold_full && !(c->req.flags & H1_F_STOPPED));
-    if (c->up && c->up->connected)
+    if (c->up && (c->up->flags & SIDE_F_CONNECTED))
         set_reading(c->up, !stop && !down_full);
 }
 
 static void write_done(struct conn *c, struct side *s, int status)
 {
-    if (status < 0 && !(c->flags & CONN_F_CLOSING) && !s->detached) {
+    if (status < 0 && !(c->flags & CONN_F_CLOSING) && !(s->flags & SIDE_F_DETACHED)) {
         if (s == &c->down)
             conn_close(c);
         else
@@ -284,7 +285,7 @@ static ssize_t try_now(struct side *s, uv_buf_t *bufs, unsigned nbufs)
 {
     int r;
 
-    if (!s->connected || s->pending > 0)
+    if (!(s->flags & SIDE_F_CONNECTED) || s->pending > 0)
         return 0;
     r = uv_try_write((uv_stream_t *)&s->tcp, bufs, nbufs);
     if (r == UV_EAGAIN || r == UV_ENOSYS)
@@ -534,13 +535,13 @@ static void on_connect(uv_connect_t *req, int status)
     struct conn *c = s->c;
     struct proxy *p = c->p;
 
-    if (s->detached || (c->flags & CONN_F_CLOSING))
+    if ((s->flags & SIDE_F_DETACHED) || (c->flags & CONN_F_CLOSING))
         return;
     if (status < 0) {
         relay_upstream_failed(c, status);
         return;
     }
-    s->connected = true;
+    s->flags |= SIDE_F_CONNECTED;
     uv_tcp_nodelay(&s->tcp, 1);
     if (p->upstream_down) {
         p->upstream_down = false;
@@ -603,7 +604,7 @@ int conn_split_up(struct conn *c)
 
     if (!s)
         return 0;
-    if (!s->connected) { /* nothing reached upstream: closing is all it takes */
+    if (!(s->flags & SIDE_F_CONNECTED)) { /* nothing reached upstream: closing is all it takes */
         conn_up_detach(c);
         return 0;
     }
@@ -618,7 +619,7 @@ int conn_split_up(struct conn *c)
     z->up = s;
     z->handles = 1;
     z->flags |= CONN_F_ORPHAN;
-    z->down.detached = true; /* it never had a downstream handle */
+    z->down.flags |= SIDE_F_DETACHED; /* it never had a downstream handle */
     z->ex.flags |= EX_F_ACTIVE | EX_F_FORWARDED | EX_F_REQ_DONE;
     z->ex.kind = REQ_NEXT;
     c->p->stats.orphans++;
@@ -637,7 +638,7 @@ int conn_accept(struct proxy *p)
 
     if (!c)
         return -ENOMEM;
-    c->down.connected = true;
+    c->down.flags |= SIDE_F_CONNECTED;
     rc = uv_tcp_init(p->loop, &c->down.tcp);
     if (rc < 0) {
         conn_free(c);

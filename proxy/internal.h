@@ -167,16 +167,21 @@ struct piece {
     size_t len;
 };
 
+/* One side's state (struct side.flags). */
+enum {
+    SIDE_F_READING = 1u << 0,   /* uv_read_start is on */
+    SIDE_F_THROTTLED = 1u << 1, /* the other side stopped reading: this side's pending bytes */
+    SIDE_F_CONNECTED = 1u << 2, /* the TCP connection is up */
+    SIDE_F_DETACHED = 1u << 3,  /* no longer the conn's upstream; closing */
+};
+
 struct side {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uv_shutdown_t sreq; /* the FIN that ends an orphaned /next */
     struct conn *c;
     size_t pending; /* bytes handed to uv_write and not completed yet */
-    bool reading;
-    bool throttled; /* the other side stopped reading because of this side's pending bytes */
-    bool connected;
-    bool detached; /* no longer the conn's upstream; closing */
+    unsigned flags; /* SIDE_F_* */
     struct piece out[SIDE_PIECES];
     unsigned nout;
     struct buf stage;

@@ -43,17 +43,22 @@ enum rx_encoding { RX_ENC_NONE, RX_ENC_PROTOBUF, RX_ENC_JSON };
  * because the answer (an error) is already decided, or finished with the connection. */
 enum rx_state { RX_HEAD, RX_BODY, RX_DISCARD, RX_CLOSING };
 
+/* A session's state besides rx_state (struct rx_session.flags). */
+enum {
+    RX_F_GZIP = 1u << 0,    /* the current request's body is gzip */
+    RX_F_Z_READY = 1u << 1, /* inflateInit2 done for this session (reused with inflateReset) */
+    RX_F_Z_ENDED = 1u << 2, /* the gzip stream reached its end */
+    RX_F_BLOCKED = 1u << 3, /* a response is parked in `out`; parsing waits for rx_session_resume */
+    RX_F_KEEPALIVE = 1u << 4, /* of the current request */
+    RX_F_HEAD = 1u << 5,      /* the current request is HEAD: answer without a body */
+};
+
 struct rx_session {
     struct rx_ctx *ctx;
     struct http1 h;
     enum rx_state state;
     enum rx_encoding enc;
-    bool gzip;
-    bool z_ready;   /* inflateInit2 done for this session (reused with inflateReset) */
-    bool z_ended;   /* the gzip stream reached its end */
-    bool blocked;   /* a response is parked in `out`; parsing waits for rx_session_resume */
-    bool keepalive; /* of the current request */
-    bool is_head;   /* the current request is HEAD: answer without a body */
+    unsigned flags; /* RX_F_* */
     int err_status; /* the answer decided at the head (RX_DISCARD) */
     const char *err_msg;
     size_t wire_bytes; /* body bytes as received (compressed size for gzip) */

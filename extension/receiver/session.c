@@ -155,7 +155,7 @@ static void emit(struct rx_session *s, const struct answer *a)
 static void answer_error(struct rx_session *s, int status, const char *msg, bool close)
 {
     struct buf body;
-    struct answer a = {status, content_type_of(s->enc), &body, close, s->is_head};
+    struct answer a = {status, content_type_of(s->enc), &body, close, (s->flags & RX_F_HEAD) != 0};
 
     buf_init(&body, STATUS_MSG_MAX + 64);
     if (status_body(&body, s->enc, status, msg) < 0)
@@ -181,7 +181,8 @@ static void answer_ok(struct rx_session *s, size_t rejected)
 {
     char msg[128];
     struct buf body;
-    struct answer a = {200, content_type_of(s->enc), &body, !s->keepalive, s->is_head};
+    struct answer a = {200, content_type_of(s->enc), &body, !(s->flags & RX_F_KEEPALIVE),
+                       (s->flags & RX_F_HEAD) != 0};
 
     snprintf(msg, sizeof(msg), "span buffer full: %zu buffered spans were dropped to make room",
              rejected);
@@ -254,8 +255,8 @@ static int classify(struct rx_session *s, const char **msg)
     v = http1_header(&s->h, "Content-Encoding", &n);
     if (v)
         http_trim_ows(&v, &n);
-    s->gzip = v && (token_is(v, n, "gzip") || token_is(v, n, "x-gzip"));
-    if (v && !s->gzip && !token_is(v, n, "identity")) {
+    flags_put(&s->flags, RX_F_GZIP, v && (token_is(v, n, "gzip") || token_is(v, n, "x-gzip")));
+    if (v && !(s->flags & RX_F_GZIP) && !token_is(v, n, "identity")) {
         *msg = "unsupported Content-Encoding: use gzip or none";
         return 415;
     }
@@ -275,13 +276,13 @@ static bool expects_continue(const struct rx_session *s)
 /* Starts (or restarts) the gzip decoder; 16 + MAX_WBITS accepts the gzip wrapper only. */
 static int start_inflate(struct rx_session *s)
 {
-    s->z_ended = false;
-    if (s->z_ready)
+    s->flags &= ~RX_F_Z_ENDED;
+    if (s->flags & RX_F_Z_READY)
         return inflateReset(&s->z) == Z_OK ? 0 : -ENOMEM;
     memset(&s->z, 0, sizeof(s->z));
     if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
         return -ENOMEM;
-    s->z_ready = true;
+    s->flags |= RX_F_Z_READY;
     return 0;
 }
 
@@ -293,8 +294,8 @@ static void on_head(void *owner)
     char big[160];
     int status = classify(s, &msg);
 
-    s->is_head = p->method == HTTP_HEAD;
-    s->keepalive = http_should_keep_alive(p) != 0;
+    flags_put(&s->flags, RX_F_HEAD, p->method == HTTP_HEAD);
+    flags_put(&s->flags, RX_F_KEEPALIVE, http_should_keep_alive(p) != 0);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->ctx->max_request_bytes) {
         snprintf(big, sizeof(big), "request body of %llu bytes is over the limit of %zu bytes",
                  (unsigned long long)p->content_length, s->ctx->max_request_bytes);
@@ -311,7 +312,7 @@ static void on_head(void *owner)
         s->err_msg = msg;
         return;
     }
-    if (s->gzip && start_inflate(s) < 0) {
+    if ((s->flags & RX_F_GZIP) && start_inflate(s) < 0) {
         reject_now(s, 503, "receiver out of memory");
         return;
     }
@@ -358,9 +359,9 @@ static int inflate_piece(struct rx_session *s, const char *p, size_t n)
     s->z.next_in = (Bytef *)(uintptr_t)p;
     s->z.avail_in = (uInt)n;
     do {
-        if (s->z_ended && inflateReset(&s->z) != Z_OK)
+        if ((s->flags & RX_F_Z_ENDED) && inflateReset(&s->z) != Z_OK)
             return -EBADMSG;
-        s->z_ended = false;
+        s->flags &= ~RX_F_Z_ENDED;
         s->z.next_out = out;
         s->z.avail_out = sizeof(out);
         zr = inflate(&s->z, Z_NO_FLUSH);
@@ -372,7 +373,7 @@ static int inflate_piece(struct rx_session *s, const char *p, size_t n)
         if (rc < 0)
             return rc;
         if (zr == Z_STREAM_END)
-            s->z_ended = true;
+            s->flags |= RX_F_Z_ENDED;
         else if (zr == Z_BUF_ERROR)
             break; /* no progress possible until more input arrives */
     } while (s->z.avail_in > 0 || s->z.avail_out == 0);
@@ -385,7 +386,7 @@ static void body_failed(struct rx_session *s, int rc)
 
     if (rc == -E2BIG) {
         snprintf(msg, sizeof(msg), "request body over the limit of %zu bytes%s",
-                 s->ctx->max_request_bytes, s->gzip ? " (inflated)" : "");
+                 s->ctx->max_request_bytes, (s->flags & RX_F_GZIP) ? " (inflated)" : "");
         reject_now(s, 413, msg);
     } else if (rc == -EBADMSG) {
         /* Read the rest so the connection stays usable, then answer 400. */
@@ -412,7 +413,7 @@ static void on_body(void *owner, const char *p, size_t n)
     }
     if (s->state == RX_DISCARD)
         return;
-    rc = s->gzip ? inflate_piece(s, p, n) : body_append(s, p, n);
+    rc = (s->flags & RX_F_GZIP) ? inflate_piece(s, p, n) : body_append(s, p, n);
     if (rc < 0)
         body_failed(s, rc);
 }
@@ -465,8 +466,8 @@ static void log_export(const struct rx_session *s, long spans, long dropped)
 {
     log_debug(s->ctx->lg, "receiver",
               "request encoding=%s%s wire_bytes=%zu bytes=%zu spans=%ld rejected=%ld",
-              s->enc == RX_ENC_JSON ? "json" : "protobuf", s->gzip ? "+gzip" : "", s->wire_bytes,
-              s->body.len, spans, dropped);
+              s->enc == RX_ENC_JSON ? "json" : "protobuf", (s->flags & RX_F_GZIP) ? "+gzip" : "",
+              s->wire_bytes, s->body.len, spans, dropped);
 }
 
 static void answer_export(struct rx_session *s)
@@ -478,9 +479,10 @@ static void answer_export(struct rx_session *s)
         answer_error(s, 400,
                      s->enc == RX_ENC_JSON ? "invalid OTLP/JSON ExportTraceServiceRequest"
                                            : "invalid protobuf ExportTraceServiceRequest",
-                     !s->keepalive);
+                     !(s->flags & RX_F_KEEPALIVE));
     } else if (dropped < 0) {
-        answer_error(s, 503, "receiver could not convert the request, retry", !s->keepalive);
+        answer_error(s, 503, "receiver could not convert the request, retry",
+                     !(s->flags & RX_F_KEEPALIVE));
     } else {
         log_export(s, spans, dropped);
         if (dropped > 0)
@@ -494,12 +496,10 @@ static void next_request(struct rx_session *s)
     body_release(s);
     s->state = RX_HEAD;
     s->enc = RX_ENC_NONE;
-    s->gzip = false;
-    s->z_ended = false;
+    s->flags &= ~(RX_F_GZIP | RX_F_Z_ENDED | RX_F_HEAD);
     s->wire_bytes = 0;
     s->err_status = 0;
     s->err_msg = NULL;
-    s->is_head = false;
 }
 
 static void on_done(void *owner)
@@ -509,19 +509,19 @@ static void on_done(void *owner)
     if (s->state == RX_CLOSING)
         return;
     if (s->state == RX_DISCARD)
-        answer_error(s, s->err_status, s->err_msg, !s->keepalive);
-    else if (s->gzip && !s->z_ended)
-        answer_error(s, 400, "truncated gzip body", !s->keepalive);
+        answer_error(s, s->err_status, s->err_msg, !(s->flags & RX_F_KEEPALIVE));
+    else if (flags_are(s->flags, RX_F_GZIP, RX_F_Z_ENDED))
+        answer_error(s, 400, "truncated gzip body", !(s->flags & RX_F_KEEPALIVE));
     else
         answer_export(s);
     if (s->state == RX_CLOSING)
         return;
     next_request(s);
-    if (!s->keepalive) {
+    if (!(s->flags & RX_F_KEEPALIVE)) {
         s->state = RX_CLOSING;
         http1_stop(&s->h);
     } else if (s->out.len >= RX_OUT_SOFT) {
-        s->blocked = true; /* the parser stays blocked; rx_session_resume continues */
+        s->flags |= RX_F_BLOCKED; /* the parser stays blocked; rx_session_resume continues */
     } else {
         http1_resume(&s->h);
     }
@@ -567,9 +567,9 @@ void rx_session_free(struct rx_session *s)
     buf_free(&s->body);
     buf_free(&s->out);
     http1_free(&s->h);
-    if (s->z_ready)
+    if (s->flags & RX_F_Z_READY)
         inflateEnd(&s->z);
-    s->z_ready = false;
+    s->flags &= ~RX_F_Z_READY;
 }
 
 void rx_session_feed(struct rx_session *s, const char *data, size_t len)
@@ -594,21 +594,21 @@ char *rx_session_take_output(struct rx_session *s, size_t *len)
 
 bool rx_session_blocked(const struct rx_session *s)
 {
-    return s->blocked;
+    return (s->flags & RX_F_BLOCKED) != 0;
 }
 
 void rx_session_resume(struct rx_session *s)
 {
-    if (!s->blocked || s->out.len >= RX_OUT_SOFT || s->state == RX_CLOSING)
+    if (!(s->flags & RX_F_BLOCKED) || s->out.len >= RX_OUT_SOFT || s->state == RX_CLOSING)
         return;
-    s->blocked = false;
+    s->flags &= ~RX_F_BLOCKED;
     http1_resume(&s->h);
 }
 
 bool rx_session_idle(const struct rx_session *s)
 {
-    return s->state == RX_HEAD && !s->blocked && s->out.len == 0 && s->h.head.len == 0 &&
-           !http1_has_held(&s->h);
+    return s->state == RX_HEAD && !(s->flags & RX_F_BLOCKED) && s->out.len == 0 &&
+           s->h.head.len == 0 && !http1_has_held(&s->h);
 }
 
 bool rx_session_closing(const struct rx_session *s)

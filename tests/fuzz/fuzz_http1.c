@@ -68,7 +68,7 @@ int conn_up_ensure(struct conn *c)
     if (!s)
         return -ENOMEM;
     s->c = c;
-    s->connected = true;
+    s->flags |= SIDE_F_CONNECTED;
     c->up = s;
     return 0;
 }
@@ -106,7 +106,7 @@ void conn_orphan(struct conn *c)
 {
     FUZZ_ASSERT(!(c->flags & CONN_F_ORPHAN) && !(c->flags & CONN_F_CLOSING));
     c->flags |= CONN_F_ORPHAN;
-    c->down.detached = true;
+    c->down.flags |= SIDE_F_DETACHED;
     c->p->stats.orphans++;
     http1_stop(&c->req);
 }
@@ -315,7 +315,7 @@ static struct conn *conn_make(struct fuzz_proxy *fp, unsigned flags, const struc
     http_parser_set_max_header_size((uint32_t)p->max_header_bytes);
     c->p = p;
     c->down.c = c;
-    c->down.connected = true;
+    c->down.flags |= SIDE_F_CONNECTED;
     relay_init(c);
     tb_list_init(&p->conns);
     tb_list_init(&p->held);                   /* as proxy_new does: an empty held list */
