@@ -15,11 +15,12 @@ fail=0
 failed_names=()
 
 run_tap() { # name, command...
-    local name=$1 log rc p f
+    local name=$1 log rc p f t0=$SECONDS
     shift
     log="$OUT/${name//\//_}.log"
     timeout "${TB_TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
     rc=$?
+    t0=$((SECONDS - t0))
     p=$(grep -c '^ok ' "$log")
     f=$(grep -c '^not ok ' "$log")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -30,11 +31,11 @@ run_tap() { # name, command...
     fail=$((fail + f))
     if [ "$f" -gt 0 ]; then
         failed_names+=("$name")
-        printf '  %-40s %4d passed, %d FAILED (log: %s)\n' "$name" "$p" "$f" "$log"
+        printf '  %-40s %4d passed, %d FAILED in %d s (log: %s)\n' "$name" "$p" "$f" "$t0" "$log"
         grep -E -A3 '^not ok ' "$log" | head -40 | sed 's/^/      /'
         tail -15 "$log" | sed 's/^/      | /'
     else
-        printf '  %-40s %4d passed\n' "$name" "$p"
+        printf '  %-40s %4d passed %4d s\n' "$name" "$p" "$t0"
     fi
 }
 
@@ -58,7 +59,7 @@ suite_e2e() { # build dir
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit unit-asan e2e e2e-asan fuzz valgrind)
 for s in "${suites[@]}"; do
-    echo "== $s"
+    echo "== $s (at $SECONDS s)"
     case $s in
     unit) suite_unit build ;;
     unit-asan) suite_unit build/asan ;;
@@ -72,5 +73,6 @@ done
 if [ ${#failed_names[@]} -gt 0 ]; then
     echo "failed: ${failed_names[*]}"
 fi
+echo "(all suites: $SECONDS s)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
