@@ -270,11 +270,12 @@ static void maybe_trim(struct daemon *d)
 
     d->mem_flags = large ? MEM_F_LARGE : 0;
     if (large && (was & MEM_F_LARGE)) {
-        if (!(was & MEM_F_KEEPING) && d->proxy)
-            proxy_set_spare_max(d->proxy, SIZE_MAX);
-        if (!(was & MEM_F_KEEPING))
-            log_debug(&d->lg, "daemon", "large work again (%zu bytes): memory kept", peak);
         d->mem_flags |= MEM_F_KEEPING;
+        if (was & MEM_F_KEEPING)
+            return;
+        if (d->proxy)
+            proxy_set_spare_max(d->proxy, SIZE_MAX);
+        log_debug(&d->lg, "daemon", "large work again (%zu bytes): memory kept", peak);
         return;
     }
     if ((was & MEM_F_KEEPING) && d->proxy)
