@@ -133,6 +133,9 @@ static void open_map(struct jscan *s, struct jscan_frame *f, enum map_kind kind)
     m->kind = kind;
     m->open = f->off;
     f->map = (int8_t)ms->n_maps++;
+    for (unsigned i = 0; i < N_MEMBER_RULES; i++) /* its members' keys reach on_key too */
+        if (MEMBER_RULES[i].map == kind)
+            f->node.keys |= MEMBER_RULES[i].key.bloom;
 }
 
 static void close_map(struct actx *c, const struct jscan_frame *f, size_t end)
@@ -419,9 +422,11 @@ static void on_key(struct jscan *s, struct jscan_frame *f, const char *raw, size
         child->live = true;
 }
 
-static void on_elem(struct jscan *s, struct jscan_frame *f, unsigned idx, struct jnode *child)
+/* The rows of f's element idx: its node, and which kind of record it is (ELEM_*). */
+static unsigned elem_rows(const struct actx *c, const struct jscan_frame *f, unsigned idx,
+                          struct jnode *child)
 {
-    struct actx *c = s->user;
+    unsigned rec = 0;
 
     child_of(&f->node, child);
     for (uint64_t m = f->node.rows; m; m &= m - 1) {
@@ -430,15 +435,44 @@ static void on_elem(struct jscan *s, struct jscan_frame *f, unsigned idx, struct
         if (k != SEG_RECORD && k != SEG_ANY && k != SEG_RECORD_ANY && (k != SEG_FIRST || idx != 0))
             continue;
         add_row(c, child, r, f->node.seg);
-        if (k == SEG_RECORD) {
-            child->record = child->in_record = true;
-            c->rec_idx = idx;
-        } else if (k == SEG_RECORD_ANY) { /* records in several arrays: counted across them */
-            child->record = child->in_record = true;
-            c->rec_idx = c->pl ? c->pl->n_records : 0;
+        if (k == SEG_RECORD || k == SEG_RECORD_ANY) /* the last one names its index */
+            rec = k == SEG_RECORD ? ELEM_RECORD : ELEM_RECORD_ANY;
+    }
+    if (rec)
+        child->record = child->in_record = true;
+    child->live = child->rows || child->done;
+    return rec;
+}
+
+/* Does the memo hold the elements after the first of an array with node `a`? */
+static bool memo_fits(const struct elem_memo *e, const struct grammar *g, const struct jnode *a)
+{
+    return e->g == g && e->parent.rows == a->rows && e->parent.seg == a->seg &&
+           e->parent.which == a->which && e->parent.in_record == a->in_record;
+}
+
+static void on_elem(struct jscan *s, struct jscan_frame *f, unsigned idx, struct jnode *child)
+{
+    struct actx *c = s->user;
+    struct elem_memo *e = c->pl && idx ? &c->pl->elem_memo : NULL;
+    unsigned rec;
+
+    if (e && memo_fits(e, c->g, &f->node)) {
+        *child = e->child;
+        rec = e->rec;
+    } else {
+        rec = elem_rows(c, f, idx, child);
+        if (e) {
+            e->g = c->g;
+            e->parent = f->node;
+            e->child = *child;
+            e->rec = (uint8_t)rec;
         }
     }
-    child->live = child->rows || child->done;
+    if (rec == ELEM_RECORD)
+        c->rec_idx = idx;
+    else if (rec == ELEM_RECORD_ANY) /* records in several arrays: counted across them */
+        c->rec_idx = c->pl ? c->pl->n_records : 0;
 }
 
 /* Takes the next row of m (rows whose path ends at a node), or NULL. */
@@ -881,7 +915,7 @@ static void on_value(struct jscan *s, struct jscan_frame *parent, const struct j
         record_done(c);
 }
 
-static const struct jscan_hooks HOOKS = {on_key, on_elem, on_open, on_value};
+static const struct jscan_hooks HOOKS = {on_key, on_elem, on_open, on_value, JSCAN_F_KEY_BLOOM};
 
 #define NEST_DEPTH (PROMOTE_MAX_DEPTH / PLAN_NEST_MAX) /* stack2 frames per level */
 
@@ -1141,6 +1175,7 @@ static struct plan *plan_new(void)
     memset(pl, 0, offsetof(struct plan, ms));
     for (unsigned i = 0; i < PATH_MAX_SEGS; i++)
         pl->keytabs[i].g = NULL;
+    pl->elem_memo.g = NULL;
     mapset_reset(&pl->ms);
     for (unsigned p = 0; p < PREF_MAX; p++)
         slot_reset(&pl->slots[p]);

@@ -187,7 +187,7 @@ static void fields_value(struct jscan *s, struct jscan_frame *parent, const stru
     fl->tok[node->which].end = end;
 }
 
-static const struct jscan_hooks FIELDS_HOOKS = {fields_key, fields_elem, NULL, fields_value};
+static const struct jscan_hooks FIELDS_HOOKS = {fields_key, fields_elem, NULL, fields_value, 0};
 
 /* Finds the members named fl->names of the object doc[0..n). false if it is not one. */
 static bool fields_scan(struct actx *c, const char *doc, size_t n, struct fields *fl)
@@ -382,7 +382,7 @@ static void kafka_value(struct jscan *s, struct jscan_frame *parent, const struc
     }
 }
 
-static const struct jscan_hooks KAFKA_HOOKS = {kafka_key, kafka_elem, kafka_open, kafka_value};
+static const struct jscan_hooks KAFKA_HOOKS = {kafka_key, kafka_elem, kafka_open, kafka_value, 0};
 
 /* Decodes the headers value [off, end) of c->base into h. false if it is not valid JSON. */
 static bool kafka_headers(struct actx *c, size_t off, size_t end, struct hdrs *h)

@@ -73,7 +73,13 @@ struct jscan_hooks {
      * containers, f is the closing frame, else NULL. */
     void (*value)(struct jscan *s, struct jscan_frame *parent, const struct jnode *node, char type,
                   size_t off, size_t end, struct jscan_frame *f);
+    unsigned flags; /* JSCAN_F_* */
 };
+
+/* The key hook runs only for keys whose KEY_BLOOM bit is in their object's node.keys (and for
+ * escaped keys, whose bloom is of the unescaped text); any other key's value is dead without a
+ * call. Most keys of a batch are ones no path takes: this keeps them at scanner speed. */
+#define JSCAN_F_KEY_BLOOM 0x1u
 
 struct jscan {
     const char *p;
@@ -356,6 +362,18 @@ struct keytab {
     struct keytab_entry e[KEYTAB_SIZE];
 };
 
+/* The node of every element after the first of an array (the rows take the same way for
+ * each, they depend only on the array's node): kept for the last kind of array, so the records
+ * of a batch after the first cost one compare each instead of a walk over the rows. */
+enum { ELEM_RECORD = 1, ELEM_RECORD_ANY };
+
+struct elem_memo {
+    const struct grammar *g; /* NULL: empty */
+    struct jnode parent;     /* the array's node (rows, seg, which, in_record) */
+    struct jnode child;
+    uint8_t rec; /* ELEM_*, or 0 */
+};
+
 /* Laid out for a cheap start (plan_new): the facts up to `ms` are zeroed, the tables and
  * value buffers after it are reset by their counters, flags and first bytes only, and the
  * scratch at the end is left as malloc returns it. */
@@ -386,6 +404,7 @@ struct plan {
     char tmp[BAGGAGE_MAX + 16];           /* unescape scratch for short values */
     char scratch[BAGGAGE_MAX + 16];       /* validation scratch */
     struct keytab keytabs[PATH_MAX_SEGS]; /* one per segment: open objects are one per depth */
+    struct elem_memo elem_memo;
     struct jscan_frame stack[PROMOTE_MAX_DEPTH];
     struct jscan_frame stack2[PROMOTE_MAX_DEPTH]; /* documents inside strings, by level */
     struct jscan_frame leaf[PLAN_LEAF_DEPTH];     /* decoders' own scans of small values */

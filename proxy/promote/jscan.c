@@ -122,7 +122,10 @@ static inline AVX2 void block_classify_avx2(const uint8_t *p, struct block_masks
 
     m->quote = mask32(lo, q) | mask32(hi, q) << 32;
     m->bslash = mask32(lo, bs) | mask32(hi, bs) << 32;
-    m->ctl = mask32(_mm256_max_epu8(lo, c1f), c1f) | mask32(_mm256_max_epu8(hi, c1f), c1f) << 32;
+    /* control bytes are rare: one test of both halves first */
+    m->ctl = 0;
+    if (mask32(_mm256_max_epu8(_mm256_min_epu8(lo, hi), c1f), c1f))
+        m->ctl = mask32(_mm256_max_epu8(lo, c1f), c1f) | mask32(_mm256_max_epu8(hi, c1f), c1f) << 32;
 }
 #endif
 
@@ -268,6 +271,28 @@ static inline __attribute__((always_inline)) size_t skip_plain(const uint8_t *p,
     return i;
 }
 
+/* Where the string ends in the block at p[i] with masks m: the offset just past its closing
+ * quote, BLOCK_MORE, or 0 (raw control byte or bad escape before it). `carry` is
+ * escaped_bytes'; `bs` gathers the backslashes that are string content. */
+#define BLOCK_MORE SIZE_MAX
+static inline __attribute__((always_inline)) size_t block_end(const uint8_t *p, size_t i, size_t n,
+                                                              const struct block_masks *m,
+                                                              uint64_t *carry, uint64_t *bs)
+{
+    uint64_t escaped = escaped_bytes(m->bslash, carry);
+    uint64_t close = m->quote & ~escaped;
+    uint64_t before = (close ^ (close - 1)) & ~close; /* every bit when there is no close */
+    uint64_t others;
+
+    if (m->ctl & before)
+        return 0;
+    *bs |= m->bslash & before;
+    others = escaped & ~m->quote & ~m->bslash & before;
+    if (others && !block_escapes_ok(p, i, n, others)) /* \" and \\ need no check */
+        return 0;
+    return close ? i + (size_t)__builtin_ctzll(close) + 1 : BLOCK_MORE;
+}
+
 /* String content from p[i] to the closing quote, 64 bytes at a time. Returns the offset just
  * past the closing quote, or 0 (raw control byte, bad escape, unterminated). The last partial
  * block is classified from a padded copy, so no read goes past n. */
@@ -277,40 +302,31 @@ static inline __attribute__((always_inline)) size_t scan_blocks_with(const uint8
                                                                      plain_fn plain)
 {
     uint64_t carry = 0;
+    uint64_t bs = 0;
+    struct block_masks m;
     uint8_t tail[64];
+    size_t r = BLOCK_MORE;
 
-    for (;;) {
-        struct block_masks m;
-        const uint8_t *blk = p + i;
-        uint64_t escaped;
-        uint64_t close;
-        uint64_t before;
-
-        if (n - i < 64) {
-            if (i >= n)
-                return 0;
-            memset(tail, 'x', sizeof(tail));
-            memcpy(tail, p + i, n - i);
-            blk = tail;
-        }
-        classify(blk, &m);
-        escaped = escaped_bytes(m.bslash, &carry);
-        close = m.quote & ~escaped;
-        before = close ? (close & (0 - close)) - 1 : ~0ull;
-        if (m.ctl & before)
-            return 0;
-        if (m.bslash & before)
-            *esc = true;
-        if (!block_escapes_ok(p, i, n, escaped & ~m.quote & ~m.bslash & before))
-            return 0;
-        if (close)
-            return i + (size_t)__builtin_ctzll(close) + 1;
-        if (blk == tail)
-            return 0;
+    while (n - i >= 64) {
+        classify(p + i, &m);
+        r = block_end(p, i, n, &m, &carry, &bs);
+        if (r != BLOCK_MORE)
+            break;
         i += 64;
         if (!(m.quote | m.bslash | m.ctl))
             i = skip_plain(p, i, n, plain); /* a long plain stretch, e.g. text in a body */
     }
+    if (r == BLOCK_MORE && i < n) {
+        memset(tail, 'x', sizeof(tail));
+        memcpy(tail, p + i, n - i);
+        classify(tail, &m);
+        r = block_end(p, i, n, &m, &carry, &bs);
+    }
+    if (r == BLOCK_MORE)
+        return 0; /* unterminated */
+    if (bs)
+        *esc = true;
+    return r;
 }
 
 #if JSCAN_AVX2
@@ -320,14 +336,14 @@ static AVX2 size_t scan_blocks_avx2(const uint8_t *p, size_t i, size_t n, bool *
 }
 
 /* The widest block scanner this CPU runs. */
-static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
+static __attribute__((noinline)) size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
 {
     if (__builtin_cpu_supports("avx2"))
         return scan_blocks_avx2(p, i, n, esc);
     return scan_blocks_with(p, i, n, esc, block_classify, plain64);
 }
 #else
-static size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
+static __attribute__((noinline)) size_t scan_blocks(const uint8_t *p, size_t i, size_t n, bool *esc)
 {
     return scan_blocks_with(p, i, n, esc, block_classify, plain64);
 }
@@ -432,12 +448,19 @@ struct state {
     const uint8_t *p;
     size_t n;
     size_t i;
-    unsigned depth; /* frames in use; stack[depth-1] is the innermost container */
+    unsigned depth;          /* frames in use */
+    struct jscan_frame *top; /* stack[depth-1], the innermost container, or NULL */
 };
 
 static struct jscan_frame *top(struct state *st)
 {
-    return st->depth ? &st->s->stack[st->depth - 1] : NULL;
+    return st->top;
+}
+
+static void pop(struct state *st)
+{
+    st->depth--;
+    st->top = st->depth ? &st->s->stack[st->depth - 1] : NULL;
 }
 
 static int push(struct state *st, const struct jnode *node, bool is_obj)
@@ -449,6 +472,7 @@ static int push(struct state *st, const struct jnode *node, bool is_obj)
     if (st->depth >= s->max_depth)
         return -E2BIG;
     f = &s->stack[st->depth++];
+    st->top = f;
     f->node = *node;
     f->is_obj = is_obj;
     f->count = 0;
@@ -460,8 +484,19 @@ static int push(struct state *st, const struct jnode *node, bool is_obj)
     return 0;
 }
 
+/* Does the key hook take the key k[0, n) of f? (JSCAN_F_KEY_BLOOM) */
+static inline bool key_wanted(const struct jscan *s, const struct jscan_frame *f,
+                              const uint8_t *k, size_t n, bool esc)
+{
+    if (!f->node.live || !s->h->key)
+        return false;
+    if (!(s->h->flags & JSCAN_F_KEY_BLOOM) || esc)
+        return true;
+    return n && (f->node.keys & KEY_BLOOM_OF(n, k[0], k[n - 1]));
+}
+
 /* Parses an object key at st->i and the ':' after it into *child (the value's node); 0 or -1. */
-static int parse_key(struct state *st, struct jnode *child)
+static inline __attribute__((always_inline)) int parse_key(struct state *st, struct jnode *child)
 {
     struct jscan_frame *f = top(st);
     size_t k = st->i;
@@ -473,7 +508,7 @@ static int parse_key(struct state *st, struct jnode *child)
     end = scan_string(st->p, k, st->n, &esc);
     if (!end)
         return -1;
-    if (f->node.live && st->s->h->key)
+    if (key_wanted(st->s, f, st->p + k + 1, end - k - 2, esc))
         st->s->h->key(st->s, f, (const char *)st->p + k + 1, end - k - 2, esc, child);
     else
         memset(child, 0, sizeof(*child));
@@ -528,7 +563,7 @@ static int after_value(struct state *st, struct jnode *node)
         st->i++;
         {
             struct jscan_frame closed = *f;
-            st->depth--;
+            pop(st);
             value_done(st, &closed.node, closed.is_obj ? '{' : '[', closed.off, st->i, &closed);
         }
         if (st->s->abort)
@@ -550,7 +585,7 @@ static int open_container(struct state *st, struct jnode *node)
     if (st->i < st->n && st->p[st->i] == (is_obj ? '}' : ']')) {
         struct jscan_frame closed = *f;
         st->i++;
-        st->depth--;
+        pop(st);
         value_done(st, &closed.node, is_obj ? '{' : '[', closed.off, st->i, &closed);
         return 2;
     }
@@ -593,7 +628,7 @@ static int scan_loop(struct state *st, struct jnode node)
 
 int jscan_run(struct jscan *s, struct jnode root, const char **why)
 {
-    struct state st = {s, (const uint8_t *)s->p, s->n, 0, 0};
+    struct state st = {s, (const uint8_t *)s->p, s->n, 0, 0, NULL};
     int r;
 
     s->abort = NULL;

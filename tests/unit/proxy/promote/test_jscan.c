@@ -158,6 +158,61 @@ static void documents(struct tap *t)
        "escaped quote at the end leaves the string open");
 }
 
+struct seen_keys {
+    char names[16][16];
+    unsigned n;
+};
+
+static void record_key(struct jscan *s, struct jscan_frame *parent, const char *raw, size_t n,
+                       bool esc, struct jnode *child)
+{
+    struct seen_keys *k = s->user;
+
+    (void)parent, (void)esc;
+    memset(child, 0, sizeof(*child));
+    if (k->n < ARRAY_LEN(k->names) && n < sizeof(k->names[0]))
+        snprintf(k->names[k->n++], sizeof(k->names[0]), "%.*s", (int)n, raw);
+}
+
+/* The keys the key hook was called for, comma-separated, when the root node wants `keys`. */
+static void keys_passed(unsigned flags, uint64_t keys, char *out, size_t cap)
+{
+    static const char doc[] = "{\"alpha\":1,\"beta\":2,\"al\\u0070ha\":3,\"\":4,\"gamma\":5}";
+    struct jscan_frame stack[4];
+    struct jscan_hooks hooks = {record_key, NULL, NULL, NULL, flags};
+    struct seen_keys k = {.n = 0};
+    struct jscan s = {.p = doc, .n = sizeof(doc) - 1, .h = &hooks, .user = &k};
+    struct jnode root = {.keys = keys, .live = true};
+    const char *why = NULL;
+    size_t o = 0;
+
+    s.max_depth = ARRAY_LEN(stack);
+    s.stack = stack;
+    out[0] = '\0';
+    if (jscan_run(&s, root, &why) < 0)
+        return;
+    for (unsigned i = 0; i < k.n; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? "," : "", k.names[i]);
+}
+
+/* JSCAN_F_KEY_BLOOM: a key whose bloom bit its object does not want never reaches the hook;
+ * escaped keys always do (their bloom is of the unescaped text); without the flag every key. */
+static void key_filter(struct tap *t)
+{
+    char got[128];
+
+    ok(t, KEY_BLOOM("alpha") != KEY_BLOOM("beta") && KEY_BLOOM("alpha") != KEY_BLOOM("gamma"),
+       "the test's keys have distinct bloom bits");
+    keys_passed(JSCAN_F_KEY_BLOOM, KEY_BLOOM("alpha"), got, sizeof(got));
+    ok(t, strcmp(got, "alpha,al\\u0070ha") == 0, "filter: the wanted key and the escaped one (%s)",
+       got);
+    keys_passed(JSCAN_F_KEY_BLOOM, ~0ull, got, sizeof(got));
+    ok(t, strcmp(got, "alpha,beta,al\\u0070ha,gamma") == 0,
+       "filter: every non-empty key when all bits are wanted (%s)", got);
+    keys_passed(0, 0, got, sizeof(got));
+    ok(t, strcmp(got, "alpha,beta,al\\u0070ha,,gamma") == 0, "no filter: every key (%s)", got);
+}
+
 /* json_unescape's two paths agree: with room for the whole input (unescape_roomy, eight bytes
  * at a time) and with a buffer of exactly the output's size (the bounded loop). */
 static void unescape_paths(struct tap *t)
@@ -198,6 +253,7 @@ int main(void)
     random_strings(&t);
     backslash_runs(&t);
     documents(&t);
+    key_filter(&t);
     unescape_paths(&t);
     return tap_done(&t);
 }
