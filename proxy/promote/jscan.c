@@ -125,7 +125,8 @@ static inline AVX2 void block_classify_avx2(const uint8_t *p, struct block_masks
     /* control bytes are rare: one test of both halves first */
     m->ctl = 0;
     if (mask32(_mm256_max_epu8(_mm256_min_epu8(lo, hi), c1f), c1f))
-        m->ctl = mask32(_mm256_max_epu8(lo, c1f), c1f) | mask32(_mm256_max_epu8(hi, c1f), c1f) << 32;
+        m->ctl = mask32(_mm256_max_epu8(lo, c1f), c1f) | mask32(_mm256_max_epu8(hi, c1f), c1f)
+                                                             << 32;
 }
 #endif
 
@@ -485,8 +486,8 @@ static int push(struct state *st, const struct jnode *node, bool is_obj)
 }
 
 /* Does the key hook take the key k[0, n) of f? (JSCAN_F_KEY_BLOOM) */
-static inline bool key_wanted(const struct jscan *s, const struct jscan_frame *f,
-                              const uint8_t *k, size_t n, bool esc)
+static inline bool key_wanted(const struct jscan *s, const struct jscan_frame *f, const uint8_t *k,
+                              size_t n, bool esc)
 {
     if (!f->node.live || !s->h->key)
         return false;
