@@ -29,14 +29,44 @@ if [ -n "$missing" ]; then
 fi
 
 # npm test peers: reinstall when the lockfile changed since the last install.
-stamp=tests/node/node_modules/.tracebridge-lock
-if ! cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then
+npm_peers() {
+    local stamp=tests/node/node_modules/.tracebridge-lock
+    if cmp -s tests/node/package-lock.json "$stamp" 2>/dev/null; then return 0; fi
     echo "deps: installing npm test peers (npm ci; the runtime client builds natively, ~1 min)"
     # node-gyp must use the local headers: the machine cannot download them.
-    [ -f /usr/include/node/node.h ] && export npm_config_nodedir=/usr
+    if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     cp tests/node/package-lock.json "$stamp"
-fi
+}
 
-# Real handler stacks (tests/stacks/<stack>/install.sh), each only when missing.
-for s in tests/stacks/*/install.sh; do "$s"; done
+# The real handler stacks (tests/stacks/<stack>/install.sh), each only when missing, by the
+# tool whose cache they share: one group per tool, the installs of a group in order (Maven's
+# local repository takes one writer at a time), the groups side by side (on a fresh machine
+# most of this waits on the registries). Each group's output is printed when all have ended.
+STACK_GROUPS="node:node-adot jvm:java17-otel,java25-otel python:python-adot,python-otel
+go:go-otellambda,go-xrayconfig,rie,otelcol"
+for s in tests/stacks/*/install.sh; do
+    s=${s#tests/stacks/}
+    case ",${STACK_GROUPS//[:[:space:]]/,}," in
+    *",${s%/install.sh},"*) ;;
+    *) echo "deps: tests/stacks/$s is in no group of tests/deps.sh" >&2 && exit 1 ;;
+    esac
+done
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+for g in $STACK_GROUPS; do
+    name=${g%%:*}
+    (
+        if [ "$name" = node ]; then npm_peers; fi
+        list=${g#*:}
+        for s in ${list//,/ }; do tests/stacks/"$s"/install.sh || exit 1; done
+    ) >"$T/$name.log" 2>&1 &
+    echo "$!" >"$T/$name.pid"
+done
+rc=0
+for g in $STACK_GROUPS; do
+    name=${g%%:*}
+    wait "$(cat "$T/$name.pid")" || { rc=1 && echo "deps: the $name installs failed:" >&2; }
+    cat "$T/$name.log"
+done
+exit $rc
