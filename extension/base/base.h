@@ -44,6 +44,10 @@ int buf_append_byte(struct buf *b, char c);
 int buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* Copies the string src into dst (cap >= 1 bytes with the NUL), truncated to fit: only the
+ * string's bytes, never the whole of a fixed-size field. */
+void str_copy(char *dst, size_t cap, const char *src);
+
 /* Hands the bytes to the caller, who frees them with free(); the buffer is reset to empty.
  * Returns NULL for an empty buffer that never allocated. */
 char *buf_take(struct buf *b, size_t *len);

@@ -116,3 +116,13 @@ char *buf_take(struct buf *b, size_t *len)
     buf_init(b, b->max);
     return p;
 }
+
+void str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}

@@ -642,15 +642,6 @@ static void tok_copy(struct actx *c, const struct tok *t, enum which w, char *ds
         dst[0] = '\0';
 }
 
-static void set_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* ---- carriers ---- */
 
 static void slot_reset(struct slot *s)
@@ -727,7 +718,7 @@ static struct promote_link *add_link(struct actx *c, const struct slot *s, const
     }
     l = &a->links[a->n_links++];
     l->ctx = *slot_ctx(s);
-    set_str(l->message_id, sizeof(l->message_id), msgid);
+    str_copy(l->message_id, sizeof(l->message_id), msgid);
     tok_copy(c, &s->tv.ts, W_TS, l->tracestate, sizeof(l->tracestate));
     return l;
 }
@@ -805,7 +796,7 @@ static void record_done(struct actx *c)
 
     pl->n_records++;
     if (c->rec_idx == 0)
-        set_str(pl->msgid0, sizeof(pl->msgid0), msgid->s);
+        str_copy(pl->msgid0, sizeof(pl->msgid0), msgid->s);
     note_delivery(c, s ? add_link(c, s, msgid->s) : NULL);
     if (s) {
         if (!pl->rec_found) {
@@ -985,7 +976,7 @@ static void set_destination(const struct shape *sh, struct promote_event_info *i
     size_t n;
 
     if (!sh->arn_resource) {
-        set_str(info->destination, sizeof(info->destination), last_colon_part(info->source_arn));
+        str_copy(info->destination, sizeof(info->destination), last_colon_part(info->source_arn));
         return;
     }
     if (!sh->arn_resource[0] || !(p = strstr(info->source_arn, sh->arn_resource)))
@@ -1011,7 +1002,7 @@ static bool shape_matches(const struct shape *sh, const struct fact_val *facts)
 static void copy_fact(char *dst, size_t cap, const struct fact_val *facts, enum fact f)
 {
     if (f != F_NONE)
-        set_str(dst, cap, facts[f].s);
+        str_copy(dst, cap, facts[f].s);
 }
 
 /* A batch: its destination, and the first record's facts when it is the only one. */
@@ -1027,7 +1018,7 @@ static void batch_info(struct actx *c, const struct shape *sh, struct promote_ev
         set_destination(sh, info);
     if (info->record_count != 1)
         return;
-    set_str(info->message_id, sizeof(info->message_id), c->pl->msgid0);
+    str_copy(info->message_id, sizeof(info->message_id), c->pl->msgid0);
     copy_fact(info->partition, sizeof(info->partition), facts, F_PARTITION);
     copy_fact(info->offset, sizeof(info->offset), facts, F_OFFSET);
 }
@@ -1038,8 +1029,8 @@ static void durable_info(struct actx *c, struct promote_event_info *info)
 {
     if (!c->pl->facts[F_DURABLE_ARN].seen)
         return;
-    set_str(info->durable_execution_arn, sizeof(info->durable_execution_arn),
-            c->pl->facts[F_DURABLE_ARN].s);
+    str_copy(info->durable_execution_arn, sizeof(info->durable_execution_arn),
+             c->pl->facts[F_DURABLE_ARN].s);
     info->durable_first_invocation = c->pl->durable_ops == 1;
 }
 
@@ -1049,7 +1040,7 @@ static void decide_trigger(struct actx *c)
     struct promote_event_info *info = &c->a->info;
 
     durable_info(c, info);
-    set_str(info->source_arn, sizeof(info->source_arn), facts[F_SOURCE_ARN].s);
+    str_copy(info->source_arn, sizeof(info->source_arn), facts[F_SOURCE_ARN].s);
     for (unsigned i = 0; i < N_SHAPES; i++) {
         const struct shape *sh = &SHAPES[i];
         if (!shape_matches(sh, facts))
@@ -1073,8 +1064,8 @@ static void set_parent(struct promote_analysis *a, enum promote_carrier car,
     a->found = true;
     a->carrier = car;
     a->parent.ctx = *t;
-    set_str(a->parent.tracestate, sizeof(a->parent.tracestate), ts);
-    set_str(a->parent.baggage, sizeof(a->parent.baggage), bg);
+    str_copy(a->parent.tracestate, sizeof(a->parent.tracestate), ts);
+    str_copy(a->parent.baggage, sizeof(a->parent.baggage), bg);
 }
 
 /* The parent: the most preferred carrier of the event, where a batch counts at the

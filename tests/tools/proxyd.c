@@ -61,7 +61,9 @@ static void promote_hook(void *arg, struct proxy_next *ev)
         proxy_next_header(ev, "Lambda-Runtime-Client-Context", &in.client_context_len);
     promote_analyse(&a->pconf, &in, a->analysis);
     if (a->analysis->found) {
-        w = a->analysis->parent;
+        w.ctx = a->analysis->parent.ctx; /* as the daemon does: the strings, not 8.7 KB */
+        str_copy(w.tracestate, sizeof(w.tracestate), a->analysis->parent.tracestate);
+        str_copy(w.baggage, sizeof(w.baggage), a->analysis->parent.baggage);
         memcpy(w.ctx.span_id, span, sizeof(span));
     }
     if (promote_apply(&a->pconf, &in, a->analysis, a->analysis->found ? &w : NULL, &out) == 0) {
