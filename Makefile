@@ -124,10 +124,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB) | $(BUILD)/gen/.stamp
 deps:
 	$(Q)tests/deps.sh
 
-# The README's test command: everything, also under ASan+UBSan, with one summary line.
+# The README's test command: everything, also under ASan+UBSan, with one summary line. The
+# builds use every CPU (TB_JOBS overrides).
+JOBS := $(or $(TB_JOBS),$(shell nproc 2>/dev/null),2)
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory SANITIZER=address all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) SANITIZER=address all
 	$(Q)tests/run.sh
 
 demo: deps all

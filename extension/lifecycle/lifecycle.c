@@ -44,10 +44,20 @@ struct inv *lifecycle_find(struct lifecycle *lc, const char *rid)
     return i < 0 ? NULL : &lc->table[i];
 }
 
+/* The first entry in use at index *i or after it (*i moves there), or NULL. */
+static struct inv *next_used(struct lifecycle *lc, size_t *i)
+{
+    for (; *i < LIFECYCLE_MAX_INFLIGHT; (*i)++)
+        if (lc->keys[*i])
+            return &lc->table[*i];
+    return NULL;
+}
+
 static void inv_remove(struct lifecycle *lc, struct inv *v)
 {
     if (v->flags & INV_F_RECORDING)
         span_free(&v->span);
+    tb_list_remove(&v->age);
     memset(v, 0, sizeof(*v));
     lc->keys[v - lc->table] = 0;
     lc->stats.inflight--;
@@ -57,14 +67,7 @@ static void finish(struct lifecycle *lc, struct inv *v);
 
 static struct inv *oldest(struct lifecycle *lc)
 {
-    struct inv *best = NULL;
-
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        struct inv *v = &lc->table[i];
-        if ((v->flags & INV_F_USED) && (!best || v->seq < best->seq))
-            best = v;
-    }
-    return best;
+    return tb_list_empty(&lc->by_age) ? NULL : tb_list_entry(lc->by_age.next, struct inv, age);
 }
 
 static void end_with_outcome(struct lifecycle *lc, struct inv *v, const char *outcome,
@@ -121,7 +124,7 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
     }
     memset(v, 0, sizeof(*v));
     v->flags |= INV_F_USED;
-    v->seq = ++lc->seq;
+    tb_list_insert_tail(&lc->by_age, &v->age);
     memcpy(v->rid, rid, strlen(rid) + 1);
     lc->keys[v - lc->table] = key;
     lc->stats.inflight++;
@@ -362,10 +365,10 @@ static void settle(struct lifecycle *lc, struct inv *v, const char *reason, uint
 void lifecycle_on_invoke(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns)
 {
     struct inv *v;
+    struct inv *o;
 
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        struct inv *o = &lc->table[i];
-        if ((o->flags & INV_F_USED) && strcmp(o->rid, ev->request_id) != 0) {
+    for (size_t i = 0; (o = next_used(lc, &i)); i++) {
+        if (strcmp(o->rid, ev->request_id) != 0) {
             settle(lc, o, NULL, now_ns);
             inv_remove(lc, o);
         }
@@ -386,22 +389,22 @@ void lifecycle_on_invoke(struct lifecycle *lc, const struct extapi_event *ev, ui
 
 void lifecycle_on_shutdown(struct lifecycle *lc, const struct extapi_event *ev, uint64_t now_ns)
 {
+    struct inv *o;
+
     warn_evictions_held(lc);
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        struct inv *o = &lc->table[i];
-        if (o->flags & INV_F_USED) {
-            settle(lc, o, ev->shutdown_reason, now_ns);
-            inv_remove(lc, o);
-        }
+    for (size_t i = 0; (o = next_used(lc, &i)); i++) {
+        settle(lc, o, ev->shutdown_reason, now_ns);
+        inv_remove(lc, o);
     }
 }
 
 void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
 {
+    struct inv *v;
+
     if (!lc->conf->managed_instances)
         return;
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        struct inv *v = &lc->table[i];
+    for (size_t i = 0; (v = next_used(lc, &i)); i++) {
         if (flags_are(v->flags, INV_F_USED | INV_F_NEXT, INV_F_ENDED) && v->deadline_ms &&
             ms_to_ns(v->deadline_ms) <= now_ns) {
             end_with_outcome(lc, v, "timeout", now_ns);
@@ -431,6 +434,7 @@ struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
     lc->ids = ids;
     lc->hooks = *hooks;
     lc->lg = lg;
+    tb_list_init(&lc->by_age);
     lc->evict_log = (struct ratelimit)RATELIMIT_INIT(EVICT_LOG_EVERY_MS);
     lc->reserved_log = (struct ratelimit)RATELIMIT_INIT(RESERVED_LOG_EVERY_MS);
     sampler_init(&lc->sampler, c->sampler, c->sampler_ratio, c->sdk_disabled);
@@ -439,12 +443,12 @@ struct lifecycle *lifecycle_new(const struct lifecycle_conf *c, struct ids *ids,
 
 void lifecycle_free(struct lifecycle *lc)
 {
+    struct inv *v;
+
     if (!lc)
         return;
-    for (size_t i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
-        if (lc->table[i].flags & INV_F_USED)
-            inv_remove(lc, &lc->table[i]);
-    }
+    for (size_t i = 0; (v = next_used(lc, &i)); i++)
+        inv_remove(lc, v);
     free(lc);
 }
 

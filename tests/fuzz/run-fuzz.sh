@@ -9,19 +9,20 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 SECS=${1:-10}
+JOBS=${TB_JOBS:-$(nproc 2>/dev/null || echo 2)}
 OUT=build/libfuzzer
 mkdir -p "$OUT/work"
 n=0
 fail=0
 tap() { n=$((n + 1)); echo "$1 $n - $2"; [ "$1" = ok ] || fail=$((fail + 1)); }
 
-if ! make --no-print-directory -s FUZZ=1 fuzz-targets >"$OUT/build.log" 2>&1; then
+if ! make --no-print-directory -s -j"$JOBS" FUZZ=1 fuzz-targets >"$OUT/build.log" 2>&1; then
     tail -30 "$OUT/build.log" >&2
     tap "not ok" "make FUZZ=1 fuzz-targets"
     echo "1..$n"
     exit 1
 fi
-if ! make --no-print-directory -s fuzz-targets >"$OUT/build-gcc.log" 2>&1; then
+if ! make --no-print-directory -s -j"$JOBS" fuzz-targets >"$OUT/build-gcc.log" 2>&1; then
     tail -30 "$OUT/build-gcc.log" >&2
     tap "not ok" "make fuzz-targets (gcc replay programs)"
 fi

@@ -407,6 +407,40 @@ static void test_table_bound(struct tap *t)
     rig_free(g);
 }
 
+/* A full table gives up the oldest invocation by when it was made, not by where it sits: slots
+ * freed early and taken again hold the newest ones. */
+static void test_eviction_order(struct tap *t)
+{
+    struct rig *g = rig_new(env_lmi);
+    uint64_t far = epoch_ms() + 60000;
+    char rid[32];
+    const struct seen *s;
+
+    for (int i = 0; i < LIFECYCLE_MAX_INFLIGHT; i++) {
+        snprintf(rid, sizeof(rid), "a-%d", i);
+        next_event(g, rid, "{\"x\":1}", far, NULL, 0);
+    }
+    for (int i = 0; i < 10; i++) { /* the first ten end: their slots are free again */
+        snprintf(rid, sizeof(rid), "a-%d", i);
+        respond(g, rid);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(rid, sizeof(rid), "c-%d", i);
+        next_event(g, rid, "{\"x\":1}", far, NULL, 0);
+    }
+    next_event(g, "d-0", "{\"x\":1}", far, NULL, 0);
+    next_event(g, "d-1", "{\"x\":1}", far, NULL, 0);
+    s = find(&g->rec, "a-10");
+    ok(t,
+       s && !strcmp(s->outcome, "lost") && find(&g->rec, "a-11") &&
+           !strcmp(find(&g->rec, "a-11")->outcome, "lost"),
+       "full table: the two oldest in flight (a-10, a-11) are given up");
+    ok(t, !find(&g->rec, "c-0") && !find(&g->rec, "a-12"),
+       "full table: not the newer ones in the freed slots, nor the next oldest");
+    is_int(t, inflight(g), LIFECYCLE_MAX_INFLIGHT, "full table: still 256 in flight");
+    rig_free(g);
+}
+
 /* A flood past the table: one warning, not one per eviction; the count comes at SHUTDOWN. */
 static void test_eviction_log(struct tap *t)
 {
@@ -619,6 +653,7 @@ int main(void)
     test_both_orders(&t);
     test_many_in_flight(&t);
     test_table_bound(&t);
+    test_eviction_order(&t);
     test_eviction_log(&t);
     test_timeout_crash(&t);
     test_bypass(&t);
