@@ -42,9 +42,11 @@ npm_peers() {
 # The real handler stacks (tests/stacks/<stack>/install.sh), each only when missing, by the
 # tool whose cache they share: one group per tool, the installs of a group in order (Maven's
 # local repository takes one writer at a time), the groups side by side (on a fresh machine
-# most of this waits on the registries). Each group's output is printed when all have ended.
+# most of this waits on the registries). The Collector, the longest (hundreds of modules), is a
+# group of its own: Go's module and build caches take concurrent builds. Each group's output is
+# printed when all have ended.
 STACK_GROUPS="node:node-adot jvm:java17-otel,java25-otel python:python-adot,python-otel
-go:go-otellambda,go-xrayconfig,rie,otelcol"
+go:go-otellambda,go-xrayconfig,rie otelcol:otelcol"
 for s in tests/stacks/*/install.sh; do
     s=${s#tests/stacks/}
     case ",${STACK_GROUPS//[:[:space:]]/,}," in
