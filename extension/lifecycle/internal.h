@@ -6,9 +6,9 @@
 
 #include "extension/lifecycle/lifecycle.h"
 
-/* What an entry has seen (struct inv.flags). */
+/* What an entry has seen (struct inv.flags). Whether it holds an invocation at all is its
+ * key (struct lifecycle.keys, 0 when free). */
 enum {
-    INV_F_USED = 1u << 0,      /* the entry holds an invocation */
     INV_F_INVOKE = 1u << 1,    /* its INVOKE event arrived */
     INV_F_NEXT = 1u << 2,      /* its /next went through the proxy */
     INV_F_ENDED = 1u << 3,     /* answered, or given up on: the span is final */

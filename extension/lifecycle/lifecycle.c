@@ -123,7 +123,6 @@ struct inv *lifecycle_find_or_add(struct lifecycle *lc, const char *rid, uint64_
         inv_remove(lc, v);
     }
     memset(v, 0, sizeof(*v));
-    v->flags |= INV_F_USED;
     tb_list_insert_tail(&lc->by_age, &v->age);
     memcpy(v->rid, rid, strlen(rid) + 1);
     lc->keys[v - lc->table] = key;
@@ -405,7 +404,7 @@ void lifecycle_expire(struct lifecycle *lc, uint64_t now_ns)
     if (!lc->conf->managed_instances)
         return;
     for (size_t i = 0; (v = next_used(lc, &i)); i++) {
-        if (flags_are(v->flags, INV_F_USED | INV_F_NEXT, INV_F_ENDED) && v->deadline_ms &&
+        if (flags_are(v->flags, INV_F_NEXT, INV_F_ENDED) && v->deadline_ms &&
             ms_to_ns(v->deadline_ms) <= now_ns) {
             end_with_outcome(lc, v, "timeout", now_ns);
             inv_remove(lc, v);
